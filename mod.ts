@@ -1,0 +1,35 @@
+/**
+ * ncegpu: contrastive encoders trained on WebGPU with hand-written WGSL
+ * kernels and hand-written backward passes.
+ *
+ * @example Multiply two matrices on the GPU
+ * ```ts
+ * import { requestGpu, Tensor, matmul } from "./mod.ts";
+ * const gpu = await requestGpu();
+ * console.log(gpu.info.description);
+ * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2]);
+ * const c = matmul(gpu, a, a); // [[7, 10], [15, 22]]
+ * console.log(await c.read());
+ * gpu.destroy();
+ * ```
+ *
+ * @module
+ */
+
+export { Gpu, requestGpu } from "./src/gpu/device.ts";
+export type {
+  AdapterInfo,
+  Binding,
+  BindingKind,
+  GpuCounters,
+  GpuOptions,
+  OverrideConstants,
+} from "./src/gpu/device.ts";
+export { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "./src/gpu/errors.ts";
+export type { GpuErrorKind } from "./src/gpu/errors.ts";
+export { Tensor } from "./src/gpu/tensor.ts";
+export type { DType, HostArray } from "./src/gpu/tensor.ts";
+export { median, timeGpu } from "./src/gpu/timing.ts";
+export type { Timing, TimingOptions } from "./src/gpu/timing.ts";
+export { matmul, MATMUL_VARIANTS, MatmulKernel, matmulShape, tuneMatmul } from "./src/ops/matmul.ts";
+export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./src/ops/matmul.ts";

@@ -1,0 +1,65 @@
+/**
+ * Argument checks that run before any GPU work. Messages follow Deno std:
+ * `Cannot run <op> as <arg> must be <expectation>: current value is <value>`.
+ *
+ * @module
+ */
+
+function show(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.join(", ")}]`;
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Throws a RangeError in the project's format. */
+export function rangeError(
+  op: string,
+  arg: string,
+  expected: string,
+  value: unknown,
+): never {
+  throw new RangeError(
+    `Cannot run ${op} as ${arg} must be ${expected}: current value is ${show(value)}`,
+  );
+}
+
+/** Throws a TypeError in the project's format. */
+export function typeError(
+  op: string,
+  arg: string,
+  expected: string,
+  value: unknown,
+): never {
+  throw new TypeError(
+    `Cannot run ${op} as ${arg} must be ${expected}: current value is ${show(value)}`,
+  );
+}
+
+/** Checks that `value` is an integer in [min, max]. */
+export function checkInt(
+  op: string,
+  arg: string,
+  value: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): void {
+  if (typeof value !== "number") typeError(op, arg, "a number", value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    rangeError(op, arg, range, value);
+  }
+}
+
+/** Checks that `value` is a finite number satisfying `ok`, described by `expected`. */
+export function checkNumber(
+  op: string,
+  arg: string,
+  value: number,
+  ok: (v: number) => boolean,
+  expected: string,
+): void {
+  if (typeof value !== "number") typeError(op, arg, "a number", value);
+  if (!Number.isFinite(value) || !ok(value)) {
+    rangeError(op, arg, expected, value);
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * The GPU context: one adapter, one device, and everything that must be
+ * shared by the ops that run on it: raised limits, error scopes, the
+ * pipeline cache, the buffer pool and the counters tests assert on.
+ *
+ * Errors are sticky, as on CUDA: creation and submission run inside
+ * validation and out-of-memory error scopes whose results arrive
+ * asynchronously, so a failure is stored and thrown by the next awaited call
+ * ({@linkcode Gpu.sync}, a tensor read), naming the op that caused it.
+ *
+ * @module
+ */
+
+import { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "./errors.ts";
+
+/** Options for {@linkcode requestGpu}. */
+export interface GpuOptions {
+  /** Passed to `navigator.gpu.requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /** Use this adapter instead of requesting one. */
+  adapter?: GPUAdapter;
+}
+
+/** A plain copy of `adapter.info`, safe to print and to serialise. */
+export interface AdapterInfo {
+  /** Vendor, as the driver reports it (a PCI id on llvmpipe). */
+  vendor: string;
+  /** Architecture, often empty. */
+  architecture: string;
+  /** Device id, often empty or "0". */
+  device: string;
+  /** Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name. */
+  description: string;
+  /** True for software adapters such as llvmpipe. */
+  isFallbackAdapter: boolean;
+}
+
+/** Counters that tests and benchmarks read to prove the hot path is clean. */
+export interface GpuCounters {
+  /** Compute pipelines created (cache misses). */
+  pipelinesCreated: number;
+  /** `createBuffer` calls, pool reuse excluded. */
+  buffersAllocated: number;
+  /** Buffers alive now, pooled free ones included. */
+  liveBuffers: number;
+  /** Bytes of the buffers alive now. */
+  liveBytes: number;
+  /** Highest `liveBytes` seen since creation or {@linkcode Gpu.resetPeak}. */
+  peakLiveBytes: number;
+  /** Queue submits. */
+  submits: number;
+}
+
+/** How a shader binding is declared; bindings are numbered from 0 in order. */
+export type BindingKind = "uniform" | "read" | "storage";
+
+/** A buffer or a range of one, bound to one binding. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+/** Values of WGSL `override` constants; booleans are converted to 0/1. */
+export type OverrideConstants = Record<string, number | boolean>;
+
+const LIMITS_TO_RAISE = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
+
+function envFlag(name: string): boolean {
+  try {
+    // deno-lint-ignore no-explicit-any
+    return (globalThis as any).Deno?.env.get(name) === "1";
+  } catch {
+    return false; // no --allow-env: the debug flag is simply off
+  }
+}
+
+/**
+ * Acquires an adapter and a device with the limits that matter raised to
+ * what the adapter offers, and `timestamp-query` and `shader-f16` enabled
+ * when present.
+ *
+ * @param options Adapter choice.
+ * @returns The GPU context.
+ * @throws {NoAdapterError} When no WebGPU adapter exists.
+ *
+ * @example Acquire the GPU and print what it is
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * console.log(gpu.info.description, gpu.limits.maxStorageBufferBindingSize);
+ * gpu.destroy();
+ * ```
+ */
+export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
+  const adapter = options.adapter ??
+    (await navigator.gpu?.requestAdapter({
+      powerPreference: options.powerPreference ?? "high-performance",
+    }));
+  if (!adapter) throw new NoAdapterError();
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    label: "ncegpu",
+    requiredLimits,
+    requiredFeatures,
+  });
+  return new Gpu(adapter, device);
+}
+
+/**
+ * The GPU context. Create it with {@linkcode requestGpu}.
+ *
+ * @example Allocate, run, and check counters
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * const gpu = await requestGpu();
+ * const buffer = gpu.createBuffer("example", 1024, GPUBufferUsage.STORAGE);
+ * console.log(gpu.counters.liveBytes); // 1024
+ * gpu.destroyBuffer(buffer);
+ * await gpu.sync("example");
+ * gpu.destroy();
+ * ```
+ */
+export class Gpu {
+  /** The adapter the device came from. */
+  readonly adapter: GPUAdapter;
+  /** The device; ops use it directly for encoding. */
+  readonly device: GPUDevice;
+  /** A plain copy of `adapter.info`. */
+  readonly info: AdapterInfo;
+  /** The device's limits (raised ones included). */
+  readonly limits: GPUSupportedLimits;
+  /** True when timestamp queries can time passes on the GPU itself. */
+  readonly hasTimestamps: boolean;
+  /** True when WGSL may `enable f16`. */
+  readonly hasF16: boolean;
+  /** Live counters; see {@linkcode GpuCounters}. */
+  readonly counters: GpuCounters = {
+    pipelinesCreated: 0,
+    buffersAllocated: 0,
+    liveBuffers: 0,
+    liveBytes: 0,
+    peakLiveBytes: 0,
+    submits: 0,
+  };
+  /** Free buffers kept for reuse; see {@linkcode Gpu.acquire}. */
+  readonly #pool = new Map<string, GPUBuffer[]>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #moduleIds = new Map<string, number>();
+  readonly #layouts = new Map<string, GPUPipelineLayout>();
+  readonly #bufferBytes = new WeakMap<GPUBuffer, number>();
+  readonly #lostPromise: Promise<never>;
+  #pending: GpuError | null = null;
+  #lost: DeviceLostError | null = null;
+  #currentOp = "(no op)";
+  readonly #printWgsl = envFlag("NCEGPU_PRINT_WGSL");
+
+  /**
+   * Use {@linkcode requestGpu}; this constructor only wires an existing device.
+   *
+   * @param adapter The adapter.
+   * @param device A device from that adapter.
+   */
+  constructor(adapter: GPUAdapter, device: GPUDevice) {
+    this.adapter = adapter;
+    this.device = device;
+    const i = adapter.info;
+    this.info = {
+      vendor: i.vendor,
+      architecture: i.architecture,
+      device: i.device,
+      description: i.description,
+      // deno-lint-ignore no-explicit-any
+      isFallbackAdapter: Boolean((i as any).isFallbackAdapter),
+    };
+    this.limits = device.limits;
+    this.hasTimestamps = device.features.has("timestamp-query");
+    this.hasF16 = device.features.has("shader-f16");
+    device.addEventListener("uncapturederror", (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error;
+      this.#record(this.#toGpuError(error, this.#currentOp));
+      event.preventDefault();
+    });
+    this.#lostPromise = device.lost.then((info) => {
+      this.#lost ??= new DeviceLostError(this.#currentOp, info.message || info.reason || "lost");
+      throw this.#lost;
+    });
+    // The race promise is only awaited through Promise.race; keep an
+    // unobserved rejection from killing the process.
+    this.#lostPromise.catch(() => {});
+  }
+
+  /**
+   * Variant choices measured on this device, keyed by op and form (for
+   * example `"matmul:nt"` → `"reg8x8"`). Filled by tuners; read by launchers.
+   */
+  readonly tuning: Map<string, string> = new Map();
+
+  #dummy: GPUBuffer | null = null;
+
+  /** A 16-byte storage buffer to bind where a kernel's optional input is absent. */
+  get dummy(): GPUBuffer {
+    this.#dummy ??= this.createBuffer("dummy", 16, GPUBufferUsage.STORAGE);
+    return this.#dummy;
+  }
+
+  /** True once the device is lost or destroyed. */
+  get isLost(): boolean {
+    return this.#lost !== null;
+  }
+
+  /** Resets `peakLiveBytes` to the current live bytes. */
+  resetPeak(): void {
+    this.counters.peakLiveBytes = this.counters.liveBytes;
+  }
+
+  /**
+   * Runs `fn` with `op` as the op that uncaptured errors and device loss
+   * will name.
+   *
+   * @param op The op name.
+   * @param fn The work.
+   * @returns What `fn` returns.
+   */
+  withOp<T>(op: string, fn: () => T): T {
+    const previous = this.#currentOp;
+    this.#currentOp = op;
+    try {
+      return fn();
+    } finally {
+      this.#currentOp = previous;
+    }
+  }
+
+  /** Throws the stored error, or a DeviceLostError, if there is one. */
+  throwIfFailed(op: string): void {
+    if (this.#lost) throw new DeviceLostError(op, this.#lost.message);
+    if (this.#pending) {
+      const error = this.#pending;
+      this.#pending = null;
+      throw error;
+    }
+  }
+
+  /**
+   * Creates a buffer inside validation and out-of-memory scopes. Sizes
+   * beyond the device limits throw before touching the device.
+   *
+   * @param op The op allocating, for error messages and labels.
+   * @param bytes Size in bytes (rounded up to a multiple of 4, at least 4).
+   * @param usage `GPUBufferUsage` flags.
+   * @returns The buffer.
+   * @throws {OutOfMemoryError} Beyond `maxBufferSize`, or a storage buffer
+   * beyond `maxStorageBufferBindingSize`.
+   */
+  createBuffer(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    this.throwIfFailed(op);
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    if (size > this.limits.maxBufferSize) {
+      throw new OutOfMemoryError(
+        op,
+        `a buffer of ${size} bytes exceeds the device's maxBufferSize (${this.limits.maxBufferSize})`,
+      );
+    }
+    if ((usage & GPUBufferUsage.STORAGE) && size > this.limits.maxStorageBufferBindingSize) {
+      throw new OutOfMemoryError(
+        op,
+        `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize}); split or tile it`,
+      );
+    }
+    const buffer = this.#scoped(op, () => this.device.createBuffer({ label: op, size, usage }));
+    this.#bufferBytes.set(buffer, size);
+    this.counters.buffersAllocated++;
+    this.counters.liveBuffers++;
+    this.counters.liveBytes += size;
+    this.counters.peakLiveBytes = Math.max(this.counters.peakLiveBytes, this.counters.liveBytes);
+    return buffer;
+  }
+
+  /** Destroys a buffer made by {@linkcode Gpu.createBuffer} and updates the counters. */
+  destroyBuffer(buffer: GPUBuffer): void {
+    const size = this.#bufferBytes.get(buffer);
+    if (size === undefined) return; // not ours, or already destroyed
+    this.#bufferBytes.delete(buffer);
+    this.counters.liveBuffers--;
+    this.counters.liveBytes -= size;
+    buffer.destroy();
+  }
+
+  /**
+   * Takes a buffer of exactly `bytes` (rounded to 4) and `usage` from the
+   * pool, creating one only when none is free. A training loop that
+   * acquires and releases the same sizes each step allocates nothing after
+   * its first step.
+   *
+   * @param op The op acquiring.
+   * @param bytes Size in bytes.
+   * @param usage `GPUBufferUsage` flags.
+   * @returns A buffer; its contents are undefined.
+   */
+  acquire(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const free = this.#pool.get(`${usage}:${size}`);
+    const reused = free?.pop();
+    if (reused) return reused;
+    return this.createBuffer(op, size, usage);
+  }
+
+  /**
+   * Returns a buffer to the pool. Safe right after a submit that uses it:
+   * queue writes and submits that reuse it are ordered after that submit.
+   */
+  release(buffer: GPUBuffer): void {
+    if (!this.#bufferBytes.has(buffer)) return;
+    const key = `${buffer.usage}:${buffer.size}`;
+    const free = this.#pool.get(key) ?? [];
+    free.push(buffer);
+    this.#pool.set(key, free);
+  }
+
+  /** Destroys every free pooled buffer. */
+  trimPool(): void {
+    for (const free of this.#pool.values()) for (const b of free) this.destroyBuffer(b);
+    this.#pool.clear();
+  }
+
+  /**
+   * A compute pipeline from the cache, keyed by (shader, entry point,
+   * override constants, binding layout). Creating it happens once.
+   *
+   * @param op The op, for labels and errors.
+   * @param code WGSL source.
+   * @param entryPoint The `@compute` entry point.
+   * @param bindings Kinds of bindings 0..n-1 of group 0.
+   * @param constants Override constants.
+   * @returns The pipeline.
+   */
+  pipeline(
+    op: string,
+    code: string,
+    entryPoint: string,
+    bindings: readonly BindingKind[],
+    constants: OverrideConstants = {},
+  ): GPUComputePipeline {
+    const numeric: Record<string, number> = {};
+    for (const name of Object.keys(constants).sort()) numeric[name] = Number(constants[name]);
+    const layoutKey = bindings.join(",");
+    const key = `${this.#moduleId(code)}|${entryPoint}|${layoutKey}|${JSON.stringify(numeric)}`;
+    const cached = this.#pipelines.get(key);
+    if (cached) return cached;
+    this.throwIfFailed(op);
+    const module = this.#module(op, code);
+    const layout = this.#layout(layoutKey, bindings);
+    const pipeline = this.#scoped(op, () =>
+      this.device.createComputePipeline({
+        label: `${op}:${entryPoint}`,
+        layout,
+        compute: { module, entryPoint, constants: numeric },
+      }));
+    this.counters.pipelinesCreated++;
+    this.#pipelines.set(key, pipeline);
+    return pipeline;
+  }
+
+  /**
+   * A bind group for group 0 of `pipeline`, binding `resources` to 0..n-1.
+   *
+   * @param op The op, for labels.
+   * @param pipeline A pipeline from {@linkcode Gpu.pipeline}.
+   * @param resources One buffer (or range) per binding.
+   * @returns The bind group.
+   */
+  bindGroup(op: string, pipeline: GPUComputePipeline, resources: readonly Binding[]): GPUBindGroup {
+    return this.#scoped(op, () =>
+      this.device.createBindGroup({
+        label: op,
+        layout: pipeline.getBindGroupLayout(0),
+        entries: resources.map((r, binding) => ({
+          binding,
+          resource: "buffer" in r ? r : { buffer: r },
+        })),
+      }));
+  }
+
+  /**
+   * Finishes `encoder` and submits it, inside error scopes that name `op`.
+   *
+   * @param op The op submitting.
+   * @param encoder The encoder to finish.
+   */
+  submit(op: string, encoder: GPUCommandEncoder): void {
+    this.throwIfFailed(op);
+    this.#scoped(op, () => this.device.queue.submit([encoder.finish()]));
+    this.counters.submits++;
+  }
+
+  /**
+   * Waits for all submitted work, then throws any error it caused. Rejects
+   * promptly with {@linkcode DeviceLostError} if the device is lost.
+   *
+   * @param op The op waiting, named by errors.
+   */
+  async sync(op: string): Promise<void> {
+    this.throwIfFailed(op);
+    await this.raceLost(op, this.device.queue.onSubmittedWorkDone());
+    // Error-scope results are delivered after the work they cover.
+    await this.raceLost(op, this.device.queue.onSubmittedWorkDone());
+    this.throwIfFailed(op);
+  }
+
+  /**
+   * Copies `bytes` of `buffer` from `offset` to the host.
+   *
+   * @param op The op reading.
+   * @param buffer A buffer with COPY_SRC usage.
+   * @param offset Byte offset (multiple of 4).
+   * @param bytes Byte count (multiple of 4).
+   * @returns A copy of the bytes.
+   */
+  async readBuffer(op: string, buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    this.throwIfFailed(op);
+    const staging = this.acquire(`${op}:staging`, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const encoder = this.device.createCommandEncoder({ label: `${op}:read` });
+    encoder.copyBufferToBuffer(buffer, offset, staging, 0, bytes);
+    this.submit(op, encoder);
+    try {
+      await this.raceLost(op, staging.mapAsync(GPUMapMode.READ, 0, bytes));
+    } catch (error) {
+      this.throwIfFailed(op);
+      throw error instanceof GpuError ? error : this.#toGpuError(error, op);
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.release(staging);
+    this.throwIfFailed(op);
+    return copy;
+  }
+
+  /**
+   * Resolves like `promise`, or rejects with DeviceLostError as soon as the
+   * device is lost, so that no caller hangs on a dead device.
+   */
+  raceLost<T>(op: string, promise: Promise<T>): Promise<T> {
+    if (this.#lost) return Promise.reject(new DeviceLostError(op, this.#lost.message));
+    return Promise.race([
+      promise,
+      this.#lostPromise.catch((lost: DeviceLostError) => {
+        throw new DeviceLostError(op, lost.message);
+      }),
+    ]);
+  }
+
+  /** Destroys the device; every later call rejects with DeviceLostError. */
+  destroy(): void {
+    this.#lost ??= new DeviceLostError(this.#currentOp, "the device was destroyed");
+    this.device.destroy();
+  }
+
+  #record(error: GpuError): void {
+    this.#pending ??= error;
+  }
+
+  #toGpuError(error: unknown, op: string): GpuError {
+    if (error instanceof GpuError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (typeof GPUOutOfMemoryError !== "undefined" && error instanceof GPUOutOfMemoryError) {
+      return new OutOfMemoryError(op, message);
+    }
+    if (typeof GPUInternalError !== "undefined" && error instanceof GPUInternalError) {
+      return new GpuError("internal", op, message);
+    }
+    return new GpuError("validation", op, message);
+  }
+
+  #scoped<T>(op: string, create: () => T): T {
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    this.device.pushErrorScope("internal");
+    const result = this.withOp(op, create);
+    for (let i = 0; i < 3; i++) {
+      this.device.popErrorScope().then(
+        (error) => error && this.#record(this.#toGpuError(error, op)),
+        () => {}, // a lost device rejects pops; loss is reported separately
+      );
+    }
+    return result;
+  }
+
+  #moduleId(code: string): number {
+    let id = this.#moduleIds.get(code);
+    if (id === undefined) {
+      id = this.#moduleIds.size;
+      this.#moduleIds.set(code, id);
+    }
+    return id;
+  }
+
+  #module(op: string, code: string): GPUShaderModule {
+    const cached = this.#modules.get(code);
+    if (cached) return cached;
+    if (this.#printWgsl) console.error(`--- WGSL for ${op} ---\n${code}`);
+    const module = this.#scoped(op, () => this.device.createShaderModule({ label: op, code }));
+    this.#modules.set(code, module);
+    return module;
+  }
+
+  #layout(key: string, bindings: readonly BindingKind[]): GPUPipelineLayout {
+    const cached = this.#layouts.get(key);
+    if (cached) return cached;
+    const bindGroupLayout = this.device.createBindGroupLayout({
+      label: key,
+      entries: bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: {
+          type: kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage",
+        },
+      })),
+    });
+    const layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+    this.#layouts.set(key, layout);
+    return layout;
+  }
+}

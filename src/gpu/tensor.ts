@@ -1,0 +1,192 @@
+/**
+ * A GPU tensor: a buffer with a shape and an element type. Row-major,
+ * densely packed. Tensors are created from the pool of a {@linkcode Gpu} and
+ * must be released with {@linkcode Tensor.destroy}; there is no garbage
+ * collection of GPU memory.
+ *
+ * @module
+ */
+
+import { rangeError, typeError } from "./check.ts";
+import type { Gpu } from "./device.ts";
+
+/** Element types a tensor can hold. All are 4 bytes wide. */
+export type DType = "f32" | "u32" | "i32";
+
+/** The typed array that holds a tensor's elements on the host. */
+export type HostArray = Float32Array | Uint32Array | Int32Array;
+
+const TENSOR_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+function checkShape(op: string, shape: readonly number[]): number {
+  if (!Array.isArray(shape)) typeError(op, "shape", "an array of integers", shape);
+  let size = 1;
+  for (const dim of shape) {
+    if (!Number.isInteger(dim) || dim < 0) {
+      rangeError(op, "shape", "non-negative integers", shape);
+    }
+    size *= dim;
+  }
+  return size;
+}
+
+function dtypeOf(data: HostArray): DType {
+  if (data instanceof Float32Array) return "f32";
+  if (data instanceof Uint32Array) return "u32";
+  return "i32";
+}
+
+/**
+ * A GPU tensor.
+ *
+ * @example Upload, read back, free
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * import { Tensor } from "./tensor.ts";
+ * const gpu = await requestGpu();
+ * const t = Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * console.log(t.shape, await t.read()); // [2, 3] Float32Array [1, 2, 3, 4, 5, 6]
+ * t.destroy();
+ * gpu.destroy();
+ * ```
+ */
+export class Tensor {
+  /** The context the buffer belongs to. */
+  readonly gpu: Gpu;
+  /** The buffer; at least 4 bytes even for an empty tensor. */
+  readonly buffer: GPUBuffer;
+  /** Dimensions, outermost first. */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  #destroyed = false;
+
+  private constructor(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], dtype: DType) {
+    this.gpu = gpu;
+    this.buffer = buffer;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+
+  /**
+   * An uninitialised tensor from the pool.
+   *
+   * @param gpu The context.
+   * @param shape Dimensions.
+   * @param dtype Element type (default f32).
+   * @returns The tensor.
+   */
+  static empty(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const size = checkShape("Tensor.empty", shape);
+    const buffer = gpu.acquire(`tensor[${shape.join("x")}]`, size * 4, TENSOR_USAGE);
+    return new Tensor(gpu, buffer, shape, dtype);
+  }
+
+  /**
+   * A tensor holding zeros.
+   *
+   * @param gpu The context.
+   * @param shape Dimensions.
+   * @param dtype Element type (default f32).
+   * @returns The tensor.
+   */
+  static zeros(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const t = Tensor.empty(gpu, shape, dtype);
+    t.fill(0);
+    return t;
+  }
+
+  /**
+   * Uploads `data` as a tensor of `shape`.
+   *
+   * @param gpu The context.
+   * @param data Elements, row-major; its type sets the dtype.
+   * @param shape Dimensions; their product must equal `data.length`.
+   * @returns The tensor.
+   */
+  static from(gpu: Gpu, data: HostArray, shape: readonly number[]): Tensor {
+    const size = checkShape("Tensor.from", shape);
+    if (size !== data.length) {
+      rangeError(
+        "Tensor.from",
+        "data.length",
+        `the product of shape [${shape.join(", ")}] (${size})`,
+        data.length,
+      );
+    }
+    const t = Tensor.empty(gpu, shape, dtypeOf(data));
+    t.write(data);
+    return t;
+  }
+
+  /** Size of the data in bytes. */
+  get bytes(): number {
+    return this.size * 4;
+  }
+
+  /**
+   * Overwrites the tensor with `data` (queue-ordered with submits).
+   *
+   * @param data Exactly `size` elements.
+   */
+  write(data: HostArray): void {
+    this.#checkAlive("Tensor.write");
+    if (data.length !== this.size) rangeError("Tensor.write", "data.length", `${this.size}`, data.length);
+    if (this.size > 0) this.gpu.device.queue.writeBuffer(this.buffer, 0, data.buffer, data.byteOffset, this.bytes);
+  }
+
+  /**
+   * Sets every element to `value` (its bit pattern for the tensor's dtype).
+   *
+   * @param value The value.
+   */
+  fill(value: number): void {
+    this.#checkAlive("Tensor.fill");
+    const host = this.dtype === "f32"
+      ? new Float32Array(this.size)
+      : this.dtype === "u32"
+      ? new Uint32Array(this.size)
+      : new Int32Array(this.size);
+    host.fill(value);
+    this.write(host);
+  }
+
+  /**
+   * Copies the tensor to the host, after all submitted work.
+   *
+   * @returns A new typed array of `size` elements.
+   */
+  async read(): Promise<HostArray> {
+    this.#checkAlive("Tensor.read");
+    if (this.size === 0) return this.#view(new ArrayBuffer(0));
+    const bytes = await this.gpu.readBuffer("Tensor.read", this.buffer, 0, this.bytes);
+    return this.#view(bytes);
+  }
+
+  /** Returns the buffer to the pool; the tensor must not be used again. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.gpu.release(this.buffer);
+  }
+
+  /** True after {@linkcode Tensor.destroy}. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  #view(bytes: ArrayBuffer): HostArray {
+    return this.dtype === "f32"
+      ? new Float32Array(bytes)
+      : this.dtype === "u32"
+      ? new Uint32Array(bytes)
+      : new Int32Array(bytes);
+  }
+
+  #checkAlive(op: string): void {
+    if (this.#destroyed) typeError(op, "tensor", "a live tensor", "a destroyed tensor");
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * GPU timing: timestamp queries around one compute pass where the device has
+ * them, else wall clock around a submit that is waited for. Always the median
+ * of repeated runs, after warm-up runs that are thrown away.
+ *
+ * @module
+ */
+
+import { checkInt } from "./check.ts";
+import type { Gpu } from "./device.ts";
+
+/** Options for {@linkcode timeGpu}. */
+export interface TimingOptions {
+  /** Untimed runs first (pipeline warm-up, caches). Default 2. */
+  warmup?: number;
+  /** Timed runs. Default 10. */
+  iterations?: number;
+  /** Force the wall clock even where timestamps exist. */
+  wallClock?: boolean;
+  /** Name used in errors. Default "timeGpu". */
+  op?: string;
+}
+
+/** The result of {@linkcode timeGpu}. */
+export interface Timing {
+  /** Median over the timed runs, in milliseconds. */
+  medianMs: number;
+  /** Every timed run, in milliseconds, in order. */
+  samplesMs: number[];
+  /** How the runs were timed. */
+  method: "timestamp" | "wall";
+}
+
+/**
+ * Times the work `encode` records into one compute pass.
+ *
+ * @param gpu The context.
+ * @param encode Records the work (dispatches) into the pass.
+ * @param options Repetitions and method.
+ * @returns The median and every sample.
+ *
+ * @example Time an empty pass
+ * ```ts
+ * import { requestGpu } from "./device.ts";
+ * import { timeGpu } from "./timing.ts";
+ * const gpu = await requestGpu();
+ * const t = await timeGpu(gpu, () => {}, { iterations: 3 });
+ * console.log(t.method, t.medianMs >= 0); // "timestamp" true (on most adapters)
+ * gpu.destroy();
+ * ```
+ */
+export async function timeGpu(
+  gpu: Gpu,
+  encode: (pass: GPUComputePassEncoder) => void,
+  options: TimingOptions = {},
+): Promise<Timing> {
+  const op = options.op ?? "timeGpu";
+  const warmup = options.warmup ?? 2;
+  const iterations = options.iterations ?? 10;
+  checkInt(op, "options.warmup", warmup, 0);
+  checkInt(op, "options.iterations", iterations, 1);
+  const useTimestamps = gpu.hasTimestamps && !options.wallClock;
+  const device = gpu.device;
+  const querySet = useTimestamps ? device.createQuerySet({ type: "timestamp", count: 2 }) : null;
+  const resolve = useTimestamps
+    ? gpu.acquire(`${op}:resolve`, 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC)
+    : null;
+  const samplesMs: number[] = [];
+  try {
+    for (let run = 0; run < warmup + iterations; run++) {
+      const encoder = device.createCommandEncoder({ label: op });
+      const pass = encoder.beginComputePass(
+        querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      );
+      encode(pass);
+      pass.end();
+      if (querySet && resolve) encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
+      const start = performance.now();
+      gpu.submit(op, encoder);
+      if (resolve) {
+        const ticks = new BigUint64Array(await gpu.readBuffer(op, resolve, 0, 16));
+        if (run >= warmup) samplesMs.push(Number(ticks[1] - ticks[0]) / 1e6);
+      } else {
+        await gpu.sync(op);
+        if (run >= warmup) samplesMs.push(performance.now() - start);
+      }
+    }
+  } finally {
+    querySet?.destroy();
+    if (resolve) gpu.release(resolve);
+  }
+  return { medianMs: median(samplesMs), samplesMs, method: useTimestamps ? "timestamp" : "wall" };
+}
+
+/**
+ * The median of `values` (mean of the middle two for an even count).
+ *
+ * @param values Numbers; not modified.
+ * @returns The median, or NaN for an empty list.
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,330 @@
+/**
+ * Matrix multiply in the three forms a linear layer needs:
+ *
+ *   "nn"  C = A·B      forward     (A [M, K], B [K, N])
+ *   "nt"  C = A·Bᵀ     dX = dY·Wᵀ  (A [M, K], B [N, K])
+ *   "tn"  C = Aᵀ·B     dW = Xᵀ·dY  (A [K, M], B [K, N])
+ *
+ * with an optional fused bias [N] and an accumulate mode (C += …) for
+ * parameter gradients. Kernel variants live in shaders/matmul.wgsl as entry
+ * points and override constants; {@linkcode tuneMatmul} measures them once
+ * per device and the choice is remembered in `gpu.tuning`.
+ *
+ * @module
+ */
+
+import shader from "../../shaders/matmul.wgsl" with { type: "text" };
+import { rangeError, typeError } from "../gpu/check.ts";
+import type { BindingKind, Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { timeGpu } from "../gpu/timing.ts";
+
+/** Which operands are transposed. */
+export type MatmulForm = "nn" | "nt" | "tn";
+
+/** One kernel variant: an entry point and its override constants. */
+export interface MatmulVariant {
+  /** Entry point in shaders/matmul.wgsl, without the `matmul_` prefix. */
+  entry: "naive" | "reg" | "tiled";
+  /** Workgroup size along x (columns of C). */
+  wgX: number;
+  /** Workgroup size along y (rows of C). */
+  wgY: number;
+  /** Rows of C per thread (1 for naive). */
+  tm: number;
+  /** Columns of C per thread (1 for naive; a multiple of 4 for reg). */
+  tn: number;
+  /** Shared-memory tile depth (tiled only). */
+  bk?: number;
+}
+
+/** The variants {@linkcode tuneMatmul} chooses from. */
+export const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = Object.freeze({
+  naive: { entry: "naive", wgX: 8, wgY: 8, tm: 1, tn: 1 },
+  reg4x4: { entry: "reg", wgX: 8, wgY: 8, tm: 4, tn: 4 },
+  reg8x4: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 4 },
+  reg8x8: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 8 },
+  tiled64: { entry: "tiled", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
+  tiled128: { entry: "tiled", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
+});
+
+/** Options for {@linkcode matmul} and {@linkcode MatmulKernel}. */
+export interface MatmulOptions {
+  /** Operand layout; default "nn". */
+  form?: MatmulForm;
+  /** Bias [N] added to every row of C. */
+  bias?: Tensor;
+  /** Add into `out` instead of overwriting it. Needs `out`. */
+  accumulate?: boolean;
+  /** Output [M, N]; allocated from the pool when absent. */
+  out?: Tensor;
+  /** Force a variant by name (a key of {@linkcode MATMUL_VARIANTS}). */
+  variant?: string;
+}
+
+const OP = "matmul";
+const BINDINGS: readonly BindingKind[] = ["uniform", "read", "read", "read", "storage"];
+const FORMS: readonly MatmulForm[] = ["nn", "nt", "tn"];
+
+function check2d(arg: string, t: Tensor): void {
+  if (!(t instanceof Tensor)) typeError(OP, arg, "a Tensor", t);
+  if (t.shape.length !== 2) rangeError(OP, `${arg}.shape`, "two-dimensional", t.shape);
+  if (t.dtype !== "f32") typeError(OP, `${arg}.dtype`, '"f32"', t.dtype);
+}
+
+/**
+ * The M, N, K of `form` applied to `a` and `b`, after checking that they agree.
+ *
+ * @param a Left operand.
+ * @param b Right operand.
+ * @param form Operand layout.
+ * @returns The dimensions.
+ */
+export function matmulShape(a: Tensor, b: Tensor, form: MatmulForm = "nn"): { m: number; n: number; k: number } {
+  check2d("a", a);
+  check2d("b", b);
+  if (!FORMS.includes(form)) rangeError(OP, "options.form", '"nn", "nt" or "tn"', form);
+  const [m, k] = form === "tn" ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [kb, n] = form === "nt" ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (k !== kb) {
+    const which = form === "nt" ? "b.shape[1]" : "b.shape[0]";
+    rangeError(
+      OP,
+      "b.shape",
+      `compatible with a.shape [${a.shape.join(", ")}] in form "${form}" (${which} = K = ${k})`,
+      b.shape,
+    );
+  }
+  return { m, n, k };
+}
+
+function defaultVariant(gpu: Gpu, form: MatmulForm): string {
+  const tuned = gpu.tuning.get(`${OP}:${form}`);
+  if (tuned) return tuned;
+  // Untuned guess: CPUs (llvmpipe) favour registers, GPUs favour shared tiles.
+  return gpu.info.isFallbackAdapter ? "reg8x8" : "tiled64";
+}
+
+/**
+ * A matmul bound to its operands: validated and set up once, then encoded
+ * any number of times with no allocation. Operand contents may change
+ * between runs; their shapes may not.
+ *
+ * @example Encode into a pass
+ * ```ts
+ * import { requestGpu, Tensor, MatmulKernel } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2]);
+ * const b = Tensor.from(gpu, new Float32Array([1, 0, 0, 1]), [2, 2]);
+ * const kernel = new MatmulKernel(gpu, a, b);
+ * const encoder = gpu.device.createCommandEncoder();
+ * const pass = encoder.beginComputePass();
+ * kernel.encode(pass);
+ * pass.end();
+ * gpu.submit("example", encoder);
+ * console.log(await kernel.out.read()); // Float32Array [1, 2, 3, 4]
+ * gpu.destroy();
+ * ```
+ */
+export class MatmulKernel {
+  /** Rows of C. */
+  readonly m: number;
+  /** Columns of C. */
+  readonly n: number;
+  /** Inner dimension. */
+  readonly k: number;
+  /** The output [M, N]. */
+  readonly out: Tensor;
+  /** Name of the variant in use. */
+  readonly variant: string;
+  readonly #pipeline: GPUComputePipeline;
+  readonly #bindGroup: GPUBindGroup;
+  readonly #uniform: GPUBuffer;
+  readonly #groups: [number, number];
+  readonly #gpu: Gpu;
+
+  /**
+   * Validates the operands, picks the variant and binds everything.
+   *
+   * @param gpu The context.
+   * @param a Left operand.
+   * @param b Right operand.
+   * @param options Form, bias, output, variant.
+   */
+  constructor(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = {}) {
+    const form = options.form ?? "nn";
+    const { m, n, k } = matmulShape(a, b, form);
+    const { bias, out, accumulate = false } = options;
+    if (bias !== undefined) {
+      if (!(bias instanceof Tensor)) typeError(OP, "options.bias", "a Tensor", bias);
+      if (bias.size !== n || bias.dtype !== "f32") {
+        rangeError(OP, "options.bias.shape", `[${n}] (f32, one per column of C)`, bias.shape);
+      }
+    }
+    if (out !== undefined) {
+      if (!(out instanceof Tensor)) typeError(OP, "options.out", "a Tensor", out);
+      if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n || out.dtype !== "f32") {
+        rangeError(OP, "options.out.shape", `[${m}, ${n}] (f32)`, out.shape);
+      }
+      if (out.buffer === a.buffer || out.buffer === b.buffer) {
+        rangeError(OP, "options.out", "a tensor distinct from a and b", "an operand");
+      }
+    } else if (accumulate) {
+      rangeError(OP, "options.out", "given when options.accumulate is true", out);
+    }
+    const variantName = options.variant ?? defaultVariant(gpu, form);
+    const variant = MATMUL_VARIANTS[variantName];
+    if (!variant) rangeError(OP, "options.variant", `one of ${Object.keys(MATMUL_VARIANTS).join(", ")}`, variantName);
+    const groups: [number, number] = [
+      Math.max(1, Math.ceil(n / (variant.wgX * variant.tn))),
+      Math.max(1, Math.ceil(m / (variant.wgY * variant.tm))),
+    ];
+    const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (groups[0] > maxGroups || groups[1] > maxGroups) {
+      rangeError(OP, "the output shape", `at most ${maxGroups} workgroups per dimension for variant ${variantName}`, [
+        m,
+        n,
+      ]);
+    }
+    this.m = m;
+    this.n = n;
+    this.k = k;
+    this.variant = variantName;
+    this.#gpu = gpu;
+    this.#groups = groups;
+    this.out = out ?? Tensor.empty(gpu, [m, n]);
+    this.#pipeline = gpu.pipeline(OP, shader, `matmul_${variant.entry}`, BINDINGS, {
+      TRANS_A: form === "tn",
+      TRANS_B: form === "nt",
+      HAS_BIAS: bias !== undefined,
+      ACCUMULATE: accumulate,
+      WG_X: variant.wgX,
+      WG_Y: variant.wgY,
+      TM: variant.tm,
+      TN: variant.tn,
+      BK: variant.bk ?? 16,
+    });
+    this.#uniform = gpu.createBuffer(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));
+    this.#bindGroup = gpu.bindGroup(OP, this.#pipeline, [
+      this.#uniform,
+      a.buffer,
+      b.buffer,
+      bias?.buffer ?? gpu.dummy,
+      this.out.buffer,
+    ]);
+  }
+
+  /**
+   * Records the multiply into `pass`.
+   *
+   * @param pass An open compute pass.
+   */
+  encode(pass: GPUComputePassEncoder): void {
+    if (this.m === 0 || this.n === 0) return;
+    pass.setPipeline(this.#pipeline);
+    pass.setBindGroup(0, this.#bindGroup);
+    pass.dispatchWorkgroups(this.#groups[0], this.#groups[1]);
+  }
+
+  /** Frees the kernel's uniform buffer (not the output). */
+  destroy(): void {
+    this.#gpu.destroyBuffer(this.#uniform);
+  }
+}
+
+/**
+ * Runs C = op(A)·op(B) (+ bias) now, in one submit.
+ *
+ * @param gpu The context.
+ * @param a Left operand, f32 [M, K] ([K, M] in form "tn").
+ * @param b Right operand, f32 [K, N] ([N, K] in form "nt").
+ * @param options Form, bias, output, variant.
+ * @returns C, f32 [M, N] (`options.out` when given).
+ *
+ * @example Multiply two matrices
+ * ```ts
+ * import { requestGpu, Tensor, matmul } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * const b = Tensor.from(gpu, new Float32Array([1, 1, 1, 1, 1, 1]), [2, 3]);
+ * const c = matmul(gpu, a, b, { form: "nt" }); // [2, 2]
+ * console.log(await c.read()); // Float32Array [6, 6, 15, 15]
+ * gpu.destroy();
+ * ```
+ */
+export function matmul(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const kernel = new MatmulKernel(gpu, a, b, options);
+  const encoder = gpu.device.createCommandEncoder({ label: OP });
+  const pass = encoder.beginComputePass({ label: OP });
+  kernel.encode(pass);
+  pass.end();
+  gpu.submit(OP, encoder);
+  kernel.destroy();
+  return kernel.out;
+}
+
+/** One measured variant, as reported by {@linkcode tuneMatmul}. */
+export interface MatmulTrial {
+  /** Operand layout. */
+  form: MatmulForm;
+  /** Variant name. */
+  variant: string;
+  /** Median time in milliseconds. */
+  medianMs: number;
+  /** Throughput at the tuning shape. */
+  gflops: number;
+}
+
+/**
+ * Measures every variant for each form at one shape, stores the fastest in
+ * `gpu.tuning`, and returns all trials. Run once per device (the benchmark
+ * and the trainer do); launchers then use the stored choice.
+ *
+ * @param gpu The context.
+ * @param options Shape to tune at (default 512³) and runs per variant.
+ * @returns Every trial, fastest first within each form.
+ *
+ * @example Tune, then multiply with the chosen variant
+ * ```ts
+ * import { requestGpu, tuneMatmul } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * await tuneMatmul(gpu, { size: 64, iterations: 1 });
+ * console.log(gpu.tuning.get("matmul:nn") !== undefined); // true
+ * gpu.destroy();
+ * ```
+ */
+export async function tuneMatmul(
+  gpu: Gpu,
+  options: { size?: number; iterations?: number; variants?: readonly string[] } = {},
+): Promise<MatmulTrial[]> {
+  const size = options.size ?? 512;
+  const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
+  const a = Tensor.zeros(gpu, [size, size]);
+  const b = Tensor.zeros(gpu, [size, size]);
+  const out = Tensor.empty(gpu, [size, size]);
+  const trials: MatmulTrial[] = [];
+  try {
+    for (const form of FORMS) {
+      const forForm: MatmulTrial[] = [];
+      for (const variant of names) {
+        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
+        const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
+          op: `tuneMatmul:${variant}`,
+          warmup: 1,
+          iterations: options.iterations ?? 3,
+        });
+        kernel.destroy();
+        forForm.push({ form, variant, medianMs: t.medianMs, gflops: (2 * size ** 3) / (t.medianMs * 1e6) });
+      }
+      forForm.sort((x, y) => x.medianMs - y.medianMs);
+      gpu.tuning.set(`${OP}:${form}`, forForm[0].variant);
+      trials.push(...forForm);
+    }
+  } finally {
+    a.destroy();
+    b.destroy();
+    out.destroy();
+  }
+  return trials;
+}

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { matmul, MATMUL_VARIANTS, type MatmulForm, MatmulKernel } from "../../src/ops/matmul.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { assertFrobenius } from "../util/compare.ts";
+import { freshSeed, rng, uniform } from "../util/random.ts";
+import { matmulRef } from "../util/reference.ts";
+import { gpuTest, testGpu } from "../util/gpu.ts";
+
+const FORMS: MatmulForm[] = ["nn", "nt", "tn"];
+// Relative Frobenius error of fp32 against fp64; the issue's bound.
+const FROBENIUS_TOL = 1e-4;
+
+/** Runs one matmul on fresh data with the output poisoned, and checks it. */
+async function checkMatmul(
+  m: number,
+  n: number,
+  k: number,
+  form: MatmulForm,
+  variant: string | undefined,
+  opts: { bias?: boolean; accumulate?: boolean } = {},
+): Promise<void> {
+  const gpu = await testGpu();
+  const random = rng(freshSeed(`matmul ${form} ${m}x${n}x${k} ${variant ?? "default"}`));
+  const aHost = uniform(random, m * k);
+  const bHost = uniform(random, k * n);
+  const biasHost = opts.bias ? uniform(random, n) : undefined;
+  const a = Tensor.from(gpu, aHost, form === "tn" ? [k, m] : [m, k]);
+  const b = Tensor.from(gpu, bHost, form === "nt" ? [n, k] : [k, n]);
+  const bias = biasHost ? Tensor.from(gpu, biasHost, [n]) : undefined;
+  const out = Tensor.empty(gpu, [m, n]);
+  const start = opts.accumulate ? uniform(random, m * n) : null;
+  if (start) out.write(start);
+  else out.fill(NaN); // every element must be written, or the check sees NaN
+  matmul(gpu, a, b, { form, variant, bias, out, accumulate: opts.accumulate });
+  const got = await out.read();
+  const expected = matmulRef(aHost, bHost, m, n, k, { transA: form === "tn", transB: form === "nt", bias: biasHost });
+  if (start) { for (let i = 0; i < expected.length; i++) expected[i] += start[i]; }
+  assertFrobenius(got, expected, FROBENIUS_TOL, `${form} ${m}x${n}x${k} ${variant ?? "default"}`);
+  for (const t of [a, b, out, bias]) t?.destroy();
+}
+
+const SMALL_SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [127, 257, 65], [33, 4, 61]];
+
+for (const variant of Object.keys(MATMUL_VARIANTS)) {
+  Deno.test({
+    name: `matmul variant ${variant} matches float64 in all forms at 1x1x1, 7x13x5, 127x257x65, 33x4x61`,
+    ...gpuTest,
+    fn: async () => {
+      for (const form of FORMS) {
+        for (const [m, n, k] of SMALL_SHAPES) await checkMatmul(m, n, k, form, variant);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "matmul (default variant) matches float64 in all forms at 1024x512x768",
+  ...gpuTest,
+  fn: async () => {
+    for (const form of FORMS) await checkMatmul(1024, 512, 768, form, undefined);
+  },
+});
+
+Deno.test({
+  name: "matmul fuses the bias and accumulates into out, in every variant",
+  ...gpuTest,
+  fn: async () => {
+    for (const variant of Object.keys(MATMUL_VARIANTS)) {
+      await checkMatmul(37, 29, 19, "nn", variant, { bias: true });
+      await checkMatmul(37, 29, 19, "tn", variant, { accumulate: true });
+      await checkMatmul(37, 29, 19, "nt", variant, { bias: true, accumulate: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "matmul kernels reuse cached pipelines and allocate nothing when encoded again",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const a = Tensor.zeros(gpu, [9, 11]);
+    const b = Tensor.zeros(gpu, [11, 5]);
+    new MatmulKernel(gpu, a, b, { variant: "reg8x8" }).destroy(); // warm the cache
+    const before = { ...gpu.counters };
+    const kernel = new MatmulKernel(gpu, a, b, { variant: "reg8x8", out: Tensor.empty(gpu, [9, 5]) });
+    assert.equal(gpu.counters.pipelinesCreated, before.pipelinesCreated, "pipeline cache missed");
+    const afterSetup = { ...gpu.counters };
+    for (let step = 0; step < 20; step++) {
+      const encoder = gpu.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      kernel.encode(pass);
+      pass.end();
+      gpu.submit("test", encoder);
+    }
+    await gpu.sync("test");
+    assert.equal(gpu.counters.buffersAllocated, afterSetup.buffersAllocated, "encode allocated buffers");
+    assert.equal(gpu.counters.pipelinesCreated, afterSetup.pipelinesCreated, "encode created pipelines");
+    kernel.destroy();
+    for (const t of [a, b, kernel.out]) t.destroy();
+  },
+});
+
+Deno.test({
+  name: "matmul rejects bad arguments with errors that name them, before any GPU work",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const a = Tensor.zeros(gpu, [3, 5]);
+    const b = Tensor.zeros(gpu, [6, 7]);
+    const vector = Tensor.zeros(gpu, [5]);
+    const bias4 = Tensor.zeros(gpu, [4]);
+    const before = { ...gpu.counters };
+    const cases: [() => unknown, ErrorConstructor, RegExp][] = [
+      [
+        () => matmul(gpu, a, b),
+        RangeError,
+        /b\.shape must be compatible with a\.shape \[3, 5\].*current value is \[6, 7\]/,
+      ],
+      [() => matmul(gpu, a, b, { form: "nt" }), RangeError, /b\.shape.*\[3, 5\].*form "nt".*current value is \[6, 7\]/],
+      [() => matmul(gpu, a, vector), RangeError, /b\.shape must be two-dimensional: current value is \[5\]/],
+      [() => matmul(gpu, a, a, { form: "xx" as MatmulForm }), RangeError, /options\.form.*current value is "xx"/],
+      [() => matmul(gpu, a, a, { form: "tn", variant: "fastest" }), RangeError, /options\.variant.*"fastest"/],
+      [
+        () => matmul(gpu, a, a, { form: "tn", bias: bias4, variant: "naive" }),
+        RangeError,
+        /options\.bias\.shape must be \[5\].*current value is \[4\]/,
+      ],
+      [() => matmul(gpu, a, a, { form: "nt", accumulate: true }), RangeError, /options\.out must be given/],
+      [() => matmul(gpu, a, a, { form: "nt", out: a }), RangeError, /options\.out\.shape must be \[3, 3\].*\[3, 5\]/],
+      [() => matmul(gpu, a, "b" as unknown as Tensor), TypeError, /b must be a Tensor/],
+    ];
+    for (const [call, type, message] of cases) {
+      assert.throws(call, (e: unknown) => e instanceof type && message.test((e as Error).message), String(message));
+    }
+    assert.deepEqual(gpu.counters, before, "an argument error did GPU work");
+    for (const t of [a, b, vector, bias4]) t.destroy();
+  },
+});

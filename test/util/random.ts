@@ -1,0 +1,33 @@
+/** Seeded random data for tests: the same seed gives the same arrays. */
+
+/** mulberry32: a small, fast, well-distributed 32-bit generator. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` values uniform in [-scale, scale). */
+export function uniform(random: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (2 * random() - 1) * scale;
+  return out;
+}
+
+/** A fresh seed per run, printed so a failure can be replayed with NCEGPU_SEED. */
+export function freshSeed(label: string): number {
+  let fixed: string | undefined;
+  try {
+    fixed = Deno.env.get("NCEGPU_SEED");
+  } catch {
+    fixed = undefined;
+  }
+  const seed = fixed ? Number(fixed) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`${label}: seed ${seed}`);
+  return seed;
+}
