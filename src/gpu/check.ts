@@ -11,28 +11,18 @@ function show(value: unknown): string {
   return String(value);
 }
 
-/** Throws a RangeError in the project's format. */
-export function rangeError(
-  op: string,
-  arg: string,
-  expected: string,
-  value: unknown,
-): never {
-  throw new RangeError(
-    `Cannot run ${op} as ${arg} must be ${expected}: current value is ${show(value)}`,
-  );
+function message(op: string, arg: string, expected: string, value: unknown): string {
+  return `Cannot run ${op} as ${arg} must be ${expected}: current value is ${show(value)}`;
 }
 
-/** Throws a TypeError in the project's format. */
-export function typeError(
-  op: string,
-  arg: string,
-  expected: string,
-  value: unknown,
-): never {
-  throw new TypeError(
-    `Cannot run ${op} as ${arg} must be ${expected}: current value is ${show(value)}`,
-  );
+/** Throws a RangeError (a value out of range) in the project's format. */
+export function rangeError(op: string, arg: string, expected: string, value: unknown): never {
+  throw new RangeError(message(op, arg, expected, value));
+}
+
+/** Throws a TypeError (a wrong type or kind of value) in the project's format. */
+export function typeError(op: string, arg: string, expected: string, value: unknown): never {
+  throw new TypeError(message(op, arg, expected, value));
 }
 
 /** Checks that `value` is an integer in [min, max]. */
