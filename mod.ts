@@ -4,12 +4,13 @@
  *
  * @example Multiply two matrices on the GPU
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu, Tensor, matmul } from "./mod.ts";
  * const gpu = await requestGpu();
  * console.log(gpu.info.description);
  * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2]);
  * const c = matmul(gpu, a, a); // [[7, 10], [15, 22]]
- * console.log(await c.read());
+ * assert.deepEqual(await c.read(), new Float32Array([7, 10, 15, 22]));
  * gpu.destroy();
  * ```
  *
@@ -31,5 +32,13 @@ export { Tensor } from "./src/gpu/tensor.ts";
 export type { DType, HostArray } from "./src/gpu/tensor.ts";
 export { median, timeGpu } from "./src/gpu/timing.ts";
 export type { Timing, TimingOptions } from "./src/gpu/timing.ts";
-export { matmul, MATMUL_VARIANTS, MatmulKernel, matmulShape, tuneMatmul } from "./src/ops/matmul.ts";
+export {
+  matmul,
+  MATMUL_VARIANTS,
+  MatmulKernel,
+  matmulOperandShapes,
+  matmulShape,
+  tuneMatmul,
+} from "./src/ops/matmul.ts";
+export { gaussian, seededRandom } from "./src/data/random.ts";
 export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./src/ops/matmul.ts";

@@ -6,10 +6,9 @@
 import type { Gpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { timeGpu } from "../src/gpu/timing.ts";
-import { type MatmulForm, MatmulKernel, tuneMatmul } from "../src/ops/matmul.ts";
+import { type MatmulForm, MatmulKernel, matmulOperandShapes, tuneMatmul } from "../src/ops/matmul.ts";
 import { relativeFrobenius } from "../test/util/compare.ts";
-import { rng, uniform } from "../test/util/random.ts";
-import { matmulRef } from "../test/util/reference.ts";
+import { runMatmulCase } from "../test/util/matmul_check.ts";
 
 /** One row of the report. */
 export interface MatmulBenchRow {
@@ -24,27 +23,15 @@ export interface MatmulBenchRow {
 }
 
 async function validate(gpu: Gpu, form: MatmulForm, variant: string): Promise<void> {
-  const [m, n, k] = [67, 45, 39];
-  const random = rng(7);
-  const aHost = uniform(random, m * k);
-  const bHost = uniform(random, k * n);
-  const a = Tensor.from(gpu, aHost, form === "tn" ? [k, m] : [m, k]);
-  const b = Tensor.from(gpu, bHost, form === "nt" ? [n, k] : [k, n]);
-  const kernel = new MatmulKernel(gpu, a, b, { form, variant });
-  kernel.out.fill(NaN);
-  await timeGpu(gpu, (pass) => kernel.encode(pass), { warmup: 0, iterations: 1 });
-  const err = relativeFrobenius(
-    await kernel.out.read(),
-    matmulRef(aHost, bHost, m, n, k, { transA: form === "tn", transB: form === "nt" }),
-  );
-  kernel.destroy();
-  for (const t of [a, b, kernel.out]) t.destroy();
+  const { got, expected } = await runMatmulCase(gpu, { m: 67, n: 45, k: 39, form, variant, seed: 7 });
+  const err = relativeFrobenius(got, expected);
   if (!(err <= 1e-4)) throw new Error(`matmul ${form} ${variant} is wrong: relative error ${err}`);
 }
 
 async function time(gpu: Gpu, form: MatmulForm, m: number, n: number, k: number, variant: string, iterations: number) {
-  const a = Tensor.zeros(gpu, form === "tn" ? [k, m] : [m, k]);
-  const b = Tensor.zeros(gpu, form === "nt" ? [n, k] : [k, n]);
+  const shapes = matmulOperandShapes(form, m, n, k);
+  const a = Tensor.zeros(gpu, shapes.a);
+  const b = Tensor.zeros(gpu, shapes.b);
   const kernel = new MatmulKernel(gpu, a, b, { form, variant });
   const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
     op: `bench:matmul:${variant}`,

@@ -14,7 +14,7 @@
 
 import asciichart from "asciichart";
 import { parseArgs } from "node:util";
-import { MatmulKernel, requestGpu, Tensor, tuneMatmul } from "../mod.ts";
+import { gaussian, matmul, MatmulKernel, requestGpu, seededRandom, Tensor, tuneMatmul } from "../mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,25 +44,11 @@ for (const [name, v] of Object.entries({ steps, batch, dim, out: outDim })) {
 if (!(lr > 0)) throw new RangeError(`--lr must be > 0: current value is ${values.lr}`);
 
 // Seeded data: X ~ U(-1, 1)·√3 (unit variance), T = X·W* + b* + 0.01·noise.
-let state = Number(values.seed) >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = Math.imul(state ^ (state >>> 15), state | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+const random = seededRandom(Number(values.seed));
 const x = Float32Array.from({ length: batch * dim }, () => (2 * random() - 1) * Math.sqrt(3));
-const wTrue = Float32Array.from({ length: dim * outDim }, () => gaussian() / Math.sqrt(dim));
-const bTrue = Float32Array.from({ length: outDim }, () => gaussian());
-const negT = new Float32Array(batch * outDim);
-for (let i = 0; i < batch; i++) {
-  for (let j = 0; j < outDim; j++) {
-    let s = bTrue[j];
-    for (let p = 0; p < dim; p++) s += x[i * dim + p] * wTrue[p * outDim + j];
-    negT[i * outDim + j] = -(s + 0.01 * gaussian());
-  }
-}
+const wTrue = Float32Array.from({ length: dim * outDim }, () => gaussian(random) / Math.sqrt(dim));
+const bTrue = Float32Array.from({ length: outDim }, () => gaussian(random));
+const negNoise = Float32Array.from({ length: batch * outDim }, () => -0.01 * gaussian(random));
 
 const gpu = await requestGpu();
 console.log(`adapter: ${gpu.info.description}`);
@@ -72,7 +58,13 @@ console.log(`matmul variants chosen by measurement: ${JSON.stringify(Object.from
 const X = Tensor.from(gpu, x, [batch, dim]);
 const scaledX = Tensor.from(gpu, x.map((v) => (-lr / batch) * v), [batch, dim]);
 const scaledOnes = Tensor.from(gpu, new Float32Array(batch).fill(-lr / batch), [batch, 1]);
-const NegT = Tensor.from(gpu, negT, [batch, outDim]);
+// −T = X·(−W*) + (−b*) − 0.01·noise, computed by the library's own matmul.
+const negWTrue = Tensor.from(gpu, wTrue.map((v) => -v), [dim, outDim]);
+const negBTrue = Tensor.from(gpu, bTrue.map((v) => -v), [outDim]);
+const NegT = Tensor.from(gpu, negNoise, [batch, outDim]);
+matmul(gpu, X, negWTrue, { bias: negBTrue, out: NegT, accumulate: true });
+negWTrue.destroy();
+negBTrue.destroy();
 const W = Tensor.zeros(gpu, [dim, outDim]);
 const b = Tensor.zeros(gpu, [1, outDim]);
 const dY = Tensor.empty(gpu, [batch, outDim]);

@@ -92,9 +92,11 @@ function envFlag(name: string): boolean {
  *
  * @example Acquire the GPU and print what it is
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu } from "./device.ts";
  * const gpu = await requestGpu();
- * console.log(gpu.info.description, gpu.limits.maxStorageBufferBindingSize);
+ * console.log(gpu.info.description);
+ * assert.equal(gpu.limits.maxStorageBufferBindingSize, gpu.adapter.limits.maxStorageBufferBindingSize);
  * gpu.destroy();
  * ```
  */
@@ -120,10 +122,11 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
  *
  * @example Allocate, run, and check counters
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu } from "./device.ts";
  * const gpu = await requestGpu();
  * const buffer = gpu.createBuffer("example", 1024, GPUBufferUsage.STORAGE);
- * console.log(gpu.counters.liveBytes); // 1024
+ * assert.ok(gpu.counters.liveBytes >= 1024);
  * gpu.destroyBuffer(buffer);
  * await gpu.sync("example");
  * gpu.destroy();
@@ -153,9 +156,11 @@ export class Gpu {
   };
   /** Free buffers kept for reuse; see {@linkcode Gpu.acquire}. */
   readonly #pool = new Map<string, GPUBuffer[]>();
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  /** Pipelines by WGSL source, then by (entry point, layout, constants). */
+  readonly #pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   readonly #modules = new Map<string, GPUShaderModule>();
-  readonly #moduleIds = new Map<string, number>();
+  /** Error-scope pops not yet settled; {@linkcode Gpu.sync} waits for them. */
+  readonly #pops = new Set<Promise<unknown>>();
   readonly #layouts = new Map<string, GPUPipelineLayout>();
   readonly #bufferBytes = new WeakMap<GPUBuffer, number>();
   readonly #lostPromise: Promise<never>;
@@ -354,8 +359,10 @@ export class Gpu {
     const numeric: Record<string, number> = {};
     for (const name of Object.keys(constants).sort()) numeric[name] = Number(constants[name]);
     const layoutKey = bindings.join(",");
-    const key = `${this.#moduleId(code)}|${entryPoint}|${layoutKey}|${JSON.stringify(numeric)}`;
-    const cached = this.#pipelines.get(key);
+    const key = `${entryPoint}|${layoutKey}|${JSON.stringify(numeric)}`;
+    let forShader = this.#pipelines.get(code);
+    if (!forShader) this.#pipelines.set(code, forShader = new Map());
+    const cached = forShader.get(key);
     if (cached) return cached;
     this.throwIfFailed(op);
     const module = this.#module(op, code);
@@ -367,7 +374,7 @@ export class Gpu {
         compute: { module, entryPoint, constants: numeric },
       }));
     this.counters.pipelinesCreated++;
-    this.#pipelines.set(key, pipeline);
+    forShader.set(key, pipeline);
     return pipeline;
   }
 
@@ -412,8 +419,7 @@ export class Gpu {
   async sync(op: string): Promise<void> {
     this.throwIfFailed(op);
     await this.raceLost(op, this.device.queue.onSubmittedWorkDone());
-    // Error-scope results are delivered after the work they cover.
-    await this.raceLost(op, this.device.queue.onSubmittedWorkDone());
+    await this.raceLost(op, Promise.all(this.#pops));
     this.throwIfFailed(op);
   }
 
@@ -487,21 +493,13 @@ export class Gpu {
     this.device.pushErrorScope("internal");
     const result = this.withOp(op, create);
     for (let i = 0; i < 3; i++) {
-      this.device.popErrorScope().then(
+      const pop: Promise<unknown> = this.device.popErrorScope().then(
         (error) => error && this.#record(this.#toGpuError(error, op)),
         () => {}, // a lost device rejects pops; loss is reported separately
-      );
+      ).finally(() => this.#pops.delete(pop));
+      this.#pops.add(pop);
     }
     return result;
-  }
-
-  #moduleId(code: string): number {
-    let id = this.#moduleIds.get(code);
-    if (id === undefined) {
-      id = this.#moduleIds.size;
-      this.#moduleIds.set(code, id);
-    }
-    return id;
   }
 
   #module(op: string, code: string): GPUShaderModule {

@@ -20,9 +20,11 @@ export type GpuErrorKind =
  *
  * @example Telling GPU failures from argument errors
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GpuError } from "./errors.ts";
  * const err = new GpuError("validation", "matmul", "Buffer is too small");
- * console.log(err instanceof GpuError, err.op); // true "matmul"
+ * assert.ok(err instanceof GpuError);
+ * assert.equal(err.op, "matmul");
  * ```
  */
 export class GpuError extends Error {
@@ -57,8 +59,9 @@ export class GpuError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoAdapterError } from "./errors.ts";
- * console.log(new NoAdapterError().message.includes("mesa-vulkan-drivers")); // true
+ * assert.match(new NoAdapterError().message, /mesa-vulkan-drivers/);
  * ```
  */
 export class NoAdapterError extends GpuError {
@@ -81,9 +84,10 @@ export class NoAdapterError extends GpuError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OutOfMemoryError } from "./errors.ts";
  * const err = new OutOfMemoryError("tensor", "8589934592 bytes > maxBufferSize");
- * console.log(err.kind); // "out-of-memory"
+ * assert.equal(err.kind, "out-of-memory");
  * ```
  */
 export class OutOfMemoryError extends GpuError {
@@ -105,8 +109,9 @@ export class OutOfMemoryError extends GpuError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeviceLostError } from "./errors.ts";
- * console.log(new DeviceLostError("matmul", "destroyed").op); // "matmul"
+ * assert.equal(new DeviceLostError("matmul", "destroyed").op, "matmul");
  * ```
  */
 export class DeviceLostError extends GpuError {

@@ -41,11 +41,13 @@ function dtypeOf(data: HostArray): DType {
  *
  * @example Upload, read back, free
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu } from "./device.ts";
  * import { Tensor } from "./tensor.ts";
  * const gpu = await requestGpu();
  * const t = Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
- * console.log(t.shape, await t.read()); // [2, 3] Float32Array [1, 2, 3, 4, 5, 6]
+ * assert.deepEqual(t.shape, [2, 3]);
+ * assert.deepEqual(await t.read(), new Float32Array([1, 2, 3, 4, 5, 6]));
  * t.destroy();
  * gpu.destroy();
  * ```

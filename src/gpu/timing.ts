@@ -41,11 +41,13 @@ export interface Timing {
  *
  * @example Time an empty pass
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu } from "./device.ts";
  * import { timeGpu } from "./timing.ts";
  * const gpu = await requestGpu();
  * const t = await timeGpu(gpu, () => {}, { iterations: 3 });
- * console.log(t.method, t.medianMs >= 0); // "timestamp" true (on most adapters)
+ * assert.equal(t.method, gpu.hasTimestamps ? "timestamp" : "wall");
+ * assert.ok(t.medianMs >= 0);
  * gpu.destroy();
  * ```
  */

@@ -98,6 +98,27 @@ export function matmulShape(a: Tensor, b: Tensor, form: MatmulForm = "nn"): { m:
   return { m, n, k };
 }
 
+/**
+ * The operand shapes that give C [M, N] with inner dimension K in `form`:
+ * the inverse of {@linkcode matmulShape}.
+ *
+ * @param form Operand layout.
+ * @param m Rows of C.
+ * @param n Columns of C.
+ * @param k Inner dimension.
+ * @returns Shapes of A and B.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matmulOperandShapes } from "./matmul.ts";
+ * assert.deepEqual(matmulOperandShapes("tn", 2, 3, 4), { a: [4, 2], b: [4, 3] });
+ * ```
+ */
+export function matmulOperandShapes(form: MatmulForm, m: number, n: number, k: number): { a: number[]; b: number[] } {
+  return { a: form === "tn" ? [k, m] : [m, k], b: form === "nt" ? [n, k] : [k, n] };
+}
+
 function defaultVariant(gpu: Gpu, form: MatmulForm): string {
   const tuned = gpu.tuning.get(`${OP}:${form}`);
   if (tuned) return tuned;
@@ -112,6 +133,7 @@ function defaultVariant(gpu: Gpu, form: MatmulForm): string {
  *
  * @example Encode into a pass
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu, Tensor, MatmulKernel } from "../../mod.ts";
  * const gpu = await requestGpu();
  * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2]);
@@ -122,7 +144,7 @@ function defaultVariant(gpu: Gpu, form: MatmulForm): string {
  * kernel.encode(pass);
  * pass.end();
  * gpu.submit("example", encoder);
- * console.log(await kernel.out.read()); // Float32Array [1, 2, 3, 4]
+ * assert.deepEqual(await kernel.out.read(), new Float32Array([1, 2, 3, 4]));
  * gpu.destroy();
  * ```
  */
@@ -204,7 +226,7 @@ export class MatmulKernel {
       TN: variant.tn,
       BK: variant.bk ?? 16,
     });
-    this.#uniform = gpu.createBuffer(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.#uniform = gpu.acquire(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));
     this.#bindGroup = gpu.bindGroup(OP, this.#pipeline, [
       this.#uniform,
@@ -227,9 +249,9 @@ export class MatmulKernel {
     pass.dispatchWorkgroups(this.#groups[0], this.#groups[1]);
   }
 
-  /** Frees the kernel's uniform buffer (not the output). */
+  /** Returns the kernel's uniform buffer to the pool (not the output); safe right after a submit. */
   destroy(): void {
-    this.#gpu.destroyBuffer(this.#uniform);
+    this.#gpu.release(this.#uniform);
   }
 }
 
@@ -244,12 +266,13 @@ export class MatmulKernel {
  *
  * @example Multiply two matrices
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu, Tensor, matmul } from "../../mod.ts";
  * const gpu = await requestGpu();
  * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
  * const b = Tensor.from(gpu, new Float32Array([1, 1, 1, 1, 1, 1]), [2, 3]);
  * const c = matmul(gpu, a, b, { form: "nt" }); // [2, 2]
- * console.log(await c.read()); // Float32Array [6, 6, 15, 15]
+ * assert.deepEqual(await c.read(), new Float32Array([6, 6, 15, 15]));
  * gpu.destroy();
  * ```
  */
@@ -287,10 +310,11 @@ export interface MatmulTrial {
  *
  * @example Tune, then multiply with the chosen variant
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestGpu, tuneMatmul } from "../../mod.ts";
  * const gpu = await requestGpu();
  * await tuneMatmul(gpu, { size: 64, iterations: 1 });
- * console.log(gpu.tuning.get("matmul:nn") !== undefined); // true
+ * assert.ok(gpu.tuning.has("matmul:nn"));
  * gpu.destroy();
  * ```
  */

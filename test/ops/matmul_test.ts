@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { matmul, MATMUL_VARIANTS, type MatmulForm, MatmulKernel } from "../../src/ops/matmul.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { assertFrobenius } from "../util/compare.ts";
-import { freshSeed, rng, uniform } from "../util/random.ts";
-import { matmulRef } from "../util/reference.ts";
+import { freshSeed } from "../util/random.ts";
+import { runMatmulCase } from "../util/matmul_check.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 
 const FORMS: MatmulForm[] = ["nn", "nt", "tn"];
@@ -19,24 +19,10 @@ async function checkMatmul(
   variant: string | undefined,
   opts: { bias?: boolean; accumulate?: boolean } = {},
 ): Promise<void> {
+  const label = `${form} ${m}x${n}x${k} ${variant ?? "default"}`;
   const gpu = await testGpu();
-  const random = rng(freshSeed(`matmul ${form} ${m}x${n}x${k} ${variant ?? "default"}`));
-  const aHost = uniform(random, m * k);
-  const bHost = uniform(random, k * n);
-  const biasHost = opts.bias ? uniform(random, n) : undefined;
-  const a = Tensor.from(gpu, aHost, form === "tn" ? [k, m] : [m, k]);
-  const b = Tensor.from(gpu, bHost, form === "nt" ? [n, k] : [k, n]);
-  const bias = biasHost ? Tensor.from(gpu, biasHost, [n]) : undefined;
-  const out = Tensor.empty(gpu, [m, n]);
-  const start = opts.accumulate ? uniform(random, m * n) : null;
-  if (start) out.write(start);
-  else out.fill(NaN); // every element must be written, or the check sees NaN
-  matmul(gpu, a, b, { form, variant, bias, out, accumulate: opts.accumulate });
-  const got = await out.read();
-  const expected = matmulRef(aHost, bHost, m, n, k, { transA: form === "tn", transB: form === "nt", bias: biasHost });
-  if (start) { for (let i = 0; i < expected.length; i++) expected[i] += start[i]; }
-  assertFrobenius(got, expected, FROBENIUS_TOL, `${form} ${m}x${n}x${k} ${variant ?? "default"}`);
-  for (const t of [a, b, out, bias]) t?.destroy();
+  const { got, expected } = await runMatmulCase(gpu, { m, n, k, form, variant, ...opts, seed: freshSeed(label) });
+  assertFrobenius(got, expected, FROBENIUS_TOL, label);
 }
 
 const SMALL_SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [127, 257, 65], [33, 4, 61]];
@@ -74,7 +60,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "matmul kernels reuse cached pipelines and allocate nothing when encoded again",
+  name: "matmul kernels reuse cached pipelines and allocate nothing when encoded or called again",
   ...gpuTest,
   fn: async () => {
     const gpu = await testGpu();
@@ -96,6 +82,10 @@ Deno.test({
     assert.equal(gpu.counters.buffersAllocated, afterSetup.buffersAllocated, "encode allocated buffers");
     assert.equal(gpu.counters.pipelinesCreated, afterSetup.pipelinesCreated, "encode created pipelines");
     kernel.destroy();
+    const beforeOneShot = gpu.counters.buffersAllocated;
+    for (let call = 0; call < 5; call++) matmul(gpu, a, b, { variant: "reg8x8", out: kernel.out });
+    await gpu.sync("test");
+    assert.equal(gpu.counters.buffersAllocated, beforeOneShot, "one-shot matmul() allocated buffers");
     for (const t of [a, b, kernel.out]) t.destroy();
   },
 });

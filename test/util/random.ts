@@ -1,16 +1,6 @@
 /** Seeded random data for tests: the same seed gives the same arrays. */
 
-/** mulberry32: a small, fast, well-distributed 32-bit generator. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../src/data/random.ts";
 
 /** `n` values uniform in [-scale, scale). */
 export function uniform(random: () => number, n: number, scale = 1): Float32Array {
