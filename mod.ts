@@ -41,4 +41,25 @@ export {
   tuneMatmul,
 } from "./src/ops/matmul.ts";
 export { gaussian, seededRandom } from "./src/data/random.ts";
+export {
+  ContrastiveLoss,
+  InBatchContrastiveLoss,
+  parseReadouts,
+  SampledContrastiveLoss,
+} from "./src/losses/contrastive.ts";
+export type {
+  ContrastiveOptions,
+  ContrastiveReadouts,
+  InBatchContrastiveOptions,
+  SampledContrastiveOptions,
+} from "./src/losses/contrastive.ts";
+export { weightingParams } from "./src/losses/weighting.ts";
+export type {
+  AdnceWeighting,
+  DclWeighting,
+  HclWeighting,
+  InfoNceWeighting,
+  NegativeWeighting,
+  WeightingParams,
+} from "./src/losses/weighting.ts";
 export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./src/ops/matmul.ts";

@@ -51,7 +51,11 @@ export interface GpuCounters {
   submits: number;
 }
 
-/** How a shader binding is declared; bindings are numbered from 0 in order. */
+/**
+ * How a shader binding is declared. Layouts list them by binding number
+ * from 0; `null` leaves a number unused (an entry point that uses only some
+ * of a module's bindings).
+ */
 export type BindingKind = "uniform" | "read" | "storage";
 
 /** A buffer or a range of one, bound to one binding. */
@@ -345,7 +349,7 @@ export class Gpu {
    * @param op The op, for labels and errors.
    * @param code WGSL source.
    * @param entryPoint The `@compute` entry point.
-   * @param bindings Kinds of bindings 0..n-1 of group 0.
+   * @param bindings Kinds of bindings 0..n-1 of group 0; `null` skips a number.
    * @param constants Override constants.
    * @returns The pipeline.
    */
@@ -353,12 +357,12 @@ export class Gpu {
     op: string,
     code: string,
     entryPoint: string,
-    bindings: readonly BindingKind[],
+    bindings: readonly (BindingKind | null)[],
     constants: OverrideConstants = {},
   ): GPUComputePipeline {
     const numeric: Record<string, number> = {};
     for (const name of Object.keys(constants).sort()) numeric[name] = Number(constants[name]);
-    const layoutKey = bindings.join(",");
+    const layoutKey = bindings.map((kind) => kind ?? "-").join(",");
     const key = `${entryPoint}|${layoutKey}|${JSON.stringify(numeric)}`;
     let forShader = this.#pipelines.get(code);
     if (!forShader) this.#pipelines.set(code, forShader = new Map());
@@ -383,19 +387,18 @@ export class Gpu {
    *
    * @param op The op, for labels.
    * @param pipeline A pipeline from {@linkcode Gpu.pipeline}.
-   * @param resources One buffer (or range) per binding.
+   * @param resources One buffer (or range) per binding; `null` where the layout has none.
    * @returns The bind group.
    */
-  bindGroup(op: string, pipeline: GPUComputePipeline, resources: readonly Binding[]): GPUBindGroup {
-    return this.#scoped(op, () =>
-      this.device.createBindGroup({
-        label: op,
-        layout: pipeline.getBindGroupLayout(0),
-        entries: resources.map((r, binding) => ({
-          binding,
-          resource: "buffer" in r ? r : { buffer: r },
-        })),
-      }));
+  bindGroup(op: string, pipeline: GPUComputePipeline, resources: readonly (Binding | null)[]): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    resources.forEach((r, binding) => {
+      if (r) entries.push({ binding, resource: "buffer" in r ? r : { buffer: r } });
+    });
+    return this.#scoped(
+      op,
+      () => this.device.createBindGroup({ label: op, layout: pipeline.getBindGroupLayout(0), entries }),
+    );
   }
 
   /**
@@ -511,19 +514,16 @@ export class Gpu {
     return module;
   }
 
-  #layout(key: string, bindings: readonly BindingKind[]): GPUPipelineLayout {
+  #layout(key: string, bindings: readonly (BindingKind | null)[]): GPUPipelineLayout {
     const cached = this.#layouts.get(key);
     if (cached) return cached;
-    const bindGroupLayout = this.device.createBindGroupLayout({
-      label: key,
-      entries: bindings.map((kind, binding) => ({
-        binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: {
-          type: kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage",
-        },
-      })),
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    bindings.forEach((kind, binding) => {
+      if (!kind) return;
+      const type = kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage";
+      entries.push({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
     });
+    const bindGroupLayout = this.device.createBindGroupLayout({ label: key, entries });
     const layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
     this.#layouts.set(key, layout);
     return layout;

@@ -1,8 +1,9 @@
 /**
- * A GPU tensor: a buffer with a shape and an element type. Row-major,
- * densely packed. Tensors are created from the pool of a {@linkcode Gpu} and
- * must be released with {@linkcode Tensor.destroy}; there is no garbage
- * collection of GPU memory.
+ * A GPU tensor: a buffer (or a range of one) with a shape and an element
+ * type. Row-major, densely packed. Tensors are created from the pool of a
+ * {@linkcode Gpu} and must be released with {@linkcode Tensor.destroy}; there
+ * is no garbage collection of GPU memory. A view ({@linkcode Tensor.view})
+ * names a range of its parent's buffer and owns nothing.
  *
  * @module
  */
@@ -63,14 +64,78 @@ export class Tensor {
   readonly dtype: DType;
   /** Number of elements. */
   readonly size: number;
+  /** Byte offset of element 0 in `buffer` (non-zero only for views). */
+  readonly offset: number;
+  /** The tensor this one is a view of, or null if it owns its buffer. */
+  readonly parent: Tensor | null;
   #destroyed = false;
 
-  private constructor(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], dtype: DType) {
+  private constructor(
+    gpu: Gpu,
+    buffer: GPUBuffer,
+    shape: readonly number[],
+    dtype: DType,
+    offset = 0,
+    parent: Tensor | null = null,
+  ) {
     this.gpu = gpu;
     this.buffer = buffer;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
+    this.offset = offset;
+    this.parent = parent;
+  }
+
+  /**
+   * A view of `size(shape)` elements starting at element `start` of this
+   * tensor: same buffer, no copy, no allocation. Its byte offset must be a
+   * multiple of the device's `minStorageBufferOffsetAlignment` (256 bytes
+   * on most GPUs), because kernels bind it as a buffer range.
+   *
+   * @param start First element, counted in this tensor.
+   * @param shape Dimensions of the view.
+   * @returns The view; destroying it does nothing, destroying the parent ends it.
+   *
+   * @example Rows 64..127 of a matrix
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { requestGpu, Tensor } from "../../mod.ts";
+   * const gpu = await requestGpu();
+   * const m = Tensor.from(gpu, Float32Array.from({ length: 128 * 4 }, (_, i) => i), [128, 4]);
+   * const lower = m.view(64 * 4, [64, 4]);
+   * assert.equal((await lower.read())[0], 256);
+   * gpu.destroy();
+   * ```
+   */
+  view(start: number, shape: readonly number[]): Tensor {
+    const op = "Tensor.view";
+    this.#checkAlive(op);
+    const size = checkShape(op, shape);
+    if (!Number.isInteger(start) || start < 0 || start + size > this.size) {
+      rangeError(op, "start", `an integer in [0, ${this.size - size}] for a view of ${size} elements`, start);
+    }
+    const offset = this.offset + start * 4;
+    const alignment = this.gpu.limits.minStorageBufferOffsetAlignment;
+    if (offset % alignment !== 0) {
+      rangeError(op, "start", `at a byte offset that is a multiple of ${alignment}`, start);
+    }
+    if (size === 0) rangeError(op, "shape", "non-empty", shape);
+    return new Tensor(this.gpu, this.buffer, shape, this.dtype, offset, this.parent ?? this);
+  }
+
+  /** The buffer range to bind: `{ buffer, offset, size }`. */
+  get binding(): GPUBufferBinding {
+    return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.bytes) };
+  }
+
+  /**
+   * True when this tensor's bytes overlap `other`'s (views of one buffer
+   * included).
+   */
+  overlaps(other: Tensor): boolean {
+    return this.buffer === other.buffer && this.offset < other.offset + Math.max(4, other.bytes) &&
+      other.offset < this.offset + Math.max(4, this.bytes);
   }
 
   /**
@@ -137,7 +202,9 @@ export class Tensor {
   write(data: HostArray): void {
     this.#checkAlive("Tensor.write");
     if (data.length !== this.size) rangeError("Tensor.write", "data.length", `${this.size}`, data.length);
-    if (this.size > 0) this.gpu.device.queue.writeBuffer(this.buffer, 0, data.buffer, data.byteOffset, this.bytes);
+    if (this.size > 0) {
+      this.gpu.device.queue.writeBuffer(this.buffer, this.offset, data.buffer, data.byteOffset, this.bytes);
+    }
   }
 
   /**
@@ -164,20 +231,20 @@ export class Tensor {
   async read(): Promise<HostArray> {
     this.#checkAlive("Tensor.read");
     if (this.size === 0) return this.#view(new ArrayBuffer(0));
-    const bytes = await this.gpu.readBuffer("Tensor.read", this.buffer, 0, this.bytes);
+    const bytes = await this.gpu.readBuffer("Tensor.read", this.buffer, this.offset, this.bytes);
     return this.#view(bytes);
   }
 
-  /** Returns the buffer to the pool; the tensor must not be used again. */
+  /** Returns the buffer to the pool; the tensor must not be used again. A view only marks itself destroyed. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.gpu.release(this.buffer);
+    if (!this.parent) this.gpu.release(this.buffer);
   }
 
-  /** True after {@linkcode Tensor.destroy}. */
+  /** True after {@linkcode Tensor.destroy} of this tensor or of the tensor it views. */
   get destroyed(): boolean {
-    return this.#destroyed;
+    return this.#destroyed || (this.parent?.destroyed ?? false);
   }
 
   #view(bytes: ArrayBuffer): HostArray {
@@ -189,6 +256,6 @@ export class Tensor {
   }
 
   #checkAlive(op: string): void {
-    if (this.#destroyed) typeError(op, "tensor", "a live tensor", "a destroyed tensor");
+    if (this.destroyed) typeError(op, "tensor", "a live tensor", "a destroyed tensor");
   }
 }

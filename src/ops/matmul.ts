@@ -188,7 +188,7 @@ export class MatmulKernel {
       if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n || out.dtype !== "f32") {
         rangeError(OP, "options.out.shape", `[${m}, ${n}] (f32)`, out.shape);
       }
-      if (out.buffer === a.buffer || out.buffer === b.buffer) {
+      if (out.overlaps(a) || out.overlaps(b) || (bias !== undefined && out.overlaps(bias))) {
         rangeError(OP, "options.out", "a tensor distinct from a and b", "an operand");
       }
     } else if (accumulate) {
@@ -230,10 +230,10 @@ export class MatmulKernel {
     gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));
     this.#bindGroup = gpu.bindGroup(OP, this.#pipeline, [
       this.#uniform,
-      a.buffer,
-      b.buffer,
-      bias?.buffer ?? gpu.dummy,
-      this.out.buffer,
+      a.binding,
+      b.binding,
+      bias?.binding ?? gpu.dummy,
+      this.out.binding,
     ]);
   }
 

@@ -1,0 +1,446 @@
+// Softmax-contrast: InfoNCE and its re-weighted relatives (ADNCE, DCL, HCL)
+// as one reduction per anchor row, forward and backward (science.md §1–2).
+//
+// A row has a positive score s_0 and M negative scores s_k (cosines), logits
+// l = s/τ. Every weighting is one pair of log-terms per negative,
+//
+//   u_k = (1+β)·l_k + g_k      v_k = β·l_k + g_k      g_k = -(s_k-μ)²/(2σ²)
+//
+//   log R = LSE_k u_k - LSE_k v_k + log M   (= LSE_k (l_k + b_k), the
+//           log-bias b_k = log(M·softmax(v)_k): ADNCE's c_k, HCL's importance)
+//   Ng    = R, or when debiasing (DCL, HCL) max((R - τ+·M·P)/(1-τ+), M·e^(-1/τ))
+//   L     = -l_0 + log(P + Ng),  P = e^(l_0)
+//
+//   InfoNCE: β = 0, g = 0.  ADNCE: g on, detached.  DCL: τ+.  HCL: β, τ+.
+//
+// Backward, with π = softmax(u) and ρ = softmax(v) over the negatives and g
+// held constant (ADNCE's weights carry no gradient; HCL's importance does,
+// through β·l):  ∂L/∂l_k = a·((1+β)·π_k - β·ρ_k),  a = ∂L/∂log R (0 when the
+// clamp is active),  ∂L/∂s = ∂L/∂l / τ, scaled by grad_scale (1/rows: the
+// gradient of the mean loss).
+//
+// Shapes (sampled-K layout): Q [B, D], C [N, D], idx [B, 1+K_max] with column
+// 0 the positive; scores [B, 1+K_max] of which columns 0..K are used.
+// In-batch layout: Z [R, D], R = 2B, row i's positive is (i + B) mod R, its
+// negatives all other rows but itself; scores are a block of S = Z·Zᵀ,
+// computed by matmul (src/ops/matmul.ts), whole or one tile at a time.
+//
+// Everything per row is an online reduction (Stats), so a row may arrive in
+// column tiles: row_stats merges a tile into the row's running Stats, and
+// the last tile finalises. The score buffer is overwritten in place with
+// dScores when the whole row is present (GRAD); the tiled backward instead
+// recomputes each tile and writes the symmetric G_ak + G_ka (sym_grad_tile).
+//
+// No float atomics exist in WGSL: every output element has exactly one
+// writer. dC, where a candidate can appear in many rows, is a gather over an
+// inverse index (CSR built on the host with the index table), not a scatter.
+
+const WG: u32 = 64u;
+const POS: u32 = 0u;
+const NEG: u32 = 1u;
+const SKIP: u32 = 2u;
+// Block flags.
+const FIRST: u32 = 1u; // start the row's Stats empty instead of loading them
+const LAST: u32 = 2u; // finalise: loss, read-outs and backward coefficients
+const GRAD: u32 = 4u; // overwrite the block's scores with dScores
+// The -∞ of a running max: finite, so that exp(EMPTY - m) is 0, never NaN.
+const EMPTY: f32 = -1e30;
+
+struct Params {
+  rows: u32, // anchor rows: B (sampled) or R = 2B (in-batch)
+  k: u32, // sampled: negatives in use, the runtime K
+  k_max: u32, // sampled: the index table has 1 + k_max columns
+  dim: u32, // D
+  candidates: u32, // sampled: N
+  in_batch: u32,
+  debias: u32,
+  _pad0: u32,
+  inv_tau: f32,
+  beta: f32,
+  mu: f32,
+  inv_two_sigma2: f32, // 0 turns the ADNCE weight off
+  tau_plus: f32,
+  grad_scale: f32,
+  _pad1: f32,
+  _pad2: f32,
+}
+
+// One block of scores: rows row0.., columns col0.., stored with `stride`.
+struct Block {
+  row0: u32,
+  col0: u32,
+  nrows: u32,
+  ncols: u32,
+  stride: u32,
+  flags: u32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+// Running reductions over a row's negatives; `m*` are maxima, `s*` sums of
+// exp(x - m), t_u = Σ exp(u - m_u)·(u - m_u) (for the entropy of π).
+struct Stats {
+  m_u: f32,
+  s_u: f32,
+  t_u: f32,
+  m_v: f32,
+  s_v: f32,
+  m_l: f32, // plain logits, for the Donsker–Varadhan read-out
+  s_l: f32,
+  below: f32, // negatives scored strictly below the positive
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> block: Block;
+@group(0) @binding(2) var<storage, read> q: array<f32>; // Q [B, D], or Z [R, D]
+@group(0) @binding(3) var<storage, read> cand: array<f32>; // C [N, D]
+@group(0) @binding(4) var<storage, read> idx: array<u32>; // [B, 1+K_max]
+@group(0) @binding(5) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(6) var<storage, read_write> pos_scores: array<f32>; // s_0 per row
+@group(0) @binding(7) var<storage, read_write> stats: array<Stats>;
+@group(0) @binding(8) var<storage, read_write> row_out: array<vec4f>; // loss, η, l_0, LSE of plain negatives
+@group(0) @binding(9) var<storage, read_write> below: array<u32>;
+@group(0) @binding(10) var<storage, read_write> coef: array<vec4f>; // LSE u, LSE v, a, ∂L/∂l_0
+@group(0) @binding(11) var<storage, read_write> grad_out: array<f32>; // dQ [B, D] or dC [N, D]
+@group(0) @binding(12) var<storage, read> csr_offsets: array<u32>; // [N + 1]
+@group(0) @binding(13) var<storage, read> csr_slots: array<u32>; // flat slots i·(1+K_max)+j, by candidate
+@group(0) @binding(14) var<storage, read_write> readouts: array<f32>; // see readouts()
+
+// ---- The per-row mathematics, shared by every layout -----------------------
+
+fn negatives() -> u32 {
+  return select(params.k, params.rows - 2u, params.in_batch == 1u);
+}
+
+fn partner(row: u32) -> u32 {
+  return (row + params.rows / 2u) % params.rows;
+}
+
+fn column_kind(row: u32, col: u32) -> u32 {
+  if (params.in_batch == 1u) {
+    if (col == row) {
+      return SKIP;
+    }
+    return select(NEG, POS, col == partner(row));
+  }
+  if (col == 0u) {
+    return POS;
+  }
+  return select(SKIP, NEG, col <= params.k);
+}
+
+fn gaussian_log_weight(s: f32) -> f32 {
+  let d = s - params.mu;
+  return -d * d * params.inv_two_sigma2;
+}
+
+fn empty_stats() -> Stats {
+  return Stats(EMPTY, 0.0, 0.0, EMPTY, 0.0, EMPTY, 0.0, 0.0);
+}
+
+// Merges two (max, sum) log-sum-exp states; returns (max, sum, scale1, scale2).
+fn lse_merge(m1: f32, s1: f32, m2: f32, s2: f32) -> vec4f {
+  let m = max(m1, m2);
+  let e1 = exp(m1 - m);
+  let e2 = exp(m2 - m);
+  return vec4f(m, s1 * e1 + s2 * e2, e1, e2);
+}
+
+fn merge_stats(a: Stats, b: Stats) -> Stats {
+  let u = lse_merge(a.m_u, a.s_u, b.m_u, b.s_u);
+  // t is relative to the max, so it shifts with it: Σe^(x-m')(x-m') = e^(m-m')·(t + s·(m-m')).
+  let t = u.z * (a.t_u + a.s_u * (a.m_u - u.x)) + u.w * (b.t_u + b.s_u * (b.m_u - u.x));
+  let v = lse_merge(a.m_v, a.s_v, b.m_v, b.s_v);
+  let l = lse_merge(a.m_l, a.s_l, b.m_l, b.s_l);
+  return Stats(u.x, u.y, t, v.x, v.y, l.x, l.y, a.below + b.below);
+}
+
+// Adds x to a (max, sum) state with one exp: whichever of x and m is
+// smaller is rescaled to the larger. Returns (max, sum, factor of the old
+// terms, factor of x).
+fn push_lse(m: f32, s: f32, x: f32) -> vec4f {
+  let d = x - m;
+  let e = exp(-abs(d));
+  return select(vec4f(m, s + e, 1.0, e), vec4f(x, s * e + 1.0, e, 1.0), d > 0.0);
+}
+
+fn push_negative(st: Stats, s: f32, s_pos: f32) -> Stats {
+  let l = s * params.inv_tau;
+  let g = gaussian_log_weight(s);
+  let u = (1.0 + params.beta) * l + g;
+  let v = params.beta * l + g;
+  let pu = push_lse(st.m_u, st.s_u, u);
+  let t = pu.z * (st.t_u + st.s_u * (st.m_u - pu.x)) + pu.w * (u - pu.x);
+  let pv = push_lse(st.m_v, st.s_v, v);
+  let pl = push_lse(st.m_l, st.s_l, l);
+  return Stats(pu.x, pu.y, t, pv.x, pv.y, pl.x, pl.y, st.below + select(0.0, 1.0, s < s_pos));
+}
+
+struct RowResult {
+  out: vec4f, // loss, η, l_0, LSE of the plain negative logits
+  coef: vec4f, // LSE u, LSE v, a = ∂L/∂log R, ∂L/∂l_0
+}
+
+fn finalize(st: Stats, s_pos: f32) -> RowResult {
+  let m = f32(negatives());
+  let log_m = log(m);
+  let l0 = s_pos * params.inv_tau;
+  let lse_u = st.m_u + log(st.s_u);
+  let lse_v = st.m_v + log(st.s_v);
+  let log_r = lse_u - lse_v + log_m;
+  // Work shifted by c so that neither P nor R overflows (τ = 0.02, β = 1 gives e^100).
+  let c = max(l0, log_r);
+  let p = exp(l0 - c);
+  let r = exp(log_r - c);
+  var ng = r;
+  var clamped = false;
+  var tp = 0.0;
+  if (params.debias == 1u) {
+    tp = params.tau_plus;
+    let floor_ng = exp(log_m - params.inv_tau - c);
+    let raw = (r - tp * m * p) / (1.0 - tp);
+    clamped = raw < floor_ng;
+    ng = max(raw, floor_ng);
+  }
+  let d = p + ng;
+  let loss = c + log(d) - l0;
+  var a = 0.0;
+  var dl0 = p / d - 1.0;
+  if (!clamped) {
+    a = r / ((1.0 - tp) * d);
+    dl0 = (p - tp * m * p / (1.0 - tp)) / d - 1.0;
+  }
+  let entropy = log(st.s_u) - st.t_u / st.s_u;
+  let eta = log_m - entropy;
+  let lse_l = st.m_l + log(st.s_l);
+  return RowResult(vec4f(loss, eta, l0, lse_l), vec4f(lse_u, lse_v, a, dl0));
+}
+
+// ∂(mean loss)/∂s for one score of `row`, given the row's coefficients.
+fn score_grad(kind: u32, s: f32, k: vec4f) -> f32 {
+  let scale = params.inv_tau * params.grad_scale;
+  if (kind == POS) {
+    return k.w * scale;
+  }
+  if (kind == SKIP) {
+    return 0.0;
+  }
+  let l = s * params.inv_tau;
+  let g = gaussian_log_weight(s);
+  let pi = exp((1.0 + params.beta) * l + g - k.x);
+  let rho = exp(params.beta * l + g - k.y);
+  return k.z * ((1.0 + params.beta) * pi - params.beta * rho) * scale;
+}
+
+fn group_index(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.y * nwg.x + wid.x;
+}
+
+// ---- Sampled-K layout ------------------------------------------------------
+
+// scores[i, j] = q_i · c_idx[i,j] for j ≤ K; thread per (i, j); pos_scores[i] = scores[i, 0].
+@compute @workgroup_size(WG)
+fn gather_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let slot = group_index(wid, nwg) * WG + lid;
+  let width = params.k_max + 1u;
+  let i = slot / width;
+  let j = slot % width;
+  if (i >= params.rows || j > params.k) {
+    return;
+  }
+  let qi = i * params.dim;
+  let cj = idx[slot] * params.dim;
+  var s = 0.0;
+  for (var d = 0u; d < params.dim; d++) {
+    s = fma(q[qi + d], cand[cj + d], s);
+  }
+  scores[slot] = s;
+  if (j == 0u) {
+    pos_scores[i] = s;
+  }
+}
+
+// dQ[i, d] = Σ_{j ≤ K} dScores[i, j] · C[idx[i, j], d]; thread per (i, d).
+@compute @workgroup_size(WG)
+fn gather_dq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
+  let e = group_index(wid, nwg) * WG + lid;
+  let i = e / params.dim;
+  let d = e % params.dim;
+  if (i >= params.rows) {
+    return;
+  }
+  let row = i * (params.k_max + 1u);
+  var acc = 0.0;
+  for (var j = 0u; j <= params.k; j++) {
+    acc = fma(scores[row + j], cand[idx[row + j] * params.dim + d], acc);
+  }
+  grad_out[e] = acc;
+}
+
+// dC[n, d] = Σ over the slots (i, j ≤ K) that hold candidate n of dScores[i, j] · Q[i, d];
+// thread per (n, d). Slots come sorted, so the sum's order is fixed: bit-reproducible.
+@compute @workgroup_size(WG)
+fn scatter_dc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let e = group_index(wid, nwg) * WG + lid;
+  let n = e / params.dim;
+  let d = e % params.dim;
+  if (n >= params.candidates) {
+    return;
+  }
+  let width = params.k_max + 1u;
+  var acc = 0.0;
+  for (var p = csr_offsets[n]; p < csr_offsets[n + 1u]; p++) {
+    let slot = csr_slots[p];
+    if (slot % width <= params.k) {
+      acc = fma(scores[slot], q[(slot / width) * params.dim + d], acc);
+    }
+  }
+  grad_out[e] = acc;
+}
+
+// ---- In-batch layout -------------------------------------------------------
+
+// pos_scores[i] = z_i · z_partner(i); thread per row.
+@compute @workgroup_size(WG)
+fn pair_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+  let i = group_index(wid, nwg) * WG + lid;
+  if (i >= params.rows) {
+    return;
+  }
+  let a = i * params.dim;
+  let b = partner(i) * params.dim;
+  var s = 0.0;
+  for (var d = 0u; d < params.dim; d++) {
+    s = fma(q[a + d], q[b + d], s);
+  }
+  pos_scores[i] = s;
+}
+
+// Tiled backward: overwrite a tile of S with G_ak + G_ka, the gradient of the
+// mean loss through both s_ak (row a's loss) and s_ka (row k's; S is
+// symmetric), so that dZ_a = Σ_k G_ak·z_k needs no second (column) pass and
+// no atomics. Thread per element.
+@compute @workgroup_size(WG)
+fn sym_grad_tile(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let e = group_index(wid, nwg) * WG + lid;
+  let r = e / block.ncols;
+  let c = e % block.ncols;
+  if (r >= block.nrows) {
+    return;
+  }
+  let a = block.row0 + r;
+  let k = block.col0 + c;
+  let at = r * block.stride + c;
+  let s = scores[at];
+  scores[at] = score_grad(column_kind(a, k), s, coef[a]) + score_grad(column_kind(k, a), s, coef[k]);
+}
+
+// ---- The reduction ---------------------------------------------------------
+
+var<workgroup> wg_stats: array<Stats, WG>;
+var<workgroup> wg_coef: vec4f;
+
+// One workgroup per row of the block: merge the block's negatives into the
+// row's Stats; on the LAST block finalise; with GRAD write dScores in place.
+@compute @workgroup_size(WG)
+fn row_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
+  let r = group_index(wid, nwg);
+  if (r >= block.nrows) {
+    return; // the same for the whole workgroup, so the barriers below stay uniform
+  }
+  let row = block.row0 + r;
+  let s_pos = pos_scores[row];
+  let base = r * block.stride;
+  var st = empty_stats();
+  for (var c = lid; c < block.ncols; c += WG) {
+    if (column_kind(row, block.col0 + c) == NEG) {
+      st = push_negative(st, scores[base + c], s_pos);
+    }
+  }
+  wg_stats[lid] = st;
+  workgroupBarrier();
+  for (var span = WG / 2u; span > 0u; span /= 2u) {
+    if (lid < span) {
+      wg_stats[lid] = merge_stats(wg_stats[lid], wg_stats[lid + span]);
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    var total = wg_stats[0];
+    if ((block.flags & FIRST) == 0u) {
+      total = merge_stats(stats[row], total);
+    }
+    if ((block.flags & LAST) != 0u) {
+      let result = finalize(total, s_pos);
+      row_out[row] = result.out;
+      coef[row] = result.coef;
+      below[row] = u32(total.below);
+      wg_coef = result.coef;
+    } else {
+      stats[row] = total;
+    }
+  }
+  if ((block.flags & GRAD) != 0u) {
+    workgroupBarrier();
+    let k = wg_coef;
+    for (var c = lid; c < block.ncols; c += WG) {
+      scores[base + c] = score_grad(column_kind(row, block.col0 + c), scores[base + c], k);
+    }
+  }
+}
+
+// ---- Read-outs -------------------------------------------------------------
+
+var<workgroup> wg_sums: array<vec4f, WG>; // loss, η, l_0, below / M
+var<workgroup> wg_lse: array<vec3f, WG>; // LSE state of the plain negatives, rows with every negative below
+
+// One workgroup over all rows. readouts = [mean loss, InfoNCE MI bound
+// log(M+1) - L capped at log(M+1), Donsker–Varadhan estimate, mean η, mean
+// fraction of negatives below the positive, M, rows, fraction of rows with
+// every negative below the positive].
+@compute @workgroup_size(WG)
+fn reduce_readouts(@builtin(local_invocation_index) lid: u32) {
+  let m = f32(negatives());
+  var sums = vec4f(0.0);
+  var lse = vec3f(EMPTY, 0.0, 0.0);
+  for (var i = lid; i < params.rows; i += WG) {
+    let o = row_out[i];
+    let b = f32(below[i]);
+    sums += vec4f(o.x, o.y, o.z, b / m);
+    let merged = lse_merge(lse.x, lse.y, o.w, 1.0);
+    lse = vec3f(merged.xy, lse.z + select(0.0, 1.0, b == m));
+  }
+  wg_sums[lid] = sums;
+  wg_lse[lid] = lse;
+  workgroupBarrier();
+  for (var span = WG / 2u; span > 0u; span /= 2u) {
+    if (lid < span) {
+      wg_sums[lid] += wg_sums[lid + span];
+      let x = wg_lse[lid];
+      let y = wg_lse[lid + span];
+      wg_lse[lid] = vec3f(lse_merge(x.x, x.y, y.x, y.y).xy, x.z + y.z);
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let totals = wg_sums[0];
+    let all = wg_lse[0];
+    let n = f32(params.rows);
+    let mean_loss = totals.x / n;
+    let log_m1 = log(m + 1.0);
+    readouts[0] = mean_loss;
+    readouts[1] = min(log_m1 - mean_loss, log_m1);
+    readouts[2] = totals.z / n - (all.x + log(all.y)) + log(n * m);
+    readouts[3] = totals.y / n;
+    readouts[4] = totals.w / n;
+    readouts[5] = m;
+    readouts[6] = n;
+    readouts[7] = all.z / n;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Negative weightings: InfoNCE and the losses that re-weight its negatives
+ * (science.md §2). All of them are one reduction with a per-negative
+ * log-bias; this file turns a weighting into that reduction's parameters,
+ * after checking them.
+ *
+ * @module
+ */
+
+import { checkNumber, rangeError, typeError } from "../gpu/check.ts";
+
+/** Plain InfoNCE: every negative weighs 1. */
+export interface InfoNceWeighting {
+  /** Discriminant. */
+  kind: "infonce";
+}
+
+/**
+ * Adjusted InfoNCE [P2]: negatives weighted by a Gaussian of their cosine,
+ * w_k = exp(-(s_k-μ)²/(2σ²)), normalised by the row mean and detached.
+ */
+export interface AdnceWeighting {
+  /** Discriminant. */
+  kind: "adnce";
+  /** Centre μ, in cosine units (default 0.7, the official CIFAR-10 setting). */
+  mu?: number;
+  /** Width σ > 0 (default 0.5). */
+  sigma?: number;
+}
+
+/** Debiased contrastive loss: subtracts τ+ of the positive mass from the negatives. */
+export interface DclWeighting {
+  /** Discriminant. */
+  kind: "dcl";
+  /** Class prior τ+ in [0, 1) (default 0.1). */
+  tauPlus?: number;
+}
+
+/** Hard-negative contrastive loss: DCL with importance exp(β·l_k), not detached. */
+export interface HclWeighting {
+  /** Discriminant. */
+  kind: "hcl";
+  /** Hardness β ≥ 0 (default 1; 0 is DCL). */
+  beta?: number;
+  /** Class prior τ+ in [0, 1) (default 0.1). */
+  tauPlus?: number;
+}
+
+/** How a contrastive loss weighs its negatives; a bare name takes the defaults. */
+export type NegativeWeighting =
+  | InfoNceWeighting
+  | AdnceWeighting
+  | DclWeighting
+  | HclWeighting
+  | "infonce"
+  | "adnce"
+  | "dcl"
+  | "hcl";
+
+/** The reduction's parameters for one weighting (see shaders/contrast.wgsl). */
+export interface WeightingParams {
+  /** The weighting's name. */
+  kind: "infonce" | "adnce" | "dcl" | "hcl";
+  /** Exponent of HCL's importance weights. */
+  beta: number;
+  /** ADNCE's centre. */
+  mu: number;
+  /** ADNCE's 1/(2σ²); 0 when off. */
+  invTwoSigma2: number;
+  /** DCL/HCL's class prior. */
+  tauPlus: number;
+  /** Whether DCL/HCL debiasing (with its clamp) applies. */
+  debias: boolean;
+}
+
+/**
+ * Checks `weighting` and returns the reduction's parameters.
+ *
+ * @param op The op, named by errors.
+ * @param weighting The weighting (default InfoNCE).
+ * @returns Its parameters.
+ *
+ * @example HCL with its defaults
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { weightingParams } from "./weighting.ts";
+ * const p = weightingParams("contrastiveLoss", "hcl");
+ * assert.deepEqual([p.beta, p.tauPlus, p.debias], [1, 0.1, true]);
+ * ```
+ */
+export function weightingParams(op: string, weighting: NegativeWeighting = "infonce"): WeightingParams {
+  const w = typeof weighting === "string" ? { kind: weighting } : weighting;
+  if (typeof w !== "object" || w === null) typeError(op, "options.weighting", "a weighting object or name", w);
+  const none = { beta: 0, mu: 0, invTwoSigma2: 0, tauPlus: 0, debias: false };
+  switch (w.kind) {
+    case "infonce":
+      return { kind: "infonce", ...none };
+    case "adnce": {
+      const { mu = 0.7, sigma = 0.5 } = w as AdnceWeighting;
+      checkNumber(op, "options.weighting.mu", mu, () => true, "a finite number");
+      checkNumber(op, "options.weighting.sigma", sigma, (v) => v > 0, "> 0");
+      return { ...none, kind: "adnce", mu, invTwoSigma2: 1 / (2 * sigma * sigma) };
+    }
+    case "dcl":
+    case "hcl": {
+      const { tauPlus = 0.1 } = w as DclWeighting;
+      const beta = w.kind === "hcl" ? ((w as HclWeighting).beta ?? 1) : 0;
+      checkNumber(op, "options.weighting.tauPlus", tauPlus, (v) => v >= 0 && v < 1, "in [0, 1)");
+      checkNumber(op, "options.weighting.beta", beta, (v) => v >= 0, ">= 0");
+      return { ...none, kind: w.kind, beta, tauPlus, debias: true };
+    }
+    default:
+      return rangeError(
+        op,
+        "options.weighting.kind",
+        '"infonce", "adnce", "dcl" or "hcl"',
+        (w as { kind: unknown }).kind,
+      );
+  }
+}

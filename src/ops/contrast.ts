@@ -1,0 +1,204 @@
+/**
+ * Launchers for shaders/contrast.wgsl, the softmax-contrast reduction behind
+ * every contrastive loss (InfoNCE, ADNCE, DCL, HCL) in every layout. The
+ * losses in src/losses/ compose these dispatches; this file only knows how
+ * each entry point is bound and sized.
+ *
+ * Forward and backward of a row are one entry point (`row_stats` with the
+ * GRAD flag); the layout-specific entries around it produce the scores
+ * (`gather_scores`, `pair_scores`, or a matmul) and turn dScores into
+ * embedding gradients (`gather_dq`, `scatter_dc`, or a matmul).
+ *
+ * @module
+ */
+
+import shader from "../../shaders/contrast.wgsl" with { type: "text" };
+import type { Binding, BindingKind, Gpu } from "../gpu/device.ts";
+
+/** Entry points of shaders/contrast.wgsl. */
+export type ContrastEntry =
+  | "gather_scores"
+  | "gather_dq"
+  | "scatter_dc"
+  | "pair_scores"
+  | "sym_grad_tile"
+  | "row_stats"
+  | "reduce_readouts";
+
+/** Named bindings of shaders/contrast.wgsl, in binding-number order. */
+const SLOTS = [
+  "params",
+  "block",
+  "q",
+  "cand",
+  "idx",
+  "scores",
+  "pos",
+  "stats",
+  "rowOut",
+  "below",
+  "coef",
+  "gradOut",
+  "csrOffsets",
+  "csrSlots",
+  "readouts",
+] as const;
+
+/** A binding of shaders/contrast.wgsl by name. */
+export type ContrastSlot = typeof SLOTS[number];
+
+const KIND: Record<ContrastSlot, BindingKind> = {
+  params: "uniform",
+  block: "uniform",
+  q: "read",
+  cand: "read",
+  idx: "read",
+  scores: "storage",
+  pos: "storage",
+  stats: "storage",
+  rowOut: "storage",
+  below: "storage",
+  coef: "storage",
+  gradOut: "storage",
+  csrOffsets: "read",
+  csrSlots: "read",
+  readouts: "storage",
+};
+
+const USES: Record<ContrastEntry, readonly ContrastSlot[]> = {
+  gather_scores: ["params", "q", "cand", "idx", "scores", "pos"],
+  gather_dq: ["params", "cand", "idx", "scores", "gradOut"],
+  scatter_dc: ["params", "q", "scores", "gradOut", "csrOffsets", "csrSlots"],
+  pair_scores: ["params", "q", "pos"],
+  sym_grad_tile: ["params", "block", "scores", "coef"],
+  row_stats: ["params", "block", "scores", "pos", "stats", "rowOut", "below", "coef"],
+  reduce_readouts: ["params", "rowOut", "below", "readouts"],
+};
+
+/** Threads per workgroup of every entry point (WGSL `WG`). */
+export const CONTRAST_WORKGROUP = 64;
+
+/** Bytes of one row's running statistics (WGSL `Stats`). */
+export const STATS_BYTES = 32;
+
+/** Bytes of the `Params` and `Block` uniforms. */
+export const PARAMS_BYTES = 64;
+/** Bytes of one `Block` uniform. */
+export const BLOCK_BYTES = 32;
+
+/** Block flags (WGSL `FIRST`, `LAST`, `GRAD`). */
+export const BlockFlag = { first: 1, last: 2, grad: 4 } as const;
+
+/** The scalar settings of one loss: the WGSL `Params` uniform. */
+export interface ContrastParams {
+  /** Anchor rows: B (sampled) or R = 2B (in-batch). */
+  rows: number;
+  /** Sampled: negatives in use. */
+  k: number;
+  /** Sampled: the index table has 1 + kMax columns. */
+  kMax: number;
+  /** Embedding dimension D. */
+  dim: number;
+  /** Sampled: rows of the candidate table. */
+  candidates: number;
+  /** In-batch layout (positive = partner row, self excluded). */
+  inBatch: boolean;
+  /** Apply DCL/HCL debiasing with its clamp. */
+  debias: boolean;
+  /** 1/τ. */
+  invTau: number;
+  /** HCL's β (0 otherwise). */
+  beta: number;
+  /** ADNCE's μ. */
+  mu: number;
+  /** ADNCE's 1/(2σ²); 0 disables the Gaussian weight. */
+  invTwoSigma2: number;
+  /** DCL/HCL's τ+. */
+  tauPlus: number;
+  /** Factor on dScores: 1/rows for the gradient of the mean loss. */
+  gradScale: number;
+}
+
+/** Writes `p` in the layout of the WGSL `Params` struct. */
+export function packContrastParams(p: ContrastParams, into = new ArrayBuffer(PARAMS_BYTES)): ArrayBuffer {
+  const u = new Uint32Array(into);
+  const f = new Float32Array(into);
+  u.set([p.rows, p.k, p.kMax, p.dim, p.candidates, p.inBatch ? 1 : 0, p.debias ? 1 : 0, 0]);
+  f.set([p.invTau, p.beta, p.mu, p.invTwoSigma2, p.tauPlus, p.gradScale, 0, 0], 8);
+  return into;
+}
+
+/** Byte offset of `k` in the `Params` uniform (for changing K alone). */
+export const PARAMS_K_OFFSET = 4;
+
+/** Writes one `Block` uniform: rows row0.., columns col0.., with a row stride and flags. */
+export function packBlock(
+  block: { row0: number; col0: number; nrows: number; ncols: number; stride: number; flags: number },
+): Uint32Array {
+  return new Uint32Array([block.row0, block.col0, block.nrows, block.ncols, block.stride, block.flags, 0, 0]);
+}
+
+/** A pipeline, its bind group and its grid: one recorded dispatch. */
+export interface Dispatch {
+  /** The pipeline. */
+  pipeline: GPUComputePipeline;
+  /** Its bind group. */
+  bindGroup: GPUBindGroup;
+  /** Workgroups along x and y. */
+  groups: [number, number];
+}
+
+/** Records `d` into `pass`. */
+export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  if (d.groups[0] === 0 || d.groups[1] === 0) return;
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.groups[0], d.groups[1]);
+}
+
+/**
+ * A grid of `count` workgroups folded into x and y, because one dimension
+ * holds at most `maxComputeWorkgroupsPerDimension` (65,535); the kernels
+ * unfold it as `wid.y * nwg.x + wid.x`.
+ */
+export function foldGroups(gpu: Gpu, count: number): [number, number] {
+  const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (count <= max) return [count, 1];
+  const y = Math.ceil(count / max);
+  return [Math.ceil(count / y), y];
+}
+
+/**
+ * One dispatch of `entry` over `count` workgroups (one per row for
+ * `row_stats`, one per 64 threads elsewhere), bound to `resources`.
+ *
+ * @param gpu The context.
+ * @param op The op, for labels and errors.
+ * @param entry The entry point.
+ * @param resources A buffer (or range) for every binding the entry uses.
+ * @param count Workgroups.
+ * @returns The dispatch, ready to encode any number of times.
+ */
+export function contrastDispatch(
+  gpu: Gpu,
+  op: string,
+  entry: ContrastEntry,
+  resources: Partial<Record<ContrastSlot, Binding>>,
+  count: number,
+): Dispatch {
+  const uses = USES[entry];
+  const kinds = SLOTS.map((slot) => (uses.includes(slot) ? KIND[slot] : null));
+  const pipeline = gpu.pipeline(op, shader, entry, kinds);
+  const bound = SLOTS.map((slot) => {
+    if (!uses.includes(slot)) return null;
+    const resource = resources[slot];
+    if (!resource) throw new Error(`internal: ${entry} needs a buffer for ${slot}`);
+    return resource;
+  });
+  return { pipeline, bindGroup: gpu.bindGroup(op, pipeline, bound), groups: foldGroups(gpu, count) };
+}
+
+/** Workgroups that cover `threads` threads, 64 per workgroup. */
+export function groupsFor(threads: number): number {
+  return Math.ceil(threads / CONTRAST_WORKGROUP);
+}
