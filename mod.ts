@@ -63,3 +63,24 @@ export type {
   WeightingParams,
 } from "./src/losses/weighting.ts";
 export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./src/ops/matmul.ts";
+export { activationBackward, activationForward } from "./src/ops/activation.ts";
+export type { Activation } from "./src/ops/activation.ts";
+export { l2normBackward, l2normForward } from "./src/ops/l2norm.ts";
+export { encodeDispatch, foldGroups, stepOf, uniformOf } from "./src/gpu/dispatch.ts";
+export type { Dispatch, Step } from "./src/gpu/dispatch.ts";
+export { ParameterStore } from "./src/nn/parameters.ts";
+export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
+export { ActivationLayer, L2Normalize, Linear, mlp, Sequential } from "./src/nn/layers.ts";
+export type { BoundLayer, BoundNetwork, Layer, MlpOptions } from "./src/nn/layers.ts";
+export { Optimizer, warmupCosine } from "./src/optim/optimizer.ts";
+export type { OptimizerKind, OptimizerOptions } from "./src/optim/optimizer.ts";
+export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export type { CheckpointState } from "./src/train/checkpoint.ts";
+export {
+  CheckpointError,
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  writeFileAtomic,
+} from "./src/train/safetensors.ts";
+export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";

@@ -167,6 +167,7 @@ export class Gpu {
   readonly #pops = new Set<Promise<unknown>>();
   readonly #layouts = new Map<string, GPUPipelineLayout>();
   readonly #bufferBytes = new WeakMap<GPUBuffer, number>();
+  readonly #pooled = new WeakSet<GPUBuffer>();
   readonly #lostPromise: Promise<never>;
   #pending: GpuError | null = null;
   #lost: DeviceLostError | null = null;
@@ -320,7 +321,10 @@ export class Gpu {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const free = this.#pool.get(`${usage}:${size}`);
     const reused = free?.pop();
-    if (reused) return reused;
+    if (reused) {
+      this.#pooled.delete(reused);
+      return reused;
+    }
     return this.createBuffer(op, size, usage);
   }
 
@@ -329,7 +333,9 @@ export class Gpu {
    * queue writes and submits that reuse it are ordered after that submit.
    */
   release(buffer: GPUBuffer): void {
-    if (!this.#bufferBytes.has(buffer)) return;
+    // A second release of the same buffer would let two later owners share it.
+    if (!this.#bufferBytes.has(buffer) || this.#pooled.has(buffer)) return;
+    this.#pooled.add(buffer);
     const key = `${buffer.usage}:${buffer.size}`;
     const free = this.#pool.get(key) ?? [];
     free.push(buffer);
@@ -338,7 +344,12 @@ export class Gpu {
 
   /** Destroys every free pooled buffer. */
   trimPool(): void {
-    for (const free of this.#pool.values()) for (const b of free) this.destroyBuffer(b);
+    for (const free of this.#pool.values()) {
+      for (const b of free) {
+        this.#pooled.delete(b);
+        this.destroyBuffer(b);
+      }
+    }
     this.#pool.clear();
   }
 

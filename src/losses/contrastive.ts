@@ -20,14 +20,13 @@
 
 import { checkInt, checkNumber, rangeError, typeError } from "../gpu/check.ts";
 import type { Gpu } from "../gpu/device.ts";
+import { type Dispatch, encodeDispatch } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import {
   BLOCK_BYTES,
   BlockFlag,
   contrastDispatch,
   type ContrastParams,
-  type Dispatch,
-  encodeDispatch,
   groupsFor,
   packBlock,
   packContrastParams,

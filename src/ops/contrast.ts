@@ -14,6 +14,7 @@
 
 import shader from "../../shaders/contrast.wgsl" with { type: "text" };
 import type { Binding, BindingKind, Gpu } from "../gpu/device.ts";
+import { type Dispatch, foldGroups } from "../gpu/dispatch.ts";
 
 /** Entry points of shaders/contrast.wgsl. */
 export type ContrastEntry =
@@ -136,36 +137,6 @@ export function packBlock(
   block: { row0: number; col0: number; nrows: number; ncols: number; stride: number; flags: number },
 ): Uint32Array {
   return new Uint32Array([block.row0, block.col0, block.nrows, block.ncols, block.stride, block.flags, 0, 0]);
-}
-
-/** A pipeline, its bind group and its grid: one recorded dispatch. */
-export interface Dispatch {
-  /** The pipeline. */
-  pipeline: GPUComputePipeline;
-  /** Its bind group. */
-  bindGroup: GPUBindGroup;
-  /** Workgroups along x and y. */
-  groups: [number, number];
-}
-
-/** Records `d` into `pass`. */
-export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
-  if (d.groups[0] === 0 || d.groups[1] === 0) return;
-  pass.setPipeline(d.pipeline);
-  pass.setBindGroup(0, d.bindGroup);
-  pass.dispatchWorkgroups(d.groups[0], d.groups[1]);
-}
-
-/**
- * A grid of `count` workgroups folded into x and y, because one dimension
- * holds at most `maxComputeWorkgroupsPerDimension` (65,535); the kernels
- * unfold it as `wid.y * nwg.x + wid.x`.
- */
-export function foldGroups(gpu: Gpu, count: number): [number, number] {
-  const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  if (count <= max) return [count, 1];
-  const y = Math.ceil(count / max);
-  return [Math.ceil(count / y), y];
 }
 
 /**

@@ -118,6 +118,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "releasing a buffer twice pools it once, so two later owners never share it",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+    const buffer = gpu.acquire("twice", 48, usage);
+    gpu.release(buffer);
+    gpu.release(buffer);
+    const a = gpu.acquire("twice", 48, usage);
+    const b = gpu.acquire("twice", 48, usage);
+    assert.notEqual(a, b);
+    gpu.release(a);
+    gpu.release(b);
+  },
+});
+
+Deno.test({
+  name: "tensor views share their parent's buffer at aligned offsets and reject misaligned ones",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const parent = Tensor.from(gpu, Float32Array.from({ length: 256 }, (_, i) => i), [4, 64]);
+    const before = gpu.counters.buffersAllocated;
+    const row2 = parent.view(128, [1, 64]);
+    assert.equal(gpu.counters.buffersAllocated, before, "a view allocates nothing");
+    assert.equal((await row2.read())[0], 128);
+    row2.write(new Float32Array(64).fill(-1));
+    assert.equal((await parent.read())[130], -1);
+    assert.ok(row2.overlaps(parent) && !row2.overlaps(parent.view(192, [64])));
+    const alignment = gpu.limits.minStorageBufferOffsetAlignment;
+    assert.throws(() => parent.view(alignment / 4 + 1, [8]), /Tensor\.view as start must be at a byte offset/);
+    assert.throws(() => parent.view(250, [8]), /start must be an integer in \[0, 248\]/);
+    parent.destroy();
+    assert.ok(row2.destroyed, "a view ends with its parent");
+  },
+});
+
+Deno.test({
   name: "tensors round-trip f32, u32 and i32 data, and empty shapes",
   ...gpuTest,
   fn: async () => {

@@ -15,3 +15,12 @@ export function testGpu(): Promise<Gpu> {
 
 /** Deno.test options for tests that keep a device open across tests. */
 export const gpuTest = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** Encodes `steps` into one pass and submits it. */
+export function runSteps(gpu: Gpu, ...steps: { encode(pass: GPUComputePassEncoder): void }[]): void {
+  const encoder = gpu.device.createCommandEncoder({ label: "test" });
+  const pass = encoder.beginComputePass();
+  for (const s of steps) s.encode(pass);
+  pass.end();
+  gpu.submit("test", encoder);
+}

@@ -1,0 +1,256 @@
+/**
+ * SGD with momentum, Adam and AdamW over a {@linkcode ParameterStore}'s flat
+ * buffers (shaders/optim.wgsl): one dispatch per step, moments in flat
+ * buffers of their own, optional global-norm gradient clipping computed on
+ * the GPU (no readback), and a warm-up + cosine learning-rate schedule.
+ *
+ * @module
+ */
+
+import shader from "../../shaders/optim.wgsl" with { type: "text" };
+import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+import type { BindingKind, Gpu } from "../gpu/device.ts";
+import { type Dispatch, encodeDispatch, foldGroups } from "../gpu/dispatch.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import type { ParameterStore } from "../nn/parameters.ts";
+
+/** Which update rule. */
+export type OptimizerKind = "sgd" | "adam" | "adamw";
+
+/** Options of {@linkcode Optimizer}. */
+export interface OptimizerOptions {
+  /** The update rule. */
+  kind: OptimizerKind;
+  /** Learning rate, or a function of the step (1-based) such as {@linkcode warmupCosine}. */
+  lr: number | ((step: number) => number);
+  /** SGD momentum in [0, 1) (default 0.9). */
+  momentum?: number;
+  /** Adam β1 in [0, 1) (default 0.9). */
+  beta1?: number;
+  /** Adam β2 in [0, 1) (default 0.999). */
+  beta2?: number;
+  /** Adam ε > 0 (default 1e-8). */
+  eps?: number;
+  /** Weight decay ≥ 0: L2 for SGD and Adam, decoupled for AdamW (default 0; 0.01 for AdamW). */
+  weightDecay?: number;
+  /** Clip gradients to this global L2 norm (default: no clipping). */
+  clipNorm?: number;
+}
+
+const OP = "Optimizer";
+const WG = 256;
+const ITEMS = 16;
+const HYPER_BYTES = 64;
+
+type Slots = "hyper" | "params" | "grads" | "m" | "v" | "clip" | "partial";
+const ORDER: Slots[] = ["hyper", "params", "grads", "m", "v", "clip", "partial"];
+const KIND: Record<Slots, BindingKind> = {
+  hyper: "uniform",
+  params: "storage",
+  grads: "read",
+  m: "storage",
+  v: "storage",
+  clip: "storage",
+  partial: "storage",
+};
+
+/**
+ * Warm-up then cosine decay: lr rises linearly to `peak` over `warmup`
+ * steps, then follows a half cosine down to `floor` at `total`.
+ *
+ * @param options Peak, floor, warm-up steps and total steps.
+ * @returns The schedule, a function of the step (1-based).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { warmupCosine } from "./optimizer.ts";
+ * const lr = warmupCosine({ peak: 1e-3, warmup: 10, total: 110 });
+ * assert.equal(lr(5), 5e-4);
+ * assert.equal(lr(10), 1e-3);
+ * assert.ok(Math.abs(lr(60) - 5e-4) < 1e-12);
+ * ```
+ */
+export function warmupCosine(
+  options: { peak: number; floor?: number; warmup: number; total: number },
+): (step: number) => number {
+  const { peak, floor = 0, warmup, total } = options;
+  checkNumber("warmupCosine", "peak", peak, (v) => v > 0, "> 0");
+  checkInt("warmupCosine", "warmup", warmup, 0);
+  checkInt("warmupCosine", "total", total, Math.max(1, warmup));
+  return (step) => {
+    if (step <= warmup) return (peak * step) / Math.max(1, warmup);
+    const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+    return floor + 0.5 * (peak - floor) * (1 + Math.cos(Math.PI * progress));
+  };
+}
+
+/**
+ * An optimizer over every parameter of a store.
+ *
+ * @example Adam on one parameter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Optimizer, ParameterStore, requestGpu } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const store = new ParameterStore(gpu);
+ * store.add("w", [2], "zeros");
+ * store.build();
+ * store.grad("w").write(new Float32Array([1, -1]));
+ * const adam = new Optimizer(gpu, store, { kind: "adam", lr: 0.1 });
+ * const encoder = gpu.device.createCommandEncoder();
+ * const pass = encoder.beginComputePass();
+ * adam.encode(pass); // step 1: p -= lr · sign(g)
+ * pass.end();
+ * gpu.submit("example", encoder);
+ * const w = await store.param("w").read();
+ * assert.ok(Math.abs(w[0] + 0.1) < 1e-6 && Math.abs(w[1] - 0.1) < 1e-6);
+ * gpu.destroy();
+ * ```
+ */
+export class Optimizer {
+  /** The update rule. */
+  readonly kind: OptimizerKind;
+  /** First moment (Adam) or velocity (SGD), flat like the parameters. */
+  readonly m: Tensor;
+  /** Second moment (Adam; a 1-element placeholder for SGD). */
+  readonly v: Tensor;
+  /** [clip scale, global gradient norm] of the last step (scale 1 without clipping). */
+  readonly clip: Tensor;
+  readonly #gpu: Gpu;
+  readonly #store: ParameterStore;
+  readonly #hyper: GPUBuffer;
+  readonly #hyperHost = new ArrayBuffer(HYPER_BYTES);
+  readonly #dispatches: Dispatch[] = [];
+  readonly #partial: Tensor;
+  readonly #options: Required<Omit<OptimizerOptions, "clipNorm">> & { clipNorm: number };
+  #step = 0;
+
+  /**
+   * Validates the options, then allocates the moments (zero) and binds once.
+   *
+   * @param gpu The context.
+   * @param store The parameters (built).
+   * @param options Rule and hyper-parameters.
+   */
+  constructor(gpu: Gpu, store: ParameterStore, options: OptimizerOptions) {
+    const kind = options?.kind;
+    if (!["sgd", "adam", "adamw"].includes(kind)) rangeError(OP, "options.kind", '"sgd", "adam" or "adamw"', kind);
+    const o = {
+      kind,
+      lr: options.lr,
+      momentum: options.momentum ?? 0.9,
+      beta1: options.beta1 ?? 0.9,
+      beta2: options.beta2 ?? 0.999,
+      eps: options.eps ?? 1e-8,
+      weightDecay: options.weightDecay ?? (kind === "adamw" ? 0.01 : 0),
+      clipNorm: options.clipNorm ?? 0,
+    };
+    if (typeof o.lr !== "function") checkNumber(OP, "options.lr", o.lr, (v) => v > 0, "> 0");
+    checkNumber(OP, "options.momentum", o.momentum, (v) => v >= 0 && v < 1, "in [0, 1)");
+    checkNumber(OP, "options.beta1", o.beta1, (v) => v >= 0 && v < 1, "in [0, 1)");
+    checkNumber(OP, "options.beta2", o.beta2, (v) => v >= 0 && v < 1, "in [0, 1)");
+    checkNumber(OP, "options.eps", o.eps, (v) => v > 0, "> 0");
+    checkNumber(OP, "options.weightDecay", o.weightDecay, (v) => v >= 0, ">= 0");
+    if (options.clipNorm !== undefined) checkNumber(OP, "options.clipNorm", o.clipNorm, (v) => v > 0, "> 0");
+    this.kind = kind;
+    this.#options = o;
+    this.#gpu = gpu;
+    this.#store = store;
+    const n = store.params.size;
+    this.m = Tensor.zeros(gpu, [n]);
+    this.v = Tensor.zeros(gpu, [kind === "sgd" ? 1 : n]);
+    this.clip = Tensor.from(gpu, new Float32Array([1, 0]), [2]);
+    const partials = Math.ceil(n / (WG * ITEMS));
+    this.#partial = Tensor.empty(gpu, [partials]);
+    this.#hyper = gpu.acquire(`${OP}:hyper`, HYPER_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const u = new Uint32Array(this.#hyperHost);
+    u.set([n, kind === "adamw" ? 1 : 0, partials, 0]);
+    const resources: Record<Slots, GPUBufferBinding | GPUBuffer> = {
+      hyper: this.#hyper,
+      params: store.params.binding,
+      grads: store.grads.binding,
+      m: this.m.binding,
+      v: this.v.binding,
+      clip: this.clip.binding,
+      partial: this.#partial.binding,
+    };
+    const dispatch = (entry: string, uses: Slots[], groups: number): Dispatch => {
+      const pipeline = gpu.pipeline(OP, shader, entry, ORDER.map((s) => (uses.includes(s) ? KIND[s] : null)));
+      const bindGroup = gpu.bindGroup(OP, pipeline, ORDER.map((s) => (uses.includes(s) ? resources[s] : null)));
+      return { pipeline, bindGroup, groups: foldGroups(gpu, groups) };
+    };
+    if (o.clipNorm > 0) {
+      this.#dispatches.push(
+        dispatch("sq_partial", ["hyper", "grads", "partial"], partials),
+        dispatch("clip_scale", ["hyper", "clip", "partial"], 1),
+      );
+    }
+    const update = kind === "sgd"
+      ? dispatch("sgd_step", ["hyper", "params", "grads", "m", "clip"], Math.ceil(n / WG))
+      : dispatch("adam_step", ["hyper", "params", "grads", "m", "v", "clip"], Math.ceil(n / WG));
+    this.#dispatches.push(update);
+  }
+
+  /** Steps taken (encodes so far). */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** The learning rate the next step will use. */
+  get nextLearningRate(): number {
+    const lr = this.#options.lr;
+    return typeof lr === "function" ? lr(this.#step + 1) : lr;
+  }
+
+  /**
+   * Advances the step count, writes this step's hyper-parameters (learning
+   * rate, bias corrections), and records the update into `pass`. Encode it
+   * once per submitted step, after the backward.
+   *
+   * @param pass An open compute pass.
+   */
+  encode(pass: GPUComputePassEncoder): void {
+    const lr = this.nextLearningRate;
+    checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
+    this.#step++;
+    const o = this.#options;
+    const f = new Float32Array(this.#hyperHost);
+    f.set([
+      lr,
+      o.beta1,
+      o.beta2,
+      o.eps,
+      o.weightDecay,
+      o.momentum,
+      1 - o.beta1 ** this.#step,
+      1 - o.beta2 ** this.#step,
+      o.clipNorm,
+      1 - o.beta1,
+      1 - o.beta2,
+    ], 4);
+    this.#gpu.device.queue.writeBuffer(this.#hyper, 0, this.#hyperHost);
+    for (const d of this.#dispatches) encodeDispatch(pass, d);
+  }
+
+  /**
+   * Sets the step count, e.g. after loading a checkpoint.
+   *
+   * @param step Steps already taken.
+   */
+  setStep(step: number): void {
+    checkInt(`${OP}.setStep`, "step", step, 0);
+    this.#step = step;
+  }
+
+  /** The store this optimizer updates. */
+  get store(): ParameterStore {
+    return this.#store;
+  }
+
+  /** Frees the moments and buffers (not the parameters). */
+  destroy(): void {
+    for (const t of [this.m, this.v, this.clip, this.#partial]) t.destroy();
+    this.#gpu.release(this.#hyper);
+  }
+}

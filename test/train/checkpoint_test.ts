@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { SampledContrastiveLoss } from "../../src/losses/contrastive.ts";
+import { mlp } from "../../src/nn/layers.ts";
+import { ParameterStore } from "../../src/nn/parameters.ts";
+import { Optimizer } from "../../src/optim/optimizer.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
+import { CheckpointError } from "../../src/train/safetensors.ts";
+import { gpuTest, testGpu } from "../util/gpu.ts";
+import { seededRandom, uniform } from "../util/random.ts";
+
+const [B, N, K, D_IN, HIDDEN, D_OUT] = [9, 17, 5, 12, 10, 6];
+
+/** A small two-tower run: shared MLP encoder, sampled InfoNCE, Adam; one submit per step. */
+function makeRun(gpu: Gpu, seed: number) {
+  const random = seededRandom(99); // data is the same for every run; only the initial parameters depend on seed
+  const store = new ParameterStore(gpu, { seed });
+  const net = mlp(store, [D_IN, HIDDEN, D_OUT], { activation: "gelu" });
+  store.build();
+  const xq = Tensor.from(gpu, uniform(random, B * D_IN), [B, D_IN]);
+  const xc = Tensor.from(gpu, uniform(random, N * D_IN), [N, D_IN]);
+  const q = net.bind(gpu, xq);
+  const c = net.bind(gpu, xc);
+  const indices = Uint32Array.from(
+    { length: B * (K + 1) },
+    (_, s) => (s % (K + 1) === 0 ? Math.floor(s / (K + 1)) : Math.floor(random() * N)),
+  );
+  const loss = new SampledContrastiveLoss(gpu, q.output, c.output, { kMax: K, tau: 0.2, indices });
+  const backward = [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)];
+  const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: 0.01 });
+  return {
+    store,
+    optimizer,
+    async step(): Promise<number> {
+      const encoder = gpu.device.createCommandEncoder();
+      store.zeroGrads(encoder);
+      const pass = encoder.beginComputePass();
+      for (const s of [q.forward, c.forward, loss, ...backward, optimizer]) s.encode(pass);
+      pass.end();
+      gpu.submit("checkpoint test", encoder);
+      return (await loss.readReadouts()).meanLoss;
+    },
+    destroy() {
+      for (const t of [q, c, loss, optimizer, xq, xc, store]) t.destroy();
+    },
+  };
+}
+
+Deno.test({
+  name: "save → load → continue gives bit-identical parameters and the same next loss as an uninterrupted run",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const dir = await Deno.makeTempDir();
+    const straight = makeRun(gpu, 5);
+    const straightLosses = [];
+    for (let i = 0; i < 6; i++) straightLosses.push(await straight.step());
+    const straightParams = await straight.store.params.read();
+
+    const first = makeRun(gpu, 5);
+    for (let i = 0; i < 3; i++) await first.step();
+    await saveCheckpoint(`${dir}/run.safetensors`, first.store, first.optimizer, {
+      step: 3,
+      rngState: 1234,
+      config: { K },
+    });
+    first.destroy();
+
+    const resumed = makeRun(gpu, 77); // different initial parameters, overwritten by the load
+    const state = await loadCheckpoint(`${dir}/run.safetensors`, resumed.store, resumed.optimizer);
+    assert.deepEqual(state, { step: 3, rngState: 1234, config: { K } });
+    assert.equal(resumed.optimizer.step, 3);
+    const resumedLosses = [];
+    for (let i = 0; i < 3; i++) resumedLosses.push(await resumed.step());
+    assert.deepEqual(resumedLosses, straightLosses.slice(3), "losses after resuming");
+    assert.deepEqual(await resumed.store.params.read(), straightParams, "parameters after 6 steps, bit for bit");
+    assert.ok(straightLosses[5] < straightLosses[0], `the run learns: ${straightLosses.join(", ")}`);
+    straight.destroy();
+    resumed.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "truncated, corrupted and mismatched checkpoint files are rejected with errors that say what is wrong",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const dir = await Deno.makeTempDir();
+    const run = makeRun(gpu, 5);
+    const path = `${dir}/good.safetensors`;
+    await saveCheckpoint(path, run.store, run.optimizer, { step: 1 });
+    const bytes = await Deno.readFile(path);
+    const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const cases: [string, Uint8Array, RegExp][] = [
+      [
+        "cut inside the data",
+        bytes.slice(0, bytes.length - 100),
+        /truncated: tensor "[^"]+" ends at byte \d+ of the data, which has \d+/,
+      ],
+      [
+        "cut inside the header",
+        bytes.slice(0, 8 + headerLength / 2),
+        /truncated or corrupted: the header claims \d+ bytes/,
+      ],
+      ["only 5 bytes", bytes.slice(0, 5), /truncated: 5 bytes/],
+      [
+        "header bytes overwritten",
+        (() => {
+          const b = bytes.slice();
+          b.fill(0x7b, 20, 40); // "{" in the middle of the JSON
+          return b;
+        })(),
+        /corrupted header: not valid UTF-8 JSON/,
+      ],
+    ];
+    for (const [label, content, message] of cases) {
+      const bad = `${dir}/${label.replaceAll(" ", "_")}.safetensors`;
+      await Deno.writeFile(bad, content);
+      await assert.rejects(
+        loadCheckpoint(bad, run.store, run.optimizer),
+        (e: Error) => e instanceof CheckpointError && message.test(e.message),
+        label,
+      );
+    }
+    const other = new ParameterStore(gpu);
+    mlp(other, [D_IN, HIDDEN + 1, D_OUT]);
+    other.build();
+    await assert.rejects(
+      loadCheckpoint(path, other, null),
+      /tensor "param\/mlp\.0\.weight" has shape \[12, 10\], the model expects \[12, 11\]/,
+    );
+    const sgd = new Optimizer(gpu, run.store, { kind: "sgd", lr: 0.1 });
+    await assert.rejects(loadCheckpoint(path, run.store, sgd), /saved with optimizer "adam", loading into "sgd"/);
+    sgd.destroy();
+    other.destroy();
+    run.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a crash between writing and renaming leaves the previous checkpoint loadable",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const dir = await Deno.makeTempDir();
+    const run = makeRun(gpu, 5);
+    const path = `${dir}/ckpt.safetensors`;
+    await run.step();
+    await saveCheckpoint(path, run.store, run.optimizer, { step: 1 });
+    const saved = await run.store.params.read();
+    await run.step();
+    await assert.rejects(
+      saveCheckpoint(path, run.store, run.optimizer, { step: 2 }, {
+        beforeRename: () => {
+          throw new Error("simulated crash");
+        },
+      }),
+      /simulated crash/,
+    );
+    const state = await loadCheckpoint(path, run.store, run.optimizer);
+    assert.equal(state.step, 1);
+    assert.deepEqual(await run.store.params.read(), saved);
+    run.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
