@@ -84,3 +84,7 @@ export {
   writeFileAtomic,
 } from "./src/train/safetensors.ts";
 export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
+export { TrainingStep } from "./src/train/step.ts";
+export type { StepMetrics, StepParts } from "./src/train/step.ts";
+export { SyntheticClusters } from "./src/data/synthetic.ts";
+export type { SyntheticOptions } from "./src/data/synthetic.ts";

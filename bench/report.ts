@@ -1,12 +1,24 @@
 /**
- * `deno task bench`: runs every benchmark family on the default adapter,
- * prints one table, and writes the same rows as JSON to
- * bench/results/<adapter>.json for later comparison.
+ * `deno task bench [matmul] [contrast] [step]`: runs the named benchmark
+ * families (all when none is named) on the default adapter, prints their
+ * tables, and writes the same rows as JSON to
+ * bench/results/<adapter>[-<families>].json for later comparison.
  */
 
 import { requestGpu } from "../src/gpu/device.ts";
 import { benchContrast } from "./contrast_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
+import { benchStep } from "./step_bench.ts";
+
+const FAMILIES = ["matmul", "contrast", "step"] as const;
+const asked = Deno.args.filter((a) => !a.startsWith("-"));
+for (const a of asked) {
+  if (!(FAMILIES as readonly string[]).includes(a)) {
+    console.error(`unknown benchmark family "${a}"; choose from ${FAMILIES.join(", ")}`);
+    Deno.exit(2);
+  }
+}
+const families = asked.length ? FAMILIES.filter((f) => asked.includes(f)) : [...FAMILIES];
 
 const gpu = await requestGpu();
 const log = (line: string) => console.error(line);
@@ -14,55 +26,79 @@ const started = new Date();
 log(`adapter: ${gpu.info.description} (${gpu.info.vendor}, fallback: ${gpu.info.isFallbackAdapter})`);
 log(`timing: ${gpu.hasTimestamps ? "timestamp queries" : "wall clock"}, median of repeated runs`);
 
-const rows = await benchMatmul(gpu, log);
-const contrast = await benchContrast(gpu, log);
-
-const header = "| op | form | shape (M×N×K) | variant | median ms | GFLOP/s | naive ms | speed-up vs naive |";
 const lines = [
   `Benchmark ${started.toISOString().slice(0, 10)} on ${gpu.info.description}` +
   ` (${gpu.hasTimestamps ? "GPU timestamps" : "wall clock"}, medians)`,
-  "",
-  header,
-  "|---|---|---|---|---:|---:|---:|---:|",
-  ...rows.map((r) =>
-    `| ${r.op} | ${r.form} | ${r.shape} | ${r.variant} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(2)} | ${
-      r.baselineMs.toFixed(2)
-    } | ${r.speedup.toFixed(1)}× |`
-  ),
-  "",
-  "Loss against encoder, standard step (B anchors, each 1 positive + K negatives, every candidate encoded; τ = 0.1):",
-  "",
-  "| loss | B | K | D | loss ms | encoder matmuls ms | loss share of step |",
-  "|---|---:|---:|---:|---:|---:|---:|",
-  ...contrast.steps.map((r) =>
-    `| ${r.weighting} | ${r.b} | ${r.k} | ${r.d} | ${r.lossMs.toFixed(2)} | ${r.encoderMs.toFixed(0)} | ${
-      (100 * r.lossShare).toFixed(1)
-    }% |`
-  ),
-  "",
-  "In-batch (SimCLR) InfoNCE, forward + backward, tiled against materialised at equal size:",
-  "",
-  "| layout | 2B | D | tile | median ms | loss buffers MiB (peak) | time vs materialised |",
-  "|---|---:|---:|---:|---:|---:|---:|",
-  ...contrast.layouts.map((r) =>
-    `| ${r.layout} | ${r.rows} | ${r.d} | ${r.tile} | ${r.medianMs.toFixed(0)} | ${r.peakMiB.toFixed(1)} | ${
-      r.ratio.toFixed(2)
-    }× |`
-  ),
 ];
-console.log(lines.join("\n"));
+const json: Record<string, unknown> = { date: started.toISOString(), adapter: gpu.info };
 
+if (families.includes("matmul")) {
+  const rows = await benchMatmul(gpu, log);
+  json.matmul = rows;
+  lines.push(
+    "",
+    "| op | form | shape (M×N×K) | variant | median ms | GFLOP/s | naive ms | speed-up vs naive |",
+    "|---|---|---|---|---:|---:|---:|---:|",
+    ...rows.map((r) =>
+      `| ${r.op} | ${r.form} | ${r.shape} | ${r.variant} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(2)} | ${
+        r.baselineMs.toFixed(2)
+      } | ${r.speedup.toFixed(1)}× |`
+    ),
+  );
+}
+
+if (families.includes("contrast")) {
+  const contrast = await benchContrast(gpu, log);
+  json.contrast = contrast;
+  lines.push(
+    "",
+    "Loss against encoder, standard step (B anchors, each 1 positive + K negatives, every candidate encoded; τ = 0.1):",
+    "",
+    "| loss | B | K | D | loss ms | encoder matmuls ms | loss share of step |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...contrast.steps.map((r) =>
+      `| ${r.weighting} | ${r.b} | ${r.k} | ${r.d} | ${r.lossMs.toFixed(2)} | ${r.encoderMs.toFixed(0)} | ${
+        (100 * r.lossShare).toFixed(1)
+      }% |`
+    ),
+    "",
+    "In-batch (SimCLR) InfoNCE, forward + backward, tiled against materialised at equal size:",
+    "",
+    "| layout | 2B | D | tile | median ms | loss buffers MiB (peak) | time vs materialised |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...contrast.layouts.map((r) =>
+      `| ${r.layout} | ${r.rows} | ${r.d} | ${r.tile} | ${r.medianMs.toFixed(0)} | ${r.peakMiB.toFixed(1)} | ${
+        r.ratio.toFixed(2)
+      }× |`
+    ),
+  );
+}
+
+if (families.includes("step")) {
+  const rows = await benchStep(gpu, log);
+  json.step = rows;
+  lines.push(
+    "",
+    "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, K negatives, " +
+      "every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js 4.22 (WebGPU backend) on the same " +
+      "adapter, same parameters and inputs (first losses agree to 1e-4):",
+    "",
+    "| K | encoder rows | ncegpu ms/step | TF.js ms/step | TF.js / ncegpu | first loss (ncegpu, TF.js) |",
+    "|---:|---:|---:|---:|---:|---|",
+    ...rows.map((r) =>
+      `| ${r.k} | ${r.b * (2 + r.k)} | ${r.ncegpuMs.toFixed(0)} | ${r.tfjsMs.toFixed(0)} | ${r.speedup.toFixed(2)}× | ${
+        r.ncegpuLoss.toFixed(5)
+      }, ${r.tfjsLoss.toFixed(5)} |`
+    ),
+  );
+}
+
+console.log(lines.join("\n"));
 const slug = gpu.info.description.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const suffix = families.length === FAMILIES.length ? "" : `-${families.join("-")}`;
 await Deno.mkdir("bench/results", { recursive: true });
-const file = `bench/results/${slug}.json`;
-await Deno.writeTextFile(
-  file,
-  JSON.stringify(
-    { date: started.toISOString(), adapter: gpu.info, tuning: Object.fromEntries(gpu.tuning), rows, contrast },
-    null,
-    2,
-  ) +
-    "\n",
-);
+const file = `bench/results/${slug}${suffix}.json`;
+json.tuning = Object.fromEntries(gpu.tuning);
+await Deno.writeTextFile(file, JSON.stringify(json, null, 2) + "\n");
 log(`wrote ${file}`);
 gpu.destroy();

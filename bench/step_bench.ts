@@ -1,0 +1,152 @@
+/**
+ * The standard training step (issue 4's step W): a 784→256→128 ReLU MLP with
+ * L2-normalised output, shared between anchors and candidates, B = 256
+ * anchors each with 1 positive and K negatives, every candidate encoded,
+ * InfoNCE at τ = 0.1, Adam. Timed for ncegpu and, in the same run on the
+ * same adapter, for the same step written with TensorFlow.js's WebGPU
+ * backend (an npm import here only, never a library dependency).
+ */
+
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import type { Gpu } from "../src/gpu/device.ts";
+import { median } from "../src/gpu/timing.ts";
+import { Tensor } from "../src/gpu/tensor.ts";
+import { SampledContrastiveLoss } from "../src/losses/contrastive.ts";
+import { mlp } from "../src/nn/layers.ts";
+import { ParameterStore } from "../src/nn/parameters.ts";
+import { Optimizer } from "../src/optim/optimizer.ts";
+import { TrainingStep } from "../src/train/step.ts";
+import { seededRandom } from "../src/data/random.ts";
+
+/** One K of the comparison. */
+export interface StepRow {
+  k: number;
+  b: number;
+  ncegpuMs: number;
+  tfjsMs: number;
+  speedup: number;
+  ncegpuLoss: number;
+  tfjsLoss: number;
+}
+
+const DIMS = [784, 256, 128];
+const TAU = 0.1;
+const LR = 1e-3;
+
+function inputs(b: number, k: number): { xq: Float32Array; xc: Float32Array } {
+  const random = seededRandom(42);
+  return {
+    xq: Float32Array.from({ length: b * DIMS[0] }, () => random()),
+    xc: Float32Array.from({ length: b * (1 + k) * DIMS[0] }, () => random()),
+  };
+}
+
+async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
+  const { xq: hq, xc: hc } = inputs(b, k);
+  const store = new ParameterStore(gpu, { seed: 1 });
+  const net = mlp(store, DIMS, { activation: "relu" });
+  store.build();
+  const flat = (await store.params.read()) as Float32Array;
+  const initial: Record<string, Float32Array> = {};
+  for (const s of store.slots) initial[s.name] = flat.slice(s.offset, s.offset + s.size);
+  const xq = Tensor.from(gpu, hq, [b, DIMS[0]]);
+  const xc = Tensor.from(gpu, hc, [b * (1 + k), DIMS[0]]);
+  const q = net.bind(gpu, xq);
+  const c = net.bind(gpu, xc);
+  const indices = Uint32Array.from({ length: b * (1 + k) }, (_, s) => s);
+  const loss = new SampledContrastiveLoss(gpu, q.output, c.output, { kMax: k, tau: TAU, indices });
+  const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: LR });
+  const step = new TrainingStep(gpu, {
+    store,
+    forward: [q.forward, c.forward],
+    loss,
+    backward: [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)],
+    optimizer,
+  });
+  const times: number[] = [];
+  for (let i = 0; i <= iterations; i++) {
+    const t0 = performance.now();
+    await step.run();
+    await gpu.sync("bench:step");
+    if (i > 0) times.push(performance.now() - t0); // the first run warms up
+  }
+  const firstLoss = (await step.flush())[0].meanLoss;
+  step.destroy();
+  for (const t of [q, c, loss, optimizer, xq, xc, store]) t.destroy();
+  gpu.trimPool();
+  return { ms: median(times), loss: firstLoss, initial };
+}
+
+/** The same step in TensorFlow.js, starting from ncegpu's initial parameters so that the first losses must agree. */
+async function tfjsStep(b: number, k: number, iterations: number, initial: Record<string, Float32Array>) {
+  const { xq: hq, xc: hc } = inputs(b, k);
+  const w1 = tf.variable(tf.tensor2d(initial["mlp.0.weight"], [DIMS[0], DIMS[1]]));
+  const b1 = tf.variable(tf.tensor1d(initial["mlp.0.bias"]));
+  const w2 = tf.variable(tf.tensor2d(initial["mlp.1.weight"], [DIMS[1], DIMS[2]]));
+  const b2 = tf.variable(tf.tensor1d(initial["mlp.1.bias"]));
+  const xq = tf.tensor2d(hq, [b, DIMS[0]]);
+  const xc = tf.tensor2d(hc, [b * (1 + k), DIMS[0]]);
+  const optimizer = tf.train.adam(LR);
+  const encode = (x: tf.Tensor2D) => {
+    const y = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2);
+    return tf.div(y, tf.maximum(tf.norm(y, 2, 1, true), 1e-12));
+  };
+  const lossOf = () => {
+    const q = encode(xq); // [B, D]
+    const c = tf.reshape(encode(xc), [b, 1 + k, DIMS[2]]); // slot (i, j) is candidate i·(1+K)+j
+    const logits = tf.div(tf.sum(tf.mul(tf.expandDims(q, 1), c), 2), TAU); // [B, 1+K]
+    const positive = tf.squeeze(tf.slice(logits, [0, 0], [b, 1]), [1]);
+    return tf.mean(tf.sub(tf.logSumExp(logits, 1), positive)) as tf.Scalar;
+  };
+  const times: number[] = [];
+  let firstLoss = NaN;
+  for (let i = 0; i <= iterations; i++) {
+    const t0 = performance.now();
+    const loss = optimizer.minimize(lossOf, true)!;
+    const value = (await loss.data())[0]; // waits for the step on the GPU
+    loss.dispose();
+    if (i === 0) firstLoss = value;
+    else times.push(performance.now() - t0);
+  }
+  for (const t of [w1, b1, w2, b2, xq, xc]) t.dispose();
+  optimizer.dispose();
+  return { ms: median(times), loss: firstLoss };
+}
+
+/**
+ * Times the standard step for each K in both libraries.
+ *
+ * @param gpu ncegpu's context (TF.js requests its own device from the same adapter).
+ * @param log Progress messages.
+ * @param ks The K values.
+ * @returns One row per K.
+ */
+export async function benchStep(gpu: Gpu, log: (line: string) => void, ks = [1, 4, 16, 64]): Promise<StepRow[]> {
+  await tf.setBackend("webgpu");
+  await tf.ready();
+  const b = 256;
+  const rows: StepRow[] = [];
+  for (const k of ks) {
+    const iterations = k >= 16 ? 3 : 5;
+    log(`step: B=${b}, K=${k}: ncegpu`);
+    const ours = await ncegpuStep(gpu, b, k, iterations);
+    log(`step: B=${b}, K=${k}: ncegpu ${ours.ms.toFixed(0)} ms; TensorFlow.js`);
+    const theirs = await tfjsStep(b, k, iterations, ours.initial);
+    log(`step: B=${b}, K=${k}: TensorFlow.js ${theirs.ms.toFixed(0)} ms`);
+    // Validate: the same parameters and inputs give the same first loss (1e-4 relative).
+    if (!(Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.abs(theirs.loss))) {
+      throw new Error(`K=${k}: first-step loss ${ours.loss} (ncegpu) differs from ${theirs.loss} (TensorFlow.js)`);
+    }
+    rows.push({
+      k,
+      b,
+      ncegpuMs: ours.ms,
+      tfjsMs: theirs.ms,
+      speedup: theirs.ms / ours.ms,
+      ncegpuLoss: ours.loss,
+      tfjsLoss: theirs.loss,
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,149 @@
+/**
+ * One training step as one command buffer: zero the gradients, then in one
+ * compute pass the encoders' forward, the loss (forward and backward), the
+ * encoders' backward and the optimizer, then one submit. Nothing is read
+ * back inside the step: every `metricsEvery` steps the loss's read-outs are
+ * copied into a ring of staging buffers and mapped asynchronously, so they
+ * arrive a few steps late without stalling the GPU.
+ *
+ * @module
+ */
+
+import { checkInt } from "../gpu/check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Step } from "../gpu/dispatch.ts";
+import { type ContrastiveLoss, type ContrastiveReadouts, parseReadouts } from "../losses/contrastive.ts";
+import type { ParameterStore } from "../nn/parameters.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
+
+/** What a step reports, a few steps after it ran. */
+export interface StepMetrics extends ContrastiveReadouts {
+  /** The step (1-based) these read-outs belong to. */
+  step: number;
+  /** Global gradient norm before clipping (0 when the optimizer does not clip). */
+  gradNorm: number;
+}
+
+/** The parts of a step, in the order they run. */
+export interface StepParts {
+  /** Parameters whose gradients are zeroed first. */
+  store: ParameterStore;
+  /** Encoder forwards (for example the anchor and candidate towers). */
+  forward: readonly Pick<Step, "encode">[];
+  /** The loss, reading the encoders' outputs and writing their output gradients. */
+  loss: ContrastiveLoss;
+  /** Encoder backwards, from the loss's gradients. */
+  backward: readonly Pick<Step, "encode">[];
+  /** The update. */
+  optimizer: Optimizer;
+}
+
+const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded
+
+/**
+ * A bound training step.
+ *
+ * Used by the real-training test (test/train/step_test.ts), the soak (`deno task soak`) and the step benchmark.
+ */
+export class TrainingStep {
+  /** Steps run. */
+  step = 0;
+  /** Copy read-outs every this many steps. */
+  readonly metricsEvery: number;
+  readonly #gpu: Gpu;
+  readonly #parts: StepParts;
+  readonly #free: GPUBuffer[] = [];
+  readonly #pending: Promise<void>[] = [];
+  readonly #ready: StepMetrics[] = [];
+  readonly #ring: GPUBuffer[] = [];
+
+  /**
+   * Binds the parts; allocates the staging ring once.
+   *
+   * @param gpu The context.
+   * @param parts Store, forwards, loss, backwards, optimizer.
+   * @param options `metricsEvery` (default 1) and `ring`, the staging buffers in flight (default 4).
+   */
+  constructor(gpu: Gpu, parts: StepParts, options: { metricsEvery?: number; ring?: number } = {}) {
+    this.metricsEvery = options.metricsEvery ?? 1;
+    checkInt("TrainingStep", "options.metricsEvery", this.metricsEvery, 1);
+    const ring = options.ring ?? 4;
+    checkInt("TrainingStep", "options.ring", ring, 1, 64);
+    this.#gpu = gpu;
+    this.#parts = parts;
+    for (let i = 0; i < ring; i++) {
+      const b = gpu.createBuffer(
+        "TrainingStep:metrics",
+        METRIC_BYTES,
+        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      );
+      this.#ring.push(b);
+      this.#free.push(b);
+    }
+  }
+
+  /**
+   * Records and submits one step. Waits only when every staging buffer is
+   * still in flight (the GPU is `ring` metric steps behind): back-pressure,
+   * not a readback.
+   */
+  async run(): Promise<void> {
+    const gpu = this.#gpu;
+    const { store, forward, loss, backward, optimizer } = this.#parts;
+    this.step++;
+    const wantMetrics = this.step % this.metricsEvery === 0;
+    if (wantMetrics && this.#free.length === 0) await this.#pending[0];
+    const encoder = gpu.device.createCommandEncoder({ label: "TrainingStep" });
+    store.zeroGrads(encoder);
+    const pass = encoder.beginComputePass({ label: "TrainingStep" });
+    for (const s of forward) s.encode(pass);
+    loss.encode(pass);
+    for (const s of backward) s.encode(pass);
+    optimizer.encode(pass);
+    pass.end();
+    let staging: GPUBuffer | undefined;
+    if (wantMetrics) {
+      staging = this.#free.pop()!;
+      encoder.copyBufferToBuffer(loss.readouts.buffer, loss.readouts.offset, staging, 0, 32);
+      encoder.copyBufferToBuffer(optimizer.clip.buffer, optimizer.clip.offset, staging, 32, 8);
+    }
+    gpu.submit("TrainingStep", encoder);
+    if (staging) this.#collect(staging, this.step);
+  }
+
+  #collect(staging: GPUBuffer, step: number): void {
+    const done = this.#gpu.raceLost("TrainingStep:metrics", staging.mapAsync(GPUMapMode.READ)).then(() => {
+      const f = new Float32Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      this.#ready.push({ ...parseReadouts(f), step, gradNorm: f[9] });
+    }).finally(() => {
+      this.#free.push(staging);
+      this.#pending.splice(this.#pending.indexOf(done), 1);
+    });
+    this.#pending.push(done);
+  }
+
+  /**
+   * Metrics that have arrived since the last call, oldest first; never waits.
+   *
+   * @returns The metrics.
+   */
+  takeMetrics(): StepMetrics[] {
+    return this.#ready.splice(0, this.#ready.length).sort((a, b) => a.step - b.step);
+  }
+
+  /**
+   * Waits for every step submitted so far to report.
+   *
+   * @returns Their metrics, oldest first.
+   */
+  async flush(): Promise<StepMetrics[]> {
+    await Promise.all(this.#pending);
+    return this.takeMetrics();
+  }
+
+  /** Frees the staging ring (after {@linkcode TrainingStep.flush}). */
+  destroy(): void {
+    for (const b of this.#ring) this.#gpu.destroyBuffer(b);
+  }
+}
