@@ -7,7 +7,11 @@
  * backend (an npm import here only, never a library dependency).
  */
 
+// TensorFlow.js is imported inline, not through deno.json, so that it can never become a library dependency.
+// The union package registers the gradients that tfjs-core's own bundle leaves out.
+// deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import type { Gpu } from "../src/gpu/device.ts";
 import { median } from "../src/gpu/timing.ts";
