@@ -70,8 +70,8 @@ export { encodeDispatch, foldGroups, stepOf, uniformOf } from "./src/gpu/dispatc
 export type { Dispatch, Step } from "./src/gpu/dispatch.ts";
 export { ParameterStore } from "./src/nn/parameters.ts";
 export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
-export { ActivationLayer, L2Normalize, Linear, mlp, Sequential } from "./src/nn/layers.ts";
-export type { BoundLayer, BoundNetwork, Layer, MlpOptions } from "./src/nn/layers.ts";
+export { ActivationLayer, L2Normalize, Linear, mlp, Sequential, twoTower } from "./src/nn/layers.ts";
+export type { BoundLayer, BoundNetwork, Layer, MlpOptions, TwoTowerOptions } from "./src/nn/layers.ts";
 export { Optimizer, warmupCosine } from "./src/optim/optimizer.ts";
 export type { OptimizerKind, OptimizerOptions } from "./src/optim/optimizer.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
@@ -88,3 +88,5 @@ export { TrainingStep } from "./src/train/step.ts";
 export type { StepMetrics, StepParts } from "./src/train/step.ts";
 export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
+export { EmbeddingBag } from "./src/nn/embedding.ts";
+export type { BoundEmbedding } from "./src/nn/embedding.ts";

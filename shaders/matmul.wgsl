@@ -19,6 +19,8 @@
 //                 what llvmpipe prefers; its storage loads cost ~20 cycles
 //                 per lane (measured; README, Benchmarks), registers
 //                 almost nothing.
+//   matmul_unrolled  matmul_reg at 8×16 with named accumulators, unrolled
+//                 by hand: what llvmpipe needs to keep them in registers.
 //   matmul_tiled  a TM×TN register block per thread fed from BK-deep tiles
 //                 of A and B staged in workgroup memory, columns strided by
 //                 WG_X so that neighbouring invocations read neighbouring
@@ -130,6 +132,72 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
+}
+
+// One row of a 16-column block: guarded stores (edges of C only).
+fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+  if (m >= dims.M) {
+    return;
+  }
+  let v = array<vec4f, 4>(v0, v1, v2, v3);
+  for (var j = 0u; j < 4u; j++) {
+    for (var c = 0u; c < 4u; c++) {
+      let n = col0 + 4u * j + c;
+      if (n < dims.N) {
+        store_c(m, n, v[j][c]);
+      }
+    }
+  }
+}
+
+// matmul_reg with the block fixed at 8×16 and its 32 vec4 accumulators as
+// named variables, unrolled by hand: llvmpipe keeps named values in vector
+// registers but an override-bounded private array in memory (~3.5 cycles
+// per access, measured), which is what makes matmul_reg slower there. Per k:
+// 8 loads of A and 16 of B feed 128 FMAs. TM, TN are ignored (8 and 16).
+// Dispatch: (ceil(N / (WG_X·16)), ceil(M / (WG_Y·8))) workgroups.
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
+  let row0 = gid.y * 8u;
+  let col0 = gid.x * 16u;
+  var c00 = vec4f(0.0); var c01 = vec4f(0.0); var c02 = vec4f(0.0); var c03 = vec4f(0.0);
+  var c10 = vec4f(0.0); var c11 = vec4f(0.0); var c12 = vec4f(0.0); var c13 = vec4f(0.0);
+  var c20 = vec4f(0.0); var c21 = vec4f(0.0); var c22 = vec4f(0.0); var c23 = vec4f(0.0);
+  var c30 = vec4f(0.0); var c31 = vec4f(0.0); var c32 = vec4f(0.0); var c33 = vec4f(0.0);
+  var c40 = vec4f(0.0); var c41 = vec4f(0.0); var c42 = vec4f(0.0); var c43 = vec4f(0.0);
+  var c50 = vec4f(0.0); var c51 = vec4f(0.0); var c52 = vec4f(0.0); var c53 = vec4f(0.0);
+  var c60 = vec4f(0.0); var c61 = vec4f(0.0); var c62 = vec4f(0.0); var c63 = vec4f(0.0);
+  var c70 = vec4f(0.0); var c71 = vec4f(0.0); var c72 = vec4f(0.0); var c73 = vec4f(0.0);
+  for (var k = 0u; k < dims.K; k++) {
+    let b0 = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
+    let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
+    let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
+    let b3 = vec4f(load_b(k, col0 + 12u), load_b(k, col0 + 13u), load_b(k, col0 + 14u), load_b(k, col0 + 15u));
+    let a0 = vec4f(load_a(row0 + 0u, k));
+    let a1 = vec4f(load_a(row0 + 1u, k));
+    let a2 = vec4f(load_a(row0 + 2u, k));
+    let a3 = vec4f(load_a(row0 + 3u, k));
+    let a4 = vec4f(load_a(row0 + 4u, k));
+    let a5 = vec4f(load_a(row0 + 5u, k));
+    let a6 = vec4f(load_a(row0 + 6u, k));
+    let a7 = vec4f(load_a(row0 + 7u, k));
+    c00 = fma(a0, b0, c00); c01 = fma(a0, b1, c01); c02 = fma(a0, b2, c02); c03 = fma(a0, b3, c03);
+    c10 = fma(a1, b0, c10); c11 = fma(a1, b1, c11); c12 = fma(a1, b2, c12); c13 = fma(a1, b3, c13);
+    c20 = fma(a2, b0, c20); c21 = fma(a2, b1, c21); c22 = fma(a2, b2, c22); c23 = fma(a2, b3, c23);
+    c30 = fma(a3, b0, c30); c31 = fma(a3, b1, c31); c32 = fma(a3, b2, c32); c33 = fma(a3, b3, c33);
+    c40 = fma(a4, b0, c40); c41 = fma(a4, b1, c41); c42 = fma(a4, b2, c42); c43 = fma(a4, b3, c43);
+    c50 = fma(a5, b0, c50); c51 = fma(a5, b1, c51); c52 = fma(a5, b2, c52); c53 = fma(a5, b3, c53);
+    c60 = fma(a6, b0, c60); c61 = fma(a6, b1, c61); c62 = fma(a6, b2, c62); c63 = fma(a6, b3, c63);
+    c70 = fma(a7, b0, c70); c71 = fma(a7, b1, c71); c72 = fma(a7, b2, c72); c73 = fma(a7, b3, c73);
+  }
+  store_row16(row0 + 0u, col0, c00, c01, c02, c03);
+  store_row16(row0 + 1u, col0, c10, c11, c12, c13);
+  store_row16(row0 + 2u, col0, c20, c21, c22, c23);
+  store_row16(row0 + 3u, col0, c30, c31, c32, c33);
+  store_row16(row0 + 4u, col0, c40, c41, c42, c43);
+  store_row16(row0 + 5u, col0, c50, c51, c52, c53);
+  store_row16(row0 + 6u, col0, c60, c61, c62, c63);
+  store_row16(row0 + 7u, col0, c70, c71, c72, c73);
 }
 
 // Tiles of op(A) [BM, BK] and op(B) [BK, BN] with BM = WG_Y·TM, BN = WG_X·TN.

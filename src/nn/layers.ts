@@ -346,3 +346,47 @@ export function mlp(store: ParameterStore, dims: readonly number[], options: Mlp
   if (options.normalize ?? true) layers.push(new L2Normalize());
   return new Sequential(layers, prefix);
 }
+
+/** Options of {@linkcode twoTower}. */
+export interface TwoTowerOptions extends Omit<MlpOptions, "name"> {
+  /** One encoder for queries and candidates (true, the default) or one each. */
+  shared?: boolean;
+}
+
+/**
+ * Query and candidate encoders for a two-tower contrastive model: the same
+ * MLP twice (shared; both towers' gradients accumulate into one set of
+ * parameters) or two MLPs with parameters named `query.*` and `candidate.*`.
+ *
+ * @param store Where the parameters live (call `store.build()` afterwards).
+ * @param dims Widths, input first.
+ * @param options Sharing, activation, normalisation.
+ * @returns The two encoders.
+ *
+ * @example Separate towers
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ParameterStore, requestGpu, twoTower } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const store = new ParameterStore(gpu);
+ * const { query, candidate } = twoTower(store, [16, 8], { shared: false });
+ * assert.notEqual(query, candidate);
+ * assert.deepEqual(store.slots.map((s) => s.name), ["query.0.weight", "query.0.bias", "candidate.0.weight", "candidate.0.bias"]);
+ * gpu.destroy();
+ * ```
+ */
+export function twoTower(
+  store: ParameterStore,
+  dims: readonly number[],
+  options: TwoTowerOptions = {},
+): { query: Sequential; candidate: Sequential } {
+  const { shared = true, ...rest } = options;
+  if (shared) {
+    const encoder = mlp(store, dims, { ...rest, name: "encoder" });
+    return { query: encoder, candidate: encoder };
+  }
+  return {
+    query: mlp(store, dims, { ...rest, name: "query" }),
+    candidate: mlp(store, dims, { ...rest, name: "candidate" }),
+  };
+}
