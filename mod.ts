@@ -90,3 +90,14 @@ export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
 export { EmbeddingBag } from "./src/nn/embedding.ts";
 export type { BoundEmbedding } from "./src/nn/embedding.ts";
+export {
+  bestK,
+  effectiveness,
+  lambdaFromClasses,
+  lambdaFromLabelNoise,
+  modelAccuracyFromCounts,
+  pairwiseAccuracy,
+} from "./src/schedule/theory.ts";
+export type { EffectivenessOptions, Informativeness } from "./src/schedule/theory.ts";
+export { ansSchedule, closedLoopK, fixedK } from "./src/schedule/schedules.ts";
+export type { AnsOptions, ClosedLoopOptions, KSchedule, ScheduleInput } from "./src/schedule/schedules.ts";

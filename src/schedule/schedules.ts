@@ -1,0 +1,136 @@
+/**
+ * K schedules behind one interface: given training progress and the latest
+ * rank statistics, return the next K. K is a runtime value of the loss
+ * (`SampledContrastiveLoss.setK`), so a schedule never rebuilds anything.
+ *
+ * @module
+ */
+
+import { checkInt, checkNumber } from "../gpu/check.ts";
+import { bestK, type EffectivenessOptions, modelAccuracyFromCounts } from "./theory.ts";
+
+/** What a schedule may look at. */
+export interface ScheduleInput {
+  /** Steps completed (0-based progress counter). */
+  step: number;
+  /** Total steps of the run. */
+  totalSteps: number;
+  /** Latest per-row rank counts and the K they were taken at, when available. */
+  counts?: { below: ArrayLike<number>; kNow: number };
+}
+
+/** A K schedule. */
+export interface KSchedule {
+  /** The K to use for the next step. */
+  next(input: ScheduleInput): number;
+}
+
+/**
+ * The same K every step.
+ *
+ * @param k K ≥ 1.
+ * @returns The schedule.
+ */
+export function fixedK(k: number): KSchedule {
+  checkInt("fixedK", "k", k, 1);
+  return { next: () => k };
+}
+
+/** Options of {@linkcode ansSchedule}. */
+export interface AnsOptions {
+  /** The K to ramp to and hold (K*, for example from {@linkcode bestK}). */
+  kStar: number;
+  /** Fraction of training spent ramping from 1 to K* (default 0.1). */
+  warmup?: number;
+  /** Fraction of training after which K decays linearly (default: no decay). */
+  decayStart?: number;
+  /** K at the end of the decay (default 1). */
+  decayTo?: number;
+}
+
+/**
+ * Adaptive negative sampling, paper-shaped: K ramps linearly from 1 to K*
+ * over the warm-up fraction, holds, and optionally decays at the end. This
+ * is our reading of P1's Figure 8, which we could not see.
+ *
+ * @param options Shape parameters.
+ * @returns The schedule.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ansSchedule } from "./schedules.ts";
+ * const s = ansSchedule({ kStar: 8, warmup: 0.5 });
+ * assert.deepEqual([0, 25, 50, 99].map((step) => s.next({ step, totalSteps: 100 })), [1, 5, 8, 8]);
+ * ```
+ */
+export function ansSchedule(options: AnsOptions): KSchedule {
+  const op = "ansSchedule";
+  const { kStar, warmup = 0.1, decayStart, decayTo = 1 } = options;
+  checkInt(op, "options.kStar", kStar, 1);
+  checkNumber(op, "options.warmup", warmup, (v) => v >= 0 && v <= 1, "in [0, 1]");
+  if (decayStart !== undefined) {
+    checkNumber(op, "options.decayStart", decayStart, (v) => v >= warmup && v <= 1, `in [warmup (${warmup}), 1]`);
+  }
+  checkInt(op, "options.decayTo", decayTo, 1);
+  return {
+    next({ step, totalSteps }) {
+      const p = step / Math.max(1, totalSteps);
+      if (p < warmup) return Math.max(1, Math.round(1 + (kStar - 1) * (p / warmup)));
+      if (decayStart !== undefined && p > decayStart) {
+        const q = Math.min(1, (p - decayStart) / Math.max(1e-12, 1 - decayStart));
+        return Math.max(1, Math.round(kStar + (decayTo - kStar) * q));
+      }
+      return kStar;
+    },
+  };
+}
+
+/** Options of {@linkcode closedLoopK}. */
+export interface ClosedLoopOptions extends EffectivenessOptions {
+  /** Label reliability λ. */
+  lambda: number;
+  /** The largest K (the loss's kMax). */
+  kMax: number;
+  /** Recompute K* every this many steps (default 50). */
+  every?: number;
+  /** Weight of the newest K* in the exponential moving average (default 0.3). */
+  smoothing?: number;
+  /** Largest change of K per update (default 2). */
+  maxChange?: number;
+  /** K before the first statistics arrive (default 1). */
+  initial?: number;
+}
+
+/**
+ * Closed loop (ours): every N steps recompute K* from P̂(B|K) of the latest
+ * rank counts, smooth it, and move K toward it by a bounded amount. Early
+ * on the model is weak, P(B) is small and K* is small; as it learns K*
+ * rises toward its limit, so the warm-up falls out of the model.
+ *
+ * @param options λ, K_max, cadence, smoothing, bound.
+ * @returns The schedule.
+ */
+export function closedLoopK(options: ClosedLoopOptions): KSchedule {
+  const op = "closedLoopK";
+  const { lambda, kMax, every = 50, smoothing = 0.3, maxChange = 2, initial = 1, ...pieces } = options;
+  checkNumber(op, "options.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+  checkInt(op, "options.kMax", kMax, 1);
+  checkInt(op, "options.every", every, 1);
+  checkNumber(op, "options.smoothing", smoothing, (v) => v > 0 && v <= 1, "in (0, 1]");
+  checkInt(op, "options.maxChange", maxChange, 1);
+  checkInt(op, "options.initial", initial, 1, kMax);
+  let k = initial;
+  let smoothed = initial;
+  return {
+    next({ step, counts }) {
+      if (counts && step > 0 && step % every === 0) {
+        const target = bestK(lambda, modelAccuracyFromCounts(counts.below, counts.kNow, kMax), pieces);
+        smoothed = (1 - smoothing) * smoothed + smoothing * target;
+        const wanted = Math.round(smoothed);
+        k = Math.min(kMax, Math.max(1, k + Math.max(-maxChange, Math.min(maxChange, wanted - k))));
+      }
+      return k;
+    },
+  };
+}

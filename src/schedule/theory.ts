@@ -1,0 +1,159 @@
+/**
+ * How many negatives? The K theory of science.md §3. P1 ("Rethinking
+ * InfoNCE", Wu, Wu and Huang) gives its structure: a probabilistic model of
+ * how K changes the informativeness of a sample under label noise, and a
+ * training-effectiveness function F(K) whose argmax is the best K. P1's full
+ * text could not be read here, so the formulas below are ours, built on
+ * that structure, not P1's exact equations:
+ *
+ *   P(A|K) = λ^K                 labels right: the positive beats K true negatives
+ *   P̂(B|K) = mean_i f_i^K        model right, from rank counts: f_i = below_i / K_now
+ *   F(K)   = (w_good·P(A|K) + w_bad·(1 − P(A|K)))·I(K),  I(K) = 1 − P(B|K) by default
+ *   K*     = argmax_{1 ≤ K ≤ K_max} F(K)
+ *
+ * @module
+ */
+
+import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+
+/** How informative a sample with K negatives is. */
+export type Informativeness = "model" | "mi";
+
+/** The pluggable pieces of F(K). */
+export interface EffectivenessOptions {
+  /** Weight of samples whose labels are right (default +1). */
+  wGood?: number;
+  /** Weight of samples whose labels are wrong (default −1: they teach the wrong thing). */
+  wBad?: number;
+  /**
+   * I(K): "model" (default) is 1 − P(B|K), only samples the model gets wrong carry gradient;
+   * "mi" is log(K+1), the InfoNCE bound, and ignores the model.
+   */
+  informativeness?: Informativeness;
+}
+
+/**
+ * P(B|K) for K = 1..kMax, estimated from the loss kernel's rank counts: f_i
+ * = (negatives scored below the positive in row i) / kNow, P̂(B|K) = mean f_i^K.
+ *
+ * @param below Per-row counts (the loss's `belowCounts`).
+ * @param kNow The K those counts were taken at.
+ * @param kMax The largest K to estimate.
+ * @returns P̂(B|K) at index K − 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelAccuracyFromCounts } from "./theory.ts";
+ * const p = modelAccuracyFromCounts(new Uint32Array([4, 2]), 4, 2); // f = 1 and 0.5
+ * assert.deepEqual(p, [0.75, 0.625]);
+ * ```
+ */
+export function modelAccuracyFromCounts(below: ArrayLike<number>, kNow: number, kMax: number): number[] {
+  const op = "modelAccuracyFromCounts";
+  checkInt(op, "kNow", kNow, 1);
+  checkInt(op, "kMax", kMax, 1);
+  if (below.length === 0) rangeError(op, "below.length", ">= 1", 0);
+  const out = new Array<number>(kMax).fill(0);
+  for (let i = 0; i < below.length; i++) {
+    if (below[i] > kNow) rangeError(op, `below[${i}]`, `<= kNow (${kNow})`, below[i]);
+    const f = below[i] / kNow;
+    let power = 1;
+    for (let k = 0; k < kMax; k++) out[k] += power *= f;
+  }
+  return out.map((s) => s / below.length);
+}
+
+/**
+ * F(K) for K = 1..kMax.
+ *
+ * @param lambda Per-negative label reliability λ in (0, 1].
+ * @param modelAccuracy P(B|K) at index K − 1 (from counts, or μ^K).
+ * @param options The pluggable pieces.
+ * @returns F(K) at index K − 1.
+ */
+export function effectiveness(
+  lambda: number,
+  modelAccuracy: readonly number[],
+  options: EffectivenessOptions = {},
+): number[] {
+  checkNumber("effectiveness", "lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+  const { wGood = 1, wBad = -1, informativeness = "model" } = options;
+  if (informativeness !== "model" && informativeness !== "mi") {
+    rangeError("effectiveness", "options.informativeness", '"model" or "mi"', informativeness);
+  }
+  return modelAccuracy.map((pB, i) => {
+    const k = i + 1;
+    const pA = lambda ** k;
+    const info = informativeness === "model" ? 1 - pB : Math.log(k + 1);
+    return (wGood * pA + wBad * (1 - pA)) * info;
+  });
+}
+
+/**
+ * K* = argmax F(K) over 1..modelAccuracy.length (the smallest K on ties).
+ *
+ * @param lambda Label reliability λ.
+ * @param modelAccuracy P(B|K) at index K − 1.
+ * @param options The pluggable pieces of F.
+ * @returns K*.
+ *
+ * @example science.md's worked value: λ = μ = 0.9 gives K* = 3
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bestK, pairwiseAccuracy } from "./theory.ts";
+ * assert.equal(bestK(0.9, pairwiseAccuracy(0.9, 32)), 3);
+ * ```
+ */
+export function bestK(lambda: number, modelAccuracy: readonly number[], options: EffectivenessOptions = {}): number {
+  const f = effectiveness(lambda, modelAccuracy, options);
+  let best = 0;
+  for (let i = 1; i < f.length; i++) if (f[i] > f[best]) best = i;
+  return best + 1;
+}
+
+/**
+ * The closed form P(B|K) = μ^K for a model that ranks each (positive,
+ * negative) pair right with probability μ, independently.
+ *
+ * @param mu Per-pair accuracy μ in [0, 1].
+ * @param kMax The largest K.
+ * @returns μ^K at index K − 1.
+ */
+export function pairwiseAccuracy(mu: number, kMax: number): number[] {
+  checkNumber("pairwiseAccuracy", "mu", mu, (v) => v >= 0 && v <= 1, "in [0, 1]");
+  checkInt("pairwiseAccuracy", "kMax", kMax, 1);
+  return Array.from({ length: kMax }, (_, i) => mu ** (i + 1));
+}
+
+/**
+ * λ for uniformly drawn negatives among C balanced classes: a negative is of
+ * the anchor's class with probability 1/C, so λ = 1 − 1/C.
+ *
+ * @param classes C ≥ 2.
+ * @returns λ.
+ */
+export function lambdaFromClasses(classes: number): number {
+  checkInt("lambdaFromClasses", "classes", classes, 2);
+  return 1 - 1 / classes;
+}
+
+/**
+ * λ for negatives drawn among items whose (noisy) label differs from the
+ * anchor's, under symmetric label noise at rate r over C balanced classes
+ * (a label is replaced by one of the other C − 1 classes with probability
+ * r). By Bayes, such a negative still shares the anchor's true class with
+ * probability (1/C)·(1 − (1−r)² − r²/(C−1)) / (1 − 1/C); λ is one minus that.
+ * With r = 0 it is 1: clean labels make label-aware negatives exact.
+ *
+ * @param classes C ≥ 2.
+ * @param noise r in [0, 1).
+ * @returns λ.
+ */
+export function lambdaFromLabelNoise(classes: number, noise: number): number {
+  checkInt("lambdaFromLabelNoise", "classes", classes, 2);
+  checkNumber("lambdaFromLabelNoise", "noise", noise, (v) => v >= 0 && v < 1, "in [0, 1)");
+  const c = classes;
+  const sameClassDifferentLabels = 1 - (1 - noise) ** 2 - noise ** 2 / (c - 1);
+  return 1 - ((1 / c) * sameClassDifferentLabels) / (1 - 1 / c);
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import {
+  bestK,
+  effectiveness,
+  lambdaFromClasses,
+  lambdaFromLabelNoise,
+  modelAccuracyFromCounts,
+  pairwiseAccuracy,
+} from "../../src/schedule/theory.ts";
+import { ansSchedule, closedLoopK, fixedK } from "../../src/schedule/schedules.ts";
+import { assertClose } from "../util/compare.ts";
+import { freshSeed, seededRandom } from "../util/random.ts";
+import { gaussian } from "../../src/data/random.ts";
+
+Deno.test("F(K) and K* reproduce science.md's values", () => {
+  // F(1..4) at λ = μ = 0.9, to the three decimals science.md gives.
+  const f = effectiveness(0.9, pairwiseAccuracy(0.9, 4));
+  assert.deepEqual(f.map((x) => Number(x.toFixed(3))), [0.08, 0.118, 0.124, 0.107]);
+  assert.equal(bestK(0.9, pairwiseAccuracy(0.9, 64)), 3);
+  assert.equal(bestK(0.95, pairwiseAccuracy(0.95, 64)), 6);
+  assert.equal(bestK(0.8, pairwiseAccuracy(0.9, 64)), 1);
+  // The μ → 1 limit: F/(1 − μ) → K(2λ^K − 1), maximised at K = 3 (λ = 0.9) and 6 (λ = 0.95).
+  for (const [lambda, k] of [[0.9, 3], [0.95, 6]]) {
+    assert.equal(bestK(lambda, pairwiseAccuracy(1 - 1e-9, 64)), k, `μ → 1 at λ = ${lambda}`);
+    const limit = Array.from({ length: 64 }, (_, i) => (i + 1) * (2 * lambda ** (i + 1) - 1));
+    assert.equal(limit.indexOf(Math.max(...limit)) + 1, k);
+  }
+});
+
+Deno.test("K* never decreases as λ or μ grows", () => {
+  const grid = Array.from({ length: 40 }, (_, i) => 0.6 + i * 0.0099);
+  for (const mu of grid) {
+    const ks = grid.map((lambda) => bestK(lambda, pairwiseAccuracy(mu, 256)));
+    ks.forEach((k, i) => i > 0 && assert.ok(k >= ks[i - 1], `λ ↑ at μ=${mu}: ${ks}`));
+  }
+  for (const lambda of grid) {
+    const ks = grid.map((mu) => bestK(lambda, pairwiseAccuracy(mu, 256)));
+    ks.forEach((k, i) => i > 0 && assert.ok(k >= ks[i - 1], `μ ↑ at λ=${lambda}: ${ks}`));
+  }
+});
+
+Deno.test("P̂(B|K) from rank counts equals the closed form on synthetic score distributions", () => {
+  const random = seededRandom(freshSeed("rank counts"));
+  // Independent pairs: each negative is below the positive with probability μ, so P(B|K) = μ^K.
+  const [rows, kNow, mu] = [2000, 1024, 0.85];
+  const independent = Uint32Array.from({ length: rows }, () => {
+    let below = 0;
+    for (let j = 0; j < kNow; j++) below += random() < mu ? 1 : 0;
+    return below;
+  });
+  // f_i^K overestimates μ^K by the binomial spread, about K(K-1)/2·μ^(K-2)·μ(1-μ)/K_now: 0.0013 at K = 8, K_now = 1024.
+  assertClose(modelAccuracyFromCounts(independent, kNow, 8), pairwiseAccuracy(mu, 8), { rtol: 0, atol: 0.02 }, "μ^K");
+  // A shared positive: s_0 ~ N(1, 1), negatives ~ N(0, 1), so P(B|K) = E[Φ(s_0)^K], integrated numerically.
+  const wide = 512;
+  const shared = Uint32Array.from({ length: rows }, () => {
+    const s0 = 1 + gaussian(random);
+    let below = 0;
+    for (let j = 0; j < wide; j++) below += gaussian(random) < s0 ? 1 : 0;
+    return below;
+  });
+  const phi = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
+  const closed = Array.from({ length: 8 }, (_, i) => {
+    let s = 0;
+    for (let x = -8; x <= 10; x += 0.001) s += phi(x) ** (i + 1) * Math.exp(-((x - 1) ** 2) / 2) * 0.001;
+    return s / Math.sqrt(2 * Math.PI);
+  });
+  assertClose(modelAccuracyFromCounts(shared, wide, 8), closed, { rtol: 0, atol: 0.02 }, "E[Φ(s0)^K]");
+});
+
+/** Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a 0.02 tolerance. */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+      Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
+Deno.test("λ helpers: class collision and label-aware negatives under symmetric noise", () => {
+  assert.equal(lambdaFromClasses(10), 0.9);
+  assert.equal(lambdaFromLabelNoise(10, 0), 1);
+  // Simulate: anchor and negative true classes uniform, labels flipped with probability r to another class.
+  const random = seededRandom(3);
+  const [c, r] = [5, 0.3];
+  const noisy = (t: number) => (random() < r ? (t + 1 + Math.floor(random() * (c - 1))) % c : t);
+  let differ = 0;
+  let sameClass = 0;
+  for (let i = 0; i < 400000; i++) {
+    const ta = Math.floor(random() * c);
+    const tn = Math.floor(random() * c);
+    if (noisy(ta) !== noisy(tn)) {
+      differ++;
+      if (ta === tn) sameClass++;
+    }
+  }
+  assertClose([lambdaFromLabelNoise(c, r)], [1 - sameClass / differ], { rtol: 0, atol: 0.003 }, "λ by simulation");
+});
+
+Deno.test("schedules: fixed, ANS ramp-hold-decay, and a closed loop that follows the model's accuracy", () => {
+  assert.equal(fixedK(7).next({ step: 5, totalSteps: 10 }), 7);
+  const ans = ansSchedule({ kStar: 9, warmup: 0.2, decayStart: 0.8, decayTo: 1 });
+  const ks = Array.from({ length: 101 }, (_, step) => ans.next({ step, totalSteps: 100 }));
+  assert.equal(ks[0], 1);
+  assert.equal(ks[20], 9);
+  assert.equal(ks[50], 9);
+  assert.equal(ks[100], 1);
+  ks.slice(0, 21).forEach((k, i) => i > 0 && assert.ok(k >= ks[i - 1]));
+  // Closed loop at λ = 0.95: counts from a weak model (μ = 0.5) settle K at that model's K*; a strong one (μ = 0.97)
+  // drives K up toward the limit value 6, by at most 2 per update.
+  const loop = closedLoopK({ lambda: 0.95, kMax: 32, every: 10, smoothing: 1, maxChange: 2 });
+  const counts = (mu: number) => ({ below: new Uint32Array(100).fill(Math.round(mu * 64)), kNow: 64 });
+  const target = (mu: number) => bestK(0.95, modelAccuracyFromCounts(counts(mu).below, 64, 32));
+  let k = 1;
+  for (let step = 0; step <= 50; step++) k = loop.next({ step, totalSteps: 1000, counts: counts(0.5) });
+  assert.equal(k, target(0.5), "weak model");
+  const seen = [k];
+  for (let step = 60; step <= 200; step += 10) {
+    seen.push(k = loop.next({ step, totalSteps: 1000, counts: counts(0.97) }));
+  }
+  seen.forEach((x, i) => i > 0 && assert.ok(Math.abs(x - seen[i - 1]) <= 2, `bounded change: ${seen}`));
+  assert.equal(k, target(0.97), "strong model");
+  assert.ok(target(0.5) < target(0.97), `K* rises as the model learns: ${target(0.5)} → ${target(0.97)}`);
+});
