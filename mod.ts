@@ -101,3 +101,5 @@ export {
 export type { EffectivenessOptions, Informativeness } from "./src/schedule/theory.ts";
 export { ansSchedule, closedLoopK, fixedK } from "./src/schedule/schedules.ts";
 export type { AnsOptions, ClosedLoopOptions, KSchedule, ScheduleInput } from "./src/schedule/schedules.ts";
+export { PoolSampler } from "./src/sampling/pool.ts";
+export type { PoolSamplerOptions } from "./src/sampling/pool.ts";

@@ -1,0 +1,127 @@
+/**
+ * Negative sampling from a pool: for each anchor, its positive and K_max
+ * negatives drawn uniformly from the pool's items, never the positive
+ * itself and optionally never an item with the anchor's label. The table is
+ * the sampled-K loss's index table ([B, 1 + K_max], column 0 the positive);
+ * the loss reads its first K negatives, so K can change every step without
+ * resampling or reallocation. Seeded: the same seed gives the same tables.
+ *
+ * @module
+ */
+
+import { checkInt, rangeError, typeError } from "../gpu/check.ts";
+
+/** Options of {@linkcode PoolSampler}. */
+export interface PoolSamplerOptions {
+  /** Items in the pool (candidate rows 0..items-1). */
+  items: number;
+  /** Negatives per row the table holds. */
+  kMax: number;
+  /** Label of each item, for label-aware sampling. */
+  labels?: ArrayLike<number>;
+  /** Never draw an item whose label equals the positive's (needs labels; default false). */
+  excludeSameLabel?: boolean;
+  /** Seed (default 0). */
+  seed?: number;
+}
+
+/**
+ * A seeded sampler of index tables.
+ *
+ * @example Two anchors, 3 negatives each, never their positive
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PoolSampler } from "./pool.ts";
+ * const sampler = new PoolSampler({ items: 10, kMax: 3, seed: 1 });
+ * const table = sampler.sample([4, 7]);
+ * assert.equal(table.length, 2 * 4);
+ * assert.equal(table[0], 4);
+ * assert.ok(!table.slice(1, 4).includes(4));
+ * ```
+ */
+export class PoolSampler {
+  /** Items in the pool. */
+  readonly items: number;
+  /** Negatives per row. */
+  readonly kMax: number;
+  readonly #labels: Uint32Array | null;
+  readonly #exclude: boolean;
+  #state: number;
+
+  /**
+   * Checks the options (that every label leaves something to draw, when excluding).
+   *
+   * @param options Pool size, K_max, labels, seed.
+   */
+  constructor(options: PoolSamplerOptions) {
+    const op = "PoolSampler";
+    checkInt(op, "options.items", options.items, 2);
+    checkInt(op, "options.kMax", options.kMax, 1);
+    this.items = options.items;
+    this.kMax = options.kMax;
+    this.#exclude = options.excludeSameLabel ?? false;
+    this.#labels = options.labels ? Uint32Array.from(options.labels) : null;
+    if (this.#labels && this.#labels.length !== this.items) {
+      rangeError(op, "options.labels.length", `items (${this.items})`, this.#labels.length);
+    }
+    if (this.#exclude) {
+      if (!this.#labels) typeError(op, "options.labels", "given when excludeSameLabel is true", undefined);
+      if (new Set(this.#labels).size < 2) rangeError(op, "options.labels", "at least two distinct labels", "one");
+    }
+    this.#state = (options.seed ?? 0) >>> 0;
+  }
+
+  /** The RNG state, for checkpoints; {@linkcode PoolSampler.setState} restores it. */
+  get state(): number {
+    return this.#state;
+  }
+
+  /**
+   * Restores the RNG state saved from {@linkcode PoolSampler.state}.
+   *
+   * @param state The state.
+   */
+  setState(state: number): void {
+    this.#state = state >>> 0;
+  }
+
+  #random(): number {
+    // mulberry32, the same generator as seededRandom, with its state exposed for checkpoints.
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(this.#state ^ (this.#state >>> 15), this.#state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /**
+   * One index table.
+   *
+   * @param positives Each anchor's positive item.
+   * @param out Where to write [B, 1 + kMax] (allocated when absent).
+   * @returns The table.
+   */
+  sample(positives: ArrayLike<number>, out?: Uint32Array): Uint32Array {
+    const op = "PoolSampler.sample";
+    const width = this.kMax + 1;
+    const table = out ?? new Uint32Array(positives.length * width);
+    if (table.length !== positives.length * width) {
+      rangeError(op, "out.length", `positives.length·(1 + kMax) = ${positives.length * width}`, table.length);
+    }
+    for (let i = 0; i < positives.length; i++) {
+      const p = positives[i];
+      if (!Number.isInteger(p) || p < 0 || p >= this.items) {
+        rangeError(op, `positives[${i}]`, `an integer in [0, ${this.items - 1}]`, p);
+      }
+      table[i * width] = p;
+      const label = this.#labels?.[p];
+      for (let j = 1; j < width; j++) {
+        let n: number;
+        do n = Math.floor(this.#random() * this.items); while (
+          n === p || (this.#exclude && this.#labels![n] === label)
+        );
+        table[i * width + j] = n;
+      }
+    }
+    return table;
+  }
+}
