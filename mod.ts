@@ -103,3 +103,5 @@ export { ansSchedule, closedLoopK, fixedK } from "./src/schedule/schedules.ts";
 export type { AnsOptions, ClosedLoopOptions, KSchedule, ScheduleInput } from "./src/schedule/schedules.ts";
 export { PoolSampler } from "./src/sampling/pool.ts";
 export type { PoolSamplerOptions } from "./src/sampling/pool.ts";
+export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
+export type { IdxArray } from "./src/data/idx.ts";
