@@ -40,7 +40,7 @@ export {
   matmulShape,
   tuneMatmul,
 } from "./src/ops/matmul.ts";
-export { gaussian, seededRandom } from "./src/data/random.ts";
+export { gaussian, Rng, seededRandom } from "./src/data/random.ts";
 export {
   ContrastiveLoss,
   InBatchContrastiveLoss,
@@ -66,7 +66,7 @@ export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./sr
 export { activationBackward, activationForward } from "./src/ops/activation.ts";
 export type { Activation } from "./src/ops/activation.ts";
 export { l2normBackward, l2normForward } from "./src/ops/l2norm.ts";
-export { encodeDispatch, foldGroups, stepOf, uniformOf } from "./src/gpu/dispatch.ts";
+export { encodeDispatch, foldGroups, namedDispatch, stepOf, uniformOf } from "./src/gpu/dispatch.ts";
 export type { Dispatch, Step } from "./src/gpu/dispatch.ts";
 export { ParameterStore } from "./src/nn/parameters.ts";
 export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
@@ -84,8 +84,8 @@ export {
   writeFileAtomic,
 } from "./src/train/safetensors.ts";
 export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
-export { TrainingStep } from "./src/train/step.ts";
-export type { StepMetrics, StepParts } from "./src/train/step.ts";
+export { TrainingStep, twoTowerStep } from "./src/train/step.ts";
+export type { StepMetrics, StepParts, TwoTowerStep } from "./src/train/step.ts";
 export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
 export { EmbeddingBag } from "./src/nn/embedding.ts";

@@ -9,11 +9,9 @@
 import { parseArgs } from "node:util";
 import { requestGpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
-import { SampledContrastiveLoss } from "../src/losses/contrastive.ts";
 import { mlp } from "../src/nn/layers.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
-import { Optimizer } from "../src/optim/optimizer.ts";
-import { TrainingStep } from "../src/train/step.ts";
+import { twoTowerStep } from "../src/train/step.ts";
 import { seededRandom } from "../src/data/random.ts";
 
 const { values } = parseArgs({
@@ -40,21 +38,11 @@ const hostQ = new Float32Array(b * dims[0]);
 const hostC = new Float32Array(b * (1 + k) * dims[0]);
 const xq = Tensor.empty(gpu, [b, dims[0]]);
 const xc = Tensor.empty(gpu, [b * (1 + k), dims[0]]);
-const q = net.bind(gpu, xq);
-const c = net.bind(gpu, xc);
-const loss = new SampledContrastiveLoss(gpu, q.output, c.output, {
-  kMax: k,
-  tau: 0.1,
-  indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s),
+const { step } = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+  loss: { kMax: k, tau: 0.1, indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s) },
+  optimizer: { kind: "adam", lr: 1e-3, clipNorm: 1 },
+  metricsEvery: 10,
 });
-const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: 1e-3, clipNorm: 1 });
-const step = new TrainingStep(gpu, {
-  store,
-  forward: [q.forward, c.forward],
-  loss,
-  backward: [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)],
-  optimizer,
-}, { metricsEvery: 10 });
 
 let after1: { liveBuffers: number; liveBytes: number; buffersAllocated: number } | null = null;
 const started = performance.now();

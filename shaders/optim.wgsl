@@ -84,6 +84,20 @@ fn adam_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 
 var<workgroup> wg_sum: array<f32, WG>;
 
+// Tree sum of one value per invocation; call from uniform control flow. The
+// result is valid in invocation 0.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+  wg_sum[lid] = value;
+  workgroupBarrier();
+  for (var span = WG / 2u; span > 0u; span /= 2u) {
+    if (lid < span) {
+      wg_sum[lid] += wg_sum[lid + span];
+    }
+    workgroupBarrier();
+  }
+  return wg_sum[0];
+}
+
 @compute @workgroup_size(WG)
 fn sq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
@@ -96,16 +110,9 @@ fn sq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
       s = fma(grads[i], grads[i], s);
     }
   }
-  wg_sum[lid] = s;
-  workgroupBarrier();
-  for (var span = WG / 2u; span > 0u; span /= 2u) {
-    if (lid < span) {
-      wg_sum[lid] += wg_sum[lid + span];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, s);
   if (lid == 0u) {
-    partial[group] = wg_sum[0];
+    partial[group] = total;
   }
 }
 
@@ -115,16 +122,9 @@ fn clip_scale(@builtin(local_invocation_index) lid: u32) {
   for (var i = lid; i < hyper.partials; i += WG) {
     s += partial[i];
   }
-  wg_sum[lid] = s;
-  workgroupBarrier();
-  for (var span = WG / 2u; span > 0u; span /= 2u) {
-    if (lid < span) {
-      wg_sum[lid] += wg_sum[lid + span];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, s);
   if (lid == 0u) {
-    let norm = sqrt(wg_sum[0]);
+    let norm = sqrt(total);
     clip[0] = min(1.0, hyper.max_norm / (norm + 1e-6));
     clip[1] = norm;
   }

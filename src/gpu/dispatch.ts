@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Gpu } from "./device.ts";
+import type { Binding, BindingKind, Gpu, OverrideConstants } from "./device.ts";
 
 /** A pipeline, its bind group and its grid: one recorded dispatch. */
 export interface Dispatch {
@@ -72,4 +72,43 @@ export function uniformOf(gpu: Gpu, op: string, data: Uint32Array | Float32Array
   const buffer = gpu.acquire(`${op}:uniform`, data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   gpu.device.queue.writeBuffer(buffer, 0, data);
   return buffer;
+}
+
+/**
+ * One dispatch of `entry` in a module whose bindings are named. `layout`
+ * gives every binding of the module, by name and in binding-number order,
+ * with its kind; the pipeline's layout holds only the names in `uses` (the
+ * ones the entry point reads or writes) and leaves the other numbers empty.
+ *
+ * @param gpu The context.
+ * @param op The op, for labels and errors.
+ * @param code WGSL source.
+ * @param entry The entry point.
+ * @param layout The module's bindings: name → kind, in binding-number order.
+ * @param uses The names this entry uses.
+ * @param resources A buffer (or range) for each name in `uses`.
+ * @param workgroups Workgroups to launch (folded into x and y).
+ * @param constants Override constants.
+ * @returns The dispatch.
+ */
+export function namedDispatch<Name extends string>(
+  gpu: Gpu,
+  op: string,
+  code: string,
+  entry: string,
+  layout: Readonly<Record<Name, BindingKind>>,
+  uses: readonly Name[],
+  resources: Partial<Record<Name, Binding>>,
+  workgroups: number,
+  constants: OverrideConstants = {},
+): Dispatch {
+  const names = Object.keys(layout) as Name[];
+  const pipeline = gpu.pipeline(op, code, entry, names.map((n) => (uses.includes(n) ? layout[n] : null)), constants);
+  const bound = names.map((n) => {
+    if (!uses.includes(n)) return null;
+    const resource = resources[n];
+    if (!resource) throw new Error(`internal: ${entry} needs a buffer for ${n}`);
+    return resource;
+  });
+  return { pipeline, bindGroup: gpu.bindGroup(op, pipeline, bound), groups: foldGroups(gpu, workgroups) };
 }

@@ -166,8 +166,6 @@ export abstract class ContrastiveLoss {
   protected readonly op: string;
   /** The `Params` uniform of shaders/contrast.wgsl. */
   protected readonly params: GPUBuffer;
-  /** Its host copy. */
-  protected readonly paramsHost: ArrayBuffer;
   /** Per row: the positive's score. */
   protected readonly posScores: Tensor;
   /** Per row: running statistics (tiled layout). */
@@ -190,9 +188,8 @@ export abstract class ContrastiveLoss {
     this.op = op;
     this.rows = params.rows;
     this.dim = params.dim;
-    this.paramsHost = packContrastParams(params);
     this.params = gpu.acquire(`${op}:params`, PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    gpu.device.queue.writeBuffer(this.params, 0, this.paramsHost);
+    gpu.device.queue.writeBuffer(this.params, 0, packContrastParams(params));
     this.readouts = this.tensor([8]);
     this.rowOutputs = this.tensor([params.rows, 4]);
     this.belowCounts = this.tensor([params.rows], "u32");
@@ -328,6 +325,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
   readonly #hostSlots: Uint32Array;
   readonly #hostK = new Uint32Array(1);
   readonly #dispatches: Dispatch[];
+  readonly #block: GPUBuffer;
 
   /**
    * Validates everything, then allocates and binds once.
@@ -414,8 +412,6 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     ];
     if (options.indices !== undefined) this.#upload();
   }
-
-  readonly #block: GPUBuffer;
 
   /** Negatives in use. */
   get k(): number {

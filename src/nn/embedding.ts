@@ -11,13 +11,12 @@
 import shader from "../../shaders/embedding.wgsl" with { type: "text" };
 import { checkInt, rangeError, typeError } from "../gpu/check.ts";
 import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { encodeDispatch, foldGroups, type Step } from "../gpu/dispatch.ts";
+import { encodeDispatch, namedDispatch, type Step } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { Init, ParameterStore } from "./parameters.ts";
 
-type Slot = "dims" | "table" | "ids" | "offsets" | "out" | "dOut" | "dTable" | "uniq" | "invOffsets" | "invBags";
-const ORDER: Slot[] = ["dims", "table", "ids", "offsets", "out", "dOut", "dTable", "uniq", "invOffsets", "invBags"];
-const KIND: Record<Slot, BindingKind> = {
+/** Bindings of shaders/embedding.wgsl by name, in binding-number order. */
+const LAYOUT = {
   dims: "uniform",
   table: "read",
   ids: "read",
@@ -28,7 +27,8 @@ const KIND: Record<Slot, BindingKind> = {
   uniq: "read",
   invOffsets: "read",
   invBags: "read",
-};
+} as const satisfies Record<string, BindingKind>;
+type Slot = keyof typeof LAYOUT;
 
 /** An embedding bag bound to a batch of `bags` bags holding at most `maxIds` ids in all. */
 export interface BoundEmbedding {
@@ -142,6 +142,7 @@ export class EmbeddingBag {
       invBags: new Uint32Array(maxIds),
       slotOf: new Int32Array(vocab).fill(-1),
       count: new Uint32Array(maxIds),
+      identity: Uint32Array.from({ length: bags + 1 }, (_, b) => b), // offsets of one id per bag
     };
     const resources: Record<Slot, GPUBufferBinding | GPUBuffer> = {
       dims,
@@ -161,9 +162,7 @@ export class EmbeddingBag {
       bound: Record<Slot, GPUBufferBinding | GPUBuffer>,
       threads: number,
     ) => {
-      const pipeline = gpu.pipeline(op, shader, entry, ORDER.map((s) => (uses.includes(s) ? KIND[s] : null)));
-      const bindGroup = gpu.bindGroup(op, pipeline, ORDER.map((s) => (uses.includes(s) ? bound[s] : null)));
-      const d = { pipeline, bindGroup, groups: foldGroups(gpu, Math.ceil(threads / 64)) };
+      const d = namedDispatch(gpu, op, shader, entry, LAYOUT, uses, bound, Math.ceil(threads / 64));
       return { encode: (pass: GPUComputePassEncoder) => encodeDispatch(pass, d), destroy: () => {} };
     };
     const forward = dispatch("bag_forward", ["dims", "table", "ids", "offsets", "out"], resources, bags * dim);
@@ -191,7 +190,7 @@ export class EmbeddingBag {
         }
         host.ids[i] = v;
       }
-      host.offsets.set(Array.from(bagOffsets));
+      for (let b = 0; b <= bags; b++) host.offsets[b] = bagOffsets[b];
       // Inverse index: distinct ids in first-seen order, each with its bags in order.
       let unique = 0;
       for (let i = 0; i < total; i++) {
@@ -226,7 +225,7 @@ export class EmbeddingBag {
       setBags,
       setIds: (oneEach) => {
         if (oneEach?.length !== bags) rangeError(`${op}.setIds`, "ids.length", `bags (${bags})`, oneEach?.length);
-        setBags(Array.from({ length: bags + 1 }, (_, b) => b), oneEach);
+        setBags(host.identity, oneEach);
       },
       bindBackward: (dOutput) => {
         if (!(dOutput instanceof Tensor) || dOutput.size !== bags * dim) {

@@ -14,7 +14,7 @@
 
 import shader from "../../shaders/contrast.wgsl" with { type: "text" };
 import type { Binding, BindingKind, Gpu } from "../gpu/device.ts";
-import { type Dispatch, foldGroups } from "../gpu/dispatch.ts";
+import { type Dispatch, namedDispatch } from "../gpu/dispatch.ts";
 
 /** Entry points of shaders/contrast.wgsl. */
 export type ContrastEntry =
@@ -26,29 +26,8 @@ export type ContrastEntry =
   | "row_stats"
   | "reduce_readouts";
 
-/** Named bindings of shaders/contrast.wgsl, in binding-number order. */
-const SLOTS = [
-  "params",
-  "block",
-  "q",
-  "cand",
-  "idx",
-  "scores",
-  "pos",
-  "stats",
-  "rowOut",
-  "below",
-  "coef",
-  "gradOut",
-  "csrOffsets",
-  "csrSlots",
-  "readouts",
-] as const;
-
-/** A binding of shaders/contrast.wgsl by name. */
-export type ContrastSlot = typeof SLOTS[number];
-
-const KIND: Record<ContrastSlot, BindingKind> = {
+/** Bindings of shaders/contrast.wgsl by name, in binding-number order. */
+const LAYOUT = {
   params: "uniform",
   block: "uniform",
   q: "read",
@@ -64,7 +43,10 @@ const KIND: Record<ContrastSlot, BindingKind> = {
   csrOffsets: "read",
   csrSlots: "read",
   readouts: "storage",
-};
+} as const satisfies Record<string, BindingKind>;
+
+/** A binding of shaders/contrast.wgsl by name. */
+export type ContrastSlot = keyof typeof LAYOUT;
 
 const USES: Record<ContrastEntry, readonly ContrastSlot[]> = {
   gather_scores: ["params", "q", "cand", "idx", "scores", "pos"],
@@ -78,9 +60,6 @@ const USES: Record<ContrastEntry, readonly ContrastSlot[]> = {
 
 /** Threads per workgroup of every entry point (WGSL `WG`). */
 export const CONTRAST_WORKGROUP = 64;
-
-/** Bytes of one row's running statistics (WGSL `Stats`). */
-export const STATS_BYTES = 32;
 
 /** Bytes of the `Params` and `Block` uniforms. */
 export const PARAMS_BYTES = 64;
@@ -157,16 +136,7 @@ export function contrastDispatch(
   resources: Partial<Record<ContrastSlot, Binding>>,
   count: number,
 ): Dispatch {
-  const uses = USES[entry];
-  const kinds = SLOTS.map((slot) => (uses.includes(slot) ? KIND[slot] : null));
-  const pipeline = gpu.pipeline(op, shader, entry, kinds);
-  const bound = SLOTS.map((slot) => {
-    if (!uses.includes(slot)) return null;
-    const resource = resources[slot];
-    if (!resource) throw new Error(`internal: ${entry} needs a buffer for ${slot}`);
-    return resource;
-  });
-  return { pipeline, bindGroup: gpu.bindGroup(op, pipeline, bound), groups: foldGroups(gpu, count) };
+  return namedDispatch(gpu, op, shader, entry, LAYOUT, USES[entry], resources, count);
 }
 
 /** Workgroups that cover `threads` threads, 64 per workgroup. */

@@ -10,7 +10,7 @@
 import shader from "../../shaders/optim.wgsl" with { type: "text" };
 import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
 import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { type Dispatch, encodeDispatch, foldGroups } from "../gpu/dispatch.ts";
+import { type Dispatch, encodeDispatch, namedDispatch } from "../gpu/dispatch.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 
@@ -42,9 +42,8 @@ const WG = 256;
 const ITEMS = 16;
 const HYPER_BYTES = 64;
 
-type Slots = "hyper" | "params" | "grads" | "m" | "v" | "clip" | "partial";
-const ORDER: Slots[] = ["hyper", "params", "grads", "m", "v", "clip", "partial"];
-const KIND: Record<Slots, BindingKind> = {
+/** Bindings of shaders/optim.wgsl by name, in binding-number order. */
+const LAYOUT = {
   hyper: "uniform",
   params: "storage",
   grads: "read",
@@ -52,7 +51,8 @@ const KIND: Record<Slots, BindingKind> = {
   v: "storage",
   clip: "storage",
   partial: "storage",
-};
+} as const satisfies Record<string, BindingKind>;
+type Slots = keyof typeof LAYOUT;
 
 /**
  * Warm-up then cosine decay: lr rises linearly to `peak` over `warmup`
@@ -175,11 +175,8 @@ export class Optimizer {
       clip: this.clip.binding,
       partial: this.#partial.binding,
     };
-    const dispatch = (entry: string, uses: Slots[], groups: number): Dispatch => {
-      const pipeline = gpu.pipeline(OP, shader, entry, ORDER.map((s) => (uses.includes(s) ? KIND[s] : null)));
-      const bindGroup = gpu.bindGroup(OP, pipeline, ORDER.map((s) => (uses.includes(s) ? resources[s] : null)));
-      return { pipeline, bindGroup, groups: foldGroups(gpu, groups) };
-    };
+    const dispatch = (entry: string, uses: Slots[], groups: number): Dispatch =>
+      namedDispatch(gpu, OP, shader, entry, LAYOUT, uses, resources, groups);
     if (o.clipNorm > 0) {
       this.#dispatches.push(
         dispatch("sq_partial", ["hyper", "grads", "partial"], partials),

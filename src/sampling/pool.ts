@@ -10,6 +10,7 @@
  */
 
 import { checkInt, rangeError, typeError } from "../gpu/check.ts";
+import { Rng } from "../data/random.ts";
 
 /** Options of {@linkcode PoolSampler}. */
 export interface PoolSamplerOptions {
@@ -46,7 +47,7 @@ export class PoolSampler {
   readonly kMax: number;
   readonly #labels: Uint32Array | null;
   readonly #exclude: boolean;
-  #state: number;
+  readonly #rng: Rng;
 
   /**
    * Checks the options (that every label leaves something to draw, when excluding).
@@ -68,12 +69,12 @@ export class PoolSampler {
       if (!this.#labels) typeError(op, "options.labels", "given when excludeSameLabel is true", undefined);
       if (new Set(this.#labels).size < 2) rangeError(op, "options.labels", "at least two distinct labels", "one");
     }
-    this.#state = (options.seed ?? 0) >>> 0;
+    this.#rng = new Rng(options.seed ?? 0);
   }
 
   /** The RNG state, for checkpoints; {@linkcode PoolSampler.setState} restores it. */
   get state(): number {
-    return this.#state;
+    return this.#rng.state;
   }
 
   /**
@@ -82,15 +83,7 @@ export class PoolSampler {
    * @param state The state.
    */
   setState(state: number): void {
-    this.#state = state >>> 0;
-  }
-
-  #random(): number {
-    // mulberry32, the same generator as seededRandom, with its state exposed for checkpoints.
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(this.#state ^ (this.#state >>> 15), this.#state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.#rng.state = state >>> 0;
   }
 
   /**
@@ -116,7 +109,7 @@ export class PoolSampler {
       const label = this.#labels?.[p];
       for (let j = 1; j < width; j++) {
         let n: number;
-        do n = Math.floor(this.#random() * this.items); while (
+        do n = Math.floor(this.#rng.next() * this.items); while (
           n === p || (this.#exclude && this.#labels![n] === label)
         );
         table[i * width + j] = n;

@@ -3,7 +3,7 @@ import { InBatchContrastiveLoss } from "../../src/losses/contrastive.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { gaussian } from "../../src/data/random.ts";
 import { assertClose, assertFrobenius } from "../util/compare.ts";
-import { rowLoss } from "../util/contrast_reference.ts";
+import { dot, rowLoss } from "../util/contrast_reference.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 
@@ -21,12 +21,6 @@ function pairs(seed: number, b: number, d: number): Float32Array {
     for (let t = 0; t < d; t++) z[i * d + t] /= Math.sqrt(norm);
   }
   return z;
-}
-
-function dot(z: Float32Array, i: number, j: number, d: number): number {
-  let s = 0;
-  for (let t = 0; t < d; t++) s += z[i * d + t] * z[j * d + t];
-  return s;
 }
 
 Deno.test({
@@ -96,10 +90,10 @@ Deno.test({
     const random = seededRandom(1);
     const sampled = Array.from({ length: 6 }, () => Math.floor(random() * r));
     const partner = (i: number) => (i + b) % r;
-    const l0 = (i: number) => dot(host, i, partner(i), d) / tau;
+    const l0 = (i: number) => dot(host, i, host, partner(i), d) / tau;
     for (const i of sampled) {
       const neg: number[] = [];
-      for (let k = 0; k < r; k++) if (k !== i && k !== partner(i)) neg.push(dot(host, i, k, d));
+      for (let k = 0; k < r; k++) if (k !== i && k !== partner(i)) neg.push(dot(host, i, host, k, d));
       const ref = rowLoss({ pos: l0(i) * tau, neg }, tau, { kind: "infonce" });
       assertClose([rowOutputs[4 * i]], [ref.loss], { rtol: 1e-4, atol: 1e-5 }, `loss of row ${i}`);
     }
@@ -109,7 +103,7 @@ Deno.test({
       const expected = new Float64Array(d);
       for (let k = 0; k < r; k++) {
         if (k === a) continue;
-        const l = dot(host, a, k, d) / tau;
+        const l = dot(host, a, host, k, d) / tau;
         const pos = k === partner(a) ? 1 : 0;
         const g = (Math.exp(l - logNorm(a)) - pos + Math.exp(l - logNorm(k)) - pos) / (tau * r);
         for (let t = 0; t < d; t++) expected[t] += g * host[k * d + t];

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { SampledContrastiveLoss } from "../../src/losses/contrastive.ts";
 import { mlp } from "../../src/nn/layers.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
+import { twoTowerStep } from "../../src/train/step.ts";
 import { CheckpointError } from "../../src/train/safetensors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { seededRandom, uniform } from "../util/random.ts";
@@ -20,29 +20,23 @@ function makeRun(gpu: Gpu, seed: number) {
   store.build();
   const xq = Tensor.from(gpu, uniform(random, B * D_IN), [B, D_IN]);
   const xc = Tensor.from(gpu, uniform(random, N * D_IN), [N, D_IN]);
-  const q = net.bind(gpu, xq);
-  const c = net.bind(gpu, xc);
   const indices = Uint32Array.from(
     { length: B * (K + 1) },
     (_, s) => (s % (K + 1) === 0 ? Math.floor(s / (K + 1)) : Math.floor(random() * N)),
   );
-  const loss = new SampledContrastiveLoss(gpu, q.output, c.output, { kMax: K, tau: 0.2, indices });
-  const backward = [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)];
-  const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: 0.01 });
+  const run = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+    loss: { kMax: K, tau: 0.2, indices },
+    optimizer: { kind: "adam", lr: 0.01 },
+  });
   return {
     store,
-    optimizer,
+    optimizer: run.optimizer,
     async step(): Promise<number> {
-      const encoder = gpu.device.createCommandEncoder();
-      store.zeroGrads(encoder);
-      const pass = encoder.beginComputePass();
-      for (const s of [q.forward, c.forward, loss, ...backward, optimizer]) s.encode(pass);
-      pass.end();
-      gpu.submit("checkpoint test", encoder);
-      return (await loss.readReadouts()).meanLoss;
+      await run.step.run();
+      return (await run.step.flush())[0].meanLoss;
     },
     destroy() {
-      for (const t of [q, c, loss, optimizer, xq, xc, store]) t.destroy();
+      for (const t of [run, xq, xc, store]) t.destroy();
     },
   };
 }

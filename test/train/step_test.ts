@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { SyntheticClusters } from "../../src/data/synthetic.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { SampledContrastiveLoss } from "../../src/losses/contrastive.ts";
 import { mlp } from "../../src/nn/layers.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
-import { Optimizer } from "../../src/optim/optimizer.ts";
-import { TrainingStep } from "../../src/train/step.ts";
+import { twoTowerStep } from "../../src/train/step.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed } from "../util/random.ts";
 
@@ -26,19 +24,13 @@ Deno.test({
     const hostC = new Float32Array(b * (1 + k) * dim);
     const xq = Tensor.empty(gpu, [b, dim]);
     const xc = Tensor.empty(gpu, [b * (1 + k), dim]);
-    const q = net.bind(gpu, xq);
-    const c = net.bind(gpu, xc);
     // Slot (i, j) of the index table is candidate row i·(1+K)+j: the batch's own candidates.
     const indices = Uint32Array.from({ length: b * (1 + k) }, (_, s) => s);
-    const loss = new SampledContrastiveLoss(gpu, q.output, c.output, { kMax: k, tau: 0.1, indices });
-    const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: 1e-3 });
-    const step = new TrainingStep(gpu, {
-      store,
-      forward: [q.forward, c.forward],
-      loss,
-      backward: [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)],
-      optimizer,
+    const run = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+      loss: { kMax: k, tau: 0.1, indices },
+      optimizer: { kind: "adam", lr: 1e-3 },
     });
+    const step = run.step;
     const buffersBefore = gpu.counters.buffersAllocated;
     for (let s = 0; s < steps; s++) {
       for (let i = 0; i < b; i++) {
@@ -60,7 +52,6 @@ Deno.test({
     const last = mean(metrics.slice(-5).map((m) => m.meanLoss));
     console.log(`mean loss of steps 1–5: ${first.toFixed(4)}, of steps ${steps - 4}–${steps}: ${last.toFixed(4)}`);
     assert.ok(last < 0.5 * first, `loss went from ${first} to ${last}, not below half`);
-    step.destroy();
-    for (const t of [q, c, loss, optimizer, xq, xc, store]) t.destroy();
+    for (const t of [run, xq, xc, store]) t.destroy();
   },
 });

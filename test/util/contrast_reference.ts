@@ -133,7 +133,8 @@ export function batch(rows: RefRow[], tau: number, w: RefWeighting): RefBatch {
   };
 }
 
-function dot(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, d: number): number {
+/** Row i of a · row j of b, rows of width d. */
+export function dot(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, d: number): number {
   let s = 0;
   for (let t = 0; t < d; t++) s += a[i * d + t] * b[j * d + t];
   return s;
