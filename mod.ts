@@ -85,7 +85,7 @@ export {
 } from "./src/train/safetensors.ts";
 export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
 export { TrainingStep, twoTowerStep } from "./src/train/step.ts";
-export type { StepMetrics, StepParts, TwoTowerStep } from "./src/train/step.ts";
+export type { StepMetrics, StepOptions, StepParts, TwoTowerStep } from "./src/train/step.ts";
 export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
 export { EmbeddingBag } from "./src/nn/embedding.ts";
@@ -105,3 +105,25 @@ export { PoolSampler } from "./src/sampling/pool.ts";
 export type { PoolSamplerOptions } from "./src/sampling/pool.ts";
 export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
 export type { IdxArray } from "./src/data/idx.ts";
+export { gatherBytes, packBytes, WARP_FLOATS, wordsPerRow } from "./src/ops/gather.ts";
+export type { ByteRowLayout, GatherOptions } from "./src/ops/gather.ts";
+export { randomWarps } from "./src/data/augment.ts";
+export type { AffineRanges } from "./src/data/augment.ts";
+export { allInBatch, InBatchSampler } from "./src/sampling/in_batch.ts";
+export type { InBatchSamplerOptions } from "./src/sampling/in_batch.ts";
+export { EmbeddingQueue } from "./src/sampling/queue.ts";
+export { checkLabelledBytes, DeviceDataset, sliceRows, syntheticImages, syntheticSplits } from "./src/data/dataset.ts";
+export type { LabelledBytes, SyntheticImagesOptions } from "./src/data/dataset.ts";
+export { FASHION_MNIST_DIR, hasMnistFiles, loadMnistFiles } from "./src/data/fashion_mnist.ts";
+export { NonFiniteLossError, Trainer } from "./src/train/trainer.ts";
+export type {
+  ResolvedTrainerConfig,
+  ScheduleConfig,
+  TrainerConfig,
+  TrainerHooks,
+  TrainRecord,
+} from "./src/train/trainer.ts";
+export { knnEvaluate } from "./src/train/eval.ts";
+export type { KnnResult } from "./src/train/eval.ts";
+export { svgCharts, terminalCharts } from "./src/train/charts.ts";
+export type { EvalPoint } from "./src/train/charts.ts";

@@ -1,122 +1,238 @@
 /**
- * `deno task train` — until the contrastive trainer lands, a real, smaller
- * end-to-end GPU job: linear least squares trained by SGD, entirely on the
- * GPU, one submit per step, loss read back every few steps.
+ * `deno task train` — the main job: trains an MLP encoder contrastively with
+ * closed-loop adaptive K (science.md section 3) on Fashion-MNIST when it is
+ * installed (Debian: `apt-get install dataset-fashion-mnist`) or given with
+ * `--data DIR`, otherwise on the embedded synthetic set. Prints progress,
+ * the K curve and the final kNN accuracy on the clean test labels; writes
+ * metrics.jsonl, curves.svg and checkpoint.safetensors into `--out`.
  *
- * Per step (one command buffer):
- *   dY  = −T                      copy
- *   dY += X·W + b                 matmul "nn", fused bias, accumulate  (residual)
- *   W  += (−η/B·X)ᵀ·dY            matmul "tn", accumulate              (SGD on W)
- *   b  += (−η/B·1)ᵀ·dY            matmul "tn", accumulate              (SGD on b)
- *
- * Usage: deno task train [--steps N] [--batch B] [--dim D] [--out O] [--lr η] [--seed S]
+ *   deno task train --help
  */
 
-import asciichart from "asciichart";
+import process from "node:process";
 import { parseArgs } from "node:util";
-import { gaussian, matmul, MatmulKernel, requestGpu, seededRandom, Tensor, tuneMatmul } from "../mod.ts";
+import {
+  type AffineRanges,
+  bestK,
+  FASHION_MNIST_DIR,
+  hasMnistFiles,
+  type LabelledBytes,
+  loadMnistFiles,
+  NonFiniteLossError,
+  pairwiseAccuracy,
+  requestGpu,
+  type ScheduleConfig,
+  svgCharts,
+  syntheticSplits,
+  terminalCharts,
+  Trainer,
+  type TrainerConfig,
+} from "../mod.ts";
+import { appendJsonl, consoleHooks } from "../src/train/console.ts";
 
-const { values } = parseArgs({
+const HELP = `Usage: deno task train [options]
+
+Data
+  --data DIR            folder with the four (Fashion-)MNIST IDX files, gzipped or not
+                        (default: ${FASHION_MNIST_DIR} when present, else the synthetic set)
+  --synthetic           use the embedded synthetic set (12,000 train + 2,000 test, 10 classes)
+  --noise R             flip this fraction of the training labels (symmetric label noise; default 0)
+  --augment / --no-augment
+                        random affine warps of both views on the GPU (default: on for images)
+Model and loss
+  --dims A,B,...        encoder widths after the input (default 256,128)
+  --loss NAME           infonce | adnce | dcl | hcl (default infonce)
+  --tau T               temperature (default 0.1)
+  --lr LR               peak Adam learning rate, warm-up then cosine (default 0.002)
+K (negatives per anchor)
+  --schedule NAME       closed | ans | fixed (default closed)
+  --kmax K              largest K (default 32; at most batch − 1)
+  --k K                 K of the fixed schedule (default 8)
+  --kstar K             K* the ANS schedule ramps to (default: the theory's K* for λ, model-accuracy limit)
+  --lambda L            label reliability λ for the theory (default: from the classes and --noise)
+Run
+  --steps N             training steps (default 700)
+  --batch B             anchor-positive pairs per step (default 128)
+  --seed S              seed of everything (default 1)
+  --eval-every N        quick kNN evaluation (2,000 train × 1,000 test) every N steps (default 100)
+  --final-bank N        training items in the final kNN bank (default 10000)
+  --final-queries N     test items in the final evaluation (default: the whole test set)
+  --out DIR             where metrics.jsonl, curves.svg and checkpoint.safetensors go (default runs/train)
+  --resume FILE         continue from a checkpoint of the same configuration
+  --help                this text`;
+
+const { values: args } = parseArgs({
+  args: Deno.args,
   options: {
-    steps: { type: "string", default: "300" },
-    batch: { type: "string", default: "1024" },
-    dim: { type: "string", default: "256" },
-    out: { type: "string", default: "64" },
-    lr: { type: "string", default: "0.5" },
+    data: { type: "string" },
+    synthetic: { type: "boolean", default: false },
+    noise: { type: "string", default: "0" },
+    augment: { type: "boolean" },
+    "no-augment": { type: "boolean", default: false },
+    dims: { type: "string", default: "256,128" },
+    loss: { type: "string", default: "infonce" },
+    tau: { type: "string", default: "0.1" },
+    lr: { type: "string", default: "0.002" },
+    schedule: { type: "string", default: "closed" },
+    kmax: { type: "string", default: "32" },
+    k: { type: "string", default: "8" },
+    kstar: { type: "string" },
+    lambda: { type: "string" },
+    steps: { type: "string", default: "700" },
+    batch: { type: "string", default: "128" },
     seed: { type: "string", default: "1" },
+    "eval-every": { type: "string", default: "100" },
+    "final-bank": { type: "string", default: "10000" },
+    "final-queries": { type: "string" },
+    out: { type: "string", default: "runs/train" },
+    resume: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
-if (values.help) {
-  console.log(
-    "Usage: deno task train [--steps 300] [--batch 1024] [--dim 256] [--out 64] [--lr 0.5] [--seed 1]\n" +
-      "Trains Y = X·W + b by SGD on the GPU against a known W* and reports the recovery error.",
-  );
+if (args.help) {
+  console.log(HELP);
   Deno.exit(0);
 }
-const steps = Number(values.steps), batch = Number(values.batch), dim = Number(values.dim);
-const outDim = Number(values.out), lr = Number(values.lr);
-for (const [name, v] of Object.entries({ steps, batch, dim, out: outDim })) {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new RangeError(`--${name} must be a positive integer: current value is ${v}`);
-  }
-}
-if (!(lr > 0)) throw new RangeError(`--lr must be > 0: current value is ${values.lr}`);
 
-// Seeded data: X ~ U(-1, 1)·√3 (unit variance), T = X·W* + b* + 0.01·noise.
-const random = seededRandom(Number(values.seed));
-const x = Float32Array.from({ length: batch * dim }, () => (2 * random() - 1) * Math.sqrt(3));
-const wTrue = Float32Array.from({ length: dim * outDim }, () => gaussian(random) / Math.sqrt(dim));
-const bTrue = Float32Array.from({ length: outDim }, () => gaussian(random));
-const negNoise = Float32Array.from({ length: batch * outDim }, () => -0.01 * gaussian(random));
+function int(flag: string, text: string | undefined, min: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
+  return v;
+}
+function real(flag: string, text: string | undefined, ok: (v: number) => boolean, expected: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`--${flag} must be ${expected}: got ${text}`);
+  return v;
+}
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!allowed.includes(text as T)) throw new RangeError(`--${flag} must be one of ${allowed.join(", ")}: got ${text}`);
+  return text as T;
+}
+
+const steps = int("steps", args.steps, 1);
+const batch = int("batch", args.batch, 2);
+const kMax = int("kmax", args.kmax, 1);
+const seed = int("seed", args.seed, 0);
+const evalEvery = int("eval-every", args["eval-every"], 1);
+const noise = real("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");
+const loss = oneOf("loss", args.loss, ["infonce", "adnce", "dcl", "hcl"] as const);
+const scheduleKind = oneOf("schedule", args.schedule, ["closed", "ans", "fixed"] as const);
+const hidden = args.dims.split(",").map((d) => int("dims", d, 1));
+
+// Data: real when available, else synthetic.
+const dataDir = args.data ?? (!args.synthetic && await hasMnistFiles() ? FASHION_MNIST_DIR : null);
+const realImages = dataDir !== null && !args.synthetic;
+let data: { train: LabelledBytes; test: LabelledBytes };
+let dataName: string;
+if (realImages) {
+  data = await loadMnistFiles(dataDir, { labelNoise: noise, seed });
+  dataName = `${dataDir} (${data.train.rows} train, ${data.test.rows} test)`;
+} else {
+  data = syntheticSplits({ labelNoise: noise, seed: 100 + seed });
+  dataName = "synthetic clusters (12,000 train, 2,000 test; --data DIR or dataset-fashion-mnist for real data)";
+}
+
+const augment: AffineRanges | null = (args.augment ?? (realImages && !args["no-augment"])) ? {} : null;
+const finalQueries = args["final-queries"] ? int("final-queries", args["final-queries"], 1) : data.test.rows;
+const finalBank = Math.min(int("final-bank", args["final-bank"], 10), data.train.rows);
+
+const lambdaArg = args.lambda === undefined
+  ? undefined
+  : real("lambda", args.lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+const config: TrainerConfig = {
+  dims: [data.train.width, ...hidden],
+  batch,
+  kMax,
+  steps,
+  seed,
+  labelNoise: noise,
+  lambda: lambdaArg,
+  loss: { tau: real("tau", args.tau, (v) => v > 0, "> 0"), weighting: loss },
+  lr: real("lr", args.lr, (v) => v > 0, "> 0"),
+  augment,
+  metricsEvery: 10,
+  evalSizes: { bank: Math.min(2000, data.train.rows), queries: Math.min(1000, data.test.rows) },
+};
 
 const gpu = await requestGpu();
-console.log(`adapter: ${gpu.info.description}`);
-await tuneMatmul(gpu, { size: 256, iterations: 1 });
-console.log(`matmul variants chosen by measurement: ${JSON.stringify(Object.fromEntries(gpu.tuning))}`);
+// Build once to resolve λ, then pick the schedule from it.
+let trainer = new Trainer(gpu, data, config);
+const lambda = trainer.config.lambda;
+const limitKStar = bestK(lambda, pairwiseAccuracy(1 - 1e-6, kMax)); // science.md: the μ → 1 limit
+const schedule: ScheduleConfig = scheduleKind === "fixed"
+  ? { kind: "fixed", k: int("k", args.k, 1) }
+  : scheduleKind === "ans"
+  ? { kind: "ans", kStar: args.kstar ? int("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
+  : { kind: "closed" };
+trainer.destroy();
+trainer = new Trainer(gpu, data, { ...config, schedule });
 
-const X = Tensor.from(gpu, x, [batch, dim]);
-const scaledX = Tensor.from(gpu, x.map((v) => (-lr / batch) * v), [batch, dim]);
-const scaledOnes = Tensor.from(gpu, new Float32Array(batch).fill(-lr / batch), [batch, 1]);
-// −T = X·(−W*) + (−b*) − 0.01·noise, computed by the library's own matmul.
-const negWTrue = Tensor.from(gpu, wTrue.map((v) => -v), [dim, outDim]);
-const negBTrue = Tensor.from(gpu, bTrue.map((v) => -v), [outDim]);
-const NegT = Tensor.from(gpu, negNoise, [batch, outDim]);
-matmul(gpu, X, negWTrue, { bias: negBTrue, out: NegT, accumulate: true });
-negWTrue.destroy();
-negBTrue.destroy();
-const W = Tensor.zeros(gpu, [dim, outDim]);
-const b = Tensor.zeros(gpu, [1, outDim]);
-const dY = Tensor.empty(gpu, [batch, outDim]);
-const forward = new MatmulKernel(gpu, X, W, { bias: b, out: dY, accumulate: true });
-const updateW = new MatmulKernel(gpu, scaledX, dY, { form: "tn", out: W, accumulate: true });
-const updateB = new MatmulKernel(gpu, scaledOnes, dY, { form: "tn", out: b, accumulate: true });
+await Deno.mkdir(args.out, { recursive: true });
+const jsonl = `${args.out}/metrics.jsonl`;
+const checkpoint = `${args.out}/checkpoint.safetensors`;
+if (args.resume) {
+  await trainer.resume(args.resume);
+  console.log(`resumed from ${args.resume} at step ${trainer.stepsDone}`);
+} else {
+  await Deno.writeTextFile(jsonl, "");
+}
 
-const every = Math.max(1, Math.floor(steps / 30));
-const losses: number[] = [];
-const buffersBefore = gpu.counters.buffersAllocated;
-const start = performance.now();
-for (let step = 1; step <= steps; step++) {
-  const encoder = gpu.device.createCommandEncoder({ label: "train-step" });
-  encoder.copyBufferToBuffer(NegT.buffer, 0, dY.buffer, 0, NegT.bytes);
-  const pass = encoder.beginComputePass({ label: "train-step" });
-  forward.encode(pass);
-  updateW.encode(pass);
-  updateB.encode(pass);
-  pass.end();
-  gpu.submit("train-step", encoder);
-  if (step === 1 || step % every === 0 || step === steps) {
-    // dY still holds this step's residual (the updates only read it).
-    const r = (await dY.read()) as Float32Array;
-    const loss = r.reduce((s, v) => s + v * v, 0) / (2 * r.length);
-    losses.push(loss);
-    const rate = step / ((performance.now() - start) / 1000);
-    console.log(`step ${String(step).padStart(5)}/${steps}  loss ${loss.toExponential(3)}  ${rate.toFixed(1)} steps/s`);
+console.log(`adapter: ${gpu.info.description || gpu.info.vendor}`);
+console.log(`data: ${dataName}${noise > 0 ? `, ${noise * 100}% of training labels flipped` : ""}`);
+console.log(
+  `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${loss}, τ ${trainer.config.loss.tau}, batch ${batch}, ` +
+    `K ≤ ${kMax}, ${scheduleKind} schedule, λ = ${lambda.toFixed(4)} (K* in the μ → 1 limit: ${limitKStar}), ` +
+    `augmentation ${augment ? "on" : "off"}, ${steps} steps, seed ${seed}`,
+);
+
+const report = consoleHooks({ total: steps, start: trainer.stepsDone, jsonl });
+const evals: { step: number; accuracy: number }[] = [];
+const began = performance.now();
+try {
+  while (trainer.stepsDone < steps) {
+    const next = Math.min(steps, (Math.floor(trainer.stepsDone / evalEvery) + 1) * evalEvery);
+    await trainer.run({ until: next, hooks: report });
+    if (next < steps) {
+      const quick = await trainer.evaluate();
+      evals.push({ step: next, accuracy: quick.accuracy });
+      await appendJsonl(jsonl, { type: "eval", step: next, ...quick });
+      console.log(`\r\x1b[2Kstep ${next}: kNN accuracy ${(100 * quick.accuracy).toFixed(1)}% (2,000 × 1,000)`);
+      await trainer.save(checkpoint);
+    }
   }
+} catch (error) {
+  report.close();
+  if (error instanceof NonFiniteLossError) {
+    console.error(`${error.message} (${checkpoint})`);
+    Deno.exit(1);
+  }
+  throw error;
 }
-await gpu.sync("train");
-const seconds = (performance.now() - start) / 1000;
-const buffersInLoop = gpu.counters.buffersAllocated - buffersBefore;
+report.close();
+await trainer.save(checkpoint);
+const trainSeconds = (performance.now() - began) / 1000;
 
-const w = (await W.read()) as Float32Array;
-let diff = 0, norm = 0;
-for (let i = 0; i < w.length; i++) {
-  diff += (w[i] - wTrue[i]) ** 2;
-  norm += wTrue[i] ** 2;
-}
-console.log("\nloss (log10) over training:");
-console.log(asciichart.plot(losses.map((l) => Math.log10(l)), { height: 10 }));
+console.log(`\nevaluating: ${finalBank} training items (clean labels) against ${finalQueries} test items…`);
+const final = await trainer.evaluate({ bank: finalBank, queries: finalQueries, k: 10 });
+evals.push({ step: steps, accuracy: final.accuracy });
+await appendJsonl(jsonl, { type: "eval", step: steps, final: true, ...final });
+
+console.log(terminalCharts(trainer.records, evals));
+process.noDeprecation = true; // Vega's loader imports Node's deprecated punycode module
+const svgPath = `${args.out}/curves.svg`;
+await Deno.writeTextFile(
+  svgPath,
+  await svgCharts(trainer.records, evals, `ncegpu: ${loss}, ${scheduleKind} K, λ ${lambda.toFixed(3)}, seed ${seed}`),
+);
+const ks = trainer.records.map((r) => r.k);
 console.log(
-  `\ntrained ${steps} steps of ${batch}×${dim}→${outDim} in ${seconds.toFixed(1)} s (${
-    (steps / seconds).toFixed(1)
-  } steps/s, ${(6 * batch * dim * outDim * steps / seconds / 1e9).toFixed(2)} GFLOP/s)`,
+  `\nK over training: ${ks[0]} → ${ks.at(-1)} (max ${Math.max(...ks)}); ` +
+    `trained in ${trainSeconds.toFixed(0)} s (${(steps / trainSeconds).toFixed(1)} steps/s, evaluations included)`,
 );
 console.log(
-  `loss ${losses[0].toExponential(3)} → ${losses.at(-1)!.toExponential(3)}; ‖W − W*‖/‖W*‖ = ${
-    Math.sqrt(diff / norm).toExponential(3)
-  }`,
+  `final kNN accuracy (k = 10, clean test labels): ${(100 * final.accuracy).toFixed(2)}%  ` +
+    `recall@1 ${(100 * final.recall[1]).toFixed(2)}%  recall@5 ${(100 * final.recall[5]).toFixed(2)}%`,
 );
-console.log(
-  `GPU buffers created inside the loop: ${buffersInLoop} (the loss read-back's staging buffer, then reused)`,
-);
+console.log(`wrote ${jsonl}, ${svgPath}, ${checkpoint}`);
+trainer.destroy();
 gpu.destroy();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { checkInt, checkNumber } from "../gpu/check.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
 import { bestK, type EffectivenessOptions, modelAccuracyFromCounts } from "./theory.ts";
 
 /** What a schedule may look at. */
@@ -23,6 +23,10 @@ export interface ScheduleInput {
 export interface KSchedule {
   /** The K to use for the next step. */
   next(input: ScheduleInput): number;
+  /** What a checkpoint must save to resume the schedule exactly (stateless schedules omit it). */
+  state?(): number[];
+  /** Restores what {@linkcode KSchedule.state} returned. */
+  setState?(state: readonly number[]): void;
 }
 
 /**
@@ -100,6 +104,8 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
   maxChange?: number;
   /** K before the first statistics arrive (default 1). */
   initial?: number;
+  /** Beta-prior pseudo-counts for the per-row accuracy estimate (default 1; see `modelAccuracyFromCounts`). */
+  pseudoCounts?: number;
 }
 
 /**
@@ -113,7 +119,8 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
  */
 export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   const op = "closedLoopK";
-  const { lambda, kMax, every = 50, smoothing = 0.3, maxChange = 2, initial = 1, ...pieces } = options;
+  const { lambda, kMax, every = 50, smoothing = 0.3, maxChange = 2, initial = 1, pseudoCounts = 1, ...pieces } =
+    options;
   checkNumber(op, "options.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
   checkInt(op, "options.kMax", kMax, 1);
   checkInt(op, "options.every", every, 1);
@@ -125,12 +132,19 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   return {
     next({ step, counts }) {
       if (counts && step > 0 && step % every === 0) {
-        const target = bestK(lambda, modelAccuracyFromCounts(counts.below, counts.kNow, kMax), pieces);
+        const target = bestK(lambda, modelAccuracyFromCounts(counts.below, counts.kNow, kMax, pseudoCounts), pieces);
         smoothed = (1 - smoothing) * smoothed + smoothing * target;
         const wanted = Math.round(smoothed);
         k = Math.min(kMax, Math.max(1, k + Math.max(-maxChange, Math.min(maxChange, wanted - k))));
       }
       return k;
+    },
+    state: () => [k, smoothed],
+    setState(state) {
+      if (state.length !== 2 || !Number.isInteger(state[0]) || state[0] < 1 || state[0] > kMax) {
+        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, smoothed K]`, [...state]);
+      }
+      [k, smoothed] = state;
     },
   };
 }

@@ -36,9 +36,16 @@ export interface EffectivenessOptions {
  * P(B|K) for K = 1..kMax, estimated from the loss kernel's rank counts: f_i
  * = (negatives scored below the positive in row i) / kNow, P̂(B|K) = mean f_i^K.
  *
+ * With `pseudoCounts` a > 0, f_i = (below_i + a) / (kNow + 2a) instead:
+ * the posterior mean of a row's pairwise accuracy under a Beta(a, a)
+ * prior (ours, not P1's). At kNow = 1 the raw f_i is 0 or 1, so P̂(B|K)
+ * would be flat in K and K* could never leave 1; the prior keeps the
+ * estimate informative there.
+ *
  * @param below Per-row counts (the loss's `belowCounts`).
  * @param kNow The K those counts were taken at.
  * @param kMax The largest K to estimate.
+ * @param pseudoCounts a ≥ 0 (default 0: science.md's estimator exactly).
  * @returns P̂(B|K) at index K − 1.
  *
  * @example
@@ -49,15 +56,21 @@ export interface EffectivenessOptions {
  * assert.deepEqual(p, [0.75, 0.625]);
  * ```
  */
-export function modelAccuracyFromCounts(below: ArrayLike<number>, kNow: number, kMax: number): number[] {
+export function modelAccuracyFromCounts(
+  below: ArrayLike<number>,
+  kNow: number,
+  kMax: number,
+  pseudoCounts = 0,
+): number[] {
   const op = "modelAccuracyFromCounts";
   checkInt(op, "kNow", kNow, 1);
   checkInt(op, "kMax", kMax, 1);
+  checkNumber(op, "pseudoCounts", pseudoCounts, (v) => v >= 0, ">= 0");
   if (below.length === 0) rangeError(op, "below.length", ">= 1", 0);
   const out = new Array<number>(kMax).fill(0);
   for (let i = 0; i < below.length; i++) {
     if (below[i] > kNow) rangeError(op, `below[${i}]`, `<= kNow (${kNow})`, below[i]);
-    const f = below[i] / kNow;
+    const f = (below[i] + pseudoCounts) / (kNow + 2 * pseudoCounts);
     let power = 1;
     for (let k = 0; k < kMax; k++) out[k] += power *= f;
   }

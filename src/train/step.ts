@@ -30,6 +30,18 @@ export interface StepMetrics extends ContrastiveReadouts {
   step: number;
   /** Global gradient norm before clipping (0 when the optimizer does not clip). */
   gradNorm: number;
+  /** Per-row count of negatives scored below the positive (when the step was built with `counts`). */
+  below?: Uint32Array;
+}
+
+/** Options of {@linkcode TrainingStep}. */
+export interface StepOptions {
+  /** Copy read-outs every this many steps (default 1). */
+  metricsEvery?: number;
+  /** Staging buffers in flight (default 4). */
+  ring?: number;
+  /** Also read the per-row rank counts (default false). */
+  counts?: boolean;
 }
 
 /** The parts of a step, in the order they run. */
@@ -46,7 +58,7 @@ export interface StepParts {
   optimizer: Optimizer;
 }
 
-const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded
+const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then the rank counts when asked for
 
 /**
  * A bound training step.
@@ -64,25 +76,29 @@ export class TrainingStep {
   readonly #pending: Promise<void>[] = [];
   readonly #ready: StepMetrics[] = [];
   readonly #ring: GPUBuffer[] = [];
+  readonly #counts: boolean;
 
   /**
    * Binds the parts; allocates the staging ring once.
    *
    * @param gpu The context.
    * @param parts Store, forwards, loss, backwards, optimizer.
-   * @param options `metricsEvery` (default 1) and `ring`, the staging buffers in flight (default 4).
+   * @param options `metricsEvery` (default 1), `ring`, the staging buffers in flight (default 4), and
+   *   `counts`: also read the per-row rank counts (what a closed-loop K schedule needs; default false).
    */
-  constructor(gpu: Gpu, parts: StepParts, options: { metricsEvery?: number; ring?: number } = {}) {
+  constructor(gpu: Gpu, parts: StepParts, options: StepOptions = {}) {
     this.metricsEvery = options.metricsEvery ?? 1;
     checkInt("TrainingStep", "options.metricsEvery", this.metricsEvery, 1);
     const ring = options.ring ?? 4;
     checkInt("TrainingStep", "options.ring", ring, 1, 64);
     this.#gpu = gpu;
     this.#parts = parts;
+    this.#counts = options.counts ?? false;
+    const bytes = METRIC_BYTES + (this.#counts ? parts.loss.belowCounts.bytes : 0);
     for (let i = 0; i < ring; i++) {
       const b = gpu.createBuffer(
         "TrainingStep:metrics",
-        METRIC_BYTES,
+        bytes,
         GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       );
       this.#ring.push(b);
@@ -114,6 +130,8 @@ export class TrainingStep {
       staging = this.#free.pop()!;
       encoder.copyBufferToBuffer(loss.readouts.buffer, loss.readouts.offset, staging, 0, 32);
       encoder.copyBufferToBuffer(optimizer.clip.buffer, optimizer.clip.offset, staging, 32, 8);
+      const below = loss.belowCounts;
+      if (this.#counts) encoder.copyBufferToBuffer(below.buffer, below.offset, staging, METRIC_BYTES, below.bytes);
     }
     gpu.submit("TrainingStep", encoder);
     if (staging) this.#collect(staging, this.step);
@@ -121,9 +139,11 @@ export class TrainingStep {
 
   #collect(staging: GPUBuffer, step: number): void {
     const done = this.#gpu.raceLost("TrainingStep:metrics", staging.mapAsync(GPUMapMode.READ)).then(() => {
-      const f = new Float32Array(staging.getMappedRange().slice(0));
+      const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
-      this.#ready.push({ ...parseReadouts(f), step, gradNorm: f[9] });
+      const f = new Float32Array(bytes, 0, 10);
+      const below = this.#counts ? new Uint32Array(bytes, METRIC_BYTES) : undefined;
+      this.#ready.push({ ...parseReadouts(f), step, gradNorm: f[9], below });
     }).finally(() => {
       this.#free.push(staging);
       this.#pending.splice(this.#pending.indexOf(done), 1);
@@ -174,7 +194,8 @@ export interface TwoTowerStep {
  * backward from its dQ and dC, and an optimizer over `store`.
  *
  * @param gpu The context.
- * @param parts The parameters (built), the two encoders (the same one for shared towers) and their inputs.
+ * @param parts The parameters (built), the two encoders (the same one for shared towers), their inputs, and
+ *   work to record before the encoders.
  * @param options The loss's and the optimizer's options, and the metrics cadence.
  * @returns The bound step.
  *
@@ -199,8 +220,16 @@ export interface TwoTowerStep {
  */
 export function twoTowerStep(
   gpu: Gpu,
-  parts: { store: ParameterStore; query: Sequential; candidate: Sequential; xq: Tensor; xc: Tensor },
-  options: { loss: SampledContrastiveOptions; optimizer: OptimizerOptions; metricsEvery?: number; ring?: number },
+  parts: {
+    store: ParameterStore;
+    query: Sequential;
+    candidate: Sequential;
+    xq: Tensor;
+    xc: Tensor;
+    /** Work recorded before the encoders, such as the gathers that fill xq and xc. */
+    before?: readonly Pick<Step, "encode">[];
+  },
+  options: { loss: SampledContrastiveOptions; optimizer: OptimizerOptions } & StepOptions,
 ): TwoTowerStep {
   const q = parts.query.bind(gpu, parts.xq);
   const c = parts.candidate.bind(gpu, parts.xc);
@@ -208,11 +237,11 @@ export function twoTowerStep(
   const optimizer = new Optimizer(gpu, parts.store, options.optimizer);
   const step = new TrainingStep(gpu, {
     store: parts.store,
-    forward: [q.forward, c.forward],
+    forward: [...(parts.before ?? []), q.forward, c.forward],
     loss,
     backward: [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)],
     optimizer,
-  }, { metricsEvery: options.metricsEvery, ring: options.ring });
+  }, { metricsEvery: options.metricsEvery, ring: options.ring, counts: options.counts });
   return {
     step,
     loss,

@@ -1,0 +1,227 @@
+/**
+ * Labelled u8 datasets: the host form that readers and generators produce,
+ * and the GPU-resident form a trainer gathers from. The pixels go to the
+ * GPU once, as bytes packed in u32, and are converted to f32 inside the
+ * gather kernel (with an optional affine warp for augmentation).
+ *
+ * @module
+ */
+
+import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Step } from "../gpu/dispatch.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { type ByteRowLayout, gatherBytes, type GatherOptions, packBytes, wordsPerRow } from "../ops/gather.ts";
+import { injectLabelNoise } from "./idx.ts";
+import { Rng } from "./random.ts";
+import { SyntheticClusters } from "./synthetic.ts";
+
+/** Labelled images (or any fixed-width byte rows) on the host. */
+export interface LabelledBytes {
+  /** rows·width bytes, row-major. */
+  images: Uint8Array;
+  /** Number of rows. */
+  rows: number;
+  /** Bytes per row. */
+  width: number;
+  /** [height, width] when a row is an image (augmentation needs it). */
+  imageShape?: readonly [number, number];
+  /** The labels training sees (possibly noisy), one per row, in [0, classes). */
+  labels: Uint8Array;
+  /** The true labels, when known (evaluation uses them). */
+  cleanLabels: Uint8Array;
+  /** Number of classes. */
+  classes: number;
+}
+
+/**
+ * Checks that `data` is internally consistent.
+ *
+ * @param op The caller, for errors.
+ * @param name The argument's name.
+ * @param data The dataset.
+ */
+export function checkLabelledBytes(op: string, name: string, data: LabelledBytes): void {
+  checkInt(op, `${name}.rows`, data.rows, 1);
+  checkInt(op, `${name}.width`, data.width, 1);
+  checkInt(op, `${name}.classes`, data.classes, 2, 256);
+  if (data.images.length !== data.rows * data.width) {
+    rangeError(op, `${name}.images.length`, `rows·width = ${data.rows * data.width}`, data.images.length);
+  }
+  for (const key of ["labels", "cleanLabels"] as const) {
+    if (data[key].length !== data.rows) {
+      rangeError(op, `${name}.${key}.length`, `rows (${data.rows})`, data[key].length);
+    }
+    const bad = data[key].findIndex((y) => y >= data.classes);
+    if (bad >= 0) rangeError(op, `${name}.${key}[${bad}]`, `< classes (${data.classes})`, data[key][bad]);
+  }
+}
+
+/**
+ * A labelled byte dataset resident on the GPU.
+ *
+ * @example Upload three 2×2 images and gather two of them as f32
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceDataset, requestGpu, Tensor } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const images = new Uint8Array([0, 0, 0, 0, 255, 255, 255, 255, 0, 255, 0, 255]);
+ * const labels = new Uint8Array([0, 1, 0]);
+ * const data = new DeviceDataset(gpu, {
+ *   images, rows: 3, width: 4, imageShape: [2, 2], labels, cleanLabels: labels, classes: 2,
+ * });
+ * const ids = Tensor.from(gpu, new Uint32Array([2, 1]), [2]);
+ * const out = Tensor.empty(gpu, [2, 4]);
+ * const step = data.gather(ids, out);
+ * const encoder = gpu.device.createCommandEncoder();
+ * const pass = encoder.beginComputePass();
+ * step.encode(pass);
+ * pass.end();
+ * gpu.submit("example", encoder);
+ * assert.deepEqual(await out.read(), new Float32Array([0, 1, 0, 1, 1, 1, 1, 1]));
+ * gpu.destroy();
+ * ```
+ */
+export class DeviceDataset {
+  /** The host dataset (labels stay on the host: samplers read them). */
+  readonly host: LabelledBytes;
+  /** The packed bytes, u32. */
+  readonly data: Tensor;
+  /** Rows, width and image shape. */
+  readonly layout: ByteRowLayout;
+
+  /**
+   * Uploads the bytes once, after checking they fit one storage binding.
+   *
+   * @param gpu The context.
+   * @param host The dataset.
+   */
+  constructor(gpu: Gpu, host: LabelledBytes) {
+    const op = "DeviceDataset";
+    checkLabelledBytes(op, "host", host);
+    const bytes = host.rows * wordsPerRow(host.width) * 4;
+    const limit = gpu.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      rangeError(op, "host.images", `at most maxStorageBufferBindingSize (${limit}) bytes once packed`, bytes);
+    }
+    this.host = host;
+    this.layout = { rows: host.rows, width: host.width, imageShape: host.imageShape };
+    const packed = packBytes(host.images, host.rows, host.width);
+    this.data = Tensor.from(gpu, packed, [packed.length]);
+  }
+
+  /**
+   * Binds a gather of rows `ids` into `out` (see `gatherBytes`).
+   *
+   * @param ids u32 [R] row numbers.
+   * @param out f32 [R, width].
+   * @param options Scale (default 1/255), shift, warps.
+   * @returns The bound step.
+   */
+  gather(ids: Tensor, out: Tensor, options: GatherOptions = {}): Step {
+    return gatherBytes(this.data.gpu, this.data, this.layout, ids, out, options);
+  }
+
+  /** Frees the GPU copy. */
+  destroy(): void {
+    this.data.destroy();
+  }
+}
+
+/** Options of {@linkcode syntheticImages}. */
+export interface SyntheticImagesOptions {
+  /** Rows (default 12,000). */
+  rows?: number;
+  /** Classes (default 10). */
+  classes?: number;
+  /** Noise around a class prototype, relative to the prototypes' spread (default 4). */
+  noise?: number;
+  /** Symmetric label-noise rate r in [0, 1) applied to the training labels (default 0). */
+  labelNoise?: number;
+  /** Seed of prototypes, samples and label noise (default 0). */
+  seed?: number;
+  /** Image side: rows are side² bytes (default 28, an MNIST image's). */
+  side?: number;
+}
+
+/**
+ * The embedded default dataset: {@linkcode SyntheticClusters} quantised to
+ * MNIST-shaped bytes (v ↦ 128 + 40v/√(1 + noise²), clamped), with balanced classes and
+ * a known symmetric label-noise rate, so that λ is known exactly.
+ *
+ * @param options Size, classes, noise, label noise, seed.
+ * @returns The dataset; `cleanLabels` are the true classes.
+ *
+ * @example 100 rows with 20% of the labels flipped
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { syntheticImages } from "../../mod.ts";
+ * const data = syntheticImages({ rows: 100, labelNoise: 0.2, seed: 3 });
+ * assert.equal(data.images.length, 100 * 784);
+ * const flipped = data.labels.filter((y, i) => y !== data.cleanLabels[i]).length;
+ * assert.ok(flipped > 5 && flipped < 40);
+ * ```
+ */
+export function syntheticImages(options: SyntheticImagesOptions = {}): LabelledBytes {
+  const op = "syntheticImages";
+  const { rows = 12_000, classes = 10, noise = 4, labelNoise = 0, seed = 0, side = 28 } = options;
+  checkInt(op, "options.rows", rows, 1);
+  checkInt(op, "options.classes", classes, 2, 256);
+  checkInt(op, "options.side", side, 1, 4096);
+  checkNumber(op, "options.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
+  const width = side * side;
+  const clusters = new SyntheticClusters({ classes, dim: width, noise, seed });
+  const sample = new Float32Array(width);
+  const toByte = 40 / Math.sqrt(1 + noise * noise); // ±3.2 standard deviations fit in a byte
+  const images = new Uint8Array(rows * width);
+  const cleanLabels = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const y = r % classes; // balanced
+    cleanLabels[r] = y;
+    clusters.sample(y, sample, 0);
+    for (let p = 0; p < width; p++) {
+      images[r * width + p] = Math.max(0, Math.min(255, Math.round(128 + toByte * sample[p])));
+    }
+  }
+  const noiseRng = new Rng(seed ^ 0x5bd1e995);
+  const labels = injectLabelNoise(cleanLabels, classes, labelNoise, () => noiseRng.next()).labels;
+  return { images, rows, width, imageShape: [side, side], labels, cleanLabels, classes };
+}
+
+/**
+ * Rows [from, to) of a dataset, as a new dataset.
+ *
+ * @param data The dataset.
+ * @param from First row.
+ * @param to One past the last row.
+ * @returns The slice (copied).
+ */
+export function sliceRows(data: LabelledBytes, from: number, to: number): LabelledBytes {
+  checkInt("sliceRows", "from", from, 0, data.rows - 1);
+  checkInt("sliceRows", "to", to, from + 1, data.rows);
+  return {
+    ...data,
+    rows: to - from,
+    images: data.images.slice(from * data.width, to * data.width),
+    labels: data.labels.slice(from, to),
+    cleanLabels: data.cleanLabels.slice(from, to),
+  };
+}
+
+/**
+ * Training and test splits of one synthetic task (shared prototypes): label
+ * noise, when asked for, only in the training labels.
+ *
+ * @param options As {@linkcode syntheticImages}, with `trainRows` (default 12,000) and `testRows` (default 2,000).
+ * @returns The two splits.
+ */
+export function syntheticSplits(
+  options: Omit<SyntheticImagesOptions, "rows"> & { trainRows?: number; testRows?: number } = {},
+): { train: LabelledBytes; test: LabelledBytes } {
+  const { trainRows = 12_000, testRows = 2_000, ...rest } = options;
+  checkInt("syntheticSplits", "options.trainRows", trainRows, 1);
+  checkInt("syntheticSplits", "options.testRows", testRows, 1);
+  const all = syntheticImages({ ...rest, rows: trainRows + testRows });
+  const test = sliceRows(all, trainRows, trainRows + testRows);
+  return { train: sliceRows(all, 0, trainRows), test: { ...test, labels: test.cleanLabels } };
+}

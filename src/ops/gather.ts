@@ -1,0 +1,161 @@
+/**
+ * Gathers rows of a u8 dataset resident on the GPU into f32 rows
+ * (shaders/gather.wgsl), optionally through a per-row affine warp: the
+ * first op of a training step. There is no backward: the data is an input.
+ *
+ * @module
+ */
+
+import shader from "../../shaders/gather.wgsl" with { type: "text" };
+import { checkInt, checkNumber, rangeError, typeError } from "../gpu/check.ts";
+import type { BindingKind, Gpu } from "../gpu/device.ts";
+import { namedDispatch, type Step, stepOf, uniformOf } from "../gpu/dispatch.ts";
+import { Tensor } from "../gpu/tensor.ts";
+
+const LAYOUT = {
+  params: "uniform",
+  data: "read",
+  ids: "read",
+  out: "storage",
+  warps: "read",
+} as const satisfies Record<string, BindingKind>;
+
+/** Floats per warp: a WGSL mat3x3<f32> (three columns padded to vec4), the layout of wgpu-matrix's `mat3`. */
+export const WARP_FLOATS = 12;
+
+/** How a packed u8 table is laid out. */
+export interface ByteRowLayout {
+  /** Rows in the table. */
+  rows: number;
+  /** Bytes per row (pixels per image). */
+  width: number;
+  /** [height, width] of a row read as an image, for warps (height·width must equal `width`). */
+  imageShape?: readonly [number, number];
+}
+
+/** Options of {@linkcode gatherBytes}. */
+export interface GatherOptions {
+  /** Multiplies each byte (default 1/255). */
+  scale?: number;
+  /** Added after scaling (default 0). */
+  shift?: number;
+  /** Per-row inverse warps, f32 [rows, 12] (see {@linkcode WARP_FLOATS}); needs `imageShape`. */
+  warps?: Tensor;
+}
+
+/**
+ * u32 words per packed row.
+ *
+ * @param width Bytes per row.
+ * @returns ceil(width / 4).
+ */
+export function wordsPerRow(width: number): number {
+  return Math.ceil(width / 4);
+}
+
+/**
+ * Packs rows of bytes four per u32 (little-endian), padding each row to a
+ * whole word, ready for {@linkcode gatherBytes}.
+ *
+ * @param bytes rows·width bytes, row-major.
+ * @param rows Rows.
+ * @param width Bytes per row.
+ * @returns rows·wordsPerRow(width) words.
+ */
+export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint32Array {
+  const op = "packBytes";
+  checkInt(op, "rows", rows, 1);
+  checkInt(op, "width", width, 1);
+  if (!(bytes instanceof Uint8Array)) typeError(op, "bytes", "a Uint8Array", bytes);
+  if (bytes.length !== rows * width) rangeError(op, "bytes.length", `rows·width = ${rows * width}`, bytes.length);
+  const words = wordsPerRow(width);
+  const padded = new Uint8Array(rows * words * 4);
+  if (words * 4 === width) padded.set(bytes);
+  else for (let r = 0; r < rows; r++) padded.set(bytes.subarray(r * width, (r + 1) * width), r * words * 4);
+  // Typed arrays use the platform's byte order; every WebGPU platform is little-endian, like GPU buffers.
+  return new Uint32Array(padded.buffer);
+}
+
+/**
+ * out[r, :] = scale · bytes of row ids[r] + shift, or, with `warps`, the
+ * row read as an image and sampled bilinearly at warps[r] · (pixel centre),
+ * coordinates measured from the image centre, 0 outside the image.
+ *
+ * @param gpu The context.
+ * @param data The packed table (u32, from {@linkcode packBytes}).
+ * @param layout Its rows, width and image shape.
+ * @param ids Rows to gather, u32 [R] (validated where they are produced: a GPU read cannot be checked).
+ * @param out f32 [R, width].
+ * @param options Scale, shift, warps.
+ * @returns The bound step.
+ *
+ * @example Two rows of a 2-row table, scaled to [0, 1]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gatherBytes, packBytes, requestGpu, Tensor } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const data = Tensor.from(gpu, packBytes(new Uint8Array([0, 255, 51, 102, 153, 204]), 2, 3), [2]);
+ * const ids = Tensor.from(gpu, new Uint32Array([1, 0]), [2]);
+ * const out = Tensor.empty(gpu, [2, 3]);
+ * const step = gatherBytes(gpu, data, { rows: 2, width: 3 }, ids, out);
+ * const encoder = gpu.device.createCommandEncoder();
+ * const pass = encoder.beginComputePass();
+ * step.encode(pass);
+ * pass.end();
+ * gpu.submit("example", encoder);
+ * assert.deepEqual(Array.from(await out.read(), (v) => Math.round(v * 255)), [102, 153, 204, 0, 255, 51]);
+ * gpu.destroy();
+ * ```
+ */
+export function gatherBytes(
+  gpu: Gpu,
+  data: Tensor,
+  layout: ByteRowLayout,
+  ids: Tensor,
+  out: Tensor,
+  options: GatherOptions = {},
+): Step {
+  const op = "gatherBytes";
+  checkInt(op, "layout.rows", layout.rows, 1);
+  checkInt(op, "layout.width", layout.width, 1);
+  const words = wordsPerRow(layout.width);
+  if (!(data instanceof Tensor) || data.dtype !== "u32" || data.size !== layout.rows * words) {
+    rangeError(op, "data", `a u32 Tensor of rows·ceil(width/4) = ${layout.rows * words} words`, data?.shape);
+  }
+  if (!(ids instanceof Tensor) || ids.dtype !== "u32") typeError(op, "ids", "a u32 Tensor", ids?.dtype);
+  const rows = ids.size;
+  if (!(out instanceof Tensor) || out.dtype !== "f32" || out.size !== rows * layout.width) {
+    rangeError(op, "out.shape", `[${rows}, ${layout.width}] (f32)`, out?.shape);
+  }
+  const scale = options.scale ?? 1 / 255;
+  const shift = options.shift ?? 0;
+  checkNumber(op, "options.scale", scale, () => true, "finite");
+  checkNumber(op, "options.shift", shift, () => true, "finite");
+  const [imageH, imageW] = layout.imageShape ?? [1, layout.width];
+  checkInt(op, "layout.imageShape[0]", imageH, 1);
+  checkInt(op, "layout.imageShape[1]", imageW, 1);
+  if (imageH * imageW !== layout.width) {
+    rangeError(op, "layout.imageShape", `[h, w] with h·w = width (${layout.width})`, [imageH, imageW]);
+  }
+  const warps = options.warps;
+  if (warps !== undefined) {
+    if (!layout.imageShape) typeError(op, "layout.imageShape", "given when options.warps is", undefined);
+    if (!(warps instanceof Tensor) || warps.dtype !== "f32" || warps.size !== rows * WARP_FLOATS) {
+      rangeError(op, "options.warps.shape", `[${rows}, ${WARP_FLOATS}] (f32, one mat3x3 per row)`, warps?.shape);
+    }
+  }
+  const uniform = new ArrayBuffer(32);
+  new Uint32Array(uniform, 0, 5).set([rows, layout.width, words, imageW, imageH]);
+  new Float32Array(uniform, 20, 2).set([scale, shift]);
+  const params = uniformOf(gpu, op, new Uint32Array(uniform));
+  const entry = warps ? "gather_warped" : "gather_rows";
+  const uses = warps ? ["params", "data", "ids", "out", "warps"] as const : ["params", "data", "ids", "out"] as const;
+  const dispatch = namedDispatch(gpu, op, shader, entry, LAYOUT, uses, {
+    params,
+    data: data.binding,
+    ids: ids.binding,
+    out: out.binding,
+    warps: warps?.binding,
+  }, Math.ceil((rows * layout.width) / 256));
+  return stepOf(gpu, [dispatch], [params]);
+}

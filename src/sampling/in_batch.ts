@@ -1,0 +1,128 @@
+/**
+ * In-batch negatives: a batch of B (anchor, positive) pairs encodes its B
+ * positives once as the candidate table, and each anchor's negatives are
+ * other rows' positives. The encoder cost is then independent of K, which
+ * is what makes sweeping K (and moving it every step) cheap.
+ *
+ * @module
+ */
+
+import { checkInt, rangeError } from "../gpu/check.ts";
+import { Rng } from "../data/random.ts";
+
+/** Options of {@linkcode InBatchSampler}. */
+export interface InBatchSamplerOptions {
+  /** Pairs per batch, B ≥ 2. */
+  batch: number;
+  /** Negatives per row the table holds, 1..B−1. */
+  kMax: number;
+  /** Never draw a candidate whose label equals the anchor's (labels are passed to `sample`; default false). */
+  excludeSameLabel?: boolean;
+  /** Seed (default 0). */
+  seed?: number;
+}
+
+/**
+ * Seeded in-batch index tables for the sampled-K loss: row i's positive is
+ * candidate i, its K_max negatives are drawn uniformly (with replacement)
+ * from the other candidates, optionally only those with another label. A
+ * row whose label every other candidate shares falls back to all others.
+ *
+ * @example Four pairs, two negatives each, never their own positive
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InBatchSampler } from "../../mod.ts";
+ * const sampler = new InBatchSampler({ batch: 4, kMax: 2, excludeSameLabel: true, seed: 1 });
+ * const table = sampler.sample([0, 0, 1, 1]);
+ * assert.deepEqual([table[0], table[3], table[6], table[9]], [0, 1, 2, 3]);
+ * assert.ok([1, 2, 4, 5].every((s) => table[s] >= 2)); // rows 0 and 1 (label 0) draw from rows 2 and 3
+ * ```
+ */
+export class InBatchSampler {
+  /** Pairs per batch. */
+  readonly batch: number;
+  /** Negatives per row. */
+  readonly kMax: number;
+  /** Whether same-label candidates are excluded. */
+  readonly excludeSameLabel: boolean;
+  readonly #rng: Rng;
+  readonly #eligible: Uint32Array;
+
+  /**
+   * Checks the options.
+   *
+   * @param options Batch, K_max, label exclusion, seed.
+   */
+  constructor(options: InBatchSamplerOptions) {
+    const op = "InBatchSampler";
+    checkInt(op, "options.batch", options.batch, 2);
+    checkInt(op, "options.kMax", options.kMax, 1, options.batch - 1);
+    this.batch = options.batch;
+    this.kMax = options.kMax;
+    this.excludeSameLabel = options.excludeSameLabel ?? false;
+    this.#rng = new Rng(options.seed ?? 0);
+    this.#eligible = new Uint32Array(options.batch);
+  }
+
+  /** The RNG state, for checkpoints. */
+  get state(): number {
+    return this.#rng.state;
+  }
+
+  /**
+   * Restores a state saved from {@linkcode InBatchSampler.state}.
+   *
+   * @param state The state.
+   */
+  setState(state: number): void {
+    this.#rng.state = state >>> 0;
+  }
+
+  /**
+   * One index table, [B, 1 + kMax] row-major.
+   *
+   * @param labels The batch's labels (row i's anchor and positive share label i); needed when excluding.
+   * @param out Where to write (allocated when absent).
+   * @returns The table.
+   */
+  sample(labels?: ArrayLike<number>, out?: Uint32Array): Uint32Array {
+    const op = "InBatchSampler.sample";
+    const { batch, kMax } = this;
+    const width = kMax + 1;
+    if (this.excludeSameLabel && labels?.length !== batch) {
+      rangeError(op, "labels.length", `batch (${batch}) when excludeSameLabel is set`, labels?.length);
+    }
+    const table = out ?? new Uint32Array(batch * width);
+    if (table.length !== batch * width) {
+      rangeError(op, "out.length", `batch·(1 + kMax) = ${batch * width}`, table.length);
+    }
+    const eligible = this.#eligible;
+    for (let i = 0; i < batch; i++) {
+      let n = 0;
+      for (let j = 0; j < batch; j++) {
+        if (j !== i && !(this.excludeSameLabel && labels![j] === labels![i])) eligible[n++] = j;
+      }
+      if (n === 0) { for (let j = 0; j < batch; j++) if (j !== i) eligible[n++] = j; }
+      table[i * width] = i;
+      for (let k = 1; k < width; k++) table[i * width + k] = eligible[Math.floor(this.#rng.next() * n)];
+    }
+    return table;
+  }
+}
+
+/**
+ * The SimCLR table: row i's positive is candidate i and its B − 1 negatives
+ * are every other candidate, in order.
+ *
+ * @param batch B ≥ 2.
+ * @returns [B, B] row-major.
+ */
+export function allInBatch(batch: number): Uint32Array {
+  checkInt("allInBatch", "batch", batch, 2);
+  const table = new Uint32Array(batch * batch);
+  for (let i = 0; i < batch; i++) {
+    table[i * batch] = i;
+    for (let j = 0, k = 1; j < batch; j++) if (j !== i) table[i * batch + k++] = j;
+  }
+  return table;
+}

@@ -1,0 +1,144 @@
+/**
+ * A FIFO queue of past embeddings on the GPU (MoCo style): each step pushes
+ * the batch's candidate embeddings, overwriting the oldest, and negatives
+ * are drawn from the filled slots. The queue is detached: no gradient flows
+ * into it, so it can hold many more negatives than a batch encodes.
+ *
+ * @module
+ */
+
+import { checkInt, rangeError, typeError } from "../gpu/check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { Rng } from "../data/random.ts";
+
+/**
+ * The queue: a [capacity, D] tensor, its write head, and each slot's label.
+ *
+ * @example Push six rows into a queue of four, oldest overwritten
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddingQueue, requestGpu, Tensor } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const queue = new EmbeddingQueue(gpu, { capacity: 4, dim: 1, seed: 1 });
+ * const rows = Tensor.from(gpu, new Float32Array([1, 2, 3]), [3, 1]);
+ * for (let i = 0; i < 2; i++) {
+ *   const encoder = gpu.device.createCommandEncoder();
+ *   queue.push(encoder, rows, [i, i, i]);
+ *   gpu.submit("example", encoder);
+ * }
+ * assert.deepEqual(await queue.embeddings.read(), new Float32Array([2, 3, 3, 1])); // slots 3, 0, 1 rewritten
+ * assert.equal(queue.filled, 4);
+ * gpu.destroy();
+ * ```
+ */
+export class EmbeddingQueue {
+  /** The embeddings, f32 [capacity, D]; slots past `filled` hold zeros. */
+  readonly embeddings: Tensor;
+  /** Slots. */
+  readonly capacity: number;
+  /** Embedding width. */
+  readonly dim: number;
+  /** Next slot to write. */
+  head = 0;
+  /** Slots written at least once. */
+  filled = 0;
+  readonly #labels: Int32Array;
+  readonly #rng: Rng;
+
+  /**
+   * Allocates the queue, zeroed.
+   *
+   * @param gpu The context.
+   * @param options Capacity, width, sampling seed.
+   */
+  constructor(gpu: Gpu, options: { capacity: number; dim: number; seed?: number }) {
+    const op = "EmbeddingQueue";
+    checkInt(op, "options.capacity", options.capacity, 1);
+    checkInt(op, "options.dim", options.dim, 1);
+    this.capacity = options.capacity;
+    this.dim = options.dim;
+    this.embeddings = Tensor.zeros(gpu, [options.capacity, options.dim]);
+    this.#labels = new Int32Array(options.capacity).fill(-1);
+    this.#rng = new Rng(options.seed ?? 0);
+  }
+
+  /** The sampling RNG's state, for checkpoints. */
+  get state(): number {
+    return this.#rng.state;
+  }
+
+  /**
+   * Records copies of `source`'s rows into the oldest slots (one or two
+   * buffer copies, wrapping at the end), outside any compute pass.
+   *
+   * @param encoder The step's command encoder.
+   * @param source f32 [n, D] with n ≤ capacity.
+   * @param labels The rows' labels, for label-aware sampling (default: none).
+   */
+  push(encoder: GPUCommandEncoder, source: Tensor, labels?: ArrayLike<number>): void {
+    const op = "EmbeddingQueue.push";
+    if (!(source instanceof Tensor) || source.dtype !== "f32" || source.size % this.dim !== 0) {
+      typeError(op, "source", `an f32 Tensor of [n, ${this.dim}]`, source?.shape);
+    }
+    const n = source.size / this.dim;
+    if (n > this.capacity) rangeError(op, "source rows", `<= capacity (${this.capacity})`, n);
+    if (labels !== undefined && labels.length !== n) rangeError(op, "labels.length", `the rows (${n})`, labels.length);
+    const rowBytes = this.dim * 4;
+    const first = Math.min(n, this.capacity - this.head);
+    const q = this.embeddings;
+    encoder.copyBufferToBuffer(
+      source.buffer,
+      source.offset,
+      q.buffer,
+      q.offset + this.head * rowBytes,
+      first * rowBytes,
+    );
+    if (first < n) {
+      encoder.copyBufferToBuffer(
+        source.buffer,
+        source.offset + first * rowBytes,
+        q.buffer,
+        q.offset,
+        (n - first) * rowBytes,
+      );
+    }
+    for (let i = 0; i < n; i++) this.#labels[(this.head + i) % this.capacity] = labels ? labels[i] : -1;
+    this.head = (this.head + n) % this.capacity;
+    this.filled = Math.min(this.capacity, this.filled + n);
+  }
+
+  /**
+   * For each anchor, `k` filled slots drawn uniformly with replacement,
+   * optionally never one whose label equals the anchor's.
+   *
+   * @param anchorLabels One label per anchor (used when `excludeSameLabel`), or the row count.
+   * @param k Negatives per row.
+   * @param excludeSameLabel Skip same-label slots (default false); a row with no other label draws from all.
+   * @returns [rows, k] slot numbers.
+   */
+  sample(anchorLabels: ArrayLike<number> | number, k: number, excludeSameLabel = false): Uint32Array {
+    const op = "EmbeddingQueue.sample";
+    checkInt(op, "k", k, 1);
+    if (this.filled === 0) rangeError(op, "filled", "at least one pushed row", 0);
+    const rows = typeof anchorLabels === "number" ? anchorLabels : anchorLabels.length;
+    if (excludeSameLabel && typeof anchorLabels === "number") {
+      typeError(op, "anchorLabels", "labels when excludeSameLabel is set", anchorLabels);
+    }
+    const out = new Uint32Array(rows * k);
+    const eligible = new Uint32Array(this.filled);
+    for (let i = 0; i < rows; i++) {
+      let n = 0;
+      const label = typeof anchorLabels === "number" ? -2 : anchorLabels[i];
+      for (let s = 0; s < this.filled; s++) if (!excludeSameLabel || this.#labels[s] !== label) eligible[n++] = s;
+      if (n === 0) { for (let s = 0; s < this.filled; s++) eligible[n++] = s; }
+      for (let j = 0; j < k; j++) out[i * k + j] = eligible[Math.floor(this.#rng.next() * n)];
+    }
+    return out;
+  }
+
+  /** Frees the queue's tensor. */
+  destroy(): void {
+    this.embeddings.destroy();
+  }
+}

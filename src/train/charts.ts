@@ -1,0 +1,116 @@
+/**
+ * Training curves drawn two ways: in the terminal with asciichart, and as
+ * an SVG file rendered by Vega-Lite (headless, no DOM): loss, K against
+ * the theory's K*, and kNN accuracy over steps.
+ *
+ * @module
+ */
+
+import asciichart from "asciichart";
+import type { TrainRecord } from "./trainer.ts";
+
+/** One evaluation point. */
+export interface EvalPoint {
+  /** Steps done when it was measured. */
+  step: number;
+  /** kNN accuracy in [0, 1]. */
+  accuracy: number;
+}
+
+/** Resamples `values` to at most `width` points (mean of each bucket), so a long run fits a terminal line. */
+function fit(values: readonly number[], width: number): number[] {
+  if (values.length <= width) return [...values];
+  return Array.from({ length: width }, (_, i) => {
+    const from = Math.floor((i * values.length) / width);
+    const to = Math.max(from + 1, Math.floor(((i + 1) * values.length) / width));
+    return values.slice(from, to).reduce((a, b) => a + b, 0) / (to - from);
+  });
+}
+
+/**
+ * Terminal charts of loss, K (with K*) and accuracy.
+ *
+ * @param records Metrics records in step order.
+ * @param evals Evaluation points (may be empty).
+ * @param options Plot width in characters (default 70) and height in rows (default 8).
+ * @returns The text to print.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { terminalCharts } from "../../mod.ts";
+ * const records = [1, 2, 3].map((step) => ({
+ *   step, loss: 3 / step, k: step, kStar: 3, pB: 0.5, miBound: 0, eta: 0, top1: 0.5, gradNorm: 1, stepsPerSecond: 1,
+ * }));
+ * assert.match(terminalCharts(records, [{ step: 3, accuracy: 0.8 }]), /loss/);
+ * ```
+ */
+export function terminalCharts(
+  records: readonly TrainRecord[],
+  evals: readonly EvalPoint[],
+  options: { width?: number; height?: number } = {},
+): string {
+  const width = options.width ?? 70;
+  const height = options.height ?? 8;
+  if (records.length === 0) return "(no metrics yet)";
+  const span = `steps ${records[0].step}–${records.at(-1)!.step}`;
+  const parts = [
+    `loss (${span})`,
+    asciichart.plot(fit(records.map((r) => r.loss), width), { height }),
+    `K (blue) and the theory's K* (yellow) (${span})`,
+    asciichart.plot([fit(records.map((r) => r.k), width), fit(records.map((r) => r.kStar), width)], {
+      height,
+      colors: [asciichart.blue, asciichart.yellow],
+    }),
+  ];
+  if (evals.length > 1) {
+    parts.push(
+      `kNN accuracy, % (steps ${evals[0].step}–${evals.at(-1)!.step})`,
+      asciichart.plot(fit(evals.map((e) => 100 * e.accuracy), width), { height: Math.max(4, height - 2) }),
+    );
+  }
+  return parts.join("\n");
+}
+
+/**
+ * An SVG of three stacked panels (loss, K and K*, kNN accuracy) over steps,
+ * rendered headless by Vega-Lite. Vega is imported on first use, so code
+ * that never draws never loads it.
+ *
+ * @param records Metrics records in step order.
+ * @param evals Evaluation points.
+ * @param title A title (for example the run's configuration).
+ * @returns The SVG text.
+ */
+export async function svgCharts(
+  records: readonly TrainRecord[],
+  evals: readonly EvalPoint[],
+  title: string,
+): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
+  const rows = [
+    ...records.map((r) => ({ step: r.step, value: r.loss, panel: "loss", series: "loss" })),
+    ...records.map((r) => ({ step: r.step, value: r.k, panel: "K", series: "K used" })),
+    ...records.map((r) => ({ step: r.step, value: r.kStar, panel: "K", series: "K* (theory)" })),
+    ...evals.map((e) => ({ step: e.step, value: 100 * e.accuracy, panel: "kNN accuracy (%)", series: "kNN accuracy" })),
+  ];
+  const spec = vegaLite.compile({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: { values: rows },
+    facet: { row: { field: "panel", type: "nominal", sort: ["loss", "K", "kNN accuracy (%)"], title: null } },
+    spec: {
+      width: 560,
+      height: 150,
+      mark: { type: "line", point: evals.length < 30 ? { size: 12 } : false },
+      encoding: {
+        x: { field: "step", type: "quantitative" },
+        y: { field: "value", type: "quantitative", scale: { zero: false }, title: null },
+        color: { field: "series", type: "nominal" },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+  }).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  return await view.toSVG();
+}

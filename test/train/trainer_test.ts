@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { syntheticSplits } from "../../src/data/dataset.ts";
+import { encodeSafetensors, readSafetensors } from "../../src/train/safetensors.ts";
+import { NonFiniteLossError, Trainer, type TrainerConfig, type TrainRecord } from "../../src/train/trainer.ts";
+import { gpuTest, testGpu } from "../util/gpu.ts";
+import { freshSeed } from "../util/random.ts";
+
+// A small task: 8×8 images, 10 classes; closed-loop K that moves every 5 steps, augmentation on, so that every
+// piece of state (batches, negatives, warps, schedule, rank counts in flight, Adam moments) must be restored.
+function smallRun(seed: number, overrides: TrainerConfig = {}) {
+  const data = syntheticSplits({ trainRows: 600, testRows: 200, side: 8, noise: 2, labelNoise: 0.2, seed });
+  const config: TrainerConfig = {
+    dims: [64, 32, 16],
+    batch: 24,
+    kMax: 12,
+    steps: 40,
+    seed,
+    labelNoise: 0.2,
+    schedule: { kind: "closed", every: 5, maxChange: 3 },
+    augment: { rotate: 15, translate: 1 },
+    metricsEvery: 5,
+    evalSizes: { bank: 300, queries: 200, k: 5 },
+    ...overrides,
+  };
+  return { data, config };
+}
+
+/** Records without the wall-clock rate, which is the only thing allowed to differ between runs. */
+function deterministic(records: TrainRecord[]) {
+  return records.map(({ stepsPerSecond: _, ...rest }) => rest);
+}
+
+Deno.test({
+  name: "a run resumed from a checkpoint repeats the uninterrupted run's metrics and accuracy exactly",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const seed = freshSeed("trainer resume");
+    const { data, config } = smallRun(seed);
+    const dir = await Deno.makeTempDir();
+
+    const straight = new Trainer(gpu, data, config);
+    const all = await straight.run();
+    const straightEval = await straight.evaluate();
+    straight.destroy();
+    assert.equal(all.length, 8);
+    const ks = new Set(all.map((r) => r.k));
+    assert.ok(ks.size > 1, `K moved during the run: ${[...ks]}`);
+
+    const first = new Trainer(gpu, data, config);
+    await first.run({ until: 20 });
+    await first.save(`${dir}/at20.safetensors`);
+    first.destroy();
+
+    const resumed = new Trainer(gpu, data, config);
+    await resumed.resume(`${dir}/at20.safetensors`);
+    assert.equal(resumed.stepsDone, 20);
+    const rest = await resumed.run();
+    assert.deepEqual(deterministic(rest), deterministic(all.filter((r) => r.step > 20)));
+    assert.deepEqual(await resumed.evaluate(), straightEval);
+    resumed.destroy();
+
+    // Another configuration refuses the checkpoint, naming what differs.
+    const other = new Trainer(gpu, data, { ...config, batch: 20 });
+    await assert.rejects(() => other.resume(`${dir}/at20.safetensors`), /Trainer\.resume as config must be/);
+    other.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a non-finite loss stops training at a named step and the last good checkpoint is left intact",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const { data, config } = smallRun(7);
+    const dir = await Deno.makeTempDir();
+    const good = `${dir}/good.safetensors`;
+    const trainer = new Trainer(gpu, data, config);
+    await trainer.run({ until: 10 });
+    await trainer.save(good);
+    const goodBytes = await Deno.readFile(good);
+
+    // A checkpoint whose output bias holds a NaN: every embedding becomes NaN on the next step. (A NaN in the first
+    // layer would not do: ReLU's max(NaN, 0) is 0 on this adapter, so the NaN never reaches the loss.)
+    const { tensors, metadata } = await readSafetensors(good);
+    const poisoned = new Float32Array(tensors["param/mlp.1.bias"].data as Float32Array);
+    poisoned[3] = NaN;
+    tensors["param/mlp.1.bias"] = { ...tensors["param/mlp.1.bias"], data: poisoned };
+    await Deno.writeFile(`${dir}/poisoned.safetensors`, encodeSafetensors(tensors, metadata));
+
+    const broken = new Trainer(gpu, data, config);
+    await broken.resume(`${dir}/poisoned.safetensors`);
+    const error = await broken.run().then(() => null, (e) => e);
+    assert.ok(error instanceof NonFiniteLossError, `expected NonFiniteLossError, got ${error}`);
+    assert.equal(error.step, 15, "the first metrics step after the resume at 10");
+    assert.match(error.message, /training stopped at step 15: the loss \(NaN\) is not finite/);
+    // Saving now is refused, so the good checkpoint cannot be overwritten with a broken model.
+    await assert.rejects(() => broken.save(good), NonFiniteLossError);
+    assert.deepEqual(await Deno.readFile(good), goodBytes);
+    broken.destroy();
+
+    const again = new Trainer(gpu, data, config);
+    await again.resume(good);
+    assert.equal((await again.run({ until: 20 })).length, 2, "the good checkpoint still trains");
+    again.destroy();
+    trainer.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "the trainer rejects a bad configuration before any GPU work, naming the setting",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const { data, config } = smallRun(3);
+    const before = { ...gpu.counters };
+    const cases: [TrainerConfig, RegExp][] = [
+      [{ kMax: 24 }, /config\.kMax must be an integer in \[1, 23\]: current value is 24/],
+      [{ dims: [63, 8] }, /config\.dims must be widths starting with the dataset's row width \(64\)/],
+      [{ evalSizes: { bank: 601, queries: 10 } }, /config\.evalSizes\.bank must be <= training rows \(600\)/],
+      [{ schedule: { kind: "sometimes" } as never }, /config\.schedule\.kind must be "fixed", "ans" or "closed"/],
+      [{ lambda: 1.5 }, /config\.lambda must be in \(0, 1\]: current value is 1\.5/],
+      [{ labelNoise: 1 }, /config\.labelNoise must be in \[0, 1\)/],
+    ];
+    for (const [bad, message] of cases) assert.throws(() => new Trainer(gpu, data, { ...config, ...bad }), message);
+    assert.equal(gpu.counters.buffersAllocated, before.buffersAllocated);
+    assert.equal(gpu.counters.pipelinesCreated, before.pipelinesCreated);
+  },
+});
