@@ -1,5 +1,5 @@
 /**
- * `deno task bench [matmul] [contrast] [step]`: runs the named benchmark
+ * `deno task bench [matmul] [contrast] [gather] [step]`: runs the named benchmark
  * families (all when none is named) on the default adapter, prints their
  * tables, and writes the same rows as JSON to
  * bench/results/<adapter>[-<families>].json for later comparison.
@@ -7,10 +7,11 @@
 
 import { requestGpu } from "../src/gpu/device.ts";
 import { benchContrast } from "./contrast_bench.ts";
+import { benchGather } from "./gather_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchStep } from "./step_bench.ts";
 
-const FAMILIES = ["matmul", "contrast", "step"] as const;
+const FAMILIES = ["matmul", "contrast", "gather", "step"] as const;
 const asked = Deno.args.filter((a) => !a.startsWith("-"));
 for (const a of asked) {
   if (!(FAMILIES as readonly string[]).includes(a)) {
@@ -69,6 +70,24 @@ if (families.includes("contrast")) {
     ...contrast.layouts.map((r) =>
       `| ${r.layout} | ${r.rows} | ${r.d} | ${r.tile} | ${r.medianMs.toFixed(0)} | ${r.peakMiB.toFixed(1)} | ${
         r.ratio.toFixed(2)
+      }× |`
+    ),
+  );
+}
+
+if (families.includes("gather")) {
+  const rows = await benchGather(gpu, log);
+  json.gather = rows;
+  lines.push(
+    "",
+    "Batch gather from a resident 60,000 × 784 u8 table (converted to f32 in the kernel) against converting on the " +
+      "host and uploading:",
+    "",
+    "| path | rows | bytes/row | median ms | f32 GB/s delivered | vs host path |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map((r) =>
+      `| ${r.path} | ${r.rows} | ${r.width} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${
+        r.speedup.toFixed(1)
       }× |`
     ),
   );

@@ -9,7 +9,6 @@
  *   deno task train --help
  */
 
-import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   type AffineRanges,
@@ -28,7 +27,7 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { appendJsonl, consoleHooks } from "../src/train/console.ts";
+import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -155,17 +154,14 @@ const config: TrainerConfig = {
 };
 
 const gpu = await requestGpu();
-// Build once to resolve λ, then pick the schedule from it.
-let trainer = new Trainer(gpu, data, config);
-const lambda = trainer.config.lambda;
+const lambda = Trainer.resolve(config, data.train).lambda;
 const limitKStar = bestK(lambda, pairwiseAccuracy(1 - 1e-6, kMax)); // science.md: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "fixed", k: int("k", args.k, 1) }
   : scheduleKind === "ans"
   ? { kind: "ans", kStar: args.kstar ? int("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
   : { kind: "closed" };
-trainer.destroy();
-trainer = new Trainer(gpu, data, { ...config, schedule });
+const trainer = new Trainer(gpu, data, { ...config, schedule });
 
 await Deno.mkdir(args.out, { recursive: true });
 const jsonl = `${args.out}/metrics.jsonl`;
@@ -218,7 +214,7 @@ evals.push({ step: steps, accuracy: final.accuracy });
 await appendJsonl(jsonl, { type: "eval", step: steps, final: true, ...final });
 
 console.log(terminalCharts(trainer.records, evals));
-process.noDeprecation = true; // Vega's loader imports Node's deprecated punycode module
+quietNodeDeprecations();
 const svgPath = `${args.out}/curves.svg`;
 await Deno.writeTextFile(
   svgPath,

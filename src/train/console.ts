@@ -7,6 +7,7 @@
  * @module
  */
 
+import process from "node:process";
 // @ts-types="@types/cli-progress"
 import cliProgress from "cli-progress";
 import type { TrainerHooks, TrainRecord } from "./trainer.ts";
@@ -97,4 +98,13 @@ export function consoleHooks(options: ConsoleOptions): TrainerHooks & { close():
  */
 export async function appendJsonl(path: string, record: unknown): Promise<void> {
   await Deno.writeTextFile(path, JSON.stringify(record) + "\n", { append: true });
+}
+
+/**
+ * Silences Node deprecation warnings for the rest of the process: Vega's
+ * loader (used by `svgCharts`) imports Node's deprecated punycode module,
+ * and the warning would otherwise end up in every training log.
+ */
+export function quietNodeDeprecations(): void {
+  (process as unknown as { noDeprecation: boolean }).noDeprecation = true;
 }

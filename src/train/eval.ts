@@ -28,7 +28,7 @@ export interface KnnResult {
  * @param queries Query embeddings, [Q, D].
  * @param queryLabels Q labels.
  * @param dim D.
- * @param options `k` neighbours that vote (default 10) and the `recallAt` ranks (default [1, 5]).
+ * @param options `k` neighbours that vote (default 10) and the `recallAt` ranks (default [1, 5], those ≤ N).
  * @returns Accuracy and recalls.
  *
  * @example Two clusters on the unit circle
@@ -36,9 +36,12 @@ export interface KnnResult {
  * import assert from "node:assert/strict";
  * import { knnEvaluate } from "./eval.ts";
  * const bank = new Float32Array([1, 0, 0.9, 0.44, 0, 1, -0.44, 0.9]);
- * const r = knnEvaluate(bank, [0, 0, 1, 1], new Float32Array([0.8, 0.6, 0.1, 0.99]), [0, 1], 2, { k: 1 });
+ * const r = knnEvaluate(bank, [0, 0, 1, 1], new Float32Array([0.8, 0.6, 0.1, 0.99]), [0, 1], 2, {
+ *   k: 1,
+ *   recallAt: [1, 2],
+ * });
  * assert.equal(r.accuracy, 1);
- * assert.equal(r.recall[1], 1);
+ * assert.deepEqual(r.recall, { 1: 1, 2: 1 });
  * ```
  */
 export function knnEvaluate(
@@ -58,7 +61,7 @@ export function knnEvaluate(
     rangeError(op, "queries.length", `queryLabels.length·dim = ${q * dim}`, queries.length);
   }
   const k = options.k ?? 10;
-  const recallAt = options.recallAt ?? [1, 5];
+  const recallAt = options.recallAt ?? [1, 5].filter((r) => r <= n);
   checkInt(op, "options.k", k, 1, n);
   recallAt.forEach((r, i) => checkInt(op, `options.recallAt[${i}]`, r, 1, n));
   const depth = Math.max(k, ...recallAt);

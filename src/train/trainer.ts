@@ -360,6 +360,17 @@ export class Trainer {
     );
   }
 
+  /**
+   * The config with every default filled in and λ resolved, without touching the GPU.
+   *
+   * @param config The run.
+   * @param train The training set (its width and classes set defaults).
+   * @returns The resolved config.
+   */
+  static resolve(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {
+    return resolve(config, train);
+  }
+
   /** The K the loss uses now. */
   get k(): number {
     return this.#run.loss.k;
