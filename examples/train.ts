@@ -192,7 +192,7 @@ try {
       const quick = await trainer.evaluate();
       evals.push({ step: next, accuracy: quick.accuracy });
       await appendJsonl(jsonl, { type: "eval", step: next, ...quick });
-      console.log(`\r\x1b[2Kstep ${next}: kNN accuracy ${(100 * quick.accuracy).toFixed(1)}% (2,000 × 1,000)`);
+      report.line(`step ${next}: kNN accuracy ${(100 * quick.accuracy).toFixed(1)}% (2,000 × 1,000)`);
       await trainer.save(checkpoint);
     }
   }
@@ -213,7 +213,7 @@ const final = await trainer.evaluate({ bank: finalBank, queries: finalQueries, k
 evals.push({ step: steps, accuracy: final.accuracy });
 await appendJsonl(jsonl, { type: "eval", step: steps, final: true, ...final });
 
-console.log(terminalCharts(trainer.records, evals));
+console.log(terminalCharts(trainer.records, evals, { color: Deno.stdout.isTerminal() && !Deno.noColor }));
 quietNodeDeprecations();
 const svgPath = `${args.out}/curves.svg`;
 await Deno.writeTextFile(

@@ -32,7 +32,8 @@ function fit(values: readonly number[], width: number): number[] {
  *
  * @param records Metrics records in step order.
  * @param evals Evaluation points (may be empty).
- * @param options Plot width in characters (default 70) and height in rows (default 8).
+ * @param options Plot width in characters (default 70), height in rows (default 8), and `color` for the two K
+ *   series (default true; turn it off for logs and NO_COLOR).
  * @returns The text to print.
  *
  * @example
@@ -48,21 +49,30 @@ function fit(values: readonly number[], width: number): number[] {
 export function terminalCharts(
   records: readonly TrainRecord[],
   evals: readonly EvalPoint[],
-  options: { width?: number; height?: number } = {},
+  options: { width?: number; height?: number; color?: boolean } = {},
 ): string {
   const width = options.width ?? 70;
+  const color = options.color ?? true;
   const height = options.height ?? 8;
   if (records.length === 0) return "(no metrics yet)";
   const span = `steps ${records[0].step}–${records.at(-1)!.step}`;
-  const parts = [
-    `loss (${span})`,
-    asciichart.plot(fit(records.map((r) => r.loss), width), { height }),
-    `K (blue) and the theory's K* (yellow) (${span})`,
-    asciichart.plot([fit(records.map((r) => r.k), width), fit(records.map((r) => r.kStar), width)], {
-      height,
-      colors: [asciichart.blue, asciichart.yellow],
-    }),
-  ];
+  const ks = fit(records.map((r) => r.k), width);
+  const kStars = fit(records.map((r) => r.kStar), width);
+  const parts = [`loss (${span})`, asciichart.plot(fit(records.map((r) => r.loss), width), { height })];
+  if (color) {
+    parts.push(
+      `K (blue) and the theory's K* (yellow) (${span})`,
+      asciichart.plot([ks, kStars], { height, colors: [asciichart.blue, asciichart.yellow] }),
+    );
+  } else {
+    // Without colour two series on one plot cannot be told apart: one plot each.
+    parts.push(
+      `K (${span})`,
+      asciichart.plot(ks, { height }),
+      `the theory's K* (${span})`,
+      asciichart.plot(kStars, { height }),
+    );
+  }
   if (evals.length > 1) {
     parts.push(
       `kNN accuracy, % (steps ${evals[0].step}–${evals.at(-1)!.step})`,

@@ -37,9 +37,9 @@ function clock(seconds: number): string {
  * Trainer hooks that report progress and metrics; `close()` when training ends.
  *
  * @param options Total steps, JSONL path, cadence.
- * @returns The hooks, and `close` to finish the bar and flush the file.
+ * @returns The hooks, `line` to print a message without breaking the bar, and `close` to finish the bar and the file.
  */
-export function consoleHooks(options: ConsoleOptions): TrainerHooks & { close(): void } {
+export function consoleHooks(options: ConsoleOptions): TrainerHooks & { line(text: string): void; close(): void } {
   const start = options.start ?? 0;
   const printEvery = options.printEvery ?? 10;
   const useBar = options.bar ?? Deno.stdout.isTerminal();
@@ -83,6 +83,7 @@ export function consoleHooks(options: ConsoleOptions): TrainerHooks & { close():
         );
       }
     },
+    line,
     close() {
       bar?.stop();
       file?.close();
