@@ -45,7 +45,7 @@ Model and loss
   --lr LR               peak Adam learning rate, warm-up then cosine (default 0.002)
 K (negatives per anchor)
   --schedule NAME       closed | ans | fixed (default closed)
-  --kmax K              largest K (default 32; at most batch − 1)
+  --kmax K              largest K, at most batch − 1 (default 32, or batch − 1 if smaller)
   --k K                 K of the fixed schedule (default 8)
   --kstar K             K* the ANS schedule ramps to (default: the theory's K* for λ, model-accuracy limit)
   --lambda L            label reliability λ for the theory (default: from the classes and --noise)
@@ -73,7 +73,7 @@ const { values: args } = parseArgs({
     tau: { type: "string", default: "0.1" },
     lr: { type: "string", default: "0.002" },
     schedule: { type: "string", default: "closed" },
-    kmax: { type: "string", default: "32" },
+    kmax: { type: "string" },
     k: { type: "string", default: "8" },
     kstar: { type: "string" },
     lambda: { type: "string" },
@@ -110,7 +110,7 @@ function oneOf<T extends string>(flag: string, text: string, allowed: readonly T
 
 const steps = int("steps", args.steps, 1);
 const batch = int("batch", args.batch, 2);
-const kMax = int("kmax", args.kmax, 1);
+const kMax = args.kmax === undefined ? Math.min(32, batch - 1) : int("kmax", args.kmax, 1);
 const seed = int("seed", args.seed, 0);
 const evalEvery = int("eval-every", args["eval-every"], 1);
 const noise = real("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");

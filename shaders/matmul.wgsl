@@ -37,6 +37,8 @@ override TM: u32 = 4;
 override TN: u32 = 4;
 // Depth of a shared-memory tile (matmul_tiled only).
 override BK: u32 = 16;
+// matmul_unrolled only: interleave the columns of a workgroup's threads (see unrolled_col).
+override INTERLEAVE: bool = false;
 
 const MAX_T: u32 = 8u;
 
@@ -134,15 +136,26 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-// One row of a 16-column block: guarded stores (edges of C only).
-fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+// Column q (0..15) of a matmul_unrolled thread. Blocked: its 16 adjacent
+// columns. Interleaved: the workgroup's WG_X threads take turns, so that
+// invocations side by side read B at adjacent addresses; a CPU adapter runs
+// them in SIMD lanes, and adjacent lanes make a cheaper gather.
+fn unrolled_col(gx: u32, lx: u32, q: u32) -> u32 {
+  if (INTERLEAVE) {
+    return (gx - lx) * 16u + lx + WG_X * q;
+  }
+  return gx * 16u + q;
+}
+
+// One row of a thread's 8×16 block: guarded stores (edges of C only).
+fn store_row16(m: u32, gx: u32, lx: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   if (m >= dims.M) {
     return;
   }
   let v = array<vec4f, 4>(v0, v1, v2, v3);
   for (var j = 0u; j < 4u; j++) {
     for (var c = 0u; c < 4u; c++) {
-      let n = col0 + 4u * j + c;
+      let n = unrolled_col(gx, lx, 4u * j + c);
       if (n < dims.N) {
         store_c(m, n, v[j][c]);
       }
@@ -157,9 +170,10 @@ fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
 // 8 loads of A and 16 of B feed 128 FMAs. TM, TN are ignored (8 and 16).
 // Dispatch: (ceil(N / (WG_X·16)), ceil(M / (WG_Y·8))) workgroups.
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
+fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let row0 = gid.y * 8u;
-  let col0 = gid.x * 16u;
+  let gx = gid.x;
+  let lx = lid.x;
   var c00 = vec4f(0.0); var c01 = vec4f(0.0); var c02 = vec4f(0.0); var c03 = vec4f(0.0);
   var c10 = vec4f(0.0); var c11 = vec4f(0.0); var c12 = vec4f(0.0); var c13 = vec4f(0.0);
   var c20 = vec4f(0.0); var c21 = vec4f(0.0); var c22 = vec4f(0.0); var c23 = vec4f(0.0);
@@ -169,10 +183,10 @@ fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
   var c60 = vec4f(0.0); var c61 = vec4f(0.0); var c62 = vec4f(0.0); var c63 = vec4f(0.0);
   var c70 = vec4f(0.0); var c71 = vec4f(0.0); var c72 = vec4f(0.0); var c73 = vec4f(0.0);
   for (var k = 0u; k < dims.K; k++) {
-    let b0 = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
-    let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
-    let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
-    let b3 = vec4f(load_b(k, col0 + 12u), load_b(k, col0 + 13u), load_b(k, col0 + 14u), load_b(k, col0 + 15u));
+    let b0 = vec4f(load_b(k, unrolled_col(gx, lx, 0u)), load_b(k, unrolled_col(gx, lx, 1u)), load_b(k, unrolled_col(gx, lx, 2u)), load_b(k, unrolled_col(gx, lx, 3u)));
+    let b1 = vec4f(load_b(k, unrolled_col(gx, lx, 4u)), load_b(k, unrolled_col(gx, lx, 5u)), load_b(k, unrolled_col(gx, lx, 6u)), load_b(k, unrolled_col(gx, lx, 7u)));
+    let b2 = vec4f(load_b(k, unrolled_col(gx, lx, 8u)), load_b(k, unrolled_col(gx, lx, 9u)), load_b(k, unrolled_col(gx, lx, 10u)), load_b(k, unrolled_col(gx, lx, 11u)));
+    let b3 = vec4f(load_b(k, unrolled_col(gx, lx, 12u)), load_b(k, unrolled_col(gx, lx, 13u)), load_b(k, unrolled_col(gx, lx, 14u)), load_b(k, unrolled_col(gx, lx, 15u)));
     let a0 = vec4f(load_a(row0 + 0u, k));
     let a1 = vec4f(load_a(row0 + 1u, k));
     let a2 = vec4f(load_a(row0 + 2u, k));
@@ -190,14 +204,14 @@ fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
     c60 = fma(a6, b0, c60); c61 = fma(a6, b1, c61); c62 = fma(a6, b2, c62); c63 = fma(a6, b3, c63);
     c70 = fma(a7, b0, c70); c71 = fma(a7, b1, c71); c72 = fma(a7, b2, c72); c73 = fma(a7, b3, c73);
   }
-  store_row16(row0 + 0u, col0, c00, c01, c02, c03);
-  store_row16(row0 + 1u, col0, c10, c11, c12, c13);
-  store_row16(row0 + 2u, col0, c20, c21, c22, c23);
-  store_row16(row0 + 3u, col0, c30, c31, c32, c33);
-  store_row16(row0 + 4u, col0, c40, c41, c42, c43);
-  store_row16(row0 + 5u, col0, c50, c51, c52, c53);
-  store_row16(row0 + 6u, col0, c60, c61, c62, c63);
-  store_row16(row0 + 7u, col0, c70, c71, c72, c73);
+  store_row16(row0 + 0u, gx, lx, c00, c01, c02, c03);
+  store_row16(row0 + 1u, gx, lx, c10, c11, c12, c13);
+  store_row16(row0 + 2u, gx, lx, c20, c21, c22, c23);
+  store_row16(row0 + 3u, gx, lx, c30, c31, c32, c33);
+  store_row16(row0 + 4u, gx, lx, c40, c41, c42, c43);
+  store_row16(row0 + 5u, gx, lx, c50, c51, c52, c53);
+  store_row16(row0 + 6u, gx, lx, c60, c61, c62, c63);
+  store_row16(row0 + 7u, gx, lx, c70, c71, c72, c73);
 }
 
 // Tiles of op(A) [BM, BK] and op(B) [BK, BN] with BM = WG_Y·TM, BN = WG_X·TN.

@@ -36,6 +36,8 @@ export interface MatmulVariant {
   tn: number;
   /** Shared-memory tile depth (tiled only). */
   bk?: number;
+  /** Interleave the columns of a workgroup's threads (unrolled only). */
+  interleave?: boolean;
 }
 
 /** The variants {@linkcode tuneMatmul} chooses from. */
@@ -45,6 +47,7 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = Object.f
   reg8x4: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 4 },
   reg8x8: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 8 },
   named8x16: { entry: "unrolled", wgX: 8, wgY: 8, tm: 8, tn: 16 },
+  lanes8x16: { entry: "unrolled", wgX: 8, wgY: 8, tm: 8, tn: 16, interleave: true },
   tiled64: { entry: "tiled", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
   tiled128: { entry: "tiled", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
 });
@@ -226,6 +229,7 @@ export class MatmulKernel {
       TM: variant.tm,
       TN: variant.tn,
       BK: variant.bk ?? 16,
+      INTERLEAVE: variant.interleave ?? false,
     });
     this.#uniform = gpu.acquire(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));

@@ -19,7 +19,9 @@ const evals = [{ step: 500, accuracy: 0.7 }, { step: 1000, accuracy: 0.8 }, { st
 Deno.test("terminalCharts() fits a long run into the width, and without colour draws K and K* apart with no escapes", () => {
   const plain = terminalCharts(records, evals, { width: 50, color: false });
   assert.doesNotMatch(plain, /\x1b\[/);
-  for (const title of ["loss (steps 10–2000)", "K (steps 10–2000)", "the theory's K* (steps 10–2000)", "kNN accuracy"]) {
+  for (
+    const title of ["loss (steps 10–2000)", "K (steps 10–2000)", "the theory's K* (steps 10–2000)", "kNN accuracy"]
+  ) {
     assert.ok(plain.includes(title), `missing "${title}"`);
   }
   // Each plotted row is the axis label, the axis and at most 50 points.
