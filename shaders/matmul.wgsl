@@ -37,8 +37,6 @@ override TM: u32 = 4;
 override TN: u32 = 4;
 // Depth of a shared-memory tile (matmul_tiled only).
 override BK: u32 = 16;
-// matmul_unrolled only: interleave the columns of a workgroup's threads (see unrolled_col).
-override INTERLEAVE: bool = false;
 
 const MAX_T: u32 = 8u;
 
@@ -136,26 +134,15 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-// Column q (0..15) of a matmul_unrolled thread. Blocked: its 16 adjacent
-// columns. Interleaved: the workgroup's WG_X threads take turns, so that
-// invocations side by side read B at adjacent addresses; a CPU adapter runs
-// them in SIMD lanes, and adjacent lanes make a cheaper gather.
-fn unrolled_col(gx: u32, lx: u32, q: u32) -> u32 {
-  if (INTERLEAVE) {
-    return (gx - lx) * 16u + lx + WG_X * q;
-  }
-  return gx * 16u + q;
-}
-
-// One row of a thread's 8×16 block: guarded stores (edges of C only).
-fn store_row16(m: u32, gx: u32, lx: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+// One row of a 16-column block: guarded stores (edges of C only).
+fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
   if (m >= dims.M) {
     return;
   }
   let v = array<vec4f, 4>(v0, v1, v2, v3);
   for (var j = 0u; j < 4u; j++) {
     for (var c = 0u; c < 4u; c++) {
-      let n = unrolled_col(gx, lx, 4u * j + c);
+      let n = col0 + 4u * j + c;
       if (n < dims.N) {
         store_c(m, n, v[j][c]);
       }
@@ -170,10 +157,9 @@ fn store_row16(m: u32, gx: u32, lx: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: ve
 // 8 loads of A and 16 of B feed 128 FMAs. TM, TN are ignored (8 and 16).
 // Dispatch: (ceil(N / (WG_X·16)), ceil(M / (WG_Y·8))) workgroups.
 @compute @workgroup_size(WG_X, WG_Y)
-fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
   let row0 = gid.y * 8u;
-  let gx = gid.x;
-  let lx = lid.x;
+  let col0 = gid.x * 16u;
   var c00 = vec4f(0.0); var c01 = vec4f(0.0); var c02 = vec4f(0.0); var c03 = vec4f(0.0);
   var c10 = vec4f(0.0); var c11 = vec4f(0.0); var c12 = vec4f(0.0); var c13 = vec4f(0.0);
   var c20 = vec4f(0.0); var c21 = vec4f(0.0); var c22 = vec4f(0.0); var c23 = vec4f(0.0);
@@ -183,10 +169,10 @@ fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u, @builtin(local_inv
   var c60 = vec4f(0.0); var c61 = vec4f(0.0); var c62 = vec4f(0.0); var c63 = vec4f(0.0);
   var c70 = vec4f(0.0); var c71 = vec4f(0.0); var c72 = vec4f(0.0); var c73 = vec4f(0.0);
   for (var k = 0u; k < dims.K; k++) {
-    let b0 = vec4f(load_b(k, unrolled_col(gx, lx, 0u)), load_b(k, unrolled_col(gx, lx, 1u)), load_b(k, unrolled_col(gx, lx, 2u)), load_b(k, unrolled_col(gx, lx, 3u)));
-    let b1 = vec4f(load_b(k, unrolled_col(gx, lx, 4u)), load_b(k, unrolled_col(gx, lx, 5u)), load_b(k, unrolled_col(gx, lx, 6u)), load_b(k, unrolled_col(gx, lx, 7u)));
-    let b2 = vec4f(load_b(k, unrolled_col(gx, lx, 8u)), load_b(k, unrolled_col(gx, lx, 9u)), load_b(k, unrolled_col(gx, lx, 10u)), load_b(k, unrolled_col(gx, lx, 11u)));
-    let b3 = vec4f(load_b(k, unrolled_col(gx, lx, 12u)), load_b(k, unrolled_col(gx, lx, 13u)), load_b(k, unrolled_col(gx, lx, 14u)), load_b(k, unrolled_col(gx, lx, 15u)));
+    let b0 = vec4f(load_b(k, col0), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
+    let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
+    let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
+    let b3 = vec4f(load_b(k, col0 + 12u), load_b(k, col0 + 13u), load_b(k, col0 + 14u), load_b(k, col0 + 15u));
     let a0 = vec4f(load_a(row0 + 0u, k));
     let a1 = vec4f(load_a(row0 + 1u, k));
     let a2 = vec4f(load_a(row0 + 2u, k));
@@ -204,15 +190,117 @@ fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u, @builtin(local_inv
     c60 = fma(a6, b0, c60); c61 = fma(a6, b1, c61); c62 = fma(a6, b2, c62); c63 = fma(a6, b3, c63);
     c70 = fma(a7, b0, c70); c71 = fma(a7, b1, c71); c72 = fma(a7, b2, c72); c73 = fma(a7, b3, c73);
   }
-  store_row16(row0 + 0u, gx, lx, c00, c01, c02, c03);
-  store_row16(row0 + 1u, gx, lx, c10, c11, c12, c13);
-  store_row16(row0 + 2u, gx, lx, c20, c21, c22, c23);
-  store_row16(row0 + 3u, gx, lx, c30, c31, c32, c33);
-  store_row16(row0 + 4u, gx, lx, c40, c41, c42, c43);
-  store_row16(row0 + 5u, gx, lx, c50, c51, c52, c53);
-  store_row16(row0 + 6u, gx, lx, c60, c61, c62, c63);
-  store_row16(row0 + 7u, gx, lx, c70, c71, c72, c73);
+  store_row16(row0 + 0u, col0, c00, c01, c02, c03);
+  store_row16(row0 + 1u, col0, c10, c11, c12, c13);
+  store_row16(row0 + 2u, col0, c20, c21, c22, c23);
+  store_row16(row0 + 3u, col0, c30, c31, c32, c33);
+  store_row16(row0 + 4u, col0, c40, c41, c42, c43);
+  store_row16(row0 + 5u, col0, c50, c51, c52, c53);
+  store_row16(row0 + 6u, col0, c60, c61, c62, c63);
+  store_row16(row0 + 7u, col0, c70, c71, c72, c73);
 }
+
+// One row of a matmul_unrolled16x32 thread's block: guarded stores (edges of C only).
+fn store_block_row(m: u32, col0: u32, v: array<vec4f, 8>) {
+  if (m >= dims.M) {
+    return;
+  }
+  for (var j = 0u; j < 8u; j++) {
+    for (var c = 0u; c < 4u; c++) {
+      let n = col0 + 4u * j + c;
+      if (n < dims.N) {
+        store_c(m, n, v[j][c]);
+      }
+    }
+  }
+}
+
+// matmul_unrolled at a 16×32 block: 16 loads of A and 32 of B feed 512 FMAs
+// per k, twice the 8×16 block's FMAs per loaded element, which is what
+// bounds llvmpipe (each storage load is a loop over SIMD lanes). 128 named
+// vec4 accumulators are too many to write by hand, hence the generator.
+// BEGIN generated by bench/gen_matmul_unrolled.ts: 16×32 named accumulators.
+// Dispatch: (ceil(N / (WG_X·32)), ceil(M / (WG_Y·16))) workgroups.
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_unrolled16x32(@builtin(global_invocation_id) gid: vec3u) {
+  let row0 = gid.y * 16u;
+  let col0 = gid.x * 32u;
+  var c0_0 = vec4f(0.0); var c0_1 = vec4f(0.0); var c0_2 = vec4f(0.0); var c0_3 = vec4f(0.0); var c0_4 = vec4f(0.0); var c0_5 = vec4f(0.0); var c0_6 = vec4f(0.0); var c0_7 = vec4f(0.0);
+  var c1_0 = vec4f(0.0); var c1_1 = vec4f(0.0); var c1_2 = vec4f(0.0); var c1_3 = vec4f(0.0); var c1_4 = vec4f(0.0); var c1_5 = vec4f(0.0); var c1_6 = vec4f(0.0); var c1_7 = vec4f(0.0);
+  var c2_0 = vec4f(0.0); var c2_1 = vec4f(0.0); var c2_2 = vec4f(0.0); var c2_3 = vec4f(0.0); var c2_4 = vec4f(0.0); var c2_5 = vec4f(0.0); var c2_6 = vec4f(0.0); var c2_7 = vec4f(0.0);
+  var c3_0 = vec4f(0.0); var c3_1 = vec4f(0.0); var c3_2 = vec4f(0.0); var c3_3 = vec4f(0.0); var c3_4 = vec4f(0.0); var c3_5 = vec4f(0.0); var c3_6 = vec4f(0.0); var c3_7 = vec4f(0.0);
+  var c4_0 = vec4f(0.0); var c4_1 = vec4f(0.0); var c4_2 = vec4f(0.0); var c4_3 = vec4f(0.0); var c4_4 = vec4f(0.0); var c4_5 = vec4f(0.0); var c4_6 = vec4f(0.0); var c4_7 = vec4f(0.0);
+  var c5_0 = vec4f(0.0); var c5_1 = vec4f(0.0); var c5_2 = vec4f(0.0); var c5_3 = vec4f(0.0); var c5_4 = vec4f(0.0); var c5_5 = vec4f(0.0); var c5_6 = vec4f(0.0); var c5_7 = vec4f(0.0);
+  var c6_0 = vec4f(0.0); var c6_1 = vec4f(0.0); var c6_2 = vec4f(0.0); var c6_3 = vec4f(0.0); var c6_4 = vec4f(0.0); var c6_5 = vec4f(0.0); var c6_6 = vec4f(0.0); var c6_7 = vec4f(0.0);
+  var c7_0 = vec4f(0.0); var c7_1 = vec4f(0.0); var c7_2 = vec4f(0.0); var c7_3 = vec4f(0.0); var c7_4 = vec4f(0.0); var c7_5 = vec4f(0.0); var c7_6 = vec4f(0.0); var c7_7 = vec4f(0.0);
+  var c8_0 = vec4f(0.0); var c8_1 = vec4f(0.0); var c8_2 = vec4f(0.0); var c8_3 = vec4f(0.0); var c8_4 = vec4f(0.0); var c8_5 = vec4f(0.0); var c8_6 = vec4f(0.0); var c8_7 = vec4f(0.0);
+  var c9_0 = vec4f(0.0); var c9_1 = vec4f(0.0); var c9_2 = vec4f(0.0); var c9_3 = vec4f(0.0); var c9_4 = vec4f(0.0); var c9_5 = vec4f(0.0); var c9_6 = vec4f(0.0); var c9_7 = vec4f(0.0);
+  var c10_0 = vec4f(0.0); var c10_1 = vec4f(0.0); var c10_2 = vec4f(0.0); var c10_3 = vec4f(0.0); var c10_4 = vec4f(0.0); var c10_5 = vec4f(0.0); var c10_6 = vec4f(0.0); var c10_7 = vec4f(0.0);
+  var c11_0 = vec4f(0.0); var c11_1 = vec4f(0.0); var c11_2 = vec4f(0.0); var c11_3 = vec4f(0.0); var c11_4 = vec4f(0.0); var c11_5 = vec4f(0.0); var c11_6 = vec4f(0.0); var c11_7 = vec4f(0.0);
+  var c12_0 = vec4f(0.0); var c12_1 = vec4f(0.0); var c12_2 = vec4f(0.0); var c12_3 = vec4f(0.0); var c12_4 = vec4f(0.0); var c12_5 = vec4f(0.0); var c12_6 = vec4f(0.0); var c12_7 = vec4f(0.0);
+  var c13_0 = vec4f(0.0); var c13_1 = vec4f(0.0); var c13_2 = vec4f(0.0); var c13_3 = vec4f(0.0); var c13_4 = vec4f(0.0); var c13_5 = vec4f(0.0); var c13_6 = vec4f(0.0); var c13_7 = vec4f(0.0);
+  var c14_0 = vec4f(0.0); var c14_1 = vec4f(0.0); var c14_2 = vec4f(0.0); var c14_3 = vec4f(0.0); var c14_4 = vec4f(0.0); var c14_5 = vec4f(0.0); var c14_6 = vec4f(0.0); var c14_7 = vec4f(0.0);
+  var c15_0 = vec4f(0.0); var c15_1 = vec4f(0.0); var c15_2 = vec4f(0.0); var c15_3 = vec4f(0.0); var c15_4 = vec4f(0.0); var c15_5 = vec4f(0.0); var c15_6 = vec4f(0.0); var c15_7 = vec4f(0.0);
+  for (var k = 0u; k < dims.K; k++) {
+    let b0 = vec4f(load_b(k, col0 + 0u), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
+    let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
+    let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
+    let b3 = vec4f(load_b(k, col0 + 12u), load_b(k, col0 + 13u), load_b(k, col0 + 14u), load_b(k, col0 + 15u));
+    let b4 = vec4f(load_b(k, col0 + 16u), load_b(k, col0 + 17u), load_b(k, col0 + 18u), load_b(k, col0 + 19u));
+    let b5 = vec4f(load_b(k, col0 + 20u), load_b(k, col0 + 21u), load_b(k, col0 + 22u), load_b(k, col0 + 23u));
+    let b6 = vec4f(load_b(k, col0 + 24u), load_b(k, col0 + 25u), load_b(k, col0 + 26u), load_b(k, col0 + 27u));
+    let b7 = vec4f(load_b(k, col0 + 28u), load_b(k, col0 + 29u), load_b(k, col0 + 30u), load_b(k, col0 + 31u));
+    let a0 = vec4f(load_a(row0 + 0u, k));
+    let a1 = vec4f(load_a(row0 + 1u, k));
+    let a2 = vec4f(load_a(row0 + 2u, k));
+    let a3 = vec4f(load_a(row0 + 3u, k));
+    let a4 = vec4f(load_a(row0 + 4u, k));
+    let a5 = vec4f(load_a(row0 + 5u, k));
+    let a6 = vec4f(load_a(row0 + 6u, k));
+    let a7 = vec4f(load_a(row0 + 7u, k));
+    let a8 = vec4f(load_a(row0 + 8u, k));
+    let a9 = vec4f(load_a(row0 + 9u, k));
+    let a10 = vec4f(load_a(row0 + 10u, k));
+    let a11 = vec4f(load_a(row0 + 11u, k));
+    let a12 = vec4f(load_a(row0 + 12u, k));
+    let a13 = vec4f(load_a(row0 + 13u, k));
+    let a14 = vec4f(load_a(row0 + 14u, k));
+    let a15 = vec4f(load_a(row0 + 15u, k));
+    c0_0 = fma(a0, b0, c0_0); c0_1 = fma(a0, b1, c0_1); c0_2 = fma(a0, b2, c0_2); c0_3 = fma(a0, b3, c0_3); c0_4 = fma(a0, b4, c0_4); c0_5 = fma(a0, b5, c0_5); c0_6 = fma(a0, b6, c0_6); c0_7 = fma(a0, b7, c0_7);
+    c1_0 = fma(a1, b0, c1_0); c1_1 = fma(a1, b1, c1_1); c1_2 = fma(a1, b2, c1_2); c1_3 = fma(a1, b3, c1_3); c1_4 = fma(a1, b4, c1_4); c1_5 = fma(a1, b5, c1_5); c1_6 = fma(a1, b6, c1_6); c1_7 = fma(a1, b7, c1_7);
+    c2_0 = fma(a2, b0, c2_0); c2_1 = fma(a2, b1, c2_1); c2_2 = fma(a2, b2, c2_2); c2_3 = fma(a2, b3, c2_3); c2_4 = fma(a2, b4, c2_4); c2_5 = fma(a2, b5, c2_5); c2_6 = fma(a2, b6, c2_6); c2_7 = fma(a2, b7, c2_7);
+    c3_0 = fma(a3, b0, c3_0); c3_1 = fma(a3, b1, c3_1); c3_2 = fma(a3, b2, c3_2); c3_3 = fma(a3, b3, c3_3); c3_4 = fma(a3, b4, c3_4); c3_5 = fma(a3, b5, c3_5); c3_6 = fma(a3, b6, c3_6); c3_7 = fma(a3, b7, c3_7);
+    c4_0 = fma(a4, b0, c4_0); c4_1 = fma(a4, b1, c4_1); c4_2 = fma(a4, b2, c4_2); c4_3 = fma(a4, b3, c4_3); c4_4 = fma(a4, b4, c4_4); c4_5 = fma(a4, b5, c4_5); c4_6 = fma(a4, b6, c4_6); c4_7 = fma(a4, b7, c4_7);
+    c5_0 = fma(a5, b0, c5_0); c5_1 = fma(a5, b1, c5_1); c5_2 = fma(a5, b2, c5_2); c5_3 = fma(a5, b3, c5_3); c5_4 = fma(a5, b4, c5_4); c5_5 = fma(a5, b5, c5_5); c5_6 = fma(a5, b6, c5_6); c5_7 = fma(a5, b7, c5_7);
+    c6_0 = fma(a6, b0, c6_0); c6_1 = fma(a6, b1, c6_1); c6_2 = fma(a6, b2, c6_2); c6_3 = fma(a6, b3, c6_3); c6_4 = fma(a6, b4, c6_4); c6_5 = fma(a6, b5, c6_5); c6_6 = fma(a6, b6, c6_6); c6_7 = fma(a6, b7, c6_7);
+    c7_0 = fma(a7, b0, c7_0); c7_1 = fma(a7, b1, c7_1); c7_2 = fma(a7, b2, c7_2); c7_3 = fma(a7, b3, c7_3); c7_4 = fma(a7, b4, c7_4); c7_5 = fma(a7, b5, c7_5); c7_6 = fma(a7, b6, c7_6); c7_7 = fma(a7, b7, c7_7);
+    c8_0 = fma(a8, b0, c8_0); c8_1 = fma(a8, b1, c8_1); c8_2 = fma(a8, b2, c8_2); c8_3 = fma(a8, b3, c8_3); c8_4 = fma(a8, b4, c8_4); c8_5 = fma(a8, b5, c8_5); c8_6 = fma(a8, b6, c8_6); c8_7 = fma(a8, b7, c8_7);
+    c9_0 = fma(a9, b0, c9_0); c9_1 = fma(a9, b1, c9_1); c9_2 = fma(a9, b2, c9_2); c9_3 = fma(a9, b3, c9_3); c9_4 = fma(a9, b4, c9_4); c9_5 = fma(a9, b5, c9_5); c9_6 = fma(a9, b6, c9_6); c9_7 = fma(a9, b7, c9_7);
+    c10_0 = fma(a10, b0, c10_0); c10_1 = fma(a10, b1, c10_1); c10_2 = fma(a10, b2, c10_2); c10_3 = fma(a10, b3, c10_3); c10_4 = fma(a10, b4, c10_4); c10_5 = fma(a10, b5, c10_5); c10_6 = fma(a10, b6, c10_6); c10_7 = fma(a10, b7, c10_7);
+    c11_0 = fma(a11, b0, c11_0); c11_1 = fma(a11, b1, c11_1); c11_2 = fma(a11, b2, c11_2); c11_3 = fma(a11, b3, c11_3); c11_4 = fma(a11, b4, c11_4); c11_5 = fma(a11, b5, c11_5); c11_6 = fma(a11, b6, c11_6); c11_7 = fma(a11, b7, c11_7);
+    c12_0 = fma(a12, b0, c12_0); c12_1 = fma(a12, b1, c12_1); c12_2 = fma(a12, b2, c12_2); c12_3 = fma(a12, b3, c12_3); c12_4 = fma(a12, b4, c12_4); c12_5 = fma(a12, b5, c12_5); c12_6 = fma(a12, b6, c12_6); c12_7 = fma(a12, b7, c12_7);
+    c13_0 = fma(a13, b0, c13_0); c13_1 = fma(a13, b1, c13_1); c13_2 = fma(a13, b2, c13_2); c13_3 = fma(a13, b3, c13_3); c13_4 = fma(a13, b4, c13_4); c13_5 = fma(a13, b5, c13_5); c13_6 = fma(a13, b6, c13_6); c13_7 = fma(a13, b7, c13_7);
+    c14_0 = fma(a14, b0, c14_0); c14_1 = fma(a14, b1, c14_1); c14_2 = fma(a14, b2, c14_2); c14_3 = fma(a14, b3, c14_3); c14_4 = fma(a14, b4, c14_4); c14_5 = fma(a14, b5, c14_5); c14_6 = fma(a14, b6, c14_6); c14_7 = fma(a14, b7, c14_7);
+    c15_0 = fma(a15, b0, c15_0); c15_1 = fma(a15, b1, c15_1); c15_2 = fma(a15, b2, c15_2); c15_3 = fma(a15, b3, c15_3); c15_4 = fma(a15, b4, c15_4); c15_5 = fma(a15, b5, c15_5); c15_6 = fma(a15, b6, c15_6); c15_7 = fma(a15, b7, c15_7);
+  }
+  store_block_row(row0 + 0u, col0, array<vec4f, 8>(c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7));
+  store_block_row(row0 + 1u, col0, array<vec4f, 8>(c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7));
+  store_block_row(row0 + 2u, col0, array<vec4f, 8>(c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7));
+  store_block_row(row0 + 3u, col0, array<vec4f, 8>(c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c3_6, c3_7));
+  store_block_row(row0 + 4u, col0, array<vec4f, 8>(c4_0, c4_1, c4_2, c4_3, c4_4, c4_5, c4_6, c4_7));
+  store_block_row(row0 + 5u, col0, array<vec4f, 8>(c5_0, c5_1, c5_2, c5_3, c5_4, c5_5, c5_6, c5_7));
+  store_block_row(row0 + 6u, col0, array<vec4f, 8>(c6_0, c6_1, c6_2, c6_3, c6_4, c6_5, c6_6, c6_7));
+  store_block_row(row0 + 7u, col0, array<vec4f, 8>(c7_0, c7_1, c7_2, c7_3, c7_4, c7_5, c7_6, c7_7));
+  store_block_row(row0 + 8u, col0, array<vec4f, 8>(c8_0, c8_1, c8_2, c8_3, c8_4, c8_5, c8_6, c8_7));
+  store_block_row(row0 + 9u, col0, array<vec4f, 8>(c9_0, c9_1, c9_2, c9_3, c9_4, c9_5, c9_6, c9_7));
+  store_block_row(row0 + 10u, col0, array<vec4f, 8>(c10_0, c10_1, c10_2, c10_3, c10_4, c10_5, c10_6, c10_7));
+  store_block_row(row0 + 11u, col0, array<vec4f, 8>(c11_0, c11_1, c11_2, c11_3, c11_4, c11_5, c11_6, c11_7));
+  store_block_row(row0 + 12u, col0, array<vec4f, 8>(c12_0, c12_1, c12_2, c12_3, c12_4, c12_5, c12_6, c12_7));
+  store_block_row(row0 + 13u, col0, array<vec4f, 8>(c13_0, c13_1, c13_2, c13_3, c13_4, c13_5, c13_6, c13_7));
+  store_block_row(row0 + 14u, col0, array<vec4f, 8>(c14_0, c14_1, c14_2, c14_3, c14_4, c14_5, c14_6, c14_7));
+  store_block_row(row0 + 15u, col0, array<vec4f, 8>(c15_0, c15_1, c15_2, c15_3, c15_4, c15_5, c15_6, c15_7));
+}
+// END generated
 
 // Tiles of op(A) [BM, BK] and op(B) [BK, BN] with BM = WG_Y·TM, BN = WG_X·TN.
 var<workgroup> tile_a: array<f32, BK * WG_Y * TM>;

@@ -25,7 +25,7 @@ export type MatmulForm = "nn" | "nt" | "tn";
 /** One kernel variant: an entry point and its override constants. */
 export interface MatmulVariant {
   /** Entry point in shaders/matmul.wgsl, without the `matmul_` prefix. */
-  entry: "naive" | "reg" | "unrolled" | "tiled";
+  entry: "naive" | "reg" | "unrolled" | "unrolled16x32" | "tiled";
   /** Workgroup size along x (columns of C). */
   wgX: number;
   /** Workgroup size along y (rows of C). */
@@ -36,8 +36,6 @@ export interface MatmulVariant {
   tn: number;
   /** Shared-memory tile depth (tiled only). */
   bk?: number;
-  /** Interleave the columns of a workgroup's threads (unrolled only). */
-  interleave?: boolean;
 }
 
 /** The variants {@linkcode tuneMatmul} chooses from. */
@@ -47,7 +45,7 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = Object.f
   reg8x4: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 4 },
   reg8x8: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 8 },
   named8x16: { entry: "unrolled", wgX: 8, wgY: 8, tm: 8, tn: 16 },
-  lanes8x16: { entry: "unrolled", wgX: 8, wgY: 8, tm: 8, tn: 16, interleave: true },
+  named16x32: { entry: "unrolled16x32", wgX: 8, wgY: 8, tm: 16, tn: 32 },
   tiled64: { entry: "tiled", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
   tiled128: { entry: "tiled", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
 });
@@ -229,7 +227,6 @@ export class MatmulKernel {
       TM: variant.tm,
       TN: variant.tn,
       BK: variant.bk ?? 16,
-      INTERLEAVE: variant.interleave ?? false,
     });
     this.#uniform = gpu.acquire(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));

@@ -126,3 +126,16 @@ Deno.test({
     for (const t of [a, b, vector, bias4]) t.destroy();
   },
 });
+
+Deno.test("the generated 16×32 entry point in shaders/matmul.wgsl is exactly what its generator writes", async () => {
+  const { unrolledMatmul } = await import("../../bench/gen_matmul_unrolled.ts");
+  const shader = await Deno.readTextFile(new URL("../../shaders/matmul.wgsl", import.meta.url));
+  const begin = shader.indexOf("// BEGIN generated");
+  const end = shader.indexOf("// END generated") + "// END generated".length;
+  assert.ok(begin >= 0 && end > begin, "the markers are in the shader");
+  assert.equal(
+    shader.slice(begin, end),
+    unrolledMatmul(16, 32),
+    "regenerate with deno run bench/gen_matmul_unrolled.ts",
+  );
+});
