@@ -29,7 +29,9 @@ export function unrolledMatmul(tm: number, tn: number): string {
     ...rows.map((i) => "    " + vecs.map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join(" ")),
     "  }",
     ...rows.map((i) =>
-      `  store_block_row(row0 + ${i}u, col0, array<vec4f, ${cols}>(${vecs.map((j) => `c${i}_${j}`).join(", ")}));`
+      `  store_block_row(row0 + ${i}u, col0, ${cols}u, array<vec4f, ${cols}>(${
+        vecs.map((j) => `c${i}_${j}`).join(", ")
+      }));`
     ),
     "}",
     "// END generated",

@@ -33,18 +33,30 @@ const lines = [
 ];
 const json: Record<string, unknown> = { date: started.toISOString(), adapter: gpu.info };
 
+/** A markdown table: each column is [header, "l" or "r" alignment, the cell of a row]. */
+function table<R>(rows: readonly R[], columns: [string, "l" | "r", (row: R) => string][]): string[] {
+  return [
+    `| ${columns.map((c) => c[0]).join(" | ")} |`,
+    `|${columns.map((c) => (c[1] === "r" ? "---:" : "---")).join("|")}|`,
+    ...rows.map((row) => `| ${columns.map((c) => c[2](row)).join(" | ")} |`),
+  ];
+}
+
 if (families.includes("matmul")) {
   const rows = await benchMatmul(gpu, log);
   json.matmul = rows;
   lines.push(
     "",
-    "| op | form | shape (M×N×K) | variant | median ms | GFLOP/s | naive ms | speed-up vs naive |",
-    "|---|---|---|---|---:|---:|---:|---:|",
-    ...rows.map((r) =>
-      `| ${r.op} | ${r.form} | ${r.shape} | ${r.variant} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(2)} | ${
-        r.baselineMs.toFixed(2)
-      } | ${r.speedup.toFixed(1)}× |`
-    ),
+    ...table(rows, [
+      ["op", "l", (r) => r.op],
+      ["form", "l", (r) => r.form],
+      ["shape (M×N×K)", "l", (r) => r.shape],
+      ["variant", "l", (r) => r.variant],
+      ["median ms", "r", (r) => r.medianMs.toFixed(2)],
+      ["GFLOP/s", "r", (r) => r.gflops.toFixed(2)],
+      ["naive ms", "r", (r) => r.baselineMs.toFixed(2)],
+      ["speed-up vs naive", "r", (r) => `${r.speedup.toFixed(1)}×`],
+    ]),
   );
 }
 
@@ -55,23 +67,27 @@ if (families.includes("contrast")) {
     "",
     "Loss against encoder, standard step (B anchors, each 1 positive + K negatives, every candidate encoded; τ = 0.1):",
     "",
-    "| loss | B | K | D | loss ms | encoder matmuls ms | loss share of step |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...contrast.steps.map((r) =>
-      `| ${r.weighting} | ${r.b} | ${r.k} | ${r.d} | ${r.lossMs.toFixed(2)} | ${r.encoderMs.toFixed(0)} | ${
-        (100 * r.lossShare).toFixed(1)
-      }% |`
-    ),
+    ...table(contrast.steps, [
+      ["loss", "l", (r) => r.weighting],
+      ["B", "r", (r) => String(r.b)],
+      ["K", "r", (r) => String(r.k)],
+      ["D", "r", (r) => String(r.d)],
+      ["loss ms", "r", (r) => r.lossMs.toFixed(2)],
+      ["encoder matmuls ms", "r", (r) => r.encoderMs.toFixed(0)],
+      ["loss share of step", "r", (r) => `${(100 * r.lossShare).toFixed(1)}%`],
+    ]),
     "",
     "In-batch (SimCLR) InfoNCE, forward + backward, tiled against materialised at equal size:",
     "",
-    "| layout | 2B | D | tile | median ms | loss buffers MiB (peak) | time vs materialised |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...contrast.layouts.map((r) =>
-      `| ${r.layout} | ${r.rows} | ${r.d} | ${r.tile} | ${r.medianMs.toFixed(0)} | ${r.peakMiB.toFixed(1)} | ${
-        r.ratio.toFixed(2)
-      }× |`
-    ),
+    ...table(contrast.layouts, [
+      ["layout", "l", (r) => r.layout],
+      ["2B", "r", (r) => String(r.rows)],
+      ["D", "r", (r) => String(r.d)],
+      ["tile", "r", (r) => String(r.tile)],
+      ["median ms", "r", (r) => r.medianMs.toFixed(0)],
+      ["loss buffers MiB (peak)", "r", (r) => r.peakMiB.toFixed(1)],
+      ["time vs materialised", "r", (r) => `${r.ratio.toFixed(2)}×`],
+    ]),
   );
 }
 
@@ -83,13 +99,14 @@ if (families.includes("gather")) {
     "Batch gather from a resident 60,000 × 784 u8 table (converted to f32 in the kernel) against converting on the " +
       "host and uploading:",
     "",
-    "| path | rows | bytes/row | median ms | f32 GB/s delivered | vs host path |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...rows.map((r) =>
-      `| ${r.path} | ${r.rows} | ${r.width} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${
-        r.speedup.toFixed(1)
-      }× |`
-    ),
+    ...table(rows, [
+      ["path", "l", (r) => r.path],
+      ["rows", "r", (r) => String(r.rows)],
+      ["bytes/row", "r", (r) => String(r.width)],
+      ["median ms", "r", (r) => r.medianMs.toFixed(3)],
+      ["f32 GB/s delivered", "r", (r) => r.gbPerS.toFixed(2)],
+      ["vs host path", "r", (r) => `${r.speedup.toFixed(1)}×`],
+    ]),
   );
 }
 
@@ -102,13 +119,14 @@ if (families.includes("step")) {
       "every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js 4.22 (WebGPU backend) on the same " +
       "adapter, same parameters and inputs (first losses agree to 1e-4):",
     "",
-    "| K | encoder rows | ncegpu ms/step | TF.js ms/step | TF.js / ncegpu | first loss (ncegpu, TF.js) |",
-    "|---:|---:|---:|---:|---:|---|",
-    ...rows.map((r) =>
-      `| ${r.k} | ${r.b * (2 + r.k)} | ${r.ncegpuMs.toFixed(0)} | ${r.tfjsMs.toFixed(0)} | ${r.speedup.toFixed(2)}× | ${
-        r.ncegpuLoss.toFixed(5)
-      }, ${r.tfjsLoss.toFixed(5)} |`
-    ),
+    ...table(rows, [
+      ["K", "r", (r) => String(r.k)],
+      ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
+      ["ncegpu ms/step", "r", (r) => r.ncegpuMs.toFixed(0)],
+      ["TF.js ms/step", "r", (r) => r.tfjsMs.toFixed(0)],
+      ["TF.js / ncegpu", "r", (r) => `${r.speedup.toFixed(2)}×`],
+      ["first loss (ncegpu, TF.js)", "l", (r) => `${r.ncegpuLoss.toFixed(5)}, ${r.tfjsLoss.toFixed(5)}`],
+    ]),
   );
 }
 

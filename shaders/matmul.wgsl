@@ -134,13 +134,12 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-// One row of a 16-column block: guarded stores (edges of C only).
-fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+// The first `vecs` vec4s of one row of a thread's block: guarded stores (edges of C only).
+fn store_block_row(m: u32, col0: u32, vecs: u32, v: array<vec4f, 8>) {
   if (m >= dims.M) {
     return;
   }
-  let v = array<vec4f, 4>(v0, v1, v2, v3);
-  for (var j = 0u; j < 4u; j++) {
+  for (var j = 0u; j < vecs; j++) {
     for (var c = 0u; c < 4u; c++) {
       let n = col0 + 4u * j + c;
       if (n < dims.N) {
@@ -148,6 +147,11 @@ fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
       }
     }
   }
+}
+
+// One row of a 16-column block: guarded stores (edges of C only).
+fn store_row16(m: u32, col0: u32, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f) {
+  store_block_row(m, col0, 4u, array<vec4f, 8>(v0, v1, v2, v3, vec4f(), vec4f(), vec4f(), vec4f()));
 }
 
 // matmul_reg with the block fixed at 8×16 and its 32 vec4 accumulators as
@@ -198,21 +202,6 @@ fn matmul_unrolled(@builtin(global_invocation_id) gid: vec3u) {
   store_row16(row0 + 5u, col0, c50, c51, c52, c53);
   store_row16(row0 + 6u, col0, c60, c61, c62, c63);
   store_row16(row0 + 7u, col0, c70, c71, c72, c73);
-}
-
-// One row of a matmul_unrolled16x32 thread's block: guarded stores (edges of C only).
-fn store_block_row(m: u32, col0: u32, v: array<vec4f, 8>) {
-  if (m >= dims.M) {
-    return;
-  }
-  for (var j = 0u; j < 8u; j++) {
-    for (var c = 0u; c < 4u; c++) {
-      let n = col0 + 4u * j + c;
-      if (n < dims.N) {
-        store_c(m, n, v[j][c]);
-      }
-    }
-  }
 }
 
 // matmul_unrolled at a 16×32 block: 16 loads of A and 32 of B feed 512 FMAs
@@ -283,22 +272,22 @@ fn matmul_unrolled16x32(@builtin(global_invocation_id) gid: vec3u) {
     c14_0 = fma(a14, b0, c14_0); c14_1 = fma(a14, b1, c14_1); c14_2 = fma(a14, b2, c14_2); c14_3 = fma(a14, b3, c14_3); c14_4 = fma(a14, b4, c14_4); c14_5 = fma(a14, b5, c14_5); c14_6 = fma(a14, b6, c14_6); c14_7 = fma(a14, b7, c14_7);
     c15_0 = fma(a15, b0, c15_0); c15_1 = fma(a15, b1, c15_1); c15_2 = fma(a15, b2, c15_2); c15_3 = fma(a15, b3, c15_3); c15_4 = fma(a15, b4, c15_4); c15_5 = fma(a15, b5, c15_5); c15_6 = fma(a15, b6, c15_6); c15_7 = fma(a15, b7, c15_7);
   }
-  store_block_row(row0 + 0u, col0, array<vec4f, 8>(c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7));
-  store_block_row(row0 + 1u, col0, array<vec4f, 8>(c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7));
-  store_block_row(row0 + 2u, col0, array<vec4f, 8>(c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7));
-  store_block_row(row0 + 3u, col0, array<vec4f, 8>(c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c3_6, c3_7));
-  store_block_row(row0 + 4u, col0, array<vec4f, 8>(c4_0, c4_1, c4_2, c4_3, c4_4, c4_5, c4_6, c4_7));
-  store_block_row(row0 + 5u, col0, array<vec4f, 8>(c5_0, c5_1, c5_2, c5_3, c5_4, c5_5, c5_6, c5_7));
-  store_block_row(row0 + 6u, col0, array<vec4f, 8>(c6_0, c6_1, c6_2, c6_3, c6_4, c6_5, c6_6, c6_7));
-  store_block_row(row0 + 7u, col0, array<vec4f, 8>(c7_0, c7_1, c7_2, c7_3, c7_4, c7_5, c7_6, c7_7));
-  store_block_row(row0 + 8u, col0, array<vec4f, 8>(c8_0, c8_1, c8_2, c8_3, c8_4, c8_5, c8_6, c8_7));
-  store_block_row(row0 + 9u, col0, array<vec4f, 8>(c9_0, c9_1, c9_2, c9_3, c9_4, c9_5, c9_6, c9_7));
-  store_block_row(row0 + 10u, col0, array<vec4f, 8>(c10_0, c10_1, c10_2, c10_3, c10_4, c10_5, c10_6, c10_7));
-  store_block_row(row0 + 11u, col0, array<vec4f, 8>(c11_0, c11_1, c11_2, c11_3, c11_4, c11_5, c11_6, c11_7));
-  store_block_row(row0 + 12u, col0, array<vec4f, 8>(c12_0, c12_1, c12_2, c12_3, c12_4, c12_5, c12_6, c12_7));
-  store_block_row(row0 + 13u, col0, array<vec4f, 8>(c13_0, c13_1, c13_2, c13_3, c13_4, c13_5, c13_6, c13_7));
-  store_block_row(row0 + 14u, col0, array<vec4f, 8>(c14_0, c14_1, c14_2, c14_3, c14_4, c14_5, c14_6, c14_7));
-  store_block_row(row0 + 15u, col0, array<vec4f, 8>(c15_0, c15_1, c15_2, c15_3, c15_4, c15_5, c15_6, c15_7));
+  store_block_row(row0 + 0u, col0, 8u, array<vec4f, 8>(c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7));
+  store_block_row(row0 + 1u, col0, 8u, array<vec4f, 8>(c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7));
+  store_block_row(row0 + 2u, col0, 8u, array<vec4f, 8>(c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7));
+  store_block_row(row0 + 3u, col0, 8u, array<vec4f, 8>(c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c3_6, c3_7));
+  store_block_row(row0 + 4u, col0, 8u, array<vec4f, 8>(c4_0, c4_1, c4_2, c4_3, c4_4, c4_5, c4_6, c4_7));
+  store_block_row(row0 + 5u, col0, 8u, array<vec4f, 8>(c5_0, c5_1, c5_2, c5_3, c5_4, c5_5, c5_6, c5_7));
+  store_block_row(row0 + 6u, col0, 8u, array<vec4f, 8>(c6_0, c6_1, c6_2, c6_3, c6_4, c6_5, c6_6, c6_7));
+  store_block_row(row0 + 7u, col0, 8u, array<vec4f, 8>(c7_0, c7_1, c7_2, c7_3, c7_4, c7_5, c7_6, c7_7));
+  store_block_row(row0 + 8u, col0, 8u, array<vec4f, 8>(c8_0, c8_1, c8_2, c8_3, c8_4, c8_5, c8_6, c8_7));
+  store_block_row(row0 + 9u, col0, 8u, array<vec4f, 8>(c9_0, c9_1, c9_2, c9_3, c9_4, c9_5, c9_6, c9_7));
+  store_block_row(row0 + 10u, col0, 8u, array<vec4f, 8>(c10_0, c10_1, c10_2, c10_3, c10_4, c10_5, c10_6, c10_7));
+  store_block_row(row0 + 11u, col0, 8u, array<vec4f, 8>(c11_0, c11_1, c11_2, c11_3, c11_4, c11_5, c11_6, c11_7));
+  store_block_row(row0 + 12u, col0, 8u, array<vec4f, 8>(c12_0, c12_1, c12_2, c12_3, c12_4, c12_5, c12_6, c12_7));
+  store_block_row(row0 + 13u, col0, 8u, array<vec4f, 8>(c13_0, c13_1, c13_2, c13_3, c13_4, c13_5, c13_6, c13_7));
+  store_block_row(row0 + 14u, col0, 8u, array<vec4f, 8>(c14_0, c14_1, c14_2, c14_3, c14_4, c14_5, c14_6, c14_7));
+  store_block_row(row0 + 15u, col0, 8u, array<vec4f, 8>(c15_0, c15_1, c15_2, c15_3, c15_4, c15_5, c15_6, c15_7));
 }
 // END generated
 
