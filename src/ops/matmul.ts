@@ -25,7 +25,7 @@ export type MatmulForm = "nn" | "nt" | "tn";
 /** One kernel variant: an entry point and its override constants. */
 export interface MatmulVariant {
   /** Entry point in shaders/matmul.wgsl, without the `matmul_` prefix. */
-  entry: "naive" | "reg" | "unrolled" | "unrolled16x32" | "tiled";
+  entry: "naive" | "reg" | "unrolled8x16" | "unrolled16x32" | "tiled";
   /** Workgroup size along x (columns of C). */
   wgX: number;
   /** Workgroup size along y (rows of C). */
@@ -44,7 +44,7 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = Object.f
   reg4x4: { entry: "reg", wgX: 8, wgY: 8, tm: 4, tn: 4 },
   reg8x4: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 4 },
   reg8x8: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 8 },
-  named8x16: { entry: "unrolled", wgX: 8, wgY: 8, tm: 8, tn: 16 },
+  named8x16: { entry: "unrolled8x16", wgX: 8, wgY: 8, tm: 8, tn: 16 },
   named16x32: { entry: "unrolled16x32", wgX: 8, wgY: 8, tm: 16, tn: 32 },
   tiled64: { entry: "tiled", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
   tiled128: { entry: "tiled", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
