@@ -92,9 +92,11 @@ export { EmbeddingBag } from "./src/nn/embedding.ts";
 export type { BoundEmbedding } from "./src/nn/embedding.ts";
 export {
   bestK,
+  bestKFromCounts,
   effectiveness,
   lambdaFromClasses,
   lambdaFromLabelNoise,
+  limitBestK,
   modelAccuracyFromCounts,
   pairwiseAccuracy,
 } from "./src/schedule/theory.ts";

@@ -12,11 +12,10 @@
 
 import { parseArgs } from "node:util";
 import {
-  bestK,
   hasMnistFiles,
   type LabelledBytes,
+  limitBestK,
   loadMnistFiles,
-  pairwiseAccuracy,
   requestGpu,
   syntheticSplits,
   Trainer,
@@ -131,7 +130,7 @@ for (const dataset of datasets) {
           evalSizes: { bank: shape.bank, queries: shape.queries },
         };
         const lambda = Trainer.resolve(base, data.train).lambda;
-        const kStarLimit = bestK(lambda, pairwiseAccuracy(1 - 1e-6, K_MAX));
+        const kStarLimit = limitBestK(lambda, K_MAX);
         const t0 = performance.now();
         const trainer = new Trainer(gpu, data, { ...base, ...method.config(kStarLimit) });
         const records = await trainer.run();

@@ -12,13 +12,12 @@
 import { parseArgs } from "node:util";
 import {
   type AffineRanges,
-  bestK,
   FASHION_MNIST_DIR,
   hasMnistFiles,
   type LabelledBytes,
+  limitBestK,
   loadMnistFiles,
   NonFiniteLossError,
-  pairwiseAccuracy,
   requestGpu,
   type ScheduleConfig,
   svgCharts,
@@ -155,7 +154,7 @@ const config: TrainerConfig = {
 
 const gpu = await requestGpu();
 const lambda = Trainer.resolve(config, data.train).lambda;
-const limitKStar = bestK(lambda, pairwiseAccuracy(1 - 1e-6, kMax)); // science.md: the μ → 1 limit
+const limitKStar = limitBestK(lambda, kMax); // science.md: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "fixed", k: int("k", args.k, 1) }
   : scheduleKind === "ans"

@@ -36,6 +36,34 @@ export interface BoundLayer {
   destroy(): void;
 }
 
+/**
+ * A bound layer from its output, its forward, the tensors it owns and how to
+ * build its backward; `destroy` frees the forward, every backward bound, and
+ * the owned tensors (a backward may add to `owned`).
+ */
+function boundLayer(
+  output: Tensor,
+  forward: Step,
+  owned: Tensor[],
+  backward: (dOutput: Tensor, dInput: Tensor | null) => Step,
+): BoundLayer {
+  const steps: Step[] = [];
+  return {
+    output,
+    forward,
+    bindBackward: (dOutput, dInput) => {
+      const step = backward(dOutput, dInput);
+      steps.push(step);
+      return step;
+    },
+    destroy: () => {
+      forward.destroy();
+      steps.forEach((s) => s.destroy());
+      owned.forEach((t) => t.destroy());
+    },
+  };
+}
+
 /** A layer: declared once, bound to any number of batches. */
 export interface Layer {
   /** A name for errors and checkpoints. */
@@ -102,37 +130,25 @@ export class Linear implements Layer {
     const output = Tensor.empty(gpu, [rows, this.outDim]);
     const forward = new MatmulKernel(gpu, input, w, { bias: store.param(`${this.name}.bias`), out: output });
     const owned: Tensor[] = [output];
-    const backwardSteps: Step[] = [];
-    return {
-      output,
-      forward,
-      bindBackward: (dOutput, dInput) => {
-        const ones = Tensor.empty(gpu, [rows, 1]);
-        ones.fill(1);
-        owned.push(ones);
-        const kernels = [
-          new MatmulKernel(gpu, input, dOutput, {
-            form: "tn",
-            out: store.grad(`${this.name}.weight`),
-            accumulate: true,
-          }),
-          new MatmulKernel(gpu, ones, dOutput, {
-            form: "tn",
-            out: store.grad(`${this.name}.bias`, [1, this.outDim]),
-            accumulate: true,
-          }),
-        ];
-        if (dInput) kernels.push(new MatmulKernel(gpu, dOutput, w, { form: "nt", out: dInput }));
-        const step = combine(kernels);
-        backwardSteps.push(step);
-        return step;
-      },
-      destroy: () => {
-        forward.destroy();
-        backwardSteps.forEach((s) => s.destroy());
-        owned.forEach((t) => t.destroy());
-      },
-    };
+    return boundLayer(output, forward, owned, (dOutput, dInput) => {
+      const ones = Tensor.empty(gpu, [rows, 1]);
+      ones.fill(1);
+      owned.push(ones);
+      const kernels = [
+        new MatmulKernel(gpu, input, dOutput, {
+          form: "tn",
+          out: store.grad(`${this.name}.weight`),
+          accumulate: true,
+        }),
+        new MatmulKernel(gpu, ones, dOutput, {
+          form: "tn",
+          out: store.grad(`${this.name}.bias`, [1, this.outDim]),
+          accumulate: true,
+        }),
+      ];
+      if (dInput) kernels.push(new MatmulKernel(gpu, dOutput, w, { form: "nt", out: dInput }));
+      return combine(kernels);
+    });
   }
 }
 
@@ -162,21 +178,12 @@ export class ActivationLayer implements Layer {
   bind(gpu: Gpu, input: Tensor): BoundLayer {
     const output = Tensor.empty(gpu, input.shape);
     const forward = activationForward(gpu, this.kind, input, output);
-    const backwardSteps: Step[] = [];
-    return {
+    return boundLayer(
       output,
       forward,
-      bindBackward: (dOutput, dInput) => {
-        const step = dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : combine([]);
-        backwardSteps.push(step);
-        return step;
-      },
-      destroy: () => {
-        forward.destroy();
-        backwardSteps.forEach((s) => s.destroy());
-        output.destroy();
-      },
-    };
+      [output],
+      (dOutput, dInput) => dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : combine([]),
+    );
   }
 }
 
@@ -192,22 +199,12 @@ export class L2Normalize implements Layer {
     const output = Tensor.empty(gpu, input.shape);
     const norms = Tensor.empty(gpu, [input.shape[0]]);
     const forward = l2normForward(gpu, input, output, norms);
-    const backwardSteps: Step[] = [];
-    return {
+    return boundLayer(
       output,
       forward,
-      bindBackward: (dOutput, dInput) => {
-        const step = dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : combine([]);
-        backwardSteps.push(step);
-        return step;
-      },
-      destroy: () => {
-        forward.destroy();
-        backwardSteps.forEach((s) => s.destroy());
-        output.destroy();
-        norms.destroy();
-      },
-    };
+      [output, norms],
+      (dOutput, dInput) => dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : combine([]),
+    );
   }
 }
 

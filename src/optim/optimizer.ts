@@ -121,6 +121,8 @@ export class Optimizer {
   readonly #store: ParameterStore;
   readonly #hyper: GPUBuffer;
   readonly #hyperHost = new ArrayBuffer(HYPER_BYTES);
+  /** The float fields of the uniform, from element 4 on (the first four are the u32 sizes). */
+  readonly #hyperFloats = new Float32Array(this.#hyperHost, 16, 11);
   readonly #dispatches: Dispatch[] = [];
   readonly #partial: Tensor;
   readonly #options: Required<Omit<OptimizerOptions, "clipNorm">> & { clipNorm: number };
@@ -212,20 +214,19 @@ export class Optimizer {
     checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
     this.#step++;
     const o = this.#options;
-    const f = new Float32Array(this.#hyperHost);
-    f.set([
-      lr,
-      o.beta1,
-      o.beta2,
-      o.eps,
-      o.weightDecay,
-      o.momentum,
-      1 - o.beta1 ** this.#step,
-      1 - o.beta2 ** this.#step,
-      o.clipNorm,
-      1 - o.beta1,
-      1 - o.beta2,
-    ], 4);
+    // Written field by field into the view made once: nothing is allocated per step.
+    const f = this.#hyperFloats;
+    f[0] = lr;
+    f[1] = o.beta1;
+    f[2] = o.beta2;
+    f[3] = o.eps;
+    f[4] = o.weightDecay;
+    f[5] = o.momentum;
+    f[6] = 1 - o.beta1 ** this.#step;
+    f[7] = 1 - o.beta2 ** this.#step;
+    f[8] = o.clipNorm;
+    f[9] = 1 - o.beta1;
+    f[10] = 1 - o.beta2;
     this.#gpu.device.queue.writeBuffer(this.#hyper, 0, this.#hyperHost);
     for (const d of this.#dispatches) encodeDispatch(pass, d);
   }

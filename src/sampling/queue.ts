@@ -69,6 +69,15 @@ export class EmbeddingQueue {
   }
 
   /**
+   * Restores a state saved from {@linkcode EmbeddingQueue.state} (the RNG only; the embeddings are not saved).
+   *
+   * @param state The state.
+   */
+  setState(state: number): void {
+    this.#rng.state = state >>> 0;
+  }
+
+  /**
    * Records copies of `source`'s rows into the oldest slots (one or two
    * buffer copies, wrapping at the end), outside any compute pass.
    *

@@ -7,7 +7,7 @@
  */
 
 import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
-import { bestK, type EffectivenessOptions, modelAccuracyFromCounts } from "./theory.ts";
+import { bestKFromCounts, type EffectivenessOptions } from "./theory.ts";
 
 /** What a schedule may look at. */
 export interface ScheduleInput {
@@ -42,7 +42,7 @@ export function fixedK(k: number): KSchedule {
 
 /** Options of {@linkcode ansSchedule}. */
 export interface AnsOptions {
-  /** The K to ramp to and hold (K*, for example from {@linkcode bestK}). */
+  /** The K to ramp to and hold (K*, for example `limitBestK(λ, kMax)`). */
   kStar: number;
   /** Fraction of training spent ramping from 1 to K* (default 0.1). */
   warmup?: number;
@@ -132,7 +132,7 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   return {
     next({ step, counts }) {
       if (counts && step > 0 && step % every === 0) {
-        const target = bestK(lambda, modelAccuracyFromCounts(counts.below, counts.kNow, kMax, pseudoCounts), pieces);
+        const target = bestKFromCounts(lambda, counts.below, counts.kNow, kMax, { pseudoCounts, ...pieces });
         smoothed = (1 - smoothing) * smoothed + smoothing * target;
         const wanted = Math.round(smoothed);
         k = Math.min(kMax, Math.max(1, k + Math.max(-maxChange, Math.min(maxChange, wanted - k))));

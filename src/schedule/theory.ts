@@ -126,6 +126,59 @@ export function bestK(lambda: number, modelAccuracy: readonly number[], options:
 }
 
 /**
+ * K* from live rank counts, as the closed-loop schedule computes it: P̂(B|K)
+ * with `pseudoCounts` per side (default 1, see {@linkcode modelAccuracyFromCounts}),
+ * then {@linkcode bestK}.
+ *
+ * @param lambda Label reliability λ.
+ * @param below Per-row counts of negatives below the positive.
+ * @param kNow The K the counts were taken at.
+ * @param kMax The largest K considered.
+ * @param options The pieces of F(K) and the pseudo-counts.
+ * @returns K*.
+ *
+ * @example Clean labels and a model that is right 90% of the time at K = 1: use every negative
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bestKFromCounts } from "./theory.ts";
+ * const below = Uint32Array.from({ length: 100 }, (_, i) => (i < 90 ? 1 : 0));
+ * assert.equal(bestKFromCounts(1, below, 1, 16), 16);
+ * ```
+ */
+export function bestKFromCounts(
+  lambda: number,
+  below: ArrayLike<number>,
+  kNow: number,
+  kMax: number,
+  options: EffectivenessOptions & { pseudoCounts?: number } = {},
+): number {
+  const { pseudoCounts = 1, ...pieces } = options;
+  return bestK(lambda, modelAccuracyFromCounts(below, kNow, kMax, pseudoCounts), pieces);
+}
+
+/**
+ * K* in the μ → 1 limit (a model that is almost always right), where
+ * F(K)/(1 − μ) → K·(w_good·λ^K + w_bad·(1 − λ^K)) with the model-aware I(K):
+ * the most negatives the labels can bear, whatever the model.
+ *
+ * @param lambda Label reliability λ.
+ * @param kMax The largest K considered.
+ * @param options The pieces of F(K).
+ * @returns K*.
+ *
+ * @example science.md's limit values
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { limitBestK } from "./theory.ts";
+ * assert.deepEqual([limitBestK(0.9, 64), limitBestK(0.95, 64), limitBestK(1, 32)], [3, 6, 32]);
+ * ```
+ */
+export function limitBestK(lambda: number, kMax: number, options: EffectivenessOptions = {}): number {
+  checkInt("limitBestK", "kMax", kMax, 1);
+  return bestK(lambda, pairwiseAccuracy(1 - 1e-9, kMax), options);
+}
+
+/**
  * The closed form P(B|K) = μ^K for a model that ranks each (positive,
  * negative) pair right with probability μ, independently.
  *

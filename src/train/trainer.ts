@@ -35,7 +35,13 @@ import { WARP_FLOATS } from "../ops/gather.ts";
 import { type OptimizerOptions, warmupCosine } from "../optim/optimizer.ts";
 import { InBatchSampler } from "../sampling/in_batch.ts";
 import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
-import { bestK, type EffectivenessOptions, modelAccuracyFromCounts } from "../schedule/theory.ts";
+import {
+  bestKFromCounts,
+  type EffectivenessOptions,
+  lambdaFromClasses,
+  lambdaFromLabelNoise,
+  modelAccuracyFromCounts,
+} from "../schedule/theory.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { knnEvaluate, type KnnResult } from "./eval.ts";
 import { type StepMetrics, type TwoTowerStep, twoTowerStep } from "./step.ts";
@@ -45,7 +51,14 @@ export type ScheduleConfig =
   | { kind: "fixed"; k: number }
   | { kind: "ans"; kStar: number; warmup?: number; decayStart?: number; decayTo?: number }
   | (
-    & { kind: "closed"; every?: number; smoothing?: number; maxChange?: number; initial?: number }
+    & {
+      kind: "closed";
+      every?: number;
+      smoothing?: number;
+      maxChange?: number;
+      initial?: number;
+      pseudoCounts?: number;
+    }
     & EffectivenessOptions
   );
 
@@ -158,11 +171,9 @@ function resolve(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerCo
   const labelNoise = config.labelNoise ?? 0;
   checkNumber(op, "config.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
   const excludeSameLabel = config.excludeSameLabel ?? true;
-  const c = train.classes;
   // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
-  const sameClassDifferentLabel = 1 - (1 - labelNoise) ** 2 - labelNoise ** 2 / (c - 1);
   const lambda = config.lambda ??
-    (excludeSameLabel ? 1 - ((1 / c) * sameClassDifferentLabel) / (1 - 1 / c) : 1 - 1 / c);
+    (excludeSameLabel ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
   checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
   const lr = config.lr ?? 2e-3;
   checkNumber(op, "config.lr", lr, (v) => v > 0, "> 0");
@@ -250,6 +261,8 @@ export class Trainer {
   readonly #encoder: Sequential;
   readonly #run: TwoTowerStep;
   readonly #schedule: KSchedule;
+  /** The pieces of F(K) and pseudo-counts behind the recorded K* (the closed loop's own, when it is the schedule). */
+  readonly #theory: EffectivenessOptions & { pseudoCounts?: number };
   readonly #sampler: InBatchSampler;
   readonly #batchRng: Rng;
   readonly #warpRng: Rng;
@@ -270,7 +283,14 @@ export class Trainer {
   #started = 0;
   #startStep = 0;
   #failed: NonFiniteLossError | null = null;
-  #eval: { ids: Tensor; input: Tensor; bound: ReturnType<Sequential["bind"]>; gather: Step } | null = null;
+  #eval: {
+    ids: Tensor;
+    input: Tensor;
+    bound: ReturnType<Sequential["bind"]>;
+    gather: Record<"train" | "test", Step>;
+  } | null = null;
+  /** A fixed, seeded order of the training rows: the kNN bank is its first rows. */
+  #bankOrder: Uint32Array | null = null;
 
   /**
    * Checks the config against the data, then uploads the datasets and binds
@@ -288,6 +308,7 @@ export class Trainer {
     const cfg = resolve(config, data.train);
     this.config = cfg;
     this.#schedule = buildSchedule(cfg);
+    this.#theory = cfg.schedule.kind === "closed" ? cfg.schedule : {};
     if (cfg.augment && !data.train.imageShape) {
       typeError(op, "data.train.imageShape", "given when config.augment is set", undefined);
     }
@@ -440,8 +461,8 @@ export class Trainer {
         step: m.step,
         loss: m.meanLoss,
         k,
-        // K* as the closed loop sees it (one pseudo-count per side), P̂(B|K) raw.
-        kStar: bestK(this.config.lambda, modelAccuracyFromCounts(below, k, this.config.kMax, 1)),
+        // K* exactly as the closed loop computes it (its pieces and pseudo-counts); P̂(B|K) raw.
+        kStar: bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory),
         pB: modelAccuracyFromCounts(below, k, k)[k - 1],
         miBound: m.miBound,
         eta: m.meanEta,
@@ -496,11 +517,12 @@ export class Trainer {
       const ids = Tensor.zeros(gpu, [chunk], "u32");
       const input = Tensor.empty(gpu, [chunk, dims[0]]);
       const bound = this.#encoder.bind(gpu, input);
-      this.#eval = { ids, input, bound, gather: this.#train.gather(ids, input) };
-      this.#owned.push(ids, input, bound, this.#eval.gather);
+      const gather = { train: this.#train.gather(ids, input), test: this.#test.gather(ids, input) };
+      this.#eval = { ids, input, bound, gather };
+      this.#owned.push(ids, input, bound, gather.train, gather.test);
     }
     const e = this.#eval;
-    const gather = split === "train" ? e.gather : this.#test.gather(e.ids, e.input);
+    const gather = e.gather[split];
     const result = new Float32Array(rows.length * out);
     const ids = new Uint32Array(chunk);
     const data = split === "train" ? this.#train : this.#test;
@@ -523,7 +545,6 @@ export class Trainer {
       const z = (await e.bound.output.read()) as Float32Array;
       result.set(z.subarray(0, n * out), start * out);
     }
-    if (gather !== e.gather) gather.destroy();
     return result;
   }
 
@@ -539,13 +560,16 @@ export class Trainer {
     const op = "Trainer.evaluate";
     checkInt(op, "sizes.bank", sizes.bank, 1, this.#train.host.rows);
     checkInt(op, "sizes.queries", sizes.queries, 1, this.#test.host.rows);
-    const permutation = Uint32Array.from({ length: this.#train.host.rows }, (_, i) => i);
-    const rng = new Rng(12345);
-    for (let i = permutation.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [permutation[i], permutation[j]] = [permutation[j], permutation[i]];
+    if (!this.#bankOrder) {
+      const order = Uint32Array.from({ length: this.#train.host.rows }, (_, i) => i);
+      const rng = new Rng(12345);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      this.#bankOrder = order;
     }
-    const bankRows = permutation.subarray(0, sizes.bank);
+    const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const dim = this.config.dims[this.config.dims.length - 1];
     return knnEvaluate(

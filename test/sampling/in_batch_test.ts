@@ -69,7 +69,10 @@ Deno.test({
       source.destroy();
     }
     const anchorLabels = [0, 1, 2, 3, 0];
+    const saved = queue.state;
     const slots = queue.sample(anchorLabels, 6, true);
+    queue.setState(saved);
+    assert.deepEqual(queue.sample(anchorLabels, 6, true), slots, "a restored state draws the same slots");
     const readback = await queue.embeddings.read();
     assert.equal(slots.length, 30);
     // Each slot's label is recoverable from its contents: row r of push p holds p·100 + r·dim.
