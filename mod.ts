@@ -22,6 +22,7 @@ export type {
   AdapterInfo,
   Binding,
   BindingKind,
+  Encodable,
   GpuCounters,
   GpuOptions,
   OverrideConstants,
@@ -30,29 +31,16 @@ export { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "./s
 export type { GpuErrorKind } from "./src/gpu/errors.ts";
 export { Tensor } from "./src/gpu/tensor.ts";
 export type { DType, HostArray } from "./src/gpu/tensor.ts";
-export { median, timeGpu } from "./src/gpu/timing.ts";
+export { timeGpu } from "./src/gpu/timing.ts";
 export type { Timing, TimingOptions } from "./src/gpu/timing.ts";
-export {
-  matmul,
-  MATMUL_VARIANTS,
-  MatmulKernel,
-  matmulOperandShapes,
-  matmulShape,
-  tuneMatmul,
-} from "./src/ops/matmul.ts";
+export { matmul, MATMUL_VARIANTS, MatmulKernel, tuneMatmul } from "./src/ops/matmul.ts";
 export { gaussian, Rng, seededRandom } from "./src/data/random.ts";
-export {
-  ContrastiveLoss,
-  InBatchContrastiveLoss,
-  parseReadouts,
-  SampledContrastiveLoss,
-} from "./src/losses/contrastive.ts";
-export type {
-  ContrastiveOptions,
-  ContrastiveReadouts,
-  InBatchContrastiveOptions,
-  SampledContrastiveOptions,
-} from "./src/losses/contrastive.ts";
+export { ContrastiveLoss } from "./src/losses/loss.ts";
+export type { ContrastiveOptions, ContrastiveReadouts } from "./src/losses/loss.ts";
+export { SampledContrastiveLoss } from "./src/losses/sampled.ts";
+export type { SampledContrastiveOptions } from "./src/losses/sampled.ts";
+export { NtXentLoss } from "./src/losses/nt_xent.ts";
+export type { NtXentOptions } from "./src/losses/nt_xent.ts";
 export { weightingParams } from "./src/losses/weighting.ts";
 export type {
   AdnceWeighting,
@@ -66,8 +54,6 @@ export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./sr
 export { activationBackward, activationForward } from "./src/ops/activation.ts";
 export type { Activation } from "./src/ops/activation.ts";
 export { l2normBackward, l2normForward } from "./src/ops/l2norm.ts";
-export { encodeDispatch, foldGroups, namedDispatch, stepOf, uniformOf } from "./src/gpu/dispatch.ts";
-export type { Dispatch, Step } from "./src/gpu/dispatch.ts";
 export { ParameterStore } from "./src/nn/parameters.ts";
 export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
 export { ActivationLayer, L2Normalize, Linear, mlp, Sequential, twoTower } from "./src/nn/layers.ts";
@@ -76,16 +62,11 @@ export { Optimizer, warmupCosine } from "./src/optim/optimizer.ts";
 export type { OptimizerKind, OptimizerOptions } from "./src/optim/optimizer.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export type { CheckpointState } from "./src/train/checkpoint.ts";
-export {
-  CheckpointError,
-  decodeSafetensors,
-  encodeSafetensors,
-  readSafetensors,
-  writeFileAtomic,
-} from "./src/train/safetensors.ts";
+export { CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors } from "./src/train/safetensors.ts";
 export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
-export { TrainingStep, twoTowerStep } from "./src/train/step.ts";
-export type { StepMetrics, StepOptions, StepParts, TwoTowerStep } from "./src/train/step.ts";
+export { TrainingStep } from "./src/train/step.ts";
+export type { StepMetrics, StepOptions, StepParts } from "./src/train/step.ts";
+export type { Stateful, StatesOf } from "./src/train/state.ts";
 export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
 export { EmbeddingBag } from "./src/nn/embedding.ts";
@@ -103,7 +84,11 @@ export {
 export type { EffectivenessOptions, Informativeness } from "./src/schedule/theory.ts";
 export { ansSchedule, closedLoopK, fixedK } from "./src/schedule/schedules.ts";
 export type { AnsOptions, ClosedLoopOptions, KSchedule, ScheduleInput } from "./src/schedule/schedules.ts";
+export { RankCountFeedback } from "./src/schedule/feedback.ts";
+export type { RankCounts, RankCountState } from "./src/schedule/feedback.ts";
 export { PoolSampler } from "./src/sampling/pool.ts";
+export { PairSampler } from "./src/sampling/pairs.ts";
+export type { PairSamplerOptions } from "./src/sampling/pairs.ts";
 export type { PoolSamplerOptions } from "./src/sampling/pool.ts";
 export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
 export type { IdxArray } from "./src/data/idx.ts";
@@ -111,21 +96,18 @@ export { gatherBytes, packBytes, WARP_FLOATS, wordsPerRow } from "./src/ops/gath
 export type { ByteRowLayout, GatherOptions } from "./src/ops/gather.ts";
 export { randomWarps } from "./src/data/augment.ts";
 export type { AffineRanges } from "./src/data/augment.ts";
-export { allInBatch, InBatchSampler } from "./src/sampling/in_batch.ts";
-export type { InBatchSamplerOptions } from "./src/sampling/in_batch.ts";
+export { allBatchNegatives, BatchNegativeSampler } from "./src/sampling/batch_negatives.ts";
+export type { BatchNegativeSamplerOptions } from "./src/sampling/batch_negatives.ts";
 export { EmbeddingQueue } from "./src/sampling/queue.ts";
-export { checkLabelledBytes, DeviceDataset, sliceRows, syntheticImages, syntheticSplits } from "./src/data/dataset.ts";
+export { DeviceDataset, sliceRows, syntheticImages, syntheticSplits } from "./src/data/dataset.ts";
 export type { LabelledBytes, SyntheticImagesOptions } from "./src/data/dataset.ts";
 export { FASHION_MNIST_DIR, hasMnistFiles, loadMnistFiles } from "./src/data/fashion_mnist.ts";
-export { NonFiniteLossError, Trainer } from "./src/train/trainer.ts";
-export type {
-  ResolvedTrainerConfig,
-  ScheduleConfig,
-  TrainerConfig,
-  TrainerHooks,
-  TrainRecord,
-} from "./src/train/trainer.ts";
-export { knnEvaluate } from "./src/train/eval.ts";
+export { Trainer } from "./src/train/trainer.ts";
+export { resolveTrainerConfig } from "./src/train/config.ts";
+export type { ResolvedTrainerConfig, ScheduleConfig, TrainerConfig } from "./src/train/config.ts";
+export { NonFiniteLossError } from "./src/train/records.ts";
+export type { TrainerHooks, TrainRecord } from "./src/train/records.ts";
+export { Embedder, knnEvaluate } from "./src/train/eval.ts";
 export type { KnnResult } from "./src/train/eval.ts";
 export { svgCharts, terminalCharts } from "./src/train/charts.ts";
 export type { EvalPoint } from "./src/train/charts.ts";

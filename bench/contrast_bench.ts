@@ -8,7 +8,8 @@
 import type { Gpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { timeGpu } from "../src/gpu/timing.ts";
-import { InBatchContrastiveLoss, SampledContrastiveLoss } from "../src/losses/contrastive.ts";
+import { NtXentLoss } from "../src/losses/nt_xent.ts";
+import { SampledContrastiveLoss } from "../src/losses/sampled.ts";
 import type { NegativeWeighting } from "../src/losses/weighting.ts";
 import { type MatmulForm, MatmulKernel } from "../src/ops/matmul.ts";
 import { seededRandom } from "../src/data/random.ts";
@@ -148,7 +149,7 @@ export async function benchContrast(
   for (const tile of [undefined, 1024, 512]) {
     const before = gpu.counters.liveBytes;
     gpu.resetPeak();
-    const loss = new InBatchContrastiveLoss(gpu, z, { tile });
+    const loss = new NtXentLoss(gpu, z, { tile });
     log(`contrast: in-batch 2B=${rows} D=${d} ${loss.layout} tile ${loss.tile}`);
     const medianMs = (await timeGpu(gpu, (pass) => loss.encode(pass), {
       op: "bench:in-batch",

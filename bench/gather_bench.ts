@@ -9,7 +9,8 @@ import { randomWarps } from "../src/data/augment.ts";
 import { Rng } from "../src/data/random.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
-import { median, timeGpu } from "../src/gpu/timing.ts";
+import { median } from "../src/gpu/_median.ts";
+import { timeGpu } from "../src/gpu/timing.ts";
 import { gatherBytes, packBytes, WARP_FLOATS } from "../src/ops/gather.ts";
 
 /** One row of the report. */

@@ -11,7 +11,7 @@ import { requestGpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { mlp } from "../src/nn/layers.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
-import { twoTowerStep } from "../src/train/step.ts";
+import { TrainingStep } from "../src/train/step.ts";
 import { seededRandom } from "../src/data/random.ts";
 
 const { values } = parseArgs({
@@ -38,7 +38,7 @@ const hostQ = new Float32Array(b * dims[0]);
 const hostC = new Float32Array(b * (1 + k) * dims[0]);
 const xq = Tensor.empty(gpu, [b, dims[0]]);
 const xc = Tensor.empty(gpu, [b * (1 + k), dims[0]]);
-const { step } = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+const step = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
   loss: { kMax: k, tau: 0.1, indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s) },
   optimizer: { kind: "adam", lr: 1e-3, clipNorm: 1 },
   metricsEvery: 10,

@@ -14,11 +14,11 @@ import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import type { Gpu } from "../src/gpu/device.ts";
-import { median } from "../src/gpu/timing.ts";
+import { median } from "../src/gpu/_median.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { mlp } from "../src/nn/layers.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
-import { twoTowerStep } from "../src/train/step.ts";
+import { TrainingStep } from "../src/train/step.ts";
 import { seededRandom } from "../src/data/random.ts";
 
 /** One K of the comparison. */
@@ -54,11 +54,10 @@ async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
   for (const s of store.slots) initial[s.name] = flat.slice(s.offset, s.offset + s.size);
   const xq = Tensor.from(gpu, hq, [b, DIMS[0]]);
   const xc = Tensor.from(gpu, hc, [b * (1 + k), DIMS[0]]);
-  const run = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+  const step = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
     loss: { kMax: k, tau: TAU, indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s) },
     optimizer: { kind: "adam", lr: LR },
   });
-  const step = run.step;
   const times: number[] = [];
   for (let i = 0; i <= iterations; i++) {
     const t0 = performance.now();
@@ -67,7 +66,7 @@ async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
     if (i > 0) times.push(performance.now() - t0); // the first run warms up
   }
   const firstLoss = (await step.flush())[0].meanLoss;
-  for (const t of [run, xq, xc, store]) t.destroy();
+  for (const t of [step, xq, xc, store]) t.destroy();
   gpu.trimPool();
   return { ms: median(times), loss: firstLoss, initial };
 }

@@ -17,6 +17,7 @@ import {
   limitBestK,
   loadMnistFiles,
   requestGpu,
+  resolveTrainerConfig,
   syntheticSplits,
   Trainer,
   type TrainerConfig,
@@ -129,7 +130,7 @@ for (const dataset of datasets) {
           metricsEvery: 10,
           evalSizes: { bank: shape.bank, queries: shape.queries },
         };
-        const lambda = Trainer.resolve(base, data.train).lambda;
+        const lambda = resolveTrainerConfig(base, data.train).lambda;
         const kStarLimit = limitBestK(lambda, K_MAX);
         const t0 = performance.now();
         const trainer = new Trainer(gpu, data, { ...base, ...method.config(kStarLimit) });

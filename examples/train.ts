@@ -19,6 +19,7 @@ import {
   loadMnistFiles,
   NonFiniteLossError,
   requestGpu,
+  resolveTrainerConfig,
   type ScheduleConfig,
   svgCharts,
   syntheticSplits,
@@ -153,7 +154,7 @@ const config: TrainerConfig = {
 };
 
 const gpu = await requestGpu();
-const lambda = Trainer.resolve(config, data.train).lambda;
+const lambda = resolveTrainerConfig(config, data.train).lambda;
 const limitKStar = limitBestK(lambda, kMax); // science.md: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "fixed", k: int("k", args.k, 1) }

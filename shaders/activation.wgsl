@@ -6,7 +6,7 @@
 //   dX is overwritten (activation grads are `=`, never `+=`).
 
 override ACT: u32 = 0u;
-const WG: u32 = 64u;
+override WG: u32; // threads per workgroup, from the launcher
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const GELU_C: f32 = 0.044715;
 

@@ -26,7 +26,7 @@
 // computed by matmul (src/ops/matmul.ts), whole or one tile at a time.
 //
 // Everything per row is an online reduction (Stats), so a row may arrive in
-// column tiles: row_stats merges a tile into the row's running Stats, and
+// column tiles: row_loss_and_grad merges a tile into the row's running Stats, and
 // the last tile finalises. The score buffer is overwritten in place with
 // dScores when the whole row is present (GRAD); the tiled backward instead
 // recomputes each tile and writes the symmetric G_ak + G_ka (sym_grad_tile).
@@ -35,7 +35,7 @@
 // writer. dC, where a candidate can appear in many rows, is a gather over an
 // inverse index (CSR built on the host with the index table), not a scatter.
 
-const WG: u32 = 64u;
+override WG: u32; // threads per workgroup, from the launcher
 const POS: u32 = 0u;
 const NEG: u32 = 1u;
 const SKIP: u32 = 2u;
@@ -282,8 +282,8 @@ fn gather_dq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 // dC[n, d] = Σ over the slots (i, j ≤ K) that hold candidate n of dScores[i, j] · Q[i, d];
 // thread per (n, d). Slots come sorted, so the sum's order is fixed: bit-reproducible.
 @compute @workgroup_size(WG)
-fn scatter_dc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-              @builtin(local_invocation_index) lid: u32) {
+fn gather_dc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
   let e = group_index(wid, nwg) * WG + lid;
   let n = e / params.dim;
   let d = e % params.dim;
@@ -348,8 +348,8 @@ var<workgroup> wg_coef: vec4f;
 // One workgroup per row of the block: merge the block's negatives into the
 // row's Stats; on the LAST block finalise; with GRAD write dScores in place.
 @compute @workgroup_size(WG)
-fn row_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-             @builtin(local_invocation_index) lid: u32) {
+fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) lid: u32) {
   let r = group_index(wid, nwg);
   if (r >= block.nrows) {
     return; // the same for the whole workgroup, so the barriers below stay uniform

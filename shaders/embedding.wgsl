@@ -11,7 +11,7 @@
 // occurrence (inv_offsets [U+1], inv_bags). One thread per (u, d) then sums
 // d_out[b, d] / |bag b| over them in a fixed order and adds it to d_table.
 
-const WG: u32 = 64u;
+override WG: u32; // threads per workgroup, from the launcher
 
 struct Dims {
   bags: u32,

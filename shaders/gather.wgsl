@@ -14,7 +14,7 @@
 // Source positions outside the image read 0 (the background of MNIST-style
 // images). One thread per output element; no data is written twice.
 
-const WG: u32 = 256u;
+override WG: u32; // threads per workgroup, from the launcher
 
 struct Params {
   rows: u32,

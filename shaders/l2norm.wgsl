@@ -6,7 +6,7 @@
 // One thread per row; a row is read twice (norm, then scale), which is
 // cheap next to the matmuls around it.
 
-const WG: u32 = 64u;
+override WG: u32; // threads per workgroup, from the launcher
 
 struct Dims {
   rows: u32,

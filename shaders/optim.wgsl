@@ -12,8 +12,8 @@
 // Global norm: sq_partial writes one partial Σg² per workgroup of WG·ITEMS
 // elements; clip_scale (one workgroup) sums them and writes clip = [scale, ‖g‖].
 
-const WG: u32 = 256u;
-const ITEMS: u32 = 16u;
+override WG: u32; // threads per workgroup, from the launcher
+override ITEMS: u32; // gradients summed per thread by sq_partial, from the launcher
 
 struct Hyper {
   n: u32,

@@ -9,7 +9,7 @@
  */
 
 import { mat3 } from "wgpu-matrix";
-import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
 import type { Rng } from "./random.ts";
 

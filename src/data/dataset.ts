@@ -7,9 +7,8 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
-import type { Gpu } from "../gpu/device.ts";
-import type { Step } from "../gpu/dispatch.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { type ByteRowLayout, gatherBytes, type GatherOptions, packBytes, wordsPerRow } from "../ops/gather.ts";
 import { injectLabelNoise } from "./idx.ts";
@@ -72,12 +71,7 @@ export function checkLabelledBytes(op: string, name: string, data: LabelledBytes
  * });
  * const ids = Tensor.from(gpu, new Uint32Array([2, 1]), [2]);
  * const out = Tensor.empty(gpu, [2, 4]);
- * const step = data.gather(ids, out);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * step.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", data.gather(ids, out));
  * assert.deepEqual(await out.read(), new Float32Array([0, 1, 0, 1, 1, 1, 1, 1]));
  * gpu.destroy();
  * ```
@@ -116,9 +110,9 @@ export class DeviceDataset {
    * @param ids u32 [R] row numbers.
    * @param out f32 [R, width].
    * @param options Scale (default 1/255), shift, warps.
-   * @returns The bound step.
+   * @returns The bound work.
    */
-  gather(ids: Tensor, out: Tensor, options: GatherOptions = {}): Step {
+  gather(ids: Tensor, out: Tensor, options: GatherOptions = {}): Encodable {
     return gatherBytes(this.data.gpu, this.data, this.layout, ids, out, options);
   }
 

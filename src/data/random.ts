@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Stateful } from "../train/state.ts";
+
 /**
  * A mulberry32 generator whose whole state is one 32-bit number, so that a
  * checkpoint can save it and a resumed run continue the same stream.
@@ -16,13 +18,12 @@
  * const rng = new Rng(7);
  * const saved = rng.state;
  * const first = rng.next();
- * rng.state = saved;
+ * rng.setState(saved);
  * assert.equal(rng.next(), first);
  * ```
  */
-export class Rng {
-  /** The generator's state (its low 32 bits are kept). */
-  state: number;
+export class Rng implements Stateful<number> {
+  #state: number;
 
   /**
    * A generator at `seed`.
@@ -30,13 +31,27 @@ export class Rng {
    * @param seed Any number; its low 32 bits are used.
    */
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.#state = seed >>> 0;
+  }
+
+  /** The generator's state, a 32-bit integer. */
+  get state(): number {
+    return this.#state;
+  }
+
+  /**
+   * Restores a state saved from {@linkcode Rng.state}.
+   *
+   * @param state The state (its low 32 bits are used).
+   */
+  setState(state: number): void {
+    this.#state = state >>> 0;
   }
 
   /** A uniform number in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(this.state ^ (this.state >>> 15), this.state | 1);
+    const s = this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }

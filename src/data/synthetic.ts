@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkInt, checkNumber } from "../gpu/check.ts";
+import { checkInt, checkNumber } from "../gpu/_check.ts";
 import { gaussian, seededRandom } from "./random.ts";
 
 /** Options of {@linkcode SyntheticClusters}. */

@@ -61,6 +61,17 @@ export type BindingKind = "uniform" | "read" | "storage";
 /** A buffer or a range of one, bound to one binding. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/**
+ * Work recorded into a compute pass: a kernel, a layer's forward or
+ * backward, a loss. Bound once, encoded any number of times.
+ */
+export interface Encodable {
+  /** Records the work into `pass`. */
+  encode(pass: GPUComputePassEncoder): void;
+  /** Returns what the work holds (uniforms, activations) to the pool; safe right after a submit. */
+  destroy(): void;
+}
+
 /** Values of WGSL `override` constants; booleans are converted to 0/1. */
 export type OverrideConstants = Record<string, number | boolean>;
 
@@ -422,6 +433,35 @@ export class Gpu {
     this.throwIfFailed(op);
     this.#scoped(op, () => this.device.queue.submit([encoder.finish()]));
     this.counters.submits++;
+  }
+
+  /**
+   * Records `work` into one compute pass and submits it: how anything that
+   * is not a training step runs now (a training step records its own
+   * command buffer, to clear and copy around its pass).
+   *
+   * @param op The op, for labels and errors.
+   * @param work What to record: an {@linkcode Encodable} or a function of the pass.
+   *
+   * @example Run a kernel's work once
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { activationForward, requestGpu, Tensor } from "../../mod.ts";
+   * const gpu = await requestGpu();
+   * const x = Tensor.from(gpu, new Float32Array([-1, 2]), [2]);
+   * const y = Tensor.empty(gpu, [2]);
+   * gpu.runPass("example", activationForward(gpu, "relu", x, y));
+   * assert.deepEqual(await y.read(), new Float32Array([0, 2]));
+   * gpu.destroy();
+   * ```
+   */
+  runPass(op: string, work: Encodable | ((pass: GPUComputePassEncoder) => void)): void {
+    const encoder = this.device.createCommandEncoder({ label: op });
+    const pass = encoder.beginComputePass({ label: op });
+    if (typeof work === "function") work(pass);
+    else work.encode(pass);
+    pass.end();
+    this.submit(op, encoder);
   }
 
   /**

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { rangeError, typeError } from "./check.ts";
+import { rangeError, typeError } from "./_check.ts";
 import type { Gpu } from "./device.ts";
 
 /** Element types a tensor can hold. All are 4 bytes wide. */

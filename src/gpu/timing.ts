@@ -6,8 +6,9 @@
  * @module
  */
 
-import { checkInt } from "./check.ts";
+import { checkInt } from "./_check.ts";
 import type { Gpu } from "./device.ts";
+import { median } from "./_median.ts";
 
 /** Options for {@linkcode timeGpu}. */
 export interface TimingOptions {
@@ -92,17 +93,4 @@ export async function timeGpu(
     if (resolve) gpu.release(resolve);
   }
   return { medianMs: median(samplesMs), samplesMs, method: useTimestamps ? "timestamp" : "wall" };
-}
-
-/**
- * The median of `values` (mean of the middle two for an even count).
- *
- * @param values Numbers; not modified.
- * @returns The median, or NaN for an empty list.
- */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

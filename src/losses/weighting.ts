@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkNumber, rangeError, typeError } from "../gpu/check.ts";
+import { checkNumber, rangeError, typeError } from "../gpu/_check.ts";
 
 /** Plain InfoNCE: every negative weighs 1. */
 export interface InfoNceWeighting {

@@ -9,33 +9,21 @@
  */
 
 import shader from "../../shaders/embedding.wgsl" with { type: "text" };
-import { checkInt, rangeError, typeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { encodeDispatch, namedDispatch, type Step } from "../gpu/dispatch.ts";
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { InverseIndex } from "../ops/_inverse_index.ts";
 import type { Init, ParameterStore } from "./parameters.ts";
 
-/** Bindings of shaders/embedding.wgsl by name, in binding-number order. */
-const LAYOUT = {
-  dims: "uniform",
-  table: "read",
-  ids: "read",
-  offsets: "read",
-  out: "storage",
-  dOut: "read",
-  dTable: "storage",
-  uniq: "read",
-  invOffsets: "read",
-  invBags: "read",
-} as const satisfies Record<string, BindingKind>;
-type Slot = keyof typeof LAYOUT;
+const WG = 64;
 
 /** An embedding bag bound to a batch of `bags` bags holding at most `maxIds` ids in all. */
 export interface BoundEmbedding {
   /** Mean of each bag's rows, [bags, D]. */
   readonly output: Tensor;
   /** Records the forward. */
-  readonly forward: Step;
+  readonly forward: Encodable;
   /**
    * Uploads this step's bags: bag b holds ids[offsets[b] .. offsets[b+1]].
    *
@@ -55,7 +43,7 @@ export interface BoundEmbedding {
    * @param dOutput Gradient with respect to the output.
    * @returns The backward step.
    */
-  bindBackward(dOutput: Tensor): Step;
+  bindBackward(dOutput: Tensor): Encodable;
   /** Frees buffers and steps. */
   destroy(): void;
 }
@@ -74,11 +62,7 @@ export interface BoundEmbedding {
  * store.param("items.weight").write(new Float32Array([0, 0, 1, 1, 4, 8]));
  * const bound = items.bind(gpu, { bags: 2, maxIds: 3 });
  * bound.setBags([0, 1, 3], [2, 0, 2]);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * bound.forward.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", bound.forward);
  * assert.deepEqual(await bound.output.read(), new Float32Array([4, 8, 2, 4]));
  * gpu.destroy();
  * ```
@@ -134,38 +118,26 @@ export class EmbeddingBag {
     const dimsHost = new Uint32Array([bags, dim, 0, 0]);
     gpu.device.queue.writeBuffer(dims, 0, dimsHost);
     const owned = [ids, offsets, uniq, invOffsets, invBags, output];
+    const kernels: Kernel[] = [];
     const host = {
       ids: new Uint32Array(maxIds),
       offsets: new Uint32Array(bags + 1),
       uniq: new Uint32Array(maxIds),
-      invOffsets: new Uint32Array(maxIds + 1),
-      invBags: new Uint32Array(maxIds),
+      /** Each id's place in `uniq` (its local id), and each occurrence's local id and bag. */
       slotOf: new Int32Array(vocab).fill(-1),
-      count: new Uint32Array(maxIds),
+      local: new Uint32Array(maxIds),
+      bagOf: new Uint32Array(maxIds),
+      invBags: new Uint32Array(maxIds),
+      inverse: new InverseIndex(maxIds, maxIds),
       identity: Uint32Array.from({ length: bags + 1 }, (_, b) => b), // offsets of one id per bag
     };
-    const resources: Record<Slot, GPUBufferBinding | GPUBuffer> = {
-      dims,
-      table: this.#store.param(`${this.name}.weight`).binding,
-      ids: ids.binding,
-      offsets: offsets.binding,
-      out: output.binding,
-      dOut: output.binding, // replaced in bindBackward
-      dTable: this.#store.grad(`${this.name}.weight`).binding,
-      uniq: uniq.binding,
-      invOffsets: invOffsets.binding,
-      invBags: invBags.binding,
+    const kernel = (entry: string, bindings: Record<string, Tensor | GPUBuffer>, threads: number) => {
+      const k = new Kernel(gpu, { op, shader, entry, bindings, workgroupSize: WG, threads });
+      kernels.push(k);
+      return k;
     };
-    const dispatch = (
-      entry: string,
-      uses: Slot[],
-      bound: Record<Slot, GPUBufferBinding | GPUBuffer>,
-      threads: number,
-    ) => {
-      const d = namedDispatch(gpu, op, shader, entry, LAYOUT, uses, bound, Math.ceil(threads / 64));
-      return { encode: (pass: GPUComputePassEncoder) => encodeDispatch(pass, d), destroy: () => {} };
-    };
-    const forward = dispatch("bag_forward", ["dims", "table", "ids", "offsets", "out"], resources, bags * dim);
+    const table = this.#store.param(`${this.name}.weight`);
+    const forward = kernel("bag_forward", { dims, table, ids, bag_offsets: offsets, out: output }, bags * dim);
     const setBags = (bagOffsets: ArrayLike<number>, bagIds: ArrayLike<number>) => {
       const set = `${op}.setBags`;
       if (bagOffsets?.length !== bags + 1) {
@@ -191,32 +163,25 @@ export class EmbeddingBag {
         host.ids[i] = v;
       }
       for (let b = 0; b <= bags; b++) host.offsets[b] = bagOffsets[b];
-      // Inverse index: distinct ids in first-seen order, each with its bags in order.
+      // Distinct ids in first-seen order (local ids), then which occurrences, hence which bags, use each.
       let unique = 0;
       for (let i = 0; i < total; i++) {
         if (host.slotOf[host.ids[i]] < 0) {
           host.slotOf[host.ids[i]] = unique;
-          host.uniq[unique] = host.ids[i];
-          host.count[unique++] = 0;
+          host.uniq[unique++] = host.ids[i];
         }
-        host.count[host.slotOf[host.ids[i]]]++;
+        host.local[i] = host.slotOf[host.ids[i]];
       }
-      host.invOffsets[0] = 0;
-      for (let u = 0; u < unique; u++) host.invOffsets[u + 1] = host.invOffsets[u] + host.count[u];
-      host.count.fill(0, 0, unique);
-      for (let b = 0; b < bags; b++) {
-        for (let i = host.offsets[b]; i < host.offsets[b + 1]; i++) {
-          const u = host.slotOf[host.ids[i]];
-          host.invBags[host.invOffsets[u] + host.count[u]++] = b;
-        }
-      }
+      for (let b = 0; b < bags; b++) host.bagOf.fill(b, host.offsets[b], host.offsets[b + 1]);
+      host.inverse.build(host.local, total);
+      for (let p = 0; p < total; p++) host.invBags[p] = host.bagOf[host.inverse.positions[p]];
       for (let u = 0; u < unique; u++) host.slotOf[host.uniq[u]] = -1;
       dimsHost[2] = unique;
       gpu.device.queue.writeBuffer(dims, 0, dimsHost);
       ids.write(host.ids);
       offsets.write(host.offsets);
       uniq.write(host.uniq);
-      invOffsets.write(host.invOffsets);
+      invOffsets.write(host.inverse.offsets);
       invBags.write(host.invBags);
     };
     return {
@@ -231,14 +196,19 @@ export class EmbeddingBag {
         if (!(dOutput instanceof Tensor) || dOutput.size !== bags * dim) {
           rangeError(`${op}.bindBackward`, "dOutput.shape", `[${bags}, ${dim}]`, dOutput?.shape);
         }
-        return dispatch(
-          "bag_backward",
-          ["dims", "offsets", "dOut", "dTable", "uniq", "invOffsets", "invBags"],
-          { ...resources, dOut: dOutput.binding },
-          maxIds * dim,
-        );
+        const dTable = this.#store.grad(`${this.name}.weight`);
+        return kernel("bag_backward", {
+          dims,
+          bag_offsets: offsets,
+          d_out: dOutput,
+          d_table: dTable,
+          uniq,
+          inv_offsets: invOffsets,
+          inv_bags: invBags,
+        }, maxIds * dim);
       },
       destroy: () => {
+        kernels.forEach((k) => k.destroy());
         owned.forEach((t) => t.destroy());
         gpu.release(dims);
       },

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/check.ts";
-import type { Gpu } from "../gpu/device.ts";
-import type { Step } from "../gpu/dispatch.ts";
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { sequence } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { type Activation, activationBackward, activationForward } from "../ops/activation.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
@@ -23,16 +23,16 @@ export interface BoundLayer {
   /** The output [rows, outDim]. */
   readonly output: Tensor;
   /** Records the forward. */
-  readonly forward: Step;
+  readonly forward: Encodable;
   /**
    * Binds the backward.
    *
    * @param dOutput Gradient with respect to the output.
    * @param dInput Where to write the gradient with respect to the input, or null if not needed.
-   * @returns The backward step.
+   * @returns The backward work.
    */
-  bindBackward(dOutput: Tensor, dInput: Tensor | null): Step;
-  /** Frees the activations and steps. */
+  bindBackward(dOutput: Tensor, dInput: Tensor | null): Encodable;
+  /** Frees the activations and the bound work. */
   destroy(): void;
 }
 
@@ -43,22 +43,22 @@ export interface BoundLayer {
  */
 function boundLayer(
   output: Tensor,
-  forward: Step,
+  forward: Encodable,
   owned: Tensor[],
-  backward: (dOutput: Tensor, dInput: Tensor | null) => Step,
+  backward: (dOutput: Tensor, dInput: Tensor | null) => Encodable,
 ): BoundLayer {
-  const steps: Step[] = [];
+  const backwards: Encodable[] = [];
   return {
     output,
     forward,
     bindBackward: (dOutput, dInput) => {
-      const step = backward(dOutput, dInput);
-      steps.push(step);
-      return step;
+      const work = backward(dOutput, dInput);
+      backwards.push(work);
+      return work;
     },
     destroy: () => {
       forward.destroy();
-      steps.forEach((s) => s.destroy());
+      backwards.forEach((b) => b.destroy());
       owned.forEach((t) => t.destroy());
     },
   };
@@ -72,13 +72,6 @@ export interface Layer {
   outputDim(inputDim: number): number;
   /** Binds the layer to `input` [rows, inDim]. */
   bind(gpu: Gpu, input: Tensor): BoundLayer;
-}
-
-function combine(steps: { encode(pass: GPUComputePassEncoder): void; destroy(): void }[]): Step {
-  return {
-    encode: (pass) => steps.forEach((s) => s.encode(pass)),
-    destroy: () => steps.forEach((s) => s.destroy()),
-  };
 }
 
 function checkInput(op: string, input: Tensor, dim: number): number {
@@ -147,7 +140,7 @@ export class Linear implements Layer {
         }),
       ];
       if (dInput) kernels.push(new MatmulKernel(gpu, dOutput, w, { form: "nt", out: dInput }));
-      return combine(kernels);
+      return sequence(kernels);
     });
   }
 }
@@ -182,7 +175,7 @@ export class ActivationLayer implements Layer {
       output,
       forward,
       [output],
-      (dOutput, dInput) => dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : combine([]),
+      (dOutput, dInput) => dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : sequence([]),
     );
   }
 }
@@ -203,7 +196,7 @@ export class L2Normalize implements Layer {
       output,
       forward,
       [output, norms],
-      (dOutput, dInput) => dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : combine([]),
+      (dOutput, dInput) => dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : sequence([]),
     );
   }
 }
@@ -215,7 +208,7 @@ export interface BoundNetwork {
   /** The final output. */
   readonly output: Tensor;
   /** Records every layer's forward. */
-  readonly forward: Step;
+  readonly forward: Encodable;
   /**
    * Binds the backward from the gradient of the output.
    *
@@ -223,8 +216,8 @@ export interface BoundNetwork {
    * @param dInput Where to write the gradient with respect to the input (default: not computed).
    * @returns The backward step (layers in reverse order).
    */
-  bindBackward(dOutput: Tensor, dInput?: Tensor | null): Step;
-  /** Frees activations, gradients and steps (not the parameters). */
+  bindBackward(dOutput: Tensor, dInput?: Tensor | null): Encodable;
+  /** Frees activations, gradients and the bound work (not the parameters). */
   destroy(): void;
 }
 
@@ -241,11 +234,7 @@ export interface BoundNetwork {
  * store.build();
  * const x = Tensor.from(gpu, new Float32Array(20).fill(0.5), [4, 5]);
  * const bound = net.bind(gpu, x);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * bound.forward.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", bound.forward);
  * const z = await bound.output.read(); // [4, 3], unit rows
  * assert.ok(Math.abs(z[0] ** 2 + z[1] ** 2 + z[2] ** 2 - 1) < 1e-5);
  * gpu.destroy();
@@ -284,24 +273,21 @@ export class Sequential implements Layer {
       x = b.output;
     }
     const grads: Tensor[] = [];
-    const backward: Step[] = [];
     return {
       input,
       output: x,
-      forward: combine(bound.map((b) => b.forward)),
+      forward: sequence(bound.map((b) => b.forward)),
+      // Layers in reverse; each writes the gradient of its input, the previous layer's output.
       bindBackward: (dOutput, dInput = null) => {
-        const steps: Step[] = [];
+        const backwards: Encodable[] = [];
         let d = dOutput;
         for (let i = bound.length - 1; i >= 0; i--) {
-          const layerInput = i === 0 ? input : bound[i - 1].output;
-          const dIn = i === 0 ? dInput : Tensor.empty(gpu, layerInput.shape);
+          const dIn = i === 0 ? dInput : Tensor.empty(gpu, bound[i - 1].output.shape);
           if (i > 0) grads.push(dIn!);
-          steps.push(bound[i].bindBackward(d, dIn));
+          backwards.push(bound[i].bindBackward(d, dIn));
           if (dIn) d = dIn;
         }
-        const step = combine(steps);
-        backward.push(step);
-        return step;
+        return sequence(backwards);
       },
       destroy: () => {
         bound.forEach((b) => b.destroy());

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/check.ts";
+import { checkInt, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { seededRandom } from "../data/random.ts";

@@ -6,16 +6,16 @@
  */
 
 import shader from "../../shaders/activation.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { foldGroups, type Step, stepOf, uniformOf } from "../gpu/dispatch.ts";
+import { rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 
 /** The activations a layer can use. */
 export type Activation = "relu" | "gelu" | "tanh";
 
 const CODE: Record<Activation, number> = { relu: 0, gelu: 1, tanh: 2 };
-const BINDINGS: readonly BindingKind[] = ["uniform", "read", "storage", "read"];
+const WG = 64;
 
 function checkSame(op: string, name: string, t: Tensor, like: Tensor): void {
   if (!(t instanceof Tensor)) typeError(op, name, "a Tensor", t);
@@ -24,15 +24,21 @@ function checkSame(op: string, name: string, t: Tensor, like: Tensor): void {
   }
 }
 
-function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, out: Tensor, dY?: Tensor): Step {
+function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, out: Tensor, dY?: Tensor): Kernel {
   if (!(kind in CODE)) rangeError(op, "kind", '"relu", "gelu" or "tanh"', kind);
   if (!(x instanceof Tensor) || x.dtype !== "f32") typeError(op, "x", "an f32 Tensor", x);
   checkSame(op, "out", out, x);
   if (dY) checkSame(op, "dY", dY, x);
-  const pipeline = gpu.pipeline(op, shader, entry, BINDINGS, { ACT: CODE[kind] });
-  const uniform = uniformOf(gpu, op, new Uint32Array([x.size, 0, 0, 0]));
-  const bindGroup = gpu.bindGroup(op, pipeline, [uniform, x.binding, out.binding, (dY ?? x).binding]);
-  return stepOf(gpu, [{ pipeline, bindGroup, groups: foldGroups(gpu, Math.ceil(x.size / 64)) }], [uniform]);
+  return new Kernel(gpu, {
+    op,
+    shader,
+    entry,
+    bindings: { x, y: out, dy: dY },
+    uniforms: { dims: new Uint32Array([x.size, 0, 0, 0]) },
+    workgroupSize: WG,
+    threads: x.size,
+    constants: { ACT: CODE[kind] },
+  });
 }
 
 /**
@@ -42,7 +48,7 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
  * @param kind The activation.
  * @param x Input, any shape.
  * @param y Output, the size of x.
- * @returns The bound step.
+ * @returns The bound work.
  *
  * @example ReLU of three values
  * ```ts
@@ -51,17 +57,12 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
  * const gpu = await requestGpu();
  * const x = Tensor.from(gpu, new Float32Array([-1, 0, 2]), [3]);
  * const y = Tensor.empty(gpu, [3]);
- * const step = activationForward(gpu, "relu", x, y);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * step.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", activationForward(gpu, "relu", x, y));
  * assert.deepEqual(await y.read(), new Float32Array([0, 0, 2]));
  * gpu.destroy();
  * ```
  */
-export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tensor): Step {
+export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tensor): Encodable {
   return bind(gpu, "activationForward", kind, "act_forward", x, y);
 }
 
@@ -73,8 +74,8 @@ export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tens
  * @param x The forward's input.
  * @param dY Gradient with respect to the output.
  * @param dX Gradient with respect to the input (written).
- * @returns The bound step.
+ * @returns The bound work.
  */
-export function activationBackward(gpu: Gpu, kind: Activation, x: Tensor, dY: Tensor, dX: Tensor): Step {
+export function activationBackward(gpu: Gpu, kind: Activation, x: Tensor, dY: Tensor, dX: Tensor): Encodable {
   return bind(gpu, "activationBackward", kind, "act_backward", x, dX, dY);
 }

@@ -4,62 +4,31 @@
  * losses in src/losses/ compose these dispatches; this file only knows how
  * each entry point is bound and sized.
  *
- * Forward and backward of a row are one entry point (`row_stats` with the
- * GRAD flag); the layout-specific entries around it produce the scores
+ * Forward and backward of a row are one entry point (`row_loss_and_grad`
+ * with the GRAD flag); the layout-specific entries around it produce the scores
  * (`gather_scores`, `pair_scores`, or a matmul) and turn dScores into
- * embedding gradients (`gather_dq`, `scatter_dc`, or a matmul).
+ * embedding gradients (`gather_dq`, `gather_dc`, or a matmul).
  *
  * @module
  */
 
 import shader from "../../shaders/contrast.wgsl" with { type: "text" };
-import type { Binding, BindingKind, Gpu } from "../gpu/device.ts";
-import { type Dispatch, namedDispatch } from "../gpu/dispatch.ts";
+import type { Binding, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 
 /** Entry points of shaders/contrast.wgsl. */
 export type ContrastEntry =
   | "gather_scores"
   | "gather_dq"
-  | "scatter_dc"
+  | "gather_dc"
   | "pair_scores"
   | "sym_grad_tile"
-  | "row_stats"
+  | "row_loss_and_grad"
   | "reduce_readouts";
 
-/** Bindings of shaders/contrast.wgsl by name, in binding-number order. */
-const LAYOUT = {
-  params: "uniform",
-  block: "uniform",
-  q: "read",
-  cand: "read",
-  idx: "read",
-  scores: "storage",
-  pos: "storage",
-  stats: "storage",
-  rowOut: "storage",
-  below: "storage",
-  coef: "storage",
-  gradOut: "storage",
-  csrOffsets: "read",
-  csrSlots: "read",
-  readouts: "storage",
-} as const satisfies Record<string, BindingKind>;
-
-/** A binding of shaders/contrast.wgsl by name. */
-export type ContrastSlot = keyof typeof LAYOUT;
-
-const USES: Record<ContrastEntry, readonly ContrastSlot[]> = {
-  gather_scores: ["params", "q", "cand", "idx", "scores", "pos"],
-  gather_dq: ["params", "cand", "idx", "scores", "gradOut"],
-  scatter_dc: ["params", "q", "scores", "gradOut", "csrOffsets", "csrSlots"],
-  pair_scores: ["params", "q", "pos"],
-  sym_grad_tile: ["params", "block", "scores", "coef"],
-  row_stats: ["params", "block", "scores", "pos", "stats", "rowOut", "below", "coef"],
-  reduce_readouts: ["params", "rowOut", "below", "readouts"],
-};
-
 /** Threads per workgroup of every entry point (WGSL `WG`). */
-export const CONTRAST_WORKGROUP = 64;
+const WG = 64;
 
 /** Bytes of the `Params` and `Block` uniforms. */
 export const PARAMS_BYTES = 64;
@@ -119,27 +88,24 @@ export function packBlock(
 }
 
 /**
- * One dispatch of `entry` over `count` workgroups (one per row for
- * `row_stats`, one per 64 threads elsewhere), bound to `resources`.
+ * One kernel of shaders/contrast.wgsl. `row_loss_and_grad` runs one
+ * workgroup per row (`rows`); every other entry one thread per item
+ * (`threads`).
  *
  * @param gpu The context.
  * @param op The op, for labels and errors.
  * @param entry The entry point.
- * @param resources A buffer (or range) for every binding the entry uses.
- * @param count Workgroups.
- * @returns The dispatch, ready to encode any number of times.
+ * @param bindings A tensor or buffer for every binding the entry uses, by its WGSL name.
+ * @param grid `{ rows }` or `{ threads }`.
+ * @returns The kernel, ready to encode any number of times.
  */
-export function contrastDispatch(
+export function contrastKernel(
   gpu: Gpu,
   op: string,
   entry: ContrastEntry,
-  resources: Partial<Record<ContrastSlot, Binding>>,
-  count: number,
-): Dispatch {
-  return namedDispatch(gpu, op, shader, entry, LAYOUT, USES[entry], resources, count);
-}
-
-/** Workgroups that cover `threads` threads, 64 per workgroup. */
-export function groupsFor(threads: number): number {
-  return Math.ceil(threads / CONTRAST_WORKGROUP);
+  bindings: Record<string, Tensor | Binding>,
+  grid: { rows: number } | { threads: number },
+): Kernel {
+  const size = "rows" in grid ? { workgroups: grid.rows } : { threads: grid.threads };
+  return new Kernel(gpu, { op, shader, entry, bindings, workgroupSize: WG, ...size });
 }

@@ -7,18 +7,12 @@
  */
 
 import shader from "../../shaders/gather.wgsl" with { type: "text" };
-import { checkInt, checkNumber, rangeError, typeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { namedDispatch, type Step, stepOf, uniformOf } from "../gpu/dispatch.ts";
+import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 
-const LAYOUT = {
-  params: "uniform",
-  data: "read",
-  ids: "read",
-  out: "storage",
-  warps: "read",
-} as const satisfies Record<string, BindingKind>;
+const WG = 256;
 
 /** Floats per warp: a WGSL mat3x3<f32> (three columns padded to vec4), the layout of wgpu-matrix's `mat3`. */
 export const WARP_FLOATS = 12;
@@ -87,7 +81,7 @@ export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint3
  * @param ids Rows to gather, u32 [R] (validated where they are produced: a GPU read cannot be checked).
  * @param out f32 [R, width].
  * @param options Scale, shift, warps.
- * @returns The bound step.
+ * @returns The bound work.
  *
  * @example Two rows of a 2-row table, scaled to [0, 1]
  * ```ts
@@ -97,12 +91,7 @@ export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint3
  * const data = Tensor.from(gpu, packBytes(new Uint8Array([0, 255, 51, 102, 153, 204]), 2, 3), [2]);
  * const ids = Tensor.from(gpu, new Uint32Array([1, 0]), [2]);
  * const out = Tensor.empty(gpu, [2, 3]);
- * const step = gatherBytes(gpu, data, { rows: 2, width: 3 }, ids, out);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * step.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", gatherBytes(gpu, data, { rows: 2, width: 3 }, ids, out));
  * assert.deepEqual(Array.from(await out.read(), (v) => Math.round(v * 255)), [102, 153, 204, 0, 255, 51]);
  * gpu.destroy();
  * ```
@@ -114,7 +103,7 @@ export function gatherBytes(
   ids: Tensor,
   out: Tensor,
   options: GatherOptions = {},
-): Step {
+): Encodable {
   const op = "gatherBytes";
   checkInt(op, "layout.rows", layout.rows, 1);
   checkInt(op, "layout.width", layout.width, 1);
@@ -144,18 +133,16 @@ export function gatherBytes(
       rangeError(op, "options.warps.shape", `[${rows}, ${WARP_FLOATS}] (f32, one mat3x3 per row)`, warps?.shape);
     }
   }
-  const uniform = new ArrayBuffer(32);
-  new Uint32Array(uniform, 0, 5).set([rows, layout.width, words, imageW, imageH]);
-  new Float32Array(uniform, 20, 2).set([scale, shift]);
-  const params = uniformOf(gpu, op, new Uint32Array(uniform));
-  const entry = warps ? "gather_warped" : "gather_rows";
-  const uses = warps ? ["params", "data", "ids", "out", "warps"] as const : ["params", "data", "ids", "out"] as const;
-  const dispatch = namedDispatch(gpu, op, shader, entry, LAYOUT, uses, {
-    params,
-    data: data.binding,
-    ids: ids.binding,
-    out: out.binding,
-    warps: warps?.binding,
-  }, Math.ceil((rows * layout.width) / 256));
-  return stepOf(gpu, [dispatch], [params]);
+  const params = new ArrayBuffer(32);
+  new Uint32Array(params, 0, 5).set([rows, layout.width, words, imageW, imageH]);
+  new Float32Array(params, 20, 2).set([scale, shift]);
+  return new Kernel(gpu, {
+    op,
+    shader,
+    entry: warps ? "gather_warped" : "gather_rows",
+    bindings: { data, ids, out, warps },
+    uniforms: { params },
+    workgroupSize: WG,
+    threads: rows * layout.width,
+  });
 }

@@ -6,23 +6,35 @@
  */
 
 import shader from "../../shaders/l2norm.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { foldGroups, type Step, stepOf, uniformOf } from "../gpu/dispatch.ts";
+import { rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 
-const BINDINGS: readonly (BindingKind | null)[] = ["uniform", "read", "storage", "storage", "read"];
+const WG = 64;
 
 function check(op: string, name: string, t: Tensor, rows: number, dim: number): void {
   if (!(t instanceof Tensor)) typeError(op, name, "a Tensor", t);
   if (t.size !== rows * dim || t.dtype !== "f32") rangeError(op, `${name}.shape`, `[${rows}, ${dim}] (f32)`, t.shape);
 }
 
-function bind(gpu: Gpu, op: string, entry: string, resources: Tensor[], rows: number, dim: number): Step {
-  const pipeline = gpu.pipeline(op, shader, entry, entry === "l2norm_forward" ? BINDINGS.slice(0, 4) : BINDINGS);
-  const uniform = uniformOf(gpu, op, new Uint32Array([rows, dim, 0, 0]));
-  const bindGroup = gpu.bindGroup(op, pipeline, [uniform, ...resources.map((t) => t.binding)]);
-  return stepOf(gpu, [{ pipeline, bindGroup, groups: foldGroups(gpu, Math.ceil(rows / 64)) }], [uniform]);
+function bind(
+  gpu: Gpu,
+  op: string,
+  entry: string,
+  bindings: Record<string, Tensor>,
+  rows: number,
+  dim: number,
+): Kernel {
+  return new Kernel(gpu, {
+    op,
+    shader,
+    entry,
+    bindings,
+    uniforms: { dims: new Uint32Array([rows, dim, 0, 0]) },
+    workgroupSize: WG,
+    threads: rows,
+  });
 }
 
 /**
@@ -32,7 +44,7 @@ function bind(gpu: Gpu, op: string, entry: string, resources: Tensor[], rows: nu
  * @param h Input [rows, D].
  * @param z Output [rows, D].
  * @param norms Output [rows]: the clamped norms.
- * @returns The bound step.
+ * @returns The bound work.
  *
  * @example Normalise a row
  * ```ts
@@ -42,23 +54,18 @@ function bind(gpu: Gpu, op: string, entry: string, resources: Tensor[], rows: nu
  * const h = Tensor.from(gpu, new Float32Array([3, 4]), [1, 2]);
  * const z = Tensor.empty(gpu, [1, 2]);
  * const norms = Tensor.empty(gpu, [1]);
- * const step = l2normForward(gpu, h, z, norms);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * step.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", l2normForward(gpu, h, z, norms));
  * assert.deepEqual(await z.read(), new Float32Array([0.6, 0.8]));
  * gpu.destroy();
  * ```
  */
-export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): Step {
+export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): Encodable {
   const op = "l2normForward";
   if (!(h instanceof Tensor) || h.shape.length !== 2) typeError(op, "h", "a [rows, D] Tensor", h?.shape);
   const [rows, dim] = h.shape;
   check(op, "z", z, rows, dim);
   check(op, "norms", norms, rows, 1);
-  return bind(gpu, op, "l2norm_forward", [h, z, norms], rows, dim);
+  return bind(gpu, op, "l2norm_forward", { h, out: z, norms }, rows, dim);
 }
 
 /**
@@ -69,14 +76,14 @@ export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): St
  * @param norms The forward's norms [rows].
  * @param dZ Gradient with respect to z.
  * @param dH Gradient with respect to h (written).
- * @returns The bound step.
+ * @returns The bound work.
  */
-export function l2normBackward(gpu: Gpu, z: Tensor, norms: Tensor, dZ: Tensor, dH: Tensor): Step {
+export function l2normBackward(gpu: Gpu, z: Tensor, norms: Tensor, dZ: Tensor, dH: Tensor): Encodable {
   const op = "l2normBackward";
   if (!(z instanceof Tensor) || z.shape.length !== 2) typeError(op, "z", "a [rows, D] Tensor", z?.shape);
   const [rows, dim] = z.shape;
   check(op, "norms", norms, rows, 1);
   check(op, "dZ", dZ, rows, dim);
   check(op, "dH", dH, rows, dim);
-  return bind(gpu, op, "l2norm_backward", [z, dH, norms, dZ], rows, dim);
+  return bind(gpu, op, "l2norm_backward", { h: z, out: dH, norms, g: dZ }, rows, dim);
 }

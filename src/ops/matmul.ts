@@ -14,8 +14,9 @@
  */
 
 import shader from "../../shaders/matmul.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
+import { rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { timeGpu } from "../gpu/timing.ts";
 
@@ -65,7 +66,6 @@ export interface MatmulOptions {
 }
 
 const OP = "matmul";
-const BINDINGS: readonly BindingKind[] = ["uniform", "read", "read", "read", "storage"];
 const FORMS: readonly MatmulForm[] = ["nn", "nt", "tn"];
 
 function check2d(arg: string, t: Tensor): void {
@@ -141,16 +141,12 @@ function defaultVariant(gpu: Gpu, form: MatmulForm): string {
  * const a = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2]);
  * const b = Tensor.from(gpu, new Float32Array([1, 0, 0, 1]), [2, 2]);
  * const kernel = new MatmulKernel(gpu, a, b);
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * kernel.encode(pass);
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", kernel);
  * assert.deepEqual(await kernel.out.read(), new Float32Array([1, 2, 3, 4]));
  * gpu.destroy();
  * ```
  */
-export class MatmulKernel {
+export class MatmulKernel implements Encodable {
   /** Rows of C. */
   readonly m: number;
   /** Columns of C. */
@@ -161,11 +157,7 @@ export class MatmulKernel {
   readonly out: Tensor;
   /** Name of the variant in use. */
   readonly variant: string;
-  readonly #pipeline: GPUComputePipeline;
-  readonly #bindGroup: GPUBindGroup;
-  readonly #uniform: GPUBuffer;
-  readonly #groups: [number, number];
-  readonly #gpu: Gpu;
+  readonly #kernel: Kernel;
 
   /**
    * Validates the operands, picks the variant and binds everything.
@@ -214,29 +206,26 @@ export class MatmulKernel {
     this.n = n;
     this.k = k;
     this.variant = variantName;
-    this.#gpu = gpu;
-    this.#groups = groups;
     this.out = out ?? Tensor.empty(gpu, [m, n]);
-    this.#pipeline = gpu.pipeline(OP, shader, `matmul_${variant.entry}`, BINDINGS, {
-      TRANS_A: form === "tn",
-      TRANS_B: form === "nt",
-      HAS_BIAS: bias !== undefined,
-      ACCUMULATE: accumulate,
-      WG_X: variant.wgX,
-      WG_Y: variant.wgY,
-      TM: variant.tm,
-      TN: variant.tn,
-      BK: variant.bk ?? 16,
+    this.#kernel = new Kernel(gpu, {
+      op: OP,
+      shader,
+      entry: `matmul_${variant.entry}`,
+      bindings: { A: a, B: b, bias: bias ?? gpu.dummy, C: this.out },
+      uniforms: { dims: new Uint32Array([m, n, k, 0]) },
+      workgroups: groups,
+      constants: {
+        TRANS_A: form === "tn",
+        TRANS_B: form === "nt",
+        HAS_BIAS: bias !== undefined,
+        ACCUMULATE: accumulate,
+        WG_X: variant.wgX,
+        WG_Y: variant.wgY,
+        TM: variant.tm,
+        TN: variant.tn,
+        BK: variant.bk ?? 16,
+      },
     });
-    this.#uniform = gpu.acquire(`${OP}:dims`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    gpu.device.queue.writeBuffer(this.#uniform, 0, new Uint32Array([m, n, k, 0]));
-    this.#bindGroup = gpu.bindGroup(OP, this.#pipeline, [
-      this.#uniform,
-      a.binding,
-      b.binding,
-      bias?.binding ?? gpu.dummy,
-      this.out.binding,
-    ]);
   }
 
   /**
@@ -246,14 +235,12 @@ export class MatmulKernel {
    */
   encode(pass: GPUComputePassEncoder): void {
     if (this.m === 0 || this.n === 0) return;
-    pass.setPipeline(this.#pipeline);
-    pass.setBindGroup(0, this.#bindGroup);
-    pass.dispatchWorkgroups(this.#groups[0], this.#groups[1]);
+    this.#kernel.encode(pass);
   }
 
   /** Returns the kernel's uniform buffer to the pool (not the output); safe right after a submit. */
   destroy(): void {
-    this.#gpu.release(this.#uniform);
+    this.#kernel.destroy();
   }
 }
 
@@ -280,11 +267,7 @@ export class MatmulKernel {
  */
 export function matmul(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const kernel = new MatmulKernel(gpu, a, b, options);
-  const encoder = gpu.device.createCommandEncoder({ label: OP });
-  const pass = encoder.beginComputePass({ label: OP });
-  kernel.encode(pass);
-  pass.end();
-  gpu.submit(OP, encoder);
+  gpu.runPass(OP, kernel);
   kernel.destroy();
   return kernel.out;
 }

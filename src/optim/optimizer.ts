@@ -8,9 +8,9 @@
  */
 
 import shader from "../../shaders/optim.wgsl" with { type: "text" };
-import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
-import type { BindingKind, Gpu } from "../gpu/device.ts";
-import { type Dispatch, encodeDispatch, namedDispatch } from "../gpu/dispatch.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 
@@ -41,18 +41,6 @@ const OP = "Optimizer";
 const WG = 256;
 const ITEMS = 16;
 const HYPER_BYTES = 64;
-
-/** Bindings of shaders/optim.wgsl by name, in binding-number order. */
-const LAYOUT = {
-  hyper: "uniform",
-  params: "storage",
-  grads: "read",
-  m: "storage",
-  v: "storage",
-  clip: "storage",
-  partial: "storage",
-} as const satisfies Record<string, BindingKind>;
-type Slots = keyof typeof LAYOUT;
 
 /**
  * Warm-up then cosine decay: lr rises linearly to `peak` over `warmup`
@@ -98,17 +86,13 @@ export function warmupCosine(
  * store.build();
  * store.grad("w").write(new Float32Array([1, -1]));
  * const adam = new Optimizer(gpu, store, { kind: "adam", lr: 0.1 });
- * const encoder = gpu.device.createCommandEncoder();
- * const pass = encoder.beginComputePass();
- * adam.encode(pass); // step 1: p -= lr · sign(g)
- * pass.end();
- * gpu.submit("example", encoder);
+ * gpu.runPass("example", adam); // step 1: p -= lr · sign(g)
  * const w = await store.param("w").read();
  * assert.ok(Math.abs(w[0] + 0.1) < 1e-6 && Math.abs(w[1] - 0.1) < 1e-6);
  * gpu.destroy();
  * ```
  */
-export class Optimizer {
+export class Optimizer implements Encodable {
   /** The update rule. */
   readonly kind: OptimizerKind;
   /** First moment (Adam) or velocity (SGD), flat like the parameters. */
@@ -123,7 +107,7 @@ export class Optimizer {
   readonly #hyperHost = new ArrayBuffer(HYPER_BYTES);
   /** The float fields of the uniform, from element 4 on (the first four are the u32 sizes). */
   readonly #hyperFloats = new Float32Array(this.#hyperHost, 16, 11);
-  readonly #dispatches: Dispatch[] = [];
+  readonly #kernels: Kernel[] = [];
   readonly #partial: Tensor;
   readonly #options: Required<Omit<OptimizerOptions, "clipNorm">> & { clipNorm: number };
   #step = 0;
@@ -168,27 +152,36 @@ export class Optimizer {
     this.#hyper = gpu.acquire(`${OP}:hyper`, HYPER_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const u = new Uint32Array(this.#hyperHost);
     u.set([n, kind === "adamw" ? 1 : 0, partials, 0]);
-    const resources: Record<Slots, GPUBufferBinding | GPUBuffer> = {
+    const buffers = {
       hyper: this.#hyper,
-      params: store.params.binding,
-      grads: store.grads.binding,
-      m: this.m.binding,
-      v: this.v.binding,
-      clip: this.clip.binding,
-      partial: this.#partial.binding,
+      params: store.params,
+      grads: store.grads,
+      m: this.m,
+      v: this.v,
+      clip: this.clip,
+      partial: this.#partial,
     };
-    const dispatch = (entry: string, uses: Slots[], groups: number): Dispatch =>
-      namedDispatch(gpu, OP, shader, entry, LAYOUT, uses, resources, groups);
+    const kernel = (entry: string, names: (keyof typeof buffers)[], workgroups: number) =>
+      new Kernel(gpu, {
+        op: OP,
+        shader,
+        entry,
+        bindings: Object.fromEntries(names.map((n) => [n, buffers[n]])),
+        workgroupSize: WG,
+        workgroups,
+        constants: { ITEMS },
+      });
     if (o.clipNorm > 0) {
-      this.#dispatches.push(
-        dispatch("sq_partial", ["hyper", "grads", "partial"], partials),
-        dispatch("clip_scale", ["hyper", "clip", "partial"], 1),
+      this.#kernels.push(
+        kernel("sq_partial", ["hyper", "grads", "partial"], partials),
+        kernel("clip_scale", ["hyper", "clip", "partial"], 1),
       );
     }
-    const update = kind === "sgd"
-      ? dispatch("sgd_step", ["hyper", "params", "grads", "m", "clip"], Math.ceil(n / WG))
-      : dispatch("adam_step", ["hyper", "params", "grads", "m", "v", "clip"], Math.ceil(n / WG));
-    this.#dispatches.push(update);
+    this.#kernels.push(
+      kind === "sgd"
+        ? kernel("sgd_step", ["hyper", "params", "grads", "m", "clip"], Math.ceil(n / WG))
+        : kernel("adam_step", ["hyper", "params", "grads", "m", "v", "clip"], Math.ceil(n / WG)),
+    );
   }
 
   /** Steps taken (encodes so far). */
@@ -228,7 +221,7 @@ export class Optimizer {
     f[9] = 1 - o.beta1;
     f[10] = 1 - o.beta2;
     this.#gpu.device.queue.writeBuffer(this.#hyper, 0, this.#hyperHost);
-    for (const d of this.#dispatches) encodeDispatch(pass, d);
+    for (const k of this.#kernels) k.encode(pass);
   }
 
   /**
@@ -248,6 +241,7 @@ export class Optimizer {
 
   /** Frees the moments and buffers (not the parameters). */
   destroy(): void {
+    for (const k of this.#kernels) k.destroy();
     for (const t of [this.m, this.v, this.clip, this.#partial]) t.destroy();
     this.#gpu.release(this.#hyper);
   }

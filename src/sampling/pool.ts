@@ -9,8 +9,9 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/check.ts";
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
 import { Rng } from "../data/random.ts";
+import type { Stateful } from "../train/state.ts";
 
 /** Options of {@linkcode PoolSampler}. */
 export interface PoolSamplerOptions {
@@ -40,7 +41,7 @@ export interface PoolSamplerOptions {
  * assert.ok(!table.slice(1, 4).includes(4));
  * ```
  */
-export class PoolSampler {
+export class PoolSampler implements Stateful<number> {
   /** Items in the pool. */
   readonly items: number;
   /** Negatives per row. */
@@ -83,7 +84,7 @@ export class PoolSampler {
    * @param state The state.
    */
   setState(state: number): void {
-    this.#rng.state = state >>> 0;
+    this.#rng.setState(state);
   }
 
   /**

@@ -7,10 +7,11 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/check.ts";
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { Rng } from "../data/random.ts";
+import type { Stateful } from "../train/state.ts";
 
 /**
  * The queue: a [capacity, D] tensor, its write head, and each slot's label.
@@ -32,7 +33,7 @@ import { Rng } from "../data/random.ts";
  * gpu.destroy();
  * ```
  */
-export class EmbeddingQueue {
+export class EmbeddingQueue implements Stateful<number> {
   /** The embeddings, f32 [capacity, D]; slots past `filled` hold zeros. */
   readonly embeddings: Tensor;
   /** Slots. */
@@ -74,7 +75,7 @@ export class EmbeddingQueue {
    * @param state The state.
    */
   setState(state: number): void {
-    this.#rng.state = state >>> 0;
+    this.#rng.setState(state);
   }
 
   /**

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import type { Stateful } from "../train/state.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "./theory.ts";
 
 /** What a schedule may look at. */
@@ -19,15 +20,17 @@ export interface ScheduleInput {
   counts?: { below: ArrayLike<number>; kNow: number };
 }
 
-/** A K schedule. */
-export interface KSchedule {
+/**
+ * A K schedule. Its `state` is what a checkpoint must save to resume it
+ * exactly (null for a schedule that is a pure function of progress).
+ */
+export interface KSchedule extends Stateful<readonly number[] | null> {
   /** The K to use for the next step. */
   next(input: ScheduleInput): number;
-  /** What a checkpoint must save to resume the schedule exactly (stateless schedules omit it). */
-  state?(): number[];
-  /** Restores what {@linkcode KSchedule.state} returned. */
-  setState?(state: readonly number[]): void;
 }
+
+/** The state protocol of a schedule that has none. */
+const STATELESS = { state: null, setState: () => {} } as const;
 
 /**
  * The same K every step.
@@ -37,7 +40,7 @@ export interface KSchedule {
  */
 export function fixedK(k: number): KSchedule {
   checkInt("fixedK", "k", k, 1);
-  return { next: () => k };
+  return { next: () => k, ...STATELESS };
 }
 
 /** Options of {@linkcode ansSchedule}. */
@@ -87,6 +90,7 @@ export function ansSchedule(options: AnsOptions): KSchedule {
       }
       return kStar;
     },
+    ...STATELESS,
   };
 }
 
@@ -139,10 +143,14 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
       }
       return k;
     },
-    state: () => [k, smoothed],
+    get state() {
+      return [k, smoothed];
+    },
     setState(state) {
-      if (state.length !== 2 || !Number.isInteger(state[0]) || state[0] < 1 || state[0] > kMax) {
-        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, smoothed K]`, [...state]);
+      if (
+        !Array.isArray(state) || state.length !== 2 || !Number.isInteger(state[0]) || state[0] < 1 || state[0] > kMax
+      ) {
+        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, smoothed K]`, state);
       }
       [k, smoothed] = state;
     },

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/check.ts";
+import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
 
 /** How informative a sample with K negatives is. */
 export type Informativeness = "model" | "mi";

@@ -7,7 +7,7 @@
  */
 
 import asciichart from "asciichart";
-import type { TrainRecord } from "./trainer.ts";
+import type { TrainRecord } from "./records.ts";
 
 /** One evaluation point. */
 export interface EvalPoint {

@@ -10,7 +10,7 @@
 import process from "node:process";
 // @ts-types="@types/cli-progress"
 import cliProgress from "cli-progress";
-import type { TrainerHooks, TrainRecord } from "./trainer.ts";
+import type { TrainerHooks, TrainRecord } from "./records.ts";
 
 /** Options of {@linkcode consoleHooks}. */
 export interface ConsoleOptions {

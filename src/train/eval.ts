@@ -1,12 +1,18 @@
 /**
- * Evaluation of embeddings by their neighbours: k-nearest-neighbour
- * classification accuracy and recall@k, by cosine similarity (the
- * embeddings are L2-normalised, so a dot product).
+ * Evaluation of an encoder by its embeddings' neighbours: embed dataset rows
+ * in chunks on the GPU ({@linkcode Embedder}), then k-nearest-neighbour
+ * classification accuracy and recall@k by cosine similarity (the embeddings
+ * are L2-normalised, so a dot product; {@linkcode knnEvaluate}).
  *
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/check.ts";
+import { checkInt, rangeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import type { DeviceDataset } from "../data/dataset.ts";
+import { Rng } from "../data/random.ts";
+import type { BoundNetwork, Sequential } from "../nn/layers.ts";
 
 /** What {@linkcode knnEvaluate} measures. */
 export interface KnnResult {
@@ -115,4 +121,130 @@ export function knnEvaluate(
   const recall: Record<number, number> = {};
   recallAt.forEach((r, ri) => (recall[r] = hits[ri] / q));
   return { accuracy: correct / q, recall, queries: q, bank: n };
+}
+
+/**
+ * An encoder bound once to a chunk of gathered rows, for embedding whole
+ * datasets without augmentation: one gather and one forward per chunk.
+ *
+ * @example Embed three rows of a tiny dataset
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceDataset, mlp, ParameterStore, requestGpu, syntheticImages } from "../../mod.ts";
+ * import { Embedder } from "./eval.ts";
+ * const gpu = await requestGpu();
+ * const data = new DeviceDataset(gpu, syntheticImages({ rows: 10, side: 3 }));
+ * const store = new ParameterStore(gpu, { seed: 1 });
+ * const encoder = mlp(store, [9, 4]);
+ * store.build();
+ * const embedder = new Embedder(gpu, encoder, { data }, { chunk: 2 });
+ * const z = await embedder.embed("data", [0, 5, 9]);
+ * assert.equal(z.length, 3 * 4);
+ * gpu.destroy();
+ * ```
+ */
+export class Embedder<Name extends string> {
+  /** Rows embedded per submit. */
+  readonly chunk: number;
+  /** Embedding width. */
+  readonly dim: number;
+  readonly #gpu: Gpu;
+  readonly #datasets: Record<Name, DeviceDataset>;
+  readonly #ids: Tensor;
+  readonly #input: Tensor;
+  readonly #bound: BoundNetwork;
+  readonly #gathers: Record<Name, Encodable>;
+
+  /**
+   * Binds the encoder to one chunk and a gather from each dataset.
+   *
+   * @param gpu The context.
+   * @param encoder The encoder (its input width must be the datasets' row width).
+   * @param datasets The datasets, by name.
+   * @param options Rows per chunk (default 500).
+   * @throws {RangeError} When `options.chunk` is not an integer ≥ 1, or the datasets' widths differ from the encoder's.
+   */
+  constructor(
+    gpu: Gpu,
+    encoder: Sequential,
+    datasets: Record<Name, DeviceDataset>,
+    options: { chunk?: number } = {},
+  ) {
+    const op = "Embedder";
+    this.chunk = options.chunk ?? 500;
+    checkInt(op, "options.chunk", this.chunk, 1);
+    const names = Object.keys(datasets) as Name[];
+    const width = datasets[names[0]]?.layout.width;
+    for (const name of names) {
+      if (datasets[name].layout.width !== width) {
+        rangeError(op, `datasets.${name}.layout.width`, `the same width as the others (${width})`, width);
+      }
+    }
+    this.dim = encoder.outputDim(width);
+    this.#gpu = gpu;
+    this.#datasets = datasets;
+    this.#ids = Tensor.zeros(gpu, [this.chunk], "u32");
+    this.#input = Tensor.empty(gpu, [this.chunk, width]);
+    this.#bound = encoder.bind(gpu, this.#input);
+    const gathers = names.map((n) => [n, datasets[n].gather(this.#ids, this.#input)]);
+    this.#gathers = Object.fromEntries(gathers) as Record<Name, Encodable>;
+  }
+
+  /**
+   * Embeds rows of one dataset, a chunk per submit.
+   *
+   * @param name Which dataset.
+   * @param rows Row numbers.
+   * @returns Embeddings, [rows.length, D] row-major.
+   * @throws {RangeError} When a row number is out of range.
+   */
+  async embed(name: Name, rows: ArrayLike<number>): Promise<Float32Array> {
+    const { chunk, dim } = this;
+    const gather = this.#gathers[name];
+    const available = this.#datasets[name].layout.rows;
+    const result = new Float32Array(rows.length * dim);
+    const ids = new Uint32Array(chunk);
+    for (let start = 0; start < rows.length; start += chunk) {
+      const n = Math.min(chunk, rows.length - start);
+      for (let i = 0; i < chunk; i++) {
+        const r = rows[start + Math.min(i, n - 1)]; // a short last chunk repeats its last row
+        if (!Number.isInteger(r) || r < 0 || r >= available) {
+          rangeError("Embedder.embed", `rows[${start + i}]`, `an integer in [0, ${available - 1}]`, r);
+        }
+        ids[i] = r;
+      }
+      this.#ids.write(ids);
+      this.#gpu.runPass("Embedder.embed", (pass) => {
+        gather.encode(pass);
+        this.#bound.forward.encode(pass);
+      });
+      const z = (await this.#bound.output.read()) as Float32Array;
+      result.set(z.subarray(0, n * dim), start * dim);
+    }
+    return result;
+  }
+
+  /** Frees the chunk's buffers and bound work (not the datasets or the encoder's parameters). */
+  destroy(): void {
+    for (const gather of Object.values<Encodable>(this.#gathers)) gather.destroy();
+    for (const t of [this.#bound, this.#ids, this.#input]) t.destroy();
+  }
+}
+
+/**
+ * A seeded permutation of 0..n−1 (Fisher–Yates), so that a kNN bank of the
+ * first rows of it is a fixed random sample of the training set.
+ *
+ * @param n Rows.
+ * @param seed Seed.
+ * @returns The permutation.
+ */
+export function seededOrder(n: number, seed: number): Uint32Array {
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }

@@ -1,26 +1,21 @@
 /**
- * One training step as one command buffer: zero the gradients, then in one
- * compute pass the encoders' forward, the loss (forward and backward), the
- * encoders' backward and the optimizer, then one submit. Nothing is read
- * back inside the step: every `metricsEvery` steps the loss's read-outs are
- * copied into a ring of staging buffers and mapped asynchronously, so they
- * arrive a few steps late without stalling the GPU.
+ * One training step as one command buffer and one submit, recorded by one
+ * function in the order it runs ({@linkcode TrainingStep}): zero the
+ * gradients, gather the batch, encoder forward, loss forward and backward,
+ * encoder backward, optimizer, metrics copy. Nothing is read back inside the
+ * step: every `metricsEvery` steps the loss's read-outs are copied into a
+ * ring of staging buffers and mapped asynchronously, so they arrive a few
+ * steps late without stalling the GPU.
  *
  * @module
  */
 
-import { checkInt } from "../gpu/check.ts";
-import type { Gpu } from "../gpu/device.ts";
-import type { Step } from "../gpu/dispatch.ts";
+import { checkInt } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import {
-  type ContrastiveLoss,
-  type ContrastiveReadouts,
-  parseReadouts,
-  SampledContrastiveLoss,
-  type SampledContrastiveOptions,
-} from "../losses/contrastive.ts";
-import type { Sequential } from "../nn/layers.ts";
+import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
+import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
+import type { BoundNetwork, Sequential } from "../nn/layers.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 import { Optimizer, type OptimizerOptions } from "../optim/optimizer.ts";
 
@@ -34,76 +29,121 @@ export interface StepMetrics extends ContrastiveReadouts {
   below?: Uint32Array;
 }
 
+/** The models and inputs of a {@linkcode TrainingStep}. */
+export interface StepParts {
+  /** The parameters, gradients zeroed at the start of every step. */
+  store: ParameterStore;
+  /** The anchors' encoder. */
+  query: Sequential;
+  /** The candidates' encoder: the same object as `query` for one shared encoder. */
+  candidate: Sequential;
+  /** Anchor inputs [B, in]. */
+  xq: Tensor;
+  /** Candidate inputs [N, in]. */
+  xc: Tensor;
+  /** Work that fills `xq` and `xc` at the start of the step (the trainer's gathers); absent: the caller writes them. */
+  gather?: { query: Encodable; candidate: Encodable };
+}
+
 /** Options of {@linkcode TrainingStep}. */
 export interface StepOptions {
+  /** The sampled-K loss between the encoders' outputs. */
+  loss: SampledContrastiveOptions;
+  /** The update rule over `store`. */
+  optimizer: OptimizerOptions;
   /** Copy read-outs every this many steps (default 1). */
   metricsEvery?: number;
   /** Staging buffers in flight (default 4). */
   ring?: number;
-  /** Also read the per-row rank counts (default false). */
+  /** Also read the per-row rank counts (what a closed-loop K schedule needs; default false). */
   counts?: boolean;
-}
-
-/** The parts of a step, in the order they run. */
-export interface StepParts {
-  /** Parameters whose gradients are zeroed first. */
-  store: ParameterStore;
-  /** Encoder forwards (for example the anchor and candidate towers). */
-  forward: readonly Pick<Step, "encode">[];
-  /** The loss, reading the encoders' outputs and writing their output gradients. */
-  loss: ContrastiveLoss;
-  /** Encoder backwards, from the loss's gradients. */
-  backward: readonly Pick<Step, "encode">[];
-  /** The update. */
-  optimizer: Optimizer;
 }
 
 const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then the rank counts when asked for
 
 /**
- * A bound training step.
+ * A bound contrastive training step: query and candidate encoders over
+ * their inputs, a sampled-K loss between their outputs, their backward from
+ * its dQ and dC, and an optimizer over the store. The step count is the
+ * optimizer's (what Adam's bias correction, the learning-rate schedule and a
+ * checkpoint need): the one counter of a run.
  *
- * Used by the real-training test (test/train/step_test.ts), the soak (`deno task soak`) and the step benchmark.
+ * @example Three steps of a small shared encoder
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mlp, ParameterStore, requestGpu, Tensor, TrainingStep } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const store = new ParameterStore(gpu, { seed: 1 });
+ * const encoder = mlp(store, [6, 5, 4]);
+ * store.build();
+ * const xq = Tensor.from(gpu, new Float32Array(12).fill(0.3), [2, 6]);
+ * const xc = Tensor.from(gpu, Float32Array.from({ length: 36 }, (_, i) => Math.sin(i)), [6, 6]);
+ * const step = new TrainingStep(gpu, { store, query: encoder, candidate: encoder, xq, xc }, {
+ *   loss: { kMax: 2, indices: [0, 1, 2, 3, 4, 5] },
+ *   optimizer: { kind: "adam", lr: 1e-2 },
+ * });
+ * for (let i = 0; i < 3; i++) await step.run();
+ * assert.equal((await step.flush()).length, 3);
+ * assert.equal(step.step, 3);
+ * gpu.destroy();
+ * ```
  */
 export class TrainingStep {
-  /** Steps run. */
-  step = 0;
+  /** The loss (read-outs, rank counts, K). */
+  readonly loss: SampledContrastiveLoss;
+  /** The optimizer (moments, and the step count). */
+  readonly optimizer: Optimizer;
   /** Copy read-outs every this many steps. */
   readonly metricsEvery: number;
   readonly #gpu: Gpu;
-  readonly #parts: StepParts;
+  readonly #store: ParameterStore;
+  readonly #gather: { query: Encodable; candidate: Encodable } | null;
+  readonly #query: BoundNetwork;
+  readonly #candidate: BoundNetwork;
+  readonly #queryBackward: Encodable;
+  readonly #candidateBackward: Encodable;
+  readonly #counts: boolean;
+  readonly #ring: GPUBuffer[] = [];
   readonly #free: GPUBuffer[] = [];
   readonly #pending: Promise<void>[] = [];
   readonly #ready: StepMetrics[] = [];
-  readonly #ring: GPUBuffer[] = [];
-  readonly #counts: boolean;
 
   /**
-   * Binds the parts; allocates the staging ring once.
+   * Binds the encoders, the loss and the optimizer, and allocates the staging ring, once.
    *
    * @param gpu The context.
-   * @param parts Store, forwards, loss, backwards, optimizer.
-   * @param options `metricsEvery` (default 1), `ring`, the staging buffers in flight (default 4), and
-   *   `counts`: also read the per-row rank counts (what a closed-loop K schedule needs; default false).
+   * @param parts Store, encoders, their inputs, and the work that fills them.
+   * @param options The loss's and the optimizer's options, the metrics cadence and ring, and `counts`.
+   * @throws {RangeError} When `metricsEvery` or `ring` is out of range, or the loss's or optimizer's options are.
+   * @throws {TypeError} When an encoder's input does not fit it.
    */
-  constructor(gpu: Gpu, parts: StepParts, options: StepOptions = {}) {
+  constructor(gpu: Gpu, parts: StepParts, options: StepOptions) {
     this.metricsEvery = options.metricsEvery ?? 1;
     checkInt("TrainingStep", "options.metricsEvery", this.metricsEvery, 1);
     const ring = options.ring ?? 4;
     checkInt("TrainingStep", "options.ring", ring, 1, 64);
     this.#gpu = gpu;
-    this.#parts = parts;
+    this.#store = parts.store;
+    this.#gather = parts.gather ?? null;
     this.#counts = options.counts ?? false;
-    const bytes = METRIC_BYTES + (this.#counts ? parts.loss.belowCounts.bytes : 0);
+    this.#query = parts.query.bind(gpu, parts.xq);
+    this.#candidate = parts.candidate.bind(gpu, parts.xc);
+    this.loss = new SampledContrastiveLoss(gpu, this.#query.output, this.#candidate.output, options.loss);
+    this.optimizer = new Optimizer(gpu, parts.store, options.optimizer);
+    this.#queryBackward = this.#query.bindBackward(this.loss.dQ);
+    this.#candidateBackward = this.#candidate.bindBackward(this.loss.dC);
+    const bytes = METRIC_BYTES + (this.#counts ? this.loss.belowCounts.bytes : 0);
     for (let i = 0; i < ring; i++) {
-      const b = gpu.createBuffer(
-        "TrainingStep:metrics",
-        bytes,
-        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      this.#ring.push(
+        gpu.createBuffer("TrainingStep:metrics", bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       );
-      this.#ring.push(b);
-      this.#free.push(b);
     }
+    this.#free.push(...this.#ring);
+  }
+
+  /** Steps run (the optimizer's count; a loaded checkpoint sets it). */
+  get step(): number {
+    return this.optimizer.step;
   }
 
   /**
@@ -112,29 +152,41 @@ export class TrainingStep {
    * not a readback.
    */
   async run(): Promise<void> {
-    const gpu = this.#gpu;
-    const { store, forward, loss, backward, optimizer } = this.#parts;
-    this.step++;
-    const wantMetrics = this.step % this.metricsEvery === 0;
+    const step = this.step + 1;
+    const wantMetrics = step % this.metricsEvery === 0;
     if (wantMetrics && this.#free.length === 0) await this.#pending[0];
-    const encoder = gpu.device.createCommandEncoder({ label: "TrainingStep" });
-    store.zeroGrads(encoder);
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "TrainingStep" });
+    const staging = wantMetrics ? this.#free.pop()! : null;
+    this.#record(encoder, staging);
+    this.#gpu.submit("TrainingStep", encoder);
+    if (staging) this.#collect(staging, step);
+  }
+
+  /**
+   * The step, in the order it runs. B anchors, N candidates, D the embedding width.
+   *
+   * @param encoder The step's command buffer.
+   * @param staging Where this step's metrics go, or null on steps without metrics.
+   */
+  #record(encoder: GPUCommandEncoder, staging: GPUBuffer | null): void {
+    const loss = this.loss;
+    this.#store.zeroGrads(encoder); // parameter gradients accumulate (+=) through the backward
     const pass = encoder.beginComputePass({ label: "TrainingStep" });
-    for (const s of forward) s.encode(pass);
-    loss.encode(pass);
-    for (const s of backward) s.encode(pass);
-    optimizer.encode(pass);
+    this.#gather?.query.encode(pass); //              dataset rows → xq [B, in]
+    this.#gather?.candidate.encode(pass); //          dataset rows → xc [N, in]
+    this.#query.forward.encode(pass); //              xq → q [B, D]
+    this.#candidate.forward.encode(pass); //          xc → c [N, D]
+    loss.encode(pass); //                             scores [B, 1+K] → loss, dScores → dQ [B, D], dC [N, D]
+    this.#queryBackward.encode(pass); //              dQ → parameter gradients (+=)
+    this.#candidateBackward.encode(pass); //          dC → parameter gradients (+=)
+    this.optimizer.encode(pass); //                   clip, then one update over the flat buffers
     pass.end();
-    let staging: GPUBuffer | undefined;
-    if (wantMetrics) {
-      staging = this.#free.pop()!;
-      encoder.copyBufferToBuffer(loss.readouts.buffer, loss.readouts.offset, staging, 0, 32);
-      encoder.copyBufferToBuffer(optimizer.clip.buffer, optimizer.clip.offset, staging, 32, 8);
-      const below = loss.belowCounts;
-      if (this.#counts) encoder.copyBufferToBuffer(below.buffer, below.offset, staging, METRIC_BYTES, below.bytes);
-    }
-    gpu.submit("TrainingStep", encoder);
-    if (staging) this.#collect(staging, this.step);
+    if (!staging) return;
+    const { clip } = this.optimizer;
+    encoder.copyBufferToBuffer(loss.readouts.buffer, loss.readouts.offset, staging, 0, 32);
+    encoder.copyBufferToBuffer(clip.buffer, clip.offset, staging, 32, 8);
+    const below = loss.belowCounts;
+    if (this.#counts) encoder.copyBufferToBuffer(below.buffer, below.offset, staging, METRIC_BYTES, below.bytes);
   }
 
   #collect(staging: GPUBuffer, step: number): void {
@@ -170,85 +222,9 @@ export class TrainingStep {
     return this.takeMetrics();
   }
 
-  /** Frees the staging ring (after {@linkcode TrainingStep.flush}). */
+  /** Frees the staging ring, the loss, the optimizer and the encoders' activations (not the store or the inputs). */
   destroy(): void {
     for (const b of this.#ring) this.#gpu.destroyBuffer(b);
+    for (const part of [this.#query, this.#candidate, this.loss, this.optimizer]) part.destroy();
   }
-}
-
-/** A bound two-tower sampled-K step and the parts a caller reads. */
-export interface TwoTowerStep {
-  /** The step; `run()` it once per batch. */
-  step: TrainingStep;
-  /** The loss (read-outs, rank counts, K). */
-  loss: SampledContrastiveLoss;
-  /** The optimizer (moments, step count). */
-  optimizer: Optimizer;
-  /** Frees the step, the towers' activations, the loss and the optimizer (not the store or the inputs). */
-  destroy(): void;
-}
-
-/**
- * Binds the common contrastive step: query and candidate encoders over
- * their input tensors, a sampled-K loss between their outputs, their
- * backward from its dQ and dC, and an optimizer over `store`.
- *
- * @param gpu The context.
- * @param parts The parameters (built), the two encoders (the same one for shared towers), their inputs, and
- *   work to record before the encoders.
- * @param options The loss's and the optimizer's options, and the metrics cadence.
- * @returns The bound step.
- *
- * @example Three steps of a small shared two-tower model
- * ```ts
- * import assert from "node:assert/strict";
- * import { mlp, ParameterStore, requestGpu, Tensor, twoTowerStep } from "../../mod.ts";
- * const gpu = await requestGpu();
- * const store = new ParameterStore(gpu, { seed: 1 });
- * const encoder = mlp(store, [6, 5, 4]);
- * store.build();
- * const xq = Tensor.from(gpu, new Float32Array(12).fill(0.3), [2, 6]);
- * const xc = Tensor.from(gpu, Float32Array.from({ length: 36 }, (_, i) => Math.sin(i)), [6, 6]);
- * const run = twoTowerStep(gpu, { store, query: encoder, candidate: encoder, xq, xc }, {
- *   loss: { kMax: 2, indices: [0, 1, 2, 3, 4, 5] },
- *   optimizer: { kind: "adam", lr: 1e-2 },
- * });
- * for (let i = 0; i < 3; i++) await run.step.run();
- * assert.equal((await run.step.flush()).length, 3);
- * gpu.destroy();
- * ```
- */
-export function twoTowerStep(
-  gpu: Gpu,
-  parts: {
-    store: ParameterStore;
-    query: Sequential;
-    candidate: Sequential;
-    xq: Tensor;
-    xc: Tensor;
-    /** Work recorded before the encoders, such as the gathers that fill xq and xc. */
-    before?: readonly Pick<Step, "encode">[];
-  },
-  options: { loss: SampledContrastiveOptions; optimizer: OptimizerOptions } & StepOptions,
-): TwoTowerStep {
-  const q = parts.query.bind(gpu, parts.xq);
-  const c = parts.candidate.bind(gpu, parts.xc);
-  const loss = new SampledContrastiveLoss(gpu, q.output, c.output, options.loss);
-  const optimizer = new Optimizer(gpu, parts.store, options.optimizer);
-  const step = new TrainingStep(gpu, {
-    store: parts.store,
-    forward: [...(parts.before ?? []), q.forward, c.forward],
-    loss,
-    backward: [q.bindBackward(loss.dQ), c.bindBackward(loss.dC)],
-    optimizer,
-  }, { metricsEvery: options.metricsEvery, ring: options.ring, counts: options.counts });
-  return {
-    step,
-    loss,
-    optimizer,
-    destroy() {
-      step.destroy();
-      for (const t of [q, c, loss, optimizer]) t.destroy();
-    },
-  };
 }

@@ -3,227 +3,51 @@
  * labelled u8 dataset resident on the GPU, with K negatives per anchor
  * chosen by a K schedule (fixed, ANS or closed loop).
  *
- * A step, all in one command buffer and one submit:
- *   gather B anchors and B positives (u8 → f32, optional affine warps)
- *   → encode both (one shared MLP, L2-normalised)
- *   → sampled-K loss over the batch's positives (row i's positive is
- *     candidate i; its negatives are other rows' positives, label-aware)
- *   → backward → optimizer.
+ * Each step draws on the host, then runs on the GPU in one submit:
+ *   pairs      B anchors and same-label positives        src/sampling/pairs.ts
+ *   negatives  K_max per anchor among the other positives  src/sampling/batch_negatives.ts
+ *   K          from the schedule and delayed rank counts  src/schedule/
+ *   the step   gather → encode → loss → backward → optimizer → metrics copy  src/train/step.ts
  * A positive is another training item with the anchor's (possibly noisy)
  * label, so label noise makes some "negatives" really positives: the
- * setting of science.md section 3.
- *
- * Rank counts come back a metrics period late and are applied at a fixed
- * step, never "whenever they arrive", so a run is the same on every replay
- * and a resumed run repeats the uninterrupted one exactly.
+ * setting of docs/science.md §3.
  *
  * @module
  */
 
-import { checkInt, checkNumber, rangeError, typeError } from "../gpu/check.ts";
-import type { Gpu } from "../gpu/device.ts";
-import type { Step } from "../gpu/dispatch.ts";
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { type AffineRanges, randomWarps } from "../data/augment.ts";
+import { randomWarps } from "../data/augment.ts";
 import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
-import type { ContrastiveOptions } from "../losses/contrastive.ts";
 import { mlp, type Sequential } from "../nn/layers.ts";
 import { ParameterStore } from "../nn/parameters.ts";
-import type { Activation } from "../ops/activation.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
-import { type OptimizerOptions, warmupCosine } from "../optim/optimizer.ts";
-import { InBatchSampler } from "../sampling/in_batch.ts";
-import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
-import {
-  bestKFromCounts,
-  type EffectivenessOptions,
-  lambdaFromClasses,
-  lambdaFromLabelNoise,
-  modelAccuracyFromCounts,
-} from "../schedule/theory.ts";
+import { warmupCosine } from "../optim/optimizer.ts";
+import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
+import { PairSampler } from "../sampling/pairs.ts";
+import { RankCountFeedback } from "../schedule/feedback.ts";
+import type { KSchedule } from "../schedule/schedules.ts";
+import { bestKFromCounts, type EffectivenessOptions, modelAccuracyFromCounts } from "../schedule/theory.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { knnEvaluate, type KnnResult } from "./eval.ts";
-import { type StepMetrics, type TwoTowerStep, twoTowerStep } from "./step.ts";
+import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
+import { Embedder, knnEvaluate, type KnnResult, seededOrder } from "./eval.ts";
+import { restoreStates, type StatesOf, statesOf } from "./state.ts";
+import { NonFiniteLossError, type TrainerHooks, type TrainRecord } from "./records.ts";
+import { type StepMetrics, TrainingStep } from "./step.ts";
 
-/** How K moves: a plain-data description, so that it can live in a config file and a checkpoint. */
-export type ScheduleConfig =
-  | { kind: "fixed"; k: number }
-  | { kind: "ans"; kStar: number; warmup?: number; decayStart?: number; decayTo?: number }
-  | (
-    & {
-      kind: "closed";
-      every?: number;
-      smoothing?: number;
-      maxChange?: number;
-      initial?: number;
-      pseudoCounts?: number;
-    }
-    & EffectivenessOptions
-  );
-
-/** Everything a run depends on (plain data: it is saved in checkpoints). */
-export interface TrainerConfig {
-  /** Encoder widths, input first; the input must be the dataset's row width (default [width, 256, 128]). */
-  dims?: number[];
-  /** Hidden activation (default "relu"). */
-  activation?: Activation;
-  /** Anchor-positive pairs per step, B (default 256). */
-  batch?: number;
-  /** The largest K; buffers are sized for it, 1..B−1 (default 64). */
-  kMax?: number;
-  /** The K schedule (default closed loop). */
-  schedule?: ScheduleConfig;
-  /** Label reliability λ for the K theory (default 1 − 1/C, or from `labelNoise` with label-aware negatives). */
-  lambda?: number;
-  /** Symmetric label-noise rate of the training labels, when known; sets the default λ (default 0). */
-  labelNoise?: number;
-  /** Never use a negative with the anchor's label (default true). */
-  excludeSameLabel?: boolean;
-  /** Temperature and negative weighting (default τ = 0.1, InfoNCE). */
-  loss?: ContrastiveOptions;
-  /** Peak learning rate of Adam with warm-up and cosine decay (default 2e-3). */
-  lr?: number;
-  /** Adam or AdamW, weight decay, clipping (default Adam, clip at 1). */
-  optimizer?: Omit<OptimizerOptions, "lr">;
-  /** Steps (default 600). */
-  steps?: number;
-  /** Seed of initialisation, batches, negatives and warps (default 1). */
-  seed?: number;
-  /** Affine augmentation ranges for both views, or null for none (default: none). */
-  augment?: AffineRanges | null;
-  /** Read metrics every this many steps (default 10). */
-  metricsEvery?: number;
-  /** Bank and query sizes of the periodic kNN evaluation, and its neighbours (default 2,000, 1,000, k = 10). */
-  evalSizes?: { bank: number; queries: number; k?: number };
-}
-
-/** One metrics record (what the JSONL file and the charts hold). */
-export interface TrainRecord {
-  /** The step (1-based) the numbers belong to. */
-  step: number;
-  /** Mean loss of the batch. */
-  loss: number;
-  /** K used at that step. */
-  k: number;
-  /** K* of the K theory for that step's rank counts and λ. */
-  kStar: number;
-  /** P̂(B|K) at the K used: how often the model ranks the positive above all K negatives. */
-  pB: number;
-  /** InfoNCE mutual-information bound. */
-  miBound: number;
-  /** Mean DRO radius η. */
-  eta: number;
-  /** Fraction of rows whose positive beats every negative. */
-  top1: number;
-  /** Global gradient norm. */
-  gradNorm: number;
-  /** Steps per second since the run (or the resume) started. */
-  stepsPerSecond: number;
-}
-
-/** A run stopped because the loss or the gradients stopped being finite. */
-export class NonFiniteLossError extends Error {
-  /** The first step whose metrics were not finite. */
-  readonly step: number;
-
-  /**
-   * An error for `step`.
-   *
-   * @param step The step.
-   * @param what Which number, and its value.
-   */
-  constructor(step: number, what: string) {
-    super(`training stopped at step ${step}: ${what} is not finite; the last checkpoint is untouched`);
-    this.name = "NonFiniteLossError";
-    this.step = step;
-  }
-}
-
-/** Callbacks a front end attaches (progress bar, JSONL, charts). */
-export interface TrainerHooks {
-  /** After every submitted step. */
-  onStep?(step: number, k: number): void;
-  /** When a metrics record arrives (a few steps late, in order). */
-  onRecord?(record: TrainRecord): void;
-}
-
-/** A config with every default filled in and λ resolved (what `Trainer.config` holds and checkpoints record). */
-export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "evalSizes">> & {
-  lambda: number;
-  evalSizes: { bank: number; queries: number; k: number };
+/** Everything besides tensors that decides what a run does next: what a checkpoint saves by name. */
+type RunState = {
+  pairs: PairSampler;
+  negatives: BatchNegativeSampler;
+  warps: Rng;
+  schedule: KSchedule;
+  feedback: RankCountFeedback;
 };
 
-function resolve(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {
-  const op = "Trainer";
-  if (typeof config !== "object" || config === null) typeError(op, "config", "an object", config);
-  const dims = config.dims ?? [train.width, 256, 128];
-  if (!Array.isArray(dims) || dims.length < 2 || dims[0] !== train.width) {
-    rangeError(op, "config.dims", `widths starting with the dataset's row width (${train.width})`, dims);
-  }
-  dims.forEach((d, i) => checkInt(op, `config.dims[${i}]`, d, 1));
-  const batch = config.batch ?? 256;
-  checkInt(op, "config.batch", batch, 2);
-  const kMax = config.kMax ?? Math.min(64, batch - 1);
-  checkInt(op, "config.kMax", kMax, 1, batch - 1);
-  const steps = config.steps ?? 600;
-  checkInt(op, "config.steps", steps, 1);
-  const labelNoise = config.labelNoise ?? 0;
-  checkNumber(op, "config.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
-  const excludeSameLabel = config.excludeSameLabel ?? true;
-  // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
-  const lambda = config.lambda ??
-    (excludeSameLabel ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
-  checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
-  const lr = config.lr ?? 2e-3;
-  checkNumber(op, "config.lr", lr, (v) => v > 0, "> 0");
-  const metricsEvery = config.metricsEvery ?? 10;
-  checkInt(op, "config.metricsEvery", metricsEvery, 1);
-  const evalSizes = { k: 10, ...(config.evalSizes ?? { bank: 2000, queries: 1000 }) };
-  checkInt(op, "config.evalSizes.bank", evalSizes.bank, evalSizes.k);
-  checkInt(op, "config.evalSizes.queries", evalSizes.queries, 1);
-  const schedule = config.schedule ?? { kind: "closed" };
-  if (!["fixed", "ans", "closed"].includes(schedule?.kind)) {
-    rangeError(op, "config.schedule.kind", '"fixed", "ans" or "closed"', schedule?.kind);
-  }
-  return {
-    dims,
-    activation: config.activation ?? "relu",
-    batch,
-    kMax,
-    schedule,
-    lambda,
-    labelNoise,
-    excludeSameLabel,
-    loss: config.loss ?? { tau: 0.1 },
-    lr,
-    optimizer: config.optimizer ?? { kind: "adam", clipNorm: 1 },
-    steps,
-    seed: config.seed ?? 1,
-    augment: config.augment ?? null,
-    metricsEvery,
-    evalSizes,
-  };
-}
-
-function buildSchedule(config: ResolvedTrainerConfig): KSchedule {
-  const s = config.schedule;
-  if (s.kind === "fixed") return fixedK(s.k);
-  if (s.kind === "ans") return ansSchedule(s);
-  const { kind: _, ...options } = s;
-  return closedLoopK({ every: 20, maxChange: 4, ...options, lambda: config.lambda, kMax: config.kMax });
-}
-
-/** Trainer state beyond tensors, saved in a checkpoint. */
-interface SavedState {
-  batchRng: number;
-  warpRng: number;
-  sampler: number;
-  schedule: number[] | null;
-  /** Rank counts of metrics steps not yet applied, and the one in use. */
-  counts: { step: number; k: number; below: number[] }[];
-  latest: { step: number; k: number; below: number[] } | null;
-}
+/** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
+const BANK_SEED = 12345;
 
 /**
  * A bound training run. Construct, then {@linkcode Trainer.run}; evaluate
@@ -250,8 +74,6 @@ interface SavedState {
 export class Trainer {
   /** The resolved configuration. */
   readonly config: Readonly<ResolvedTrainerConfig>;
-  /** Steps completed. */
-  stepsDone = 0;
   /** Every metrics record of this process, in order. */
   readonly records: TrainRecord[] = [];
   readonly #gpu: Gpu;
@@ -259,38 +81,27 @@ export class Trainer {
   readonly #test: DeviceDataset;
   readonly #store: ParameterStore;
   readonly #encoder: Sequential;
-  readonly #run: TwoTowerStep;
+  readonly #step: TrainingStep;
   readonly #schedule: KSchedule;
   /** The pieces of F(K) and pseudo-counts behind the recorded K* (the closed loop's own, when it is the schedule). */
   readonly #theory: EffectivenessOptions & { pseudoCounts?: number };
-  readonly #sampler: InBatchSampler;
-  readonly #batchRng: Rng;
+  readonly #pairs: PairSampler;
+  readonly #negatives: BatchNegativeSampler;
   readonly #warpRng: Rng;
-  readonly #byLabel: Uint32Array[];
+  readonly #feedback: RankCountFeedback;
+  readonly #stateful: RunState;
+  /** Host-side index table and warps, rewritten every step. */
+  readonly #table: Uint32Array;
+  readonly #hostWarps: Float32Array;
   readonly #ids: { anchors: Tensor; positives: Tensor };
   readonly #warps: { anchors: Tensor; positives: Tensor } | null;
   readonly #owned: { destroy(): void }[] = [];
-  readonly #host: {
-    anchors: Uint32Array;
-    positives: Uint32Array;
-    labels: Uint32Array;
-    table: Uint32Array;
-    warps: Float32Array;
-  };
-  #counts = new Map<number, { step: number; k: number; below: number[] }>();
-  #latest: { step: number; k: number; below: number[] } | null = null;
+  #embedder: Embedder<"train" | "test"> | null = null;
+  #bankOrder: Uint32Array | null = null;
   #hooks: TrainerHooks = {};
   #started = 0;
   #startStep = 0;
   #failed: NonFiniteLossError | null = null;
-  #eval: {
-    ids: Tensor;
-    input: Tensor;
-    bound: ReturnType<Sequential["bind"]>;
-    gather: Record<"train" | "test", Step>;
-  } | null = null;
-  /** A fixed, seeded order of the training rows: the kNN bank is its first rows. */
-  #bankOrder: Uint32Array | null = null;
 
   /**
    * Checks the config against the data, then uploads the datasets and binds
@@ -299,13 +110,15 @@ export class Trainer {
    * @param gpu The context.
    * @param data Training and test sets (same width and classes).
    * @param config The run.
+   * @throws {TypeError} When the config is not an object, or augmentation is asked for rows that are not images.
+   * @throws {RangeError} When a config field, or the data, is out of range; the message names it.
    */
   constructor(gpu: Gpu, data: { train: LabelledBytes; test: LabelledBytes }, config: TrainerConfig = {}) {
     const op = "Trainer";
     if (data?.test?.width !== data?.train?.width) {
       rangeError(op, "data.test.width", `the training set's (${data?.train?.width})`, data?.test?.width);
     }
-    const cfg = resolve(config, data.train);
+    const cfg = resolveTrainerConfig(config, data.train);
     this.config = cfg;
     this.#schedule = buildSchedule(cfg);
     this.#theory = cfg.schedule.kind === "closed" ? cfg.schedule : {};
@@ -318,20 +131,15 @@ export class Trainer {
     if (cfg.evalSizes.queries > data.test.rows) {
       rangeError(op, "config.evalSizes.queries", `<= test rows (${data.test.rows})`, cfg.evalSizes.queries);
     }
-    this.#byLabel = Array.from({ length: data.train.classes }, () => [] as number[])
-      .map((list, y) => {
-        data.train.labels.forEach((l, i) => l === y && list.push(i));
-        return Uint32Array.from(list);
-      });
+    const { batch, kMax, seed } = cfg;
     this.#gpu = gpu;
     this.#train = new DeviceDataset(gpu, data.train);
     this.#test = data.test === data.train ? this.#train : new DeviceDataset(gpu, data.test);
     this.#owned.push(this.#train);
     if (this.#test !== this.#train) this.#owned.push(this.#test);
-    this.#store = new ParameterStore(gpu, { seed: cfg.seed });
+    this.#store = new ParameterStore(gpu, { seed });
     this.#encoder = mlp(this.#store, cfg.dims, { activation: cfg.activation, normalize: true });
     this.#store.build();
-    const { batch, kMax } = cfg;
     const width = data.train.width;
     const xq = Tensor.empty(gpu, [batch, width]);
     const xc = Tensor.empty(gpu, [batch, width]);
@@ -339,62 +147,50 @@ export class Trainer {
     this.#warps = cfg.augment
       ? { anchors: Tensor.empty(gpu, [batch, WARP_FLOATS]), positives: Tensor.empty(gpu, [batch, WARP_FLOATS]) }
       : null;
-    const gathers = [
-      this.#train.gather(this.#ids.anchors, xq, { warps: this.#warps?.anchors }),
-      this.#train.gather(this.#ids.positives, xc, { warps: this.#warps?.positives }),
-    ];
-    this.#sampler = new InBatchSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: cfg.seed + 1 });
-    this.#batchRng = new Rng(cfg.seed + 2);
-    this.#warpRng = new Rng(cfg.seed + 3);
-    this.#host = {
-      anchors: new Uint32Array(batch),
-      positives: new Uint32Array(batch),
-      labels: new Uint32Array(batch),
-      table: new Uint32Array(batch * (kMax + 1)),
-      warps: new Float32Array(batch * WARP_FLOATS),
+    const gather: { query: Encodable; candidate: Encodable } = {
+      query: this.#train.gather(this.#ids.anchors, xq, { warps: this.#warps?.anchors }),
+      candidate: this.#train.gather(this.#ids.positives, xc, { warps: this.#warps?.positives }),
     };
+    this.#negatives = new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 });
+    this.#pairs = new PairSampler(data.train.labels, { batch, seed: seed + 2 });
+    this.#warpRng = new Rng(seed + 3);
+    this.#feedback = new RankCountFeedback(cfg.metricsEvery);
+    this.#stateful = {
+      pairs: this.#pairs,
+      negatives: this.#negatives,
+      warps: this.#warpRng,
+      schedule: this.#schedule,
+      feedback: this.#feedback,
+    };
+    this.#table = new Uint32Array(batch * (kMax + 1));
+    this.#hostWarps = new Float32Array(batch * WARP_FLOATS);
     const k0 = this.#schedule.next({ step: 0, totalSteps: cfg.steps });
-    this.#run = twoTowerStep(gpu, {
+    const lr = warmupCosine({ peak: cfg.lr, floor: cfg.lr / 20, warmup: Math.ceil(cfg.steps / 20), total: cfg.steps });
+    this.#step = new TrainingStep(gpu, {
       store: this.#store,
       query: this.#encoder,
       candidate: this.#encoder,
       xq,
       xc,
-      before: gathers,
+      gather,
     }, {
       loss: { ...cfg.loss, kMax, k: k0 },
-      optimizer: {
-        ...cfg.optimizer,
-        lr: warmupCosine({ peak: cfg.lr, floor: cfg.lr / 20, warmup: Math.ceil(cfg.steps / 20), total: cfg.steps }),
-      },
+      optimizer: { ...cfg.optimizer, lr },
       metricsEvery: cfg.metricsEvery,
       counts: true,
     });
-    this.#owned.push(
-      this.#run,
-      ...gathers,
-      xq,
-      xc,
-      this.#ids.anchors,
-      this.#ids.positives,
-      ...(this.#warps ? [this.#warps.anchors, this.#warps.positives] : []),
-    );
+    this.#owned.push(this.#step, gather.query, gather.candidate, xq, xc, this.#ids.anchors, this.#ids.positives);
+    if (this.#warps) this.#owned.push(this.#warps.anchors, this.#warps.positives);
   }
 
-  /**
-   * The config with every default filled in and λ resolved, without touching the GPU.
-   *
-   * @param config The run.
-   * @param train The training set (its width and classes set defaults).
-   * @returns The resolved config.
-   */
-  static resolve(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {
-    return resolve(config, train);
+  /** Steps completed. */
+  get stepsDone(): number {
+    return this.#step.step;
   }
 
   /** The K the loss uses now. */
   get k(): number {
-    return this.#run.loss.k;
+    return this.#step.loss.k;
   }
 
   /**
@@ -404,6 +200,7 @@ export class Trainer {
    * @param options `until`: stop after this many steps in all; `hooks`: progress callbacks.
    * @returns The metrics records of this call, in order.
    * @throws {NonFiniteLossError} When the loss or gradient norm stops being finite.
+   * @throws {RangeError} When `until` is below the steps done or above the configured total.
    */
   async run(options: { until?: number; hooks?: TrainerHooks } = {}): Promise<TrainRecord[]> {
     const until = options.until ?? this.config.steps;
@@ -412,37 +209,27 @@ export class Trainer {
     this.#started = performance.now();
     this.#startStep = this.stepsDone;
     const first = this.records.length;
-    const every = this.config.metricsEvery;
     for (let s = this.stepsDone + 1; s <= until; s++) {
-      // Apply the counts of step s − 1 − every (if it was a metrics step): late, but at a fixed step.
-      const due = s - 1 - every;
-      if (due >= 1 && due % every === 0) {
-        this.#take();
-        if (!this.#counts.has(due)) {
-          await this.#run.step.flush().then((m) => this.#accept(m));
-        }
-        this.#latest = this.#counts.get(due)!;
-        this.#counts.delete(due);
+      const due = this.#feedback.dueAt(s);
+      if (due !== null) {
+        this.#accept(this.#step.takeMetrics());
+        if (!this.#feedback.has(due)) this.#accept(await this.#step.flush()); // late: wait for exactly these
+        this.#feedback.apply(due);
       }
-      const latest = this.#latest;
+      const counts = this.#feedback.current;
       const k = this.#schedule.next({
         step: s - 1,
         totalSteps: this.config.steps,
-        counts: latest ? { below: latest.below, kNow: latest.k } : undefined,
+        counts: counts ? { below: counts.below, kNow: counts.k } : undefined,
       });
-      if (k !== this.#run.loss.k) this.#run.loss.setK(k);
+      if (k !== this.#step.loss.k) this.#step.loss.setK(k);
       this.#prepareBatch();
-      await this.#run.step.run();
-      this.stepsDone = s;
+      await this.#step.run();
       this.#hooks.onStep?.(s, k);
-      this.#take();
+      this.#accept(this.#step.takeMetrics());
     }
-    this.#accept(await this.#run.step.flush());
+    this.#accept(await this.#step.flush());
     return this.records.slice(first);
-  }
-
-  #take(): void {
-    this.#accept(this.#run.step.takeMetrics());
   }
 
   #accept(metrics: StepMetrics[]): void {
@@ -456,7 +243,7 @@ export class Trainer {
       if (this.#failed) throw this.#failed;
       const below = Array.from(m.below!);
       const k = m.negatives;
-      this.#counts.set(m.step, { step: m.step, k, below });
+      this.#feedback.add({ step: m.step, k, below });
       const record: TrainRecord = {
         step: m.step,
         loss: m.meanLoss,
@@ -475,29 +262,18 @@ export class Trainer {
     }
   }
 
+  /** Draws the next batch on the host and uploads it: ids, the index table, warps. */
   #prepareBatch(): void {
-    const { batch } = this.config;
-    const h = this.#host;
-    const labels = this.#train.host.labels;
-    const rng = this.#batchRng;
-    const rows = this.#train.host.rows;
-    for (let i = 0; i < batch; i++) {
-      const a = Math.floor(rng.next() * rows);
-      const same = this.#byLabel[labels[a]];
-      let p = a;
-      // Another item with the anchor's label (the anchor itself only when it is alone in its class).
-      for (let tries = 0; p === a && tries < 8; tries++) p = same[Math.floor(rng.next() * same.length)];
-      h.anchors[i] = a;
-      h.positives[i] = p;
-      h.labels[i] = labels[a];
-    }
-    this.#sampler.sample(h.labels, h.table);
-    this.#run.loss.setIndices(h.table);
-    this.#ids.anchors.write(h.anchors);
-    this.#ids.positives.write(h.positives);
-    if (this.#warps && this.config.augment) {
-      this.#warps.anchors.write(randomWarps(this.#warpRng, batch, this.config.augment, h.warps));
-      this.#warps.positives.write(randomWarps(this.#warpRng, batch, this.config.augment, h.warps));
+    const { batch, augment } = this.config;
+    const pairs = this.#pairs;
+    pairs.sample();
+    this.#negatives.sample(pairs.labels, this.#table);
+    this.#step.loss.setIndices(this.#table);
+    this.#ids.anchors.write(pairs.anchors);
+    this.#ids.positives.write(pairs.positives);
+    if (this.#warps && augment) {
+      this.#warps.anchors.write(randomWarps(this.#warpRng, batch, augment, this.#hostWarps));
+      this.#warps.positives.write(randomWarps(this.#warpRng, batch, augment, this.#hostWarps));
     }
   }
 
@@ -507,45 +283,14 @@ export class Trainer {
    * @param split Which set.
    * @param rows Row numbers.
    * @returns Embeddings, [rows.length, D] row-major.
+   * @throws {RangeError} When a row number is out of range.
    */
-  async embed(split: "train" | "test", rows: ArrayLike<number>): Promise<Float32Array> {
-    const gpu = this.#gpu;
-    const chunk = 500;
-    const dims = this.config.dims;
-    const out = dims[dims.length - 1];
-    if (!this.#eval) {
-      const ids = Tensor.zeros(gpu, [chunk], "u32");
-      const input = Tensor.empty(gpu, [chunk, dims[0]]);
-      const bound = this.#encoder.bind(gpu, input);
-      const gather = { train: this.#train.gather(ids, input), test: this.#test.gather(ids, input) };
-      this.#eval = { ids, input, bound, gather };
-      this.#owned.push(ids, input, bound, gather.train, gather.test);
+  embed(split: "train" | "test", rows: ArrayLike<number>): Promise<Float32Array> {
+    if (!this.#embedder) {
+      this.#embedder = new Embedder(this.#gpu, this.#encoder, { train: this.#train, test: this.#test });
+      this.#owned.push(this.#embedder);
     }
-    const e = this.#eval;
-    const gather = e.gather[split];
-    const result = new Float32Array(rows.length * out);
-    const ids = new Uint32Array(chunk);
-    const data = split === "train" ? this.#train : this.#test;
-    for (let start = 0; start < rows.length; start += chunk) {
-      const n = Math.min(chunk, rows.length - start);
-      for (let i = 0; i < chunk; i++) {
-        const r = rows[start + Math.min(i, n - 1)];
-        if (!Number.isInteger(r) || r < 0 || r >= data.host.rows) {
-          rangeError("Trainer.embed", `rows[${start + i}]`, `an integer in [0, ${data.host.rows - 1}]`, r);
-        }
-        ids[i] = r;
-      }
-      e.ids.write(ids);
-      const encoder = gpu.device.createCommandEncoder({ label: "Trainer.embed" });
-      const pass = encoder.beginComputePass();
-      gather.encode(pass);
-      e.bound.forward.encode(pass);
-      pass.end();
-      gpu.submit("Trainer.embed", encoder);
-      const z = (await e.bound.output.read()) as Float32Array;
-      result.set(z.subarray(0, n * out), start * out);
-    }
-    return result;
+    return this.#embedder.embed(split, rows);
   }
 
   /**
@@ -555,20 +300,13 @@ export class Trainer {
    *
    * @param sizes Bank, queries and k (default the config's `evalSizes`).
    * @returns The result.
+   * @throws {RangeError} When a size is out of range.
    */
   async evaluate(sizes: { bank: number; queries: number; k?: number } = this.config.evalSizes): Promise<KnnResult> {
     const op = "Trainer.evaluate";
     checkInt(op, "sizes.bank", sizes.bank, 1, this.#train.host.rows);
     checkInt(op, "sizes.queries", sizes.queries, 1, this.#test.host.rows);
-    if (!this.#bankOrder) {
-      const order = Uint32Array.from({ length: this.#train.host.rows }, (_, i) => i);
-      const rng = new Rng(12345);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      this.#bankOrder = order;
-    }
+    this.#bankOrder ??= seededOrder(this.#train.host.rows, BANK_SEED);
     const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const dim = this.config.dims[this.config.dims.length - 1];
@@ -583,25 +321,19 @@ export class Trainer {
   }
 
   /**
-   * Saves parameters, optimizer moments, RNG and schedule state atomically.
-   * Waits for every submitted step and refuses to save non-finite metrics.
+   * Saves parameters, optimizer moments, samplers, schedule and rank counts
+   * in flight, atomically. Waits for every submitted step and refuses to
+   * save non-finite metrics.
    *
    * @param path The checkpoint file.
+   * @throws {NonFiniteLossError} When a step's metrics were not finite: the last good checkpoint stays.
    */
   async save(path: string): Promise<void> {
-    this.#accept(await this.#run.step.flush());
-    const state: SavedState = {
-      batchRng: this.#batchRng.state,
-      warpRng: this.#warpRng.state,
-      sampler: this.#sampler.state,
-      schedule: this.#schedule.state?.() ?? null,
-      counts: [...this.#counts.values()].filter((c) => c.step > this.stepsDone - 2 * this.config.metricsEvery - 1),
-      latest: this.#latest,
-    };
-    await saveCheckpoint(path, this.#store, this.#run.optimizer, {
+    this.#accept(await this.#step.flush());
+    await saveCheckpoint(path, this.#store, this.#step.optimizer, {
       step: this.stepsDone,
-      rngState: this.#batchRng.state,
-      config: { trainer: this.config, state },
+      rngState: this.#pairs.state,
+      config: { trainer: this.config, state: statesOf(this.#stateful) },
     });
   }
 
@@ -609,22 +341,17 @@ export class Trainer {
    * Loads a checkpoint saved by a trainer with the same config, and continues from its step.
    *
    * @param path The checkpoint file.
+   * @throws {CheckpointError} When the file is not a valid checkpoint of this model.
+   * @throws {RangeError} When it was saved with another config.
    */
   async resume(path: string): Promise<void> {
-    const saved = await loadCheckpoint(path, this.#store, this.#run.optimizer);
-    const { trainer, state } = saved.config as { trainer: unknown; state: SavedState };
+    const saved = await loadCheckpoint(path, this.#store, this.#step.optimizer);
+    const { trainer, state } = saved.config as { trainer: unknown; state: StatesOf<RunState> };
     const mine = JSON.stringify(this.config);
     if (JSON.stringify(trainer) !== mine) {
       rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(trainer)}`, mine);
     }
-    this.stepsDone = saved.step;
-    this.#batchRng.state = state.batchRng;
-    this.#warpRng.state = state.warpRng;
-    this.#sampler.setState(state.sampler);
-    if (state.schedule) this.#schedule.setState?.(state.schedule);
-    this.#counts = new Map(state.counts.map((c) => [c.step, c]));
-    this.#latest = state.latest;
-    this.#run.step.step = saved.step; // metrics steps are multiples of metricsEvery in the run's numbering
+    restoreStates(this.#stateful, state);
   }
 
   /** Frees everything the trainer allocated. */

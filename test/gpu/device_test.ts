@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { requestGpu } from "../../src/gpu/device.ts";
 import { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "../../src/gpu/errors.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { median, timeGpu } from "../../src/gpu/timing.ts";
+import { median } from "../../src/gpu/_median.ts";
+import { timeGpu } from "../../src/gpu/timing.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 

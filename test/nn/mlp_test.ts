@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { SampledContrastiveLoss } from "../../src/losses/contrastive.ts";
+import { SampledContrastiveLoss } from "../../src/losses/sampled.ts";
 import { mlp } from "../../src/nn/layers.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import type { Activation } from "../../src/ops/activation.ts";

@@ -131,6 +131,6 @@ Deno.test("the closed loop leaves K = 1 when the model is good enough, which raw
   let k = 1;
   for (let step = 1; step <= 3; step++) k = loop.next({ step, totalSteps: 100, counts: { below, kNow: 1 } });
   assert.equal(k, 10, "three bounded moves of 3 from 1");
-  assert.deepEqual(loop.state!(), [10, 16]);
-  assert.throws(() => loop.setState!([0, 1]), /closedLoopK\.setState as state must be \[k in 1\.\.16, smoothed K\]/);
+  assert.deepEqual(loop.state, [10, 16]);
+  assert.throws(() => loop.setState([0, 1]), /closedLoopK\.setState as state must be \[k in 1\.\.16, smoothed K\]/);
 });

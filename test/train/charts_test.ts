@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { svgCharts, terminalCharts } from "../../src/train/charts.ts";
-import type { TrainRecord } from "../../src/train/trainer.ts";
+import type { TrainRecord } from "../../src/train/records.ts";
 
 const records: TrainRecord[] = Array.from({ length: 200 }, (_, i) => ({
   step: 10 * (i + 1),

@@ -5,7 +5,7 @@ import { mlp } from "../../src/nn/layers.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
-import { twoTowerStep } from "../../src/train/step.ts";
+import { TrainingStep } from "../../src/train/step.ts";
 import { CheckpointError } from "../../src/train/safetensors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { seededRandom, uniform } from "../util/random.ts";
@@ -24,7 +24,7 @@ function makeRun(gpu: Gpu, seed: number) {
     { length: B * (K + 1) },
     (_, s) => (s % (K + 1) === 0 ? Math.floor(s / (K + 1)) : Math.floor(random() * N)),
   );
-  const run = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+  const run = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
     loss: { kMax: K, tau: 0.2, indices },
     optimizer: { kind: "adam", lr: 0.01 },
   });
@@ -32,8 +32,8 @@ function makeRun(gpu: Gpu, seed: number) {
     store,
     optimizer: run.optimizer,
     async step(): Promise<number> {
-      await run.step.run();
-      return (await run.step.flush())[0].meanLoss;
+      await run.run();
+      return (await run.flush())[0].meanLoss;
     },
     destroy() {
       for (const t of [run, xq, xc, store]) t.destroy();

@@ -3,7 +3,7 @@ import { SyntheticClusters } from "../../src/data/synthetic.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { mlp } from "../../src/nn/layers.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
-import { twoTowerStep } from "../../src/train/step.ts";
+import { TrainingStep } from "../../src/train/step.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed } from "../util/random.ts";
 
@@ -26,11 +26,10 @@ Deno.test({
     const xc = Tensor.empty(gpu, [b * (1 + k), dim]);
     // Slot (i, j) of the index table is candidate row i·(1+K)+j: the batch's own candidates.
     const indices = Uint32Array.from({ length: b * (1 + k) }, (_, s) => s);
-    const run = twoTowerStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+    const step = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
       loss: { kMax: k, tau: 0.1, indices },
       optimizer: { kind: "adam", lr: 1e-3 },
     });
-    const step = run.step;
     const buffersBefore = gpu.counters.buffersAllocated;
     for (let s = 0; s < steps; s++) {
       for (let i = 0; i < b; i++) {
@@ -52,6 +51,6 @@ Deno.test({
     const last = mean(metrics.slice(-5).map((m) => m.meanLoss));
     console.log(`mean loss of steps 1–5: ${first.toFixed(4)}, of steps ${steps - 4}–${steps}: ${last.toFixed(4)}`);
     assert.ok(last < 0.5 * first, `loss went from ${first} to ${last}, not below half`);
-    for (const t of [run, xq, xc, store]) t.destroy();
+    for (const t of [step, xq, xc, store]) t.destroy();
   },
 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { syntheticSplits } from "../../src/data/dataset.ts";
 import { encodeSafetensors, readSafetensors } from "../../src/train/safetensors.ts";
-import { NonFiniteLossError, Trainer, type TrainerConfig, type TrainRecord } from "../../src/train/trainer.ts";
+import type { TrainerConfig } from "../../src/train/config.ts";
+import { NonFiniteLossError, type TrainRecord } from "../../src/train/records.ts";
+import { Trainer } from "../../src/train/trainer.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed } from "../util/random.ts";
 

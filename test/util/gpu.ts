@@ -3,7 +3,7 @@
  * fails every test that needs it: GPU tests never skip.
  */
 
-import { type Gpu, requestGpu } from "../../src/gpu/device.ts";
+import { type Encodable, type Gpu, requestGpu } from "../../src/gpu/device.ts";
 
 let shared: Promise<Gpu> | null = null;
 
@@ -16,11 +16,7 @@ export function testGpu(): Promise<Gpu> {
 /** Deno.test options for tests that keep a device open across tests. */
 export const gpuTest = { sanitizeOps: false, sanitizeResources: false } as const;
 
-/** Encodes `steps` into one pass and submits it. */
-export function runSteps(gpu: Gpu, ...steps: { encode(pass: GPUComputePassEncoder): void }[]): void {
-  const encoder = gpu.device.createCommandEncoder({ label: "test" });
-  const pass = encoder.beginComputePass();
-  for (const s of steps) s.encode(pass);
-  pass.end();
-  gpu.submit("test", encoder);
+/** Encodes `work` into one pass, in order, and submits it. */
+export function runSteps(gpu: Gpu, ...work: Pick<Encodable, "encode">[]): void {
+  gpu.runPass("test", (pass) => work.forEach((w) => w.encode(pass)));
 }

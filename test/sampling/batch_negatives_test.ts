@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { allInBatch, InBatchSampler } from "../../src/sampling/in_batch.ts";
+import { allBatchNegatives, BatchNegativeSampler } from "../../src/sampling/batch_negatives.ts";
 import { EmbeddingQueue } from "../../src/sampling/queue.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 
@@ -10,7 +10,7 @@ Deno.test("the in-batch sampler never returns a row's own positive, respects K_m
     const kMax = 1 + (seed % (batch - 1));
     const exclude = seed % 2 === 1;
     const labels = Array.from({ length: batch }, (_, i) => (i * 5 + seed) % 3);
-    const sampler = new InBatchSampler({ batch, kMax, excludeSameLabel: exclude, seed });
+    const sampler = new BatchNegativeSampler({ batch, kMax, excludeSameLabel: exclude, seed });
     const table = sampler.sample(labels);
     assert.equal(table.length, batch * (kMax + 1));
     for (let i = 0; i < batch; i++) {
@@ -25,11 +25,11 @@ Deno.test("the in-batch sampler never returns a row's own positive, respects K_m
   }
 });
 
-Deno.test("in-batch tables are reproducible by seed and by restored state; allInBatch lists every other row", () => {
+Deno.test("in-batch tables are reproducible by seed and by restored state; allBatchNegatives lists every other row", () => {
   const labels = Array.from({ length: 64 }, (_, i) => i % 10);
-  const a = new InBatchSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 9 });
-  const b = new InBatchSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 9 });
-  const c = new InBatchSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 10 });
+  const a = new BatchNegativeSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 9 });
+  const b = new BatchNegativeSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 9 });
+  const c = new BatchNegativeSampler({ batch: 64, kMax: 32, excludeSameLabel: true, seed: 10 });
   const first = a.sample(labels);
   assert.deepEqual(first, b.sample(labels));
   assert.notDeepEqual(first, c.sample(labels));
@@ -37,8 +37,8 @@ Deno.test("in-batch tables are reproducible by seed and by restored state; allIn
   const next = a.sample(labels);
   a.setState(saved);
   assert.deepEqual(a.sample(labels), next);
-  assert.deepEqual(allInBatch(3), new Uint32Array([0, 1, 2, 1, 0, 2, 2, 0, 1]));
-  assert.throws(() => new InBatchSampler({ batch: 8, kMax: 8 }), /options\.kMax must be an integer in \[1, 7\]/);
+  assert.deepEqual(allBatchNegatives(3), new Uint32Array([0, 1, 2, 1, 0, 2, 2, 0, 1]));
+  assert.throws(() => new BatchNegativeSampler({ batch: 8, kMax: 8 }), /options\.kMax must be an integer in \[1, 7\]/);
   assert.throws(() => a.sample([1, 2]), /labels\.length must be batch \(64\) when excludeSameLabel is set/);
 });
 

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  type ContrastiveReadouts,
-  InBatchContrastiveLoss,
-  SampledContrastiveLoss,
-} from "../../src/losses/contrastive.ts";
+import type { ContrastiveReadouts } from "../../src/losses/loss.ts";
+import { NtXentLoss } from "../../src/losses/nt_xent.ts";
+import { SampledContrastiveLoss } from "../../src/losses/sampled.ts";
 import type { NegativeWeighting } from "../../src/losses/weighting.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
@@ -116,7 +114,7 @@ async function runInBatch(
   tile?: number,
 ) {
   const z = Tensor.from(gpu, new Float32Array(z64), [r, d]);
-  const loss = new InBatchContrastiveLoss(gpu, z, { tau, weighting: w, tile });
+  const loss = new NtXentLoss(gpu, z, { tau, weighting: w, tile });
   loss.dZ.fill(NaN);
   loss.run();
   const out = {
@@ -395,12 +393,12 @@ Deno.test({
       ],
       [
         "τ+ = 1",
-        () => new InBatchContrastiveLoss(gpu, q, { weighting: { kind: "dcl", tauPlus: 1 } }),
+        () => new NtXentLoss(gpu, q, { weighting: { kind: "dcl", tauPlus: 1 } }),
         /options\.weighting\.tauPlus must be in \[0, 1\): current value is 1/,
       ],
       [
         "β < 0",
-        () => new InBatchContrastiveLoss(gpu, q, { weighting: { kind: "hcl", beta: -1 } }),
+        () => new NtXentLoss(gpu, q, { weighting: { kind: "hcl", beta: -1 } }),
         /options\.weighting\.beta must be >= 0: current value is -1/,
       ],
       [
@@ -430,17 +428,17 @@ Deno.test({
       ],
       [
         "odd 2B",
-        () => new InBatchContrastiveLoss(gpu, odd),
+        () => new NtXentLoss(gpu, odd),
         /z\.shape\[0\] must be an even number >= 4 .*: current value is 5/,
       ],
       [
         "tile not a multiple of 64",
-        () => new InBatchContrastiveLoss(gpu, q, { tile: 100 }),
+        () => new NtXentLoss(gpu, q, { tile: 100 }),
         /options\.tile must be a multiple of 64: current value is 100/,
       ],
       [
         "unknown weighting",
-        () => new InBatchContrastiveLoss(gpu, q, { weighting: "nce" as NegativeWeighting }),
+        () => new NtXentLoss(gpu, q, { weighting: "nce" as NegativeWeighting }),
         /options\.weighting\.kind must be "infonce", "adnce", "dcl" or "hcl": current value is "nce"/,
       ],
     ];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InBatchContrastiveLoss } from "../../src/losses/contrastive.ts";
+import { NtXentLoss } from "../../src/losses/nt_xent.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { gaussian } from "../../src/data/random.ts";
 import { assertClose, assertFrobenius } from "../util/compare.ts";
@@ -33,7 +33,7 @@ Deno.test({
     for (const weighting of ["infonce", "adnce"] as const) {
       const results = [];
       for (const tile of [undefined, 1024]) {
-        const loss = new InBatchContrastiveLoss(gpu, z, { tau: 0.1, weighting, tile });
+        const loss = new NtXentLoss(gpu, z, { tau: 0.1, weighting, tile });
         loss.run();
         results.push({
           layout: loss.layout,
@@ -68,7 +68,7 @@ Deno.test({
     const baseline = gpu.counters.liveBytes;
     gpu.resetPeak();
     const z = Tensor.from(gpu, host, [r, d]);
-    const loss = new InBatchContrastiveLoss(gpu, z, { tau });
+    const loss = new NtXentLoss(gpu, z, { tau });
     assert.equal(loss.layout, "tiled");
     const started = performance.now();
     loss.run();

@@ -1,17 +1,20 @@
 /**
- * In-batch negatives: a batch of B (anchor, positive) pairs encodes its B
- * positives once as the candidate table, and each anchor's negatives are
+ * Negatives drawn from the batch ("in-batch negatives", the one meaning of
+ * in-batch here): a batch of B (anchor, positive) pairs encodes its B
+ * positives once as the candidate table, and each anchor's K negatives are
  * other rows' positives. The encoder cost is then independent of K, which
- * is what makes sweeping K (and moving it every step) cheap.
+ * is what makes sweeping K (and moving it every step) cheap. (SimCLR's
+ * 2B-view loss, where every other view is a negative, is `NtXentLoss`.)
  *
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/check.ts";
+import { checkInt, rangeError } from "../gpu/_check.ts";
 import { Rng } from "../data/random.ts";
+import type { Stateful } from "../train/state.ts";
 
-/** Options of {@linkcode InBatchSampler}. */
-export interface InBatchSamplerOptions {
+/** Options of {@linkcode BatchNegativeSampler}. */
+export interface BatchNegativeSamplerOptions {
   /** Pairs per batch, B ≥ 2. */
   batch: number;
   /** Negatives per row the table holds, 1..B−1. */
@@ -31,14 +34,14 @@ export interface InBatchSamplerOptions {
  * @example Four pairs, two negatives each, never their own positive
  * ```ts
  * import assert from "node:assert/strict";
- * import { InBatchSampler } from "../../mod.ts";
- * const sampler = new InBatchSampler({ batch: 4, kMax: 2, excludeSameLabel: true, seed: 1 });
+ * import { BatchNegativeSampler } from "../../mod.ts";
+ * const sampler = new BatchNegativeSampler({ batch: 4, kMax: 2, excludeSameLabel: true, seed: 1 });
  * const table = sampler.sample([0, 0, 1, 1]);
  * assert.deepEqual([table[0], table[3], table[6], table[9]], [0, 1, 2, 3]);
  * assert.ok([1, 2, 4, 5].every((s) => table[s] >= 2)); // rows 0 and 1 (label 0) draw from rows 2 and 3
  * ```
  */
-export class InBatchSampler {
+export class BatchNegativeSampler implements Stateful<number> {
   /** Pairs per batch. */
   readonly batch: number;
   /** Negatives per row. */
@@ -53,8 +56,8 @@ export class InBatchSampler {
    *
    * @param options Batch, K_max, label exclusion, seed.
    */
-  constructor(options: InBatchSamplerOptions) {
-    const op = "InBatchSampler";
+  constructor(options: BatchNegativeSamplerOptions) {
+    const op = "BatchNegativeSampler";
     checkInt(op, "options.batch", options.batch, 2);
     checkInt(op, "options.kMax", options.kMax, 1, options.batch - 1);
     this.batch = options.batch;
@@ -70,12 +73,12 @@ export class InBatchSampler {
   }
 
   /**
-   * Restores a state saved from {@linkcode InBatchSampler.state}.
+   * Restores a state saved from {@linkcode BatchNegativeSampler.state}.
    *
    * @param state The state.
    */
   setState(state: number): void {
-    this.#rng.state = state >>> 0;
+    this.#rng.setState(state);
   }
 
   /**
@@ -86,7 +89,7 @@ export class InBatchSampler {
    * @returns The table.
    */
   sample(labels?: ArrayLike<number>, out?: Uint32Array): Uint32Array {
-    const op = "InBatchSampler.sample";
+    const op = "BatchNegativeSampler.sample";
     const { batch, kMax } = this;
     const width = kMax + 1;
     if (this.excludeSameLabel && labels?.length !== batch) {
@@ -111,14 +114,14 @@ export class InBatchSampler {
 }
 
 /**
- * The SimCLR table: row i's positive is candidate i and its B − 1 negatives
- * are every other candidate, in order.
+ * The full table of batch negatives: row i's positive is candidate i and its
+ * B − 1 negatives are every other candidate, in order (K = B − 1).
  *
  * @param batch B ≥ 2.
  * @returns [B, B] row-major.
  */
-export function allInBatch(batch: number): Uint32Array {
-  checkInt("allInBatch", "batch", batch, 2);
+export function allBatchNegatives(batch: number): Uint32Array {
+  checkInt("allBatchNegatives", "batch", batch, 2);
   const table = new Uint32Array(batch * batch);
   for (let i = 0; i < batch; i++) {
     table[i * batch] = i;

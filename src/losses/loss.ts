@@ -1,0 +1,249 @@
+/**
+ * What every contrastive loss shares: InfoNCE, ADNCE, DCL and HCL
+ * (docs/science.md §1–2) are one softmax-contrast reduction
+ * (shaders/contrast.wgsl) with a per-negative log-bias, in two layouts:
+ *
+ * - {@linkcode SampledContrastiveLoss} (src/losses/sampled.ts): each anchor
+ *   has its own positive and K sampled negatives, given as indices into a
+ *   candidate table; K is a runtime value below a fixed K_max.
+ * - {@linkcode NtXentLoss} (src/losses/nt_xent.ts): SimCLR's NT-Xent over
+ *   2B views, each row's positive its partner view, its negatives all other
+ *   rows; materialised or tiled.
+ *
+ * A loss is bound to its tensors once and then encoded into a training
+ * step's compute pass any number of times: forward, backward and read-outs
+ * together, with no allocation, no pipeline creation and no readback. The
+ * gradients are those of the mean loss over rows.
+ *
+ * @module
+ */
+
+import { checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import type { Kernel } from "../gpu/_kernel.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { contrastKernel, type ContrastParams, packContrastParams, PARAMS_BYTES } from "../ops/contrast.ts";
+import { type NegativeWeighting, weightingParams } from "./weighting.ts";
+
+/** Options shared by every layout. */
+export interface ContrastiveOptions {
+  /** Temperature τ > 0 (default 0.1). */
+  tau?: number;
+  /** How negatives are weighted (default InfoNCE). */
+  weighting?: NegativeWeighting;
+}
+
+/** What one step's loss reports, computed on the GPU in the same pass. */
+export interface ContrastiveReadouts {
+  /** Mean loss over rows. */
+  meanLoss: number;
+  /** InfoNCE mutual-information bound log(M+1) − L, capped at log(M+1). */
+  miBound: number;
+  /**
+   * Donsker–Varadhan estimate, T = s/τ: mean over rows of T(positive) −
+   * LSE over all (row, negative) pairs of T + log(number of such pairs).
+   */
+  donskerVaradhan: number;
+  /**
+   * Mean KL radius η = log M − H(π), π the row's distribution over its
+   * negatives ∝ weight·e^l (P2's DRO reading).
+   */
+  meanEta: number;
+  /** Mean over rows of (negatives scored below the positive) / M. */
+  belowFraction: number;
+  /** Negatives per row, M (K, or 2B − 2 in-batch). */
+  negatives: number;
+  /** Rows (anchors). */
+  rows: number;
+  /** Fraction of rows whose positive outscores every negative. */
+  top1: number;
+}
+
+const READOUT_FIELDS = [
+  "meanLoss",
+  "miBound",
+  "donskerVaradhan",
+  "meanEta",
+  "belowFraction",
+  "negatives",
+  "rows",
+  "top1",
+] as const;
+
+/**
+ * Names the eight floats of a loss's `readouts` tensor.
+ *
+ * @param data The tensor's contents.
+ * @returns The read-outs by name.
+ */
+export function parseReadouts(data: ArrayLike<number>): ContrastiveReadouts {
+  const out = {} as ContrastiveReadouts;
+  READOUT_FIELDS.forEach((name, i) => (out[name] = data[i]));
+  return out;
+}
+
+export function checkEmbeddings(op: string, arg: string, t: Tensor): void {
+  if (!(t instanceof Tensor)) typeError(op, arg, "a Tensor", t);
+  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
+    rangeError(op, `${arg}.shape`, "[rows, D] with rows, D >= 1", t.shape);
+  }
+  if (t.dtype !== "f32") typeError(op, `${arg}.dtype`, '"f32"', t.dtype);
+}
+
+/**
+ * Checks an index table against its shape and copies it into `into`.
+ */
+export function checkIndexTable(
+  op: string,
+  indices: ArrayLike<number>,
+  shape: { rows: number; kMax: number; candidates: number },
+  into: Uint32Array,
+): void {
+  if (indices === null || typeof indices !== "object" || typeof indices.length !== "number") {
+    typeError(op, "indices", "an array of candidate indices", indices);
+  }
+  const total = shape.rows * (shape.kMax + 1);
+  if (indices.length !== total) {
+    rangeError(op, "indices.length", `B·(1 + kMax) = ${shape.rows}·${shape.kMax + 1} = ${total}`, indices.length);
+  }
+  for (let i = 0; i < total; i++) {
+    const v = indices[i];
+    if (!Number.isInteger(v) || v < 0 || v >= shape.candidates) {
+      rangeError(op, `indices[${i}]`, `an integer in [0, ${shape.candidates - 1}] (a row of c)`, v);
+    }
+    into[i] = v;
+  }
+}
+
+export function baseParams(
+  op: string,
+  options: ContrastiveOptions,
+): Omit<ContrastParams, "rows" | "k" | "kMax" | "dim" | "candidates" | "inBatch" | "gradScale"> {
+  const tau = options.tau ?? 0.1;
+  checkNumber(op, "options.tau", tau, (v) => v > 0, "> 0");
+  const w = weightingParams(op, options.weighting);
+  return {
+    invTau: 1 / tau,
+    beta: w.beta,
+    mu: w.mu,
+    invTwoSigma2: w.invTwoSigma2,
+    tauPlus: w.tauPlus,
+    debias: w.debias,
+  };
+}
+
+/**
+ * A contrastive loss bound to its tensors: what a trainer holds. Both
+ * layouts share the parameters, the per-row outputs and the read-outs;
+ * {@linkcode SampledContrastiveLoss} and {@linkcode NtXentLoss}
+ * add their gradients.
+ */
+export abstract class ContrastiveLoss implements Encodable {
+  /** The context. */
+  readonly gpu: Gpu;
+  /** Anchor rows. */
+  readonly rows: number;
+  /** Embedding dimension D. */
+  readonly dim: number;
+  /** Eight floats, see {@linkcode ContrastiveReadouts}; rewritten by every encode. */
+  readonly readouts: Tensor;
+  /** Per row: loss, η, positive logit l_0, LSE of the plain negative logits. [rows, 4] f32. */
+  readonly rowOutputs: Tensor;
+  /** Per row: negatives scored strictly below the positive. [rows] u32 (input of the K theory). */
+  readonly belowCounts: Tensor;
+  /** The op name errors and labels use. */
+  protected readonly op: string;
+  /** The `Params` uniform of shaders/contrast.wgsl. */
+  protected readonly params: GPUBuffer;
+  /** Per row: the positive's score. */
+  protected readonly posScores: Tensor;
+  /** Per row: running statistics (tiled layout). */
+  protected readonly stats: Tensor;
+  /** Per row: the backward coefficients. */
+  protected readonly coef: Tensor;
+  /** Tensors freed by `destroy`. */
+  protected readonly owned: Tensor[] = [];
+  #readoutKernel: Kernel | null = null;
+
+  /**
+   * Allocates what every layout shares; subclasses validate their inputs first.
+   *
+   * @param gpu The context.
+   * @param op The op name.
+   * @param params The reduction's parameters.
+   */
+  protected constructor(gpu: Gpu, op: string, params: ContrastParams) {
+    this.gpu = gpu;
+    this.op = op;
+    this.rows = params.rows;
+    this.dim = params.dim;
+    this.params = gpu.acquire(`${op}:params`, PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    gpu.device.queue.writeBuffer(this.params, 0, packContrastParams(params));
+    this.readouts = this.tensor([8]);
+    this.rowOutputs = this.tensor([params.rows, 4]);
+    this.belowCounts = this.tensor([params.rows], "u32");
+    this.posScores = this.tensor([params.rows]);
+    this.stats = this.tensor([params.rows, 8]);
+    this.coef = this.tensor([params.rows, 4]);
+  }
+
+  /**
+   * A tensor that `destroy` frees.
+   *
+   * @param shape Dimensions.
+   * @param dtype Element type.
+   * @returns The tensor.
+   */
+  protected tensor(shape: number[], dtype: "f32" | "u32" = "f32"): Tensor {
+    const t = Tensor.empty(this.gpu, shape, dtype);
+    this.owned.push(t);
+    return t;
+  }
+
+  /**
+   * Records the read-out reduction (bound on first use), after the rows are done.
+   *
+   * @param pass An open compute pass.
+   */
+  protected encodeReadouts(pass: GPUComputePassEncoder): void {
+    this.#readoutKernel ??= contrastKernel(this.gpu, this.op, "reduce_readouts", {
+      params: this.params,
+      row_out: this.rowOutputs,
+      below: this.belowCounts,
+      readouts: this.readouts,
+    }, { rows: 1 });
+    this.#readoutKernel.encode(pass);
+  }
+
+  /**
+   * Records forward, backward and read-outs into `pass`.
+   *
+   * @param pass An open compute pass.
+   */
+  abstract encode(pass: GPUComputePassEncoder): void;
+
+  /**
+   * Runs the loss once in its own submit. A training step encodes instead.
+   */
+  run(): void {
+    this.gpu.runPass(this.op, this);
+  }
+
+  /**
+   * Reads the read-outs of the last encoded run. This waits for the GPU; a
+   * trainer copies `readouts` into a staging ring instead and reads it a
+   * few steps late.
+   *
+   * @returns The read-outs.
+   */
+  async readReadouts(): Promise<ContrastiveReadouts> {
+    return parseReadouts(await this.readouts.read());
+  }
+
+  /** Frees every buffer the loss owns (not its inputs); safe right after a submit. */
+  destroy(): void {
+    this.#readoutKernel?.destroy();
+    for (const t of this.owned) t.destroy();
+    this.gpu.release(this.params);
+  }
+}

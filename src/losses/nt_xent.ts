@@ -1,0 +1,208 @@
+/**
+ * SimCLR's NT-Xent loss over 2B views (docs/science.md §1), with every
+ * negative weighting of the shared reduction: rows i and i + B are the two
+ * views of one example, each row's positive is its partner, its negatives
+ * are the other 2B − 2 rows. Materialised (the 2B×2B score matrix in one
+ * buffer) or tiled (never stored: an online log-sum-exp over column tiles,
+ * recomputed in backward).
+ *
+ * @module
+ */
+
+import { checkInt, rangeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock } from "../ops/contrast.ts";
+import { MatmulKernel } from "../ops/matmul.ts";
+import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
+
+/** Options of {@linkcode NtXentLoss}. */
+export interface NtXentOptions extends ContrastiveOptions {
+  /**
+   * Rows and columns per score tile, a multiple of 64: the loss never
+   * stores more than tile² scores. Absent: the whole 2B×2B matrix when it
+   * takes at most 64 MiB (and fits a storage binding), else 2048.
+   */
+  tile?: number;
+}
+
+const MATERIALISE_MAX_BYTES = 64 * 2 ** 20;
+const DEFAULT_TILE = 2048;
+
+/**
+ * SimCLR's NT-Xent loss: Z holds 2B embeddings, rows i and i + B are the
+ * two views of one example; each row's negatives are the other 2B − 2 rows.
+ * The backward is symmetric: dZ_a = Σ_k (G_ak + G_ka)·z_k.
+ *
+ * Materialised: S = Z·Zᵀ (matmul), one row reduction that leaves G in place
+ * of S, dZ = G·Z + Gᵀ·Z (two matmuls). Tiled: for each tile of rows and of
+ * columns, S_tile by matmul and its rows merged into running log-sum-exp
+ * statistics; then backward recomputes each tile, turns it into G_ak + G_ka
+ * and accumulates G_tile·Z_cols into dZ_rows. Only one tile of scores ever
+ * exists, so 2B is bounded by time, not by the 128 MiB storage binding.
+ *
+ * @example SimCLR loss of 2 pairs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NtXentLoss, requestGpu, Tensor } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * // Rows 0, 1 are view 1 of examples 0, 1; rows 2, 3 their view 2.
+ * const z = Tensor.from(gpu, new Float32Array([1, 0, 0, 1, 1, 0, 0, 1]), [4, 2]);
+ * const loss = new NtXentLoss(gpu, z, { tau: 1, weighting: "infonce" });
+ * loss.run();
+ * const { meanLoss, negatives } = await loss.readReadouts();
+ * assert.equal(negatives, 2);
+ * // Each row: positive logit 1, negatives 0 and 0.
+ * assert.ok(Math.abs(meanLoss - (Math.log(Math.E + 2) - 1)) < 1e-5);
+ * assert.equal((await loss.dZ.read()).length, 8);
+ * gpu.destroy();
+ * ```
+ */
+export class NtXentLoss extends ContrastiveLoss {
+  /** ∂(mean loss)/∂Z, [2B, D]; rewritten by every encode. */
+  readonly dZ: Tensor;
+  /** "materialised" or "tiled". */
+  readonly layout: "materialised" | "tiled";
+  /** Tile edge (2B when materialised). */
+  readonly tile: number;
+  readonly #forward: Encodable[] = [];
+  readonly #backward: Encodable[] = [];
+  readonly #blocks: GPUBuffer;
+
+  /**
+   * Validates everything, then allocates and binds once.
+   *
+   * @param gpu The context.
+   * @param z Embeddings, f32 [2B, D]: rows i and i + B are a positive pair.
+   * @param options τ, weighting and tile.
+   */
+  constructor(gpu: Gpu, z: Tensor, options: NtXentOptions = {}) {
+    const op = "NtXentLoss";
+    checkEmbeddings(op, "z", z);
+    const [rows, dim] = z.shape;
+    if (rows % 2 !== 0 || rows < 4) {
+      rangeError(op, "z.shape[0]", "an even number >= 4 (2B rows: two views of B >= 2 examples)", rows);
+    }
+    const base = baseParams(op, options);
+    const bindingLimit = gpu.limits.maxStorageBufferBindingSize;
+    let tile: number;
+    let layout: "materialised" | "tiled";
+    if (options.tile === undefined) {
+      const bytes = rows * rows * 4;
+      layout = bytes <= Math.min(MATERIALISE_MAX_BYTES, bindingLimit) ? "materialised" : "tiled";
+      tile = layout === "materialised" ? rows : DEFAULT_TILE;
+    } else {
+      checkInt(op, "options.tile", options.tile, 64);
+      if (options.tile % 64 !== 0) rangeError(op, "options.tile", "a multiple of 64", options.tile);
+      if (options.tile * options.tile * 4 > bindingLimit) {
+        rangeError(
+          op,
+          "options.tile",
+          `at most ${Math.floor(Math.sqrt(bindingLimit / 4))} (tile² floats in one binding)`,
+          options.tile,
+        );
+      }
+      layout = "tiled";
+      tile = options.tile;
+    }
+    super(gpu, op, { ...base, rows, k: 0, kMax: 0, dim, candidates: 0, inBatch: true, gradScale: 1 / rows });
+    this.layout = layout;
+    this.tile = tile;
+    this.dZ = this.tensor([rows, dim]);
+    const rowState = {
+      params: this.params,
+      pos_scores: this.posScores,
+      stats: this.stats,
+      row_out: this.rowOutputs,
+      below: this.belowCounts,
+      coef: this.coef,
+    };
+    const pair = contrastKernel(gpu, op, "pair_scores", { params: this.params, q: z, pos_scores: this.posScores }, {
+      threads: rows,
+    });
+    const nTiles = Math.ceil(rows / tile);
+    const slot = Math.max(BLOCK_BYTES, gpu.limits.minUniformBufferOffsetAlignment);
+    this.#blocks = gpu.acquire(
+      `${op}:blocks`,
+      slot * nTiles * nTiles,
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    );
+    const blockAt = (i: number) => ({ buffer: this.#blocks, offset: i * slot, size: BLOCK_BYTES });
+    this.#forward.push(pair);
+
+    if (layout === "materialised") {
+      const s = this.tensor([rows, rows]);
+      gpu.device.queue.writeBuffer(
+        this.#blocks,
+        0,
+        packBlock({ row0: 0, col0: 0, nrows: rows, ncols: rows, stride: rows, flags: 7 }),
+      );
+      const scores = this.#matmul(z, z, { form: "nt", out: s });
+      const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block: blockAt(0), scores: s }, {
+        rows,
+      });
+      this.#forward.push(scores, reduce);
+      this.#backward.push(
+        this.#matmul(s, z, { form: "nn", out: this.dZ }),
+        this.#matmul(s, z, { form: "tn", out: this.dZ, accumulate: true }),
+      );
+    } else {
+      const buffer = this.tensor([tile, tile]);
+      for (let r = 0; r < nTiles; r++) {
+        const row0 = r * tile;
+        const nrows = Math.min(tile, rows - row0);
+        const zRows = z.view(row0 * dim, [nrows, dim]);
+        const dzRows = this.dZ.view(row0 * dim, [nrows, dim]);
+        for (let c = 0; c < nTiles; c++) {
+          const col0 = c * tile;
+          const ncols = Math.min(tile, rows - col0);
+          const zCols = z.view(col0 * dim, [ncols, dim]);
+          const s = buffer.view(0, [nrows, ncols]);
+          const index = r * nTiles + c;
+          const flags = (c === 0 ? BlockFlag.first : 0) | (c === nTiles - 1 ? BlockFlag.last : 0);
+          gpu.device.queue.writeBuffer(
+            this.#blocks,
+            index * slot,
+            packBlock({ row0, col0, nrows, ncols, stride: ncols, flags }),
+          );
+          const block = blockAt(index);
+          const scores = this.#matmul(zRows, zCols, { form: "nt", out: s });
+          const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block, scores: s }, {
+            rows: nrows,
+          });
+          this.#forward.push(scores, reduce);
+          this.#backward.push(
+            scores,
+            contrastKernel(gpu, op, "sym_grad_tile", { params: this.params, block, scores: s, coef: this.coef }, {
+              threads: nrows * ncols,
+            }),
+            this.#matmul(s, zCols, { form: "nn", out: dzRows, accumulate: c > 0 }),
+          );
+        }
+      }
+    }
+  }
+
+  #matmul(a: Tensor, b: Tensor, options: ConstructorParameters<typeof MatmulKernel>[3]): MatmulKernel {
+    return new MatmulKernel(this.gpu, a, b, options);
+  }
+
+  /**
+   * Records forward (scores, statistics, loss) then backward (dScores, dZ)
+   * and read-outs into `pass`.
+   *
+   * @param pass An open compute pass.
+   */
+  encode(pass: GPUComputePassEncoder): void {
+    for (const part of this.#forward) part.encode(pass);
+    for (const part of this.#backward) part.encode(pass);
+    this.encodeReadouts(pass);
+  }
+
+  /** Frees every buffer the loss owns (not z). */
+  override destroy(): void {
+    for (const part of new Set([...this.#forward, ...this.#backward])) part.destroy();
+    super.destroy();
+    this.gpu.release(this.#blocks);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Sampled-K contrastive loss (docs/science.md §1): each anchor scores its
+ * own positive and K sampled negatives, given as indices into a candidate
+ * table. K is a runtime value below a fixed K_max, so a K schedule moves it
+ * with one 4-byte write: no pipeline, no allocation.
+ *
+ * @module
+ */
+
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Kernel } from "../gpu/_kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { InverseIndex } from "../ops/_inverse_index.ts";
+import { BLOCK_BYTES, contrastKernel, packBlock, PARAMS_K_OFFSET } from "../ops/contrast.ts";
+import { baseParams, checkEmbeddings, checkIndexTable, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
+
+/** Options of {@linkcode SampledContrastiveLoss}. */
+export interface SampledContrastiveOptions extends ContrastiveOptions {
+  /** Columns of negatives in the index table; buffers are sized for it. */
+  kMax: number;
+  /** Negatives in use, 1..kMax (default kMax); change it with `setK`. */
+  k?: number;
+  /** The index table, [B, 1 + kMax] row-major, column 0 the positive (or call `setIndices`). */
+  indices?: ArrayLike<number>;
+}
+
+/**
+ * Sampled-K InfoNCE and its weighted relatives: anchor i scores Q_i against
+ * candidates C[idx[i, 0..K]], idx[i, 0] its positive.
+ *
+ * Per encode: scores by gather, one row reduction (loss and dScores), dQ by
+ * gather, dC by a gather over the inverse index, read-outs: five dispatches.
+ *
+ * @example InfoNCE with 3 negatives, then K = 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu, SampledContrastiveLoss, Tensor } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const q = Tensor.from(gpu, new Float32Array([1, 0, 0, 1]), [2, 2]);
+ * const c = Tensor.from(gpu, new Float32Array([1, 0, 0, 1, -1, 0, 0, -1]), [4, 2]);
+ * const loss = new SampledContrastiveLoss(gpu, q, c, {
+ *   kMax: 3,
+ *   tau: 0.5,
+ *   indices: [0, 1, 2, 3, 1, 0, 2, 3], // row 0: positive 0; row 1: positive 1
+ * });
+ * loss.run();
+ * const all = await loss.readReadouts();
+ * // Each row: logits 2 (positive), 0, -2 and 0: L = -2 + log(e² + 2 + e⁻²).
+ * assert.ok(Math.abs(all.meanLoss - (Math.log(Math.exp(2) + 2 + Math.exp(-2)) - 2)) < 1e-5);
+ * loss.setK(1);
+ * loss.run();
+ * assert.equal((await loss.readReadouts()).negatives, 1);
+ * const dQ = await loss.dQ.read(); // ∂(mean loss)/∂Q, [2, 2]
+ * assert.equal(dQ.length, 4);
+ * gpu.destroy();
+ * ```
+ */
+export class SampledContrastiveLoss extends ContrastiveLoss {
+  /** The largest K the buffers hold. */
+  readonly kMax: number;
+  /** Rows of the candidate table. */
+  readonly candidates: number;
+  /** ∂(mean loss)/∂Q, [B, D]; rewritten by every encode. */
+  readonly dQ: Tensor;
+  /** ∂(mean loss)/∂C, [N, D]; rewritten by every encode. */
+  readonly dC: Tensor;
+  /** Scores, then dScores, [B, 1 + kMax] (columns past K unused). */
+  readonly scores: Tensor;
+  #k: number;
+  #hasIndices = false;
+  readonly #indices: Tensor;
+  /** Which slots of the index table hold each candidate (for dC), on the host and on the GPU. */
+  readonly #inverse: InverseIndex;
+  readonly #csrOffsets: Tensor;
+  readonly #csrSlots: Tensor;
+  readonly #hostIndices: Uint32Array;
+  readonly #hostK = new Uint32Array(1);
+  readonly #kernels: Kernel[];
+  readonly #block: GPUBuffer;
+
+  /**
+   * Validates everything, then allocates and binds once.
+   *
+   * @param gpu The context.
+   * @param q Anchors, f32 [B, D] (L2-normalised for the cosine reading).
+   * @param c Candidates, f32 [N, D].
+   * @param options kMax, k, τ, weighting and optionally the index table.
+   */
+  constructor(gpu: Gpu, q: Tensor, c: Tensor, options: SampledContrastiveOptions) {
+    const op = "SampledContrastiveLoss";
+    checkEmbeddings(op, "q", q);
+    checkEmbeddings(op, "c", c);
+    if (c.shape[1] !== q.shape[1]) {
+      rangeError(op, "c.shape", `[N, ${q.shape[1]}] (the same D as q)`, c.shape);
+    }
+    if (typeof options !== "object" || options === null) typeError(op, "options", "an object with kMax", options);
+    checkInt(op, "options.kMax", options.kMax, 1, 65535);
+    const k = options.k ?? options.kMax;
+    checkInt(op, "options.k", k, 1, options.kMax);
+    const base = baseParams(op, options);
+    const [rows, dim] = q.shape;
+    const candidates = c.shape[0];
+    const width = options.kMax + 1;
+    const hostIndices = new Uint32Array(rows * width);
+    if (options.indices !== undefined) {
+      checkIndexTable(op, options.indices, { rows, kMax: options.kMax, candidates }, hostIndices);
+    }
+    super(gpu, op, {
+      ...base,
+      rows,
+      k,
+      kMax: options.kMax,
+      dim,
+      candidates,
+      inBatch: false,
+      gradScale: 1 / rows,
+    });
+    this.kMax = options.kMax;
+    this.candidates = candidates;
+    this.#k = k;
+    this.#hostIndices = hostIndices;
+    this.#inverse = new InverseIndex(candidates, rows * width);
+    this.#indices = this.tensor([rows, width], "u32");
+    this.#csrOffsets = this.tensor([candidates + 1], "u32");
+    this.#csrSlots = this.tensor([rows * width], "u32");
+    this.scores = this.tensor([rows, width]);
+    this.dQ = this.tensor([rows, dim]);
+    this.dC = this.tensor([candidates, dim]);
+    const block = gpu.acquire(`${op}:block`, BLOCK_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.#block = block;
+    gpu.device.queue.writeBuffer(
+      block,
+      0,
+      packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: 7 }),
+    );
+    const table = { params: this.params, idx: this.#indices, scores: this.scores };
+    this.#kernels = [
+      contrastKernel(gpu, op, "gather_scores", { ...table, q, cand: c, pos_scores: this.posScores }, {
+        threads: rows * width,
+      }),
+      contrastKernel(gpu, op, "row_loss_and_grad", {
+        params: this.params,
+        block,
+        scores: this.scores,
+        pos_scores: this.posScores,
+        stats: this.stats,
+        row_out: this.rowOutputs,
+        below: this.belowCounts,
+        coef: this.coef,
+      }, { rows }),
+      contrastKernel(gpu, op, "gather_dq", { ...table, cand: c, grad_out: this.dQ }, { threads: rows * dim }),
+      contrastKernel(gpu, op, "gather_dc", {
+        params: this.params,
+        q,
+        scores: this.scores,
+        grad_out: this.dC,
+        csr_offsets: this.#csrOffsets,
+        csr_slots: this.#csrSlots,
+      }, { threads: candidates * dim }),
+    ];
+    if (options.indices !== undefined) this.#upload();
+  }
+
+  /** Negatives in use. */
+  get k(): number {
+    return this.#k;
+  }
+
+  /**
+   * Sets the negatives in use for the next encodes: one 4-byte write, no
+   * pipeline, no allocation.
+   *
+   * @param k 1..kMax.
+   */
+  setK(k: number): void {
+    checkInt(`${this.op}.setK`, "k", k, 1, this.kMax);
+    this.#k = k;
+    this.#hostK[0] = k;
+    this.gpu.device.queue.writeBuffer(this.params, PARAMS_K_OFFSET, this.#hostK);
+  }
+
+  /**
+   * Uploads a new index table and its inverse (which slots hold each
+   * candidate, for dC), built on the host in O(B·kMax). Every column must
+   * hold a valid candidate, also those past the current K.
+   *
+   * @param indices [B, 1 + kMax] row-major; column 0 is the positive.
+   */
+  setIndices(indices: ArrayLike<number>): void {
+    checkIndexTable(`${this.op}.setIndices`, indices, this, this.#hostIndices);
+    this.#upload();
+  }
+
+  #upload(): void {
+    this.#inverse.build(this.#hostIndices);
+    this.#indices.write(this.#hostIndices);
+    this.#csrOffsets.write(this.#inverse.offsets);
+    this.#csrSlots.write(this.#inverse.positions);
+    this.#hasIndices = true;
+  }
+
+  /**
+   * Records scores, loss and dScores, dQ, dC and read-outs into `pass`.
+   *
+   * @param pass An open compute pass.
+   */
+  encode(pass: GPUComputePassEncoder): void {
+    if (!this.#hasIndices) {
+      rangeError(this.op, "indices", "set (options.indices or setIndices) before the first encode", "unset");
+    }
+    for (const k of this.#kernels) k.encode(pass);
+    this.encodeReadouts(pass);
+  }
+
+  /** Frees every buffer the loss owns (not q or c). */
+  override destroy(): void {
+    for (const k of this.#kernels) k.destroy();
+    super.destroy();
+    this.gpu.release(this.#block);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The closed loop's input, delayed by design. Rank counts of a metrics step
+ * come back from the GPU a few steps late (the readback is asynchronous, so
+ * the GPU never waits for the host). If they were used "whenever they
+ * arrive", K would depend on timing. Instead the counts of metrics step m
+ * take effect at step m + every + 1 exactly, whether they arrived early or
+ * must be waited for: a run is the same on every replay, and a resumed run
+ * repeats the uninterrupted one.
+ *
+ * @module
+ */
+
+import { checkInt, rangeError } from "../gpu/_check.ts";
+import type { Stateful } from "../train/state.ts";
+
+/** The rank counts of one metrics step. */
+export interface RankCounts {
+  /** The metrics step (1-based) they were read at. */
+  step: number;
+  /** K in use at that step. */
+  k: number;
+  /** Per row: negatives scored below the positive. */
+  below: number[];
+}
+
+/** What {@linkcode RankCountFeedback} saves: counts not yet in effect, and the ones in effect. */
+export interface RankCountState {
+  /** Counts that arrived and take effect later, oldest first. */
+  pending: RankCounts[];
+  /** The counts in effect, or null before the first take effect. */
+  current: RankCounts | null;
+}
+
+/**
+ * Rank counts in flight between the loss kernel and the K schedule.
+ *
+ * @example Counts of step 10 take effect at step 21 with metrics every 10 steps
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RankCountFeedback } from "./feedback.ts";
+ * const feedback = new RankCountFeedback(10);
+ * feedback.add({ step: 10, k: 4, below: [4, 3] });
+ * assert.equal(feedback.dueAt(20), null);
+ * assert.equal(feedback.dueAt(21), 10);
+ * feedback.apply(10);
+ * assert.deepEqual(feedback.current?.below, [4, 3]);
+ * ```
+ */
+export class RankCountFeedback implements Stateful<RankCountState> {
+  /** Metrics are read every this many steps. */
+  readonly every: number;
+  #pending = new Map<number, RankCounts>();
+  #current: RankCounts | null = null;
+
+  /**
+   * An empty feedback path.
+   *
+   * @param every The metrics cadence, in steps.
+   * @throws {RangeError} When `every` is not an integer ≥ 1.
+   */
+  constructor(every: number) {
+    checkInt("RankCountFeedback", "every", every, 1);
+    this.every = every;
+  }
+
+  /**
+   * The metrics step whose counts take effect at `step`, or null when none does.
+   *
+   * @param step The step about to run (1-based).
+   * @returns A metrics step, or null.
+   */
+  dueAt(step: number): number | null {
+    const due = step - 1 - this.every;
+    return due >= 1 && due % this.every === 0 ? due : null;
+  }
+
+  /**
+   * Keeps counts that arrived, until they are due.
+   *
+   * @param counts The counts of one metrics step.
+   */
+  add(counts: RankCounts): void {
+    this.#pending.set(counts.step, counts);
+  }
+
+  /**
+   * Whether the counts of metrics step `step` have arrived.
+   *
+   * @param step A metrics step.
+   * @returns True when they are pending.
+   */
+  has(step: number): boolean {
+    return this.#pending.has(step);
+  }
+
+  /**
+   * Puts the counts of metrics step `step` in effect.
+   *
+   * @param step A metrics step whose counts have arrived.
+   * @throws {RangeError} When they have not.
+   */
+  apply(step: number): void {
+    const counts = this.#pending.get(step);
+    if (!counts) rangeError("RankCountFeedback.apply", "step", "a metrics step whose counts arrived", step);
+    this.#current = counts;
+    this.#pending.delete(step);
+  }
+
+  /** The counts in effect, or null before the first are due. */
+  get current(): RankCounts | null {
+    return this.#current;
+  }
+
+  /** Pending and current counts, for checkpoints. */
+  get state(): RankCountState {
+    return { pending: [...this.#pending.values()], current: this.#current };
+  }
+
+  /**
+   * Restores a state saved from {@linkcode RankCountFeedback.state}.
+   *
+   * @param state The saved state.
+   */
+  setState(state: RankCountState): void {
+    this.#pending = new Map(state.pending.map((c) => [c.step, c]));
+    this.#current = state.current;
+  }
+}

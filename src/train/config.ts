@@ -1,0 +1,149 @@
+/**
+ * What a training run depends on, as plain data (it is saved in every
+ * checkpoint, and a resume must match it), and how its defaults resolve.
+ *
+ * @module
+ */
+
+import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import type { AffineRanges } from "../data/augment.ts";
+import type { LabelledBytes } from "../data/dataset.ts";
+import type { ContrastiveOptions } from "../losses/loss.ts";
+import type { Activation } from "../ops/activation.ts";
+import type { OptimizerOptions } from "../optim/optimizer.ts";
+import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
+import { type EffectivenessOptions, lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
+
+/** How K moves: a plain-data description, so that it can live in a config file and a checkpoint. */
+export type ScheduleConfig =
+  | { kind: "fixed"; k: number }
+  | { kind: "ans"; kStar: number; warmup?: number; decayStart?: number; decayTo?: number }
+  | (
+    & {
+      kind: "closed";
+      every?: number;
+      smoothing?: number;
+      maxChange?: number;
+      initial?: number;
+      pseudoCounts?: number;
+    }
+    & EffectivenessOptions
+  );
+
+/** Everything a run depends on (plain data: it is saved in checkpoints). */
+export interface TrainerConfig {
+  /** Encoder widths, input first; the input must be the dataset's row width (default [width, 256, 128]). */
+  dims?: number[];
+  /** Hidden activation (default "relu"). */
+  activation?: Activation;
+  /** Anchor-positive pairs per step, B (default 256). */
+  batch?: number;
+  /** The largest K; buffers are sized for it, 1..B−1 (default 64). */
+  kMax?: number;
+  /** The K schedule (default closed loop). */
+  schedule?: ScheduleConfig;
+  /** Label reliability λ for the K theory (default 1 − 1/C, or from `labelNoise` with label-aware negatives). */
+  lambda?: number;
+  /** Symmetric label-noise rate of the training labels, when known; sets the default λ (default 0). */
+  labelNoise?: number;
+  /** Never use a negative with the anchor's label (default true). */
+  excludeSameLabel?: boolean;
+  /** Temperature and negative weighting (default τ = 0.1, InfoNCE). */
+  loss?: ContrastiveOptions;
+  /** Peak learning rate of Adam with warm-up and cosine decay (default 2e-3). */
+  lr?: number;
+  /** Adam or AdamW, weight decay, clipping (default Adam, clip at 1). */
+  optimizer?: Omit<OptimizerOptions, "lr">;
+  /** Steps (default 600). */
+  steps?: number;
+  /** Seed of initialisation, batches, negatives and warps (default 1). */
+  seed?: number;
+  /** Affine augmentation ranges for both views, or null for none (default: none). */
+  augment?: AffineRanges | null;
+  /** Read metrics every this many steps (default 10). */
+  metricsEvery?: number;
+  /** Bank and query sizes of the periodic kNN evaluation, and its neighbours (default 2,000, 1,000, k = 10). */
+  evalSizes?: { bank: number; queries: number; k?: number };
+}
+
+/** A config with every default filled in and λ resolved (what `Trainer.config` holds and checkpoints record). */
+export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "evalSizes">> & {
+  lambda: number;
+  evalSizes: { bank: number; queries: number; k: number };
+};
+
+/**
+ * The config with every default filled in and λ resolved, checked against
+ * the training set before any GPU work.
+ *
+ * @param config The run.
+ * @param train The training set (its width and classes set defaults).
+ * @returns The resolved config.
+ * @throws {TypeError} When `config` is not an object.
+ * @throws {RangeError} When a field is out of range; the message names it.
+ */
+export function resolveTrainerConfig(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {
+  const op = "Trainer";
+  if (typeof config !== "object" || config === null) typeError(op, "config", "an object", config);
+  const dims = config.dims ?? [train.width, 256, 128];
+  if (!Array.isArray(dims) || dims.length < 2 || dims[0] !== train.width) {
+    rangeError(op, "config.dims", `widths starting with the dataset's row width (${train.width})`, dims);
+  }
+  dims.forEach((d, i) => checkInt(op, `config.dims[${i}]`, d, 1));
+  const batch = config.batch ?? 256;
+  checkInt(op, "config.batch", batch, 2);
+  const kMax = config.kMax ?? Math.min(64, batch - 1);
+  checkInt(op, "config.kMax", kMax, 1, batch - 1);
+  const steps = config.steps ?? 600;
+  checkInt(op, "config.steps", steps, 1);
+  const labelNoise = config.labelNoise ?? 0;
+  checkNumber(op, "config.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
+  const excludeSameLabel = config.excludeSameLabel ?? true;
+  // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
+  const lambda = config.lambda ??
+    (excludeSameLabel ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
+  checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+  const lr = config.lr ?? 2e-3;
+  checkNumber(op, "config.lr", lr, (v) => v > 0, "> 0");
+  const metricsEvery = config.metricsEvery ?? 10;
+  checkInt(op, "config.metricsEvery", metricsEvery, 1);
+  const evalSizes = { k: 10, ...(config.evalSizes ?? { bank: 2000, queries: 1000 }) };
+  checkInt(op, "config.evalSizes.bank", evalSizes.bank, evalSizes.k);
+  checkInt(op, "config.evalSizes.queries", evalSizes.queries, 1);
+  const schedule = config.schedule ?? { kind: "closed" };
+  if (!["fixed", "ans", "closed"].includes(schedule?.kind)) {
+    rangeError(op, "config.schedule.kind", '"fixed", "ans" or "closed"', schedule?.kind);
+  }
+  return {
+    dims,
+    activation: config.activation ?? "relu",
+    batch,
+    kMax,
+    schedule,
+    lambda,
+    labelNoise,
+    excludeSameLabel,
+    loss: config.loss ?? { tau: 0.1 },
+    lr,
+    optimizer: config.optimizer ?? { kind: "adam", clipNorm: 1 },
+    steps,
+    seed: config.seed ?? 1,
+    augment: config.augment ?? null,
+    metricsEvery,
+    evalSizes,
+  };
+}
+
+/**
+ * The K schedule a resolved config describes.
+ *
+ * @param config The resolved config.
+ * @returns The schedule.
+ */
+export function buildSchedule(config: ResolvedTrainerConfig): KSchedule {
+  const s = config.schedule;
+  if (s.kind === "fixed") return fixedK(s.k);
+  if (s.kind === "ans") return ansSchedule(s);
+  const { kind: _, ...options } = s;
+  return closedLoopK({ every: 20, maxChange: 4, ...options, lambda: config.lambda, kMax: config.kMax });
+}

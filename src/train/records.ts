@@ -1,0 +1,57 @@
+/**
+ * What a training run reports: one record per metrics step, the callbacks
+ * a front end attaches to receive them, and the error that stops a run
+ * whose numbers stopped being finite.
+ *
+ * @module
+ */
+
+/** One metrics record (what the JSONL file and the charts hold). */
+export interface TrainRecord {
+  /** The step (1-based) the numbers belong to. */
+  step: number;
+  /** Mean loss of the batch. */
+  loss: number;
+  /** K used at that step. */
+  k: number;
+  /** K* of the K theory for that step's rank counts and λ. */
+  kStar: number;
+  /** P̂(B|K) at the K used: how often the model ranks the positive above all K negatives. */
+  pB: number;
+  /** InfoNCE mutual-information bound. */
+  miBound: number;
+  /** Mean DRO radius η. */
+  eta: number;
+  /** Fraction of rows whose positive beats every negative. */
+  top1: number;
+  /** Global gradient norm. */
+  gradNorm: number;
+  /** Steps per second since the run (or the resume) started. */
+  stepsPerSecond: number;
+}
+
+/** A run stopped because the loss or the gradients stopped being finite. */
+export class NonFiniteLossError extends Error {
+  /** The first step whose metrics were not finite. */
+  readonly step: number;
+
+  /**
+   * An error for `step`.
+   *
+   * @param step The step.
+   * @param what Which number, and its value.
+   */
+  constructor(step: number, what: string) {
+    super(`training stopped at step ${step}: ${what} is not finite; the last checkpoint is untouched`);
+    this.name = "NonFiniteLossError";
+    this.step = step;
+  }
+}
+
+/** Callbacks a front end attaches (progress bar, JSONL, charts). */
+export interface TrainerHooks {
+  /** After every submitted step. */
+  onStep?(step: number, k: number): void;
+  /** When a metrics record arrives (a few steps late, in order). */
+  onRecord?(record: TrainRecord): void;
+}
