@@ -45,39 +45,118 @@ export async function hasMnistFiles(dir: string = FASHION_MNIST_DIR): Promise<bo
   }
 }
 
-function labelled(images: IdxArray, labels: IdxArray, path: string, labelNoise: number, seed: number): LabelledBytes {
+/** The name of an IDX array's element type, from its typed array. */
+function typeOf(array: IdxArray): string {
+  return array.data instanceof Uint8Array ? "u8" : array.data.constructor.name;
+}
+
+/** The images of one split: u8 [N, H, W]. */
+function checkImages(images: IdxArray, path: string): void {
+  if (images.shape.length !== 3) {
+    throw new IdxError(path, `images must have 3 dimensions [N, H, W]: current shape is [${images.shape.join(", ")}]`);
+  }
+  if (!(images.data instanceof Uint8Array)) {
+    throw new IdxError(path, `images must be u8 (IDX type code 0x08): current type is ${typeOf(images)}`);
+  }
+}
+
+/** The labels of one split: u8 [N], one per image. */
+function checkLabels(labels: IdxArray, rows: number, path: string): void {
+  if (labels.shape.length !== 1) {
+    throw new IdxError(path, `labels must have 1 dimension [N]: current shape is [${labels.shape.join(", ")}]`);
+  }
+  if (!(labels.data instanceof Uint8Array)) {
+    throw new IdxError(path, `labels must be u8 (IDX type code 0x08): current type is ${typeOf(labels)}`);
+  }
+  if (labels.shape[0] !== rows) {
+    throw new IdxError(path, `labels must be one per image (${rows} images): current count is ${labels.shape[0]}`);
+  }
+}
+
+/** The number of classes the training labels imply: the largest label + 1 (a loop: a spread overflows the stack). */
+function classesOf(labels: Uint8Array, path: string): number {
+  let largest = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > largest) largest = labels[i];
+  if (largest < 1) {
+    throw new IdxError(path, `labels must name at least 2 classes: the largest training label is ${largest}`);
+  }
+  return largest + 1;
+}
+
+/** One split as read: its two arrays (already checked) and their files. */
+interface Split {
+  images: IdxArray;
+  labels: IdxArray;
+  paths: { images: string; labels: string };
+}
+
+function labelled({ images, labels, paths }: Split, classes: number, labelNoise: number, seed: number): LabelledBytes {
   const [rows, h, w] = images.shape;
-  if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) {
-    throw new IdxError(path, `images must be u8 [N, H, W]: got shape [${images.shape.join(", ")}]`);
+  const cleanLabels = labels.data as Uint8Array;
+  const bad = cleanLabels.findIndex((y) => y >= classes);
+  if (bad >= 0) {
+    throw new IdxError(
+      paths.labels,
+      `label ${bad} must be < classes (${classes}, the largest training label + 1): current value is ${
+        cleanLabels[bad]
+      }`,
+    );
   }
-  if (labels.shape.length !== 1 || labels.shape[0] !== rows || !(labels.data instanceof Uint8Array)) {
-    throw new IdxError(path, `labels must be u8 [${rows}]: got shape [${labels.shape.join(", ")}]`);
-  }
-  const cleanLabels = labels.data;
-  const classes = Math.max(...cleanLabels) + 1;
   const rng = new Rng(seed);
   const noisy = labelNoise > 0
     ? injectLabelNoise(cleanLabels, classes, labelNoise, () => rng.next()).labels
     : cleanLabels;
-  return { images: images.data, rows, width: h * w, imageShape: [h, w], labels: noisy, cleanLabels, classes };
+  return {
+    images: images.data as Uint8Array,
+    rows,
+    width: h * w,
+    imageShape: [h, w],
+    labels: noisy,
+    cleanLabels,
+    classes,
+  };
 }
 
 /**
  * Reads the training and test splits. Label noise, when asked for, is
  * applied to the training labels only; `cleanLabels` keep the originals.
+ * The number of classes is the largest training label + 1, for both splits.
  *
  * @param dir The folder with the four files, gzipped or not.
  * @param options Symmetric label-noise rate for training labels, and its seed.
  * @returns The two splits.
- * @throws {IdxError} When a file is missing or malformed.
+ * @throws {IdxError} When a file is missing or breaks a rule of IDX (see {@linkcode readIdx}), or when the files
+ * are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one label per image; training labels
+ * naming fewer than 2 classes; a test label not below the training labels' class count; test images of another
+ * H×W than the training images. Each message names the file and the rule.
  */
 export async function loadMnistFiles(
   dir: string = FASHION_MNIST_DIR,
   options: { labelNoise?: number; seed?: number } = {},
 ): Promise<{ train: LabelledBytes; test: LabelledBytes }> {
-  const read = async ([images, labels]: readonly [string, string], noise: number) => {
-    const [ip, lp] = [await find(dir, images), await find(dir, labels)];
-    return labelled(await readIdx(ip), await readIdx(lp), ip, noise, options.seed ?? 0);
+  const read = async ([imageStem, labelStem]: readonly [string, string]): Promise<Split> => {
+    const paths = { images: await find(dir, imageStem), labels: await find(dir, labelStem) };
+    const images = await readIdx(paths.images);
+    checkImages(images, paths.images);
+    const labels = await readIdx(paths.labels);
+    checkLabels(labels, images.shape[0], paths.labels);
+    return { images, labels, paths };
   };
-  return { train: await read(FILES.train, options.labelNoise ?? 0), test: await read(FILES.test, 0) };
+  const train = await read(FILES.train);
+  const test = await read(FILES.test);
+  const [trainShape, testShape] = [train.images.shape.slice(1), test.images.shape.slice(1)];
+  if (testShape.join() !== trainShape.join()) {
+    throw new IdxError(
+      test.paths.images,
+      `test images must be ${trainShape.join("×")} like the training images: current shape is [${
+        test.images.shape.join(", ")
+      }]`,
+    );
+  }
+  const classes = classesOf(train.labels.data as Uint8Array, train.paths.labels);
+  const seed = options.seed ?? 0;
+  return {
+    train: labelled(train, classes, options.labelNoise ?? 0, seed),
+    test: labelled(test, classes, 0, seed),
+  };
 }

@@ -39,12 +39,17 @@ const TYPES: Record<number, { size: number; name: string }> = {
 };
 
 /**
- * Parses IDX bytes (already decompressed).
+ * Parses IDX bytes (already decompressed), checking every rule of the format in this order: at least the 4-byte
+ * magic number; its first two bytes are 0; its third, the type code, is in the format's table (0x08 u8, 0x09 i8,
+ * 0x0b i16, 0x0c i32, 0x0d f32, 0x0e f64); its fourth, the dimension count, is at least 1; the header (4 bytes
+ * plus 4 per dimension) fits; every dimension is at least 1 (an empty array is refused: no IDX data set has one,
+ * and a 0 here means a damaged header); and the data after the header is exactly the product of the dimensions
+ * times the element size, neither shorter nor longer.
  *
  * @param bytes The file's contents.
  * @param source Its name, for errors.
  * @returns Shape and data.
- * @throws {IdxError} On a bad magic number, type code or length.
+ * @throws {IdxError} When a rule of the format is broken; the message names the rule and the offending value.
  *
  * @example Two 2×2 u8 images
  * ```ts
@@ -57,37 +62,39 @@ const TYPES: Record<number, { size: number; name: string }> = {
  * ```
  */
 export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
-  if (bytes.length < 4) {
-    throw new IdxError(source, `truncated: ${bytes.length} bytes, not even the 4-byte magic number`);
-  }
+  const fail = (message: string): never => {
+    throw new IdxError(source, message);
+  };
+  if (bytes.length < 4) fail(`truncated: ${bytes.length} bytes, not even the 4-byte magic number`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new IdxError(
-      source,
-      `not an IDX file: the magic number must start with two zero bytes, found ${bytes[0]}, ${bytes[1]}`,
-    );
+    fail(`not an IDX file: the magic number must start with two zero bytes, found ${bytes[0]}, ${bytes[1]}`);
   }
   const type = TYPES[bytes[2]];
-  if (!type) throw new IdxError(source, `unknown IDX type code 0x${bytes[2].toString(16)}`);
+  if (!type) {
+    const table = Object.entries(TYPES).map(([code, t]) =>
+      `0x${Number(code).toString(16).padStart(2, "0")} (${t.name})`
+    ).join(", ");
+    fail(`unknown IDX type code 0x${bytes[2].toString(16)}: the format's codes are ${table}`);
+  }
   const ndim = bytes[3];
+  if (ndim === 0) {
+    fail("no dimensions: the magic number's dimension count (its fourth byte) must be >= 1: current value is 0");
+  }
   const headerBytes = 4 + 4 * ndim;
   if (bytes.length < headerBytes) {
-    throw new IdxError(
-      source,
-      `truncated: the header of ${ndim} dimensions needs ${headerBytes} bytes, the file has ${bytes.length}`,
-    );
+    fail(`truncated: the header of ${ndim} dimensions needs ${headerBytes} bytes, the file has ${bytes.length}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const count = shape.reduce((a, b) => a * b, 1);
-  const need = headerBytes + count * type.size;
-  if (bytes.length !== need) {
-    throw new IdxError(
-      source,
-      `${bytes.length < need ? "truncated" : "too long"}: ${type.name} [${
-        shape.join(", ")
-      }] needs ${need} bytes, the file has ${bytes.length}`,
-    );
+  const zero = shape.indexOf(0);
+  if (zero >= 0) fail(`dimension ${zero} of [${shape.join(", ")}] is 0: every dimension must be >= 1`);
+  // BigInt: 255 dimensions of up to 2^32 - 1 overflow a double's exact integers.
+  const need = shape.reduce((a, b) => a * BigInt(b), BigInt(type.size)) + BigInt(headerBytes);
+  if (BigInt(bytes.length) !== need) {
+    const what = `${type.name} [${shape.join(", ")}] needs ${need} bytes, the file has ${bytes.length}`;
+    fail(`${BigInt(bytes.length) < need ? "truncated" : "too long"}: ${what}`);
   }
+  const count = (bytes.length - headerBytes) / type.size;
   const at = (i: number) => headerBytes + i * type.size;
   let data: IdxArray["data"];
   switch (type.name) {
@@ -113,11 +120,14 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
 }
 
 /**
- * Reads an IDX file, gunzipping it when it starts with the gzip magic bytes.
+ * Reads an IDX file, gunzipping it when it starts with the gzip magic bytes (0x1f 0x8b; an IDX file starts with
+ * 0x00 0x00, so the two cannot be confused).
  *
  * @param path The file (`.gz` or raw).
  * @returns Shape and data.
- * @throws {IdxError} When the file is missing, not valid gzip, or not valid IDX.
+ * @throws {IdxError} When the file cannot be read; when it starts like gzip but does not decompress (truncated,
+ * a wrong checksum, bytes after the stream: the message says "is not valid gzip"); or when the IDX inside breaks
+ * a rule of the format (see {@linkcode parseIdx}).
  */
 export async function readIdx(path: string): Promise<IdxArray> {
   let bytes: Uint8Array;
@@ -131,7 +141,10 @@ export async function readIdx(path: string): Promise<IdxArray> {
       const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip"));
       bytes = new Uint8Array(await new Response(stream).arrayBuffer());
     } catch (error) {
-      throw new IdxError(path, `is not valid gzip (${(error as Error).message})`);
+      throw new IdxError(
+        path,
+        `is not valid gzip: it starts with the gzip magic bytes but does not decompress (${(error as Error).message})`,
+      );
     }
   }
   return parseIdx(bytes, path);

@@ -102,7 +102,10 @@ export async function saveCheckpoint(
  * @param store The parameters to overwrite (built, same layers as when saved).
  * @param optimizer The optimizer to restore, or null.
  * @returns The saved state.
- * @throws {CheckpointError} On a bad file, or one that does not fit the model.
+ * @throws {CheckpointError} Before any GPU write: when the file is missing or breaks a rule of the safetensors
+ * format (see `decodeSafetensors`); when its metadata is not an ncegpu checkpoint's (format, optimizer
+ * kind, `step` and `optimizer_step` not decimal step counts, `rng_state` not a 32-bit integer, `config` not JSON);
+ * or when its tensors do not fit the model (a missing or extra tensor, a dtype other than F32, another shape).
  */
 export async function loadCheckpoint(
   path: string,
@@ -142,10 +145,11 @@ export async function loadCheckpoint(
     }
     flat[t.source]!.set(saved.data as Float32Array, s.offset);
   }
-  const step = Number(metadata.step);
-  if (!Number.isInteger(step) || step < 0) {
-    throw new CheckpointError(path, `metadata step ${JSON.stringify(metadata.step)} is not a step count`);
-  }
+  const step = countIn(metadata, "step", path, "a step count");
+  const optimizerStep = optimizer ? countIn(metadata, "optimizer_step", path, "a step count") : 0;
+  const rngState = metadata.rng_state === undefined
+    ? undefined
+    : countIn(metadata, "rng_state", path, "a 32-bit RNG state", 2 ** 32 - 1);
   let config: unknown;
   try {
     config = JSON.parse(metadata.config ?? "null");
@@ -156,11 +160,23 @@ export async function loadCheckpoint(
   if (optimizer) {
     optimizer.m.write(flat.m!);
     if (flat.v) optimizer.v.write(flat.v);
-    optimizer.setStep(Number(metadata.optimizer_step));
+    optimizer.setStep(optimizerStep);
   }
-  return {
-    step,
-    rngState: metadata.rng_state === undefined ? undefined : Number(metadata.rng_state),
-    config,
-  };
+  return { step, rngState, config };
+}
+
+/** The metadata value `key` as an integer in [0, max], written in decimal digits only. */
+function countIn(
+  metadata: Record<string, string>,
+  key: string,
+  path: string,
+  what: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const text = metadata[key];
+  const value = Number(text);
+  if (text === undefined || !/^[0-9]+$/.test(text) || !(value <= max)) {
+    throw new CheckpointError(path, `metadata ${key} ${JSON.stringify(text)} is not ${what}`);
+  }
+  return value;
 }

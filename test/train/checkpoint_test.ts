@@ -6,7 +6,7 @@ import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { TrainingStep } from "../../src/train/step.ts";
-import { CheckpointError } from "../../src/train/safetensors.ts";
+import { CheckpointError, encodeSafetensors, readSafetensors } from "../../src/train/safetensors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { seededRandom, uniform } from "../util/random.ts";
 
@@ -129,6 +129,54 @@ Deno.test({
     await assert.rejects(loadCheckpoint(path, run.store, sgd), /saved with optimizer "adam", loading into "sgd"/);
     sgd.destroy();
     other.destroy();
+    run.destroy();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a checkpoint whose step, optimizer_step or rng_state is not a count is rejected before the model is touched",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const dir = await Deno.makeTempDir();
+    const run = makeRun(gpu, 5);
+    const good = `${dir}/good.safetensors`;
+    await saveCheckpoint(good, run.store, run.optimizer, { step: 3, rngState: 7 });
+    const { tensors, metadata } = await readSafetensors(good);
+    await run.step();
+    const params = await run.store.params.read();
+    const optimizerStep = run.optimizer.step;
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ["step in exponent form", { step: "1e3" }, /metadata step "1e3" is not a step count/],
+      ["empty step", { step: "" }, /metadata step "" is not a step count/],
+      ["negative optimizer_step", { optimizer_step: "-1" }, /metadata optimizer_step "-1" is not a step count/],
+      [
+        "missing optimizer_step",
+        { optimizer_step: undefined! },
+        /metadata optimizer_step undefined is not a step count/,
+      ],
+      [
+        "rng_state past 32 bits",
+        { rng_state: "4294967296" },
+        /metadata rng_state "4294967296" is not a 32-bit RNG state/,
+      ],
+      ["fractional rng_state", { rng_state: "1.5" }, /metadata rng_state "1\.5" is not a 32-bit RNG state/],
+    ];
+    for (const [label, change, message] of cases) {
+      const bad = `${dir}/${label.replaceAll(" ", "_")}.safetensors`;
+      const changed = Object.fromEntries(
+        Object.entries({ ...metadata, ...change }).filter(([, v]) => v !== undefined),
+      );
+      await Deno.writeFile(bad, encodeSafetensors(tensors, changed));
+      await assert.rejects(
+        loadCheckpoint(bad, run.store, run.optimizer),
+        (e: Error) => e instanceof CheckpointError && message.test(e.message),
+        label,
+      );
+    }
+    assert.deepEqual(await run.store.params.read(), params, "the parameters are untouched");
+    assert.equal(run.optimizer.step, optimizerStep, "the optimizer's step is untouched");
     run.destroy();
     await Deno.remove(dir, { recursive: true });
   },
