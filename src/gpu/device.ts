@@ -531,14 +531,16 @@ export class Gpu {
 
   #toGpuError(error: unknown, op: string): GpuError {
     if (error instanceof GpuError) return error;
-    const message = error instanceof Error ? error.message : String(error);
+    // A GPUError is not an Error in every implementation, but always has a message.
+    const message = (error as { message?: unknown })?.message;
+    const text = typeof message === "string" ? message : String(error);
     if (typeof GPUOutOfMemoryError !== "undefined" && error instanceof GPUOutOfMemoryError) {
-      return new OutOfMemoryError(op, message);
+      return new OutOfMemoryError(op, text);
     }
     if (typeof GPUInternalError !== "undefined" && error instanceof GPUInternalError) {
-      return new GpuError("internal", op, message);
+      return new GpuError("internal", op, text);
     }
-    return new GpuError("validation", op, message);
+    return new GpuError("validation", op, text);
   }
 
   #scoped<T>(op: string, create: () => T): T {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { knnEvaluate } from "../../src/train/eval.ts";
+import { DeviceDataset, syntheticImages } from "../../src/data/dataset.ts";
+import { mlp } from "../../src/nn/layers.ts";
+import { ParameterStore } from "../../src/nn/parameters.ts";
+import { Embedder, knnEvaluate, seededOrder } from "../../src/train/eval.ts";
+import { assertClose } from "../util/compare.ts";
+import { gpuTest, testGpu } from "../util/gpu.ts";
+import { activationRef, l2normRef, linearRef } from "../util/nn_reference.ts";
 import { freshSeed, seededRandom, uniform } from "../util/random.ts";
 
 /** Brute force: sort every bank item by similarity, then vote and look. */
@@ -42,4 +48,39 @@ Deno.test("knnEvaluate() matches a brute-force sort on random embeddings (37 que
     /options\.k must be an integer in \[1, 211\]/,
   );
   assert.throws(() => knnEvaluate(bank, bl.slice(1), queries, ql, dim), /bank\.length must be bankLabels\.length·dim/);
+});
+
+Deno.test({
+  name: "Embedder embeds 23 rows in chunks of 5 (a short last chunk) as a float64 forward of the same MLP",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const host = syntheticImages({ rows: 30, side: 3, seed: freshSeed("embedder") });
+    const data = new DeviceDataset(gpu, host);
+    const store = new ParameterStore(gpu, { seed: 2 });
+    const encoder = mlp(store, [9, 7, 5], { activation: "tanh" });
+    store.build();
+    const rows = Array.from({ length: 23 }, (_, i) => (7 * i) % 30);
+    const embedder = new Embedder(gpu, encoder, { data }, { chunk: 5 });
+    const z = await embedder.embed("data", rows);
+    const p = await store.params.read();
+    const at = (name: string) => p.subarray(store.slot(name).offset, store.slot(name).offset + store.slot(name).size);
+    const x = Float64Array.from(
+      rows.flatMap((r) => Array.from(host.images.subarray(r * 9, r * 9 + 9), (b) => b / 255)),
+    );
+    const h = linearRef(x, at("mlp.0.weight"), at("mlp.0.bias"), 23, 9, 7).map((v) => activationRef("tanh", v));
+    const expected = l2normRef(linearRef(h, at("mlp.1.weight"), at("mlp.1.bias"), 23, 7, 5), 23, 5);
+    assertClose(z, expected, { rtol: 1e-4, atol: 1e-6 }, "embeddings"); // fp32 forward against float64
+    await assert.rejects(embedder.embed("data", [30]), /rows\[0\] must be an integer in \[0, 29\]: current value is 30/);
+    embedder.destroy();
+    data.destroy();
+    store.destroy();
+  },
+});
+
+Deno.test("seededOrder() is a permutation, the same for the same seed", () => {
+  const order = seededOrder(1000, 12345);
+  assert.deepEqual(Array.from(order).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(seededOrder(1000, 12345), order);
+  assert.notDeepEqual(seededOrder(1000, 1), order);
 });
