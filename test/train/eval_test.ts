@@ -71,7 +71,10 @@ Deno.test({
     const h = linearRef(x, at("mlp.0.weight"), at("mlp.0.bias"), 23, 9, 7).map((v) => activationRef("tanh", v));
     const expected = l2normRef(linearRef(h, at("mlp.1.weight"), at("mlp.1.bias"), 23, 7, 5), 23, 5);
     assertClose(z, expected, { rtol: 1e-4, atol: 1e-6 }, "embeddings"); // fp32 forward against float64
-    await assert.rejects(embedder.embed("data", [30]), /rows\[0\] must be an integer in \[0, 29\]: current value is 30/);
+    await assert.rejects(
+      embedder.embed("data", [30]),
+      /rows\[0\] must be an integer in \[0, 29\]: current value is 30/,
+    );
     embedder.destroy();
     data.destroy();
     store.destroy();
