@@ -1,5 +1,5 @@
 /**
- * `deno task experiment` — the evidence for science.md's claims. For each
+ * `deno task experiment` — the evidence for the claims of docs/science.md. For each
  * dataset (Fashion-MNIST when installed, and the synthetic set whose noise
  * rate, hence λ, is exact) and label-noise rate r, and several seeds, it
  * trains with fixed K ∈ {1, 2, 4, 8, 16, 32}, with ANS ramping to the
@@ -186,7 +186,7 @@ lines.push(
   "",
   "Each run trains an L2-normalised MLP contrastively: an anchor's positive is another training item with its",
   "(noisy) label; its K negatives are other rows' positives with a different (noisy) label, so a flipped label",
-  "makes a false negative, and λ = P(a negative is really a negative) follows from r (science.md §3, our model).",
+  "makes a false negative, and λ = P(a negative is really a negative) follows from r (docs/science.md §3, our model).",
   "Accuracy is k-NN (k = 10) accuracy on clean test labels against a bank of clean-labelled training items,",
   "mean ± sd over seeds, in %. Shapes: " +
     Object.entries(SHAPES).filter(([d]) => datasets.includes(d)).map(([d, s]) =>

@@ -1,6 +1,6 @@
 /**
  * `deno task train` — the main job: trains an MLP encoder contrastively with
- * closed-loop adaptive K (science.md section 3) on Fashion-MNIST when it is
+ * closed-loop adaptive K (docs/docs/science.md §3) on Fashion-MNIST when it is
  * installed (Debian: `apt-get install dataset-fashion-mnist`) or given with
  * `--data DIR`, otherwise on the embedded synthetic set. Prints progress,
  * the K curve and the final kNN accuracy on the clean test labels; writes
@@ -155,7 +155,7 @@ const config: TrainerConfig = {
 
 const gpu = await requestGpu();
 const lambda = resolveTrainerConfig(config, data.train).lambda;
-const limitKStar = limitBestK(lambda, kMax); // science.md: the μ → 1 limit
+const limitKStar = limitBestK(lambda, kMax); // docs/science.md §3: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "fixed", k: int("k", args.k, 1) }
   : scheduleKind === "ans"

@@ -1,5 +1,5 @@
 // Softmax-contrast: InfoNCE and its re-weighted relatives (ADNCE, DCL, HCL)
-// as one reduction per anchor row, forward and backward (science.md §1–2).
+// as one reduction per anchor row, forward and backward (docs/science.md §1–2).
 //
 // A row has a positive score s_0 and M negative scores s_k (cosines), logits
 // l = s/τ. Every weighting is one pair of log-terms per negative,

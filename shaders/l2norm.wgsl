@@ -1,4 +1,4 @@
-// Row-wise L2 normalisation, forward and backward (science.md §1):
+// Row-wise L2 normalisation, forward and backward (docs/science.md §1):
 //
 //   forward   z = h / n,  n = max(‖h‖, 1e-12)      h, z [rows, D]; norms [rows]
 //   backward  dH = (g - z·(z·g)) / n                g = dZ [rows, D]; dH overwritten

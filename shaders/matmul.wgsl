@@ -5,8 +5,8 @@
 //   bias is [N], added to every row when HAS_BIAS. C is [M, N].
 //   ACCUMULATE adds into C instead of overwriting it (parameter grads +=).
 //
-// Three entry points, one algorithm each; the launcher picks one per adapter
-// by measuring (src/ops/matmul.ts). Any M, N, K work and the inner loops have
+// Five entry points, four algorithms; the launcher picks one per adapter by
+// measuring (src/ops/matmul.ts). Any M, N, K work and the inner loops have
 // no branches: a thread at the edge may read past a row or past the buffer,
 // and those values only feed outputs that the store guard drops. Past the
 // buffer, WebGPU defines the result (a value inside the binding, or zero).
@@ -19,8 +19,10 @@
 //                 what llvmpipe prefers; its storage loads cost ~20 cycles
 //                 per lane (measured; README, Benchmarks), registers
 //                 almost nothing.
-//   matmul_unrolled  matmul_reg at 8×16 with named accumulators, unrolled
-//                 by hand: what llvmpipe needs to keep them in registers.
+//   matmul_unrolled8x16, matmul_unrolled16x32
+//                 matmul_reg at 8×16 and 16×32 with named accumulators,
+//                 unrolled (written by bench/gen_matmul_unrolled.ts): what
+//                 llvmpipe needs to keep them in registers.
 //   matmul_tiled  a TM×TN register block per thread fed from BK-deep tiles
 //                 of A and B staged in workgroup memory, columns strided by
 //                 WG_X so that neighbouring invocations read neighbouring

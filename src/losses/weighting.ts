@@ -1,6 +1,6 @@
 /**
  * Negative weightings: InfoNCE and the losses that re-weight its negatives
- * (science.md §2). All of them are one reduction with a per-negative
+ * (docs/science.md §2). All of them are one reduction with a per-negative
  * log-bias; this file turns a weighting into that reduction's parameters,
  * after checking them.
  *

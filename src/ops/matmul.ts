@@ -286,8 +286,10 @@ export interface MatmulTrial {
 
 /**
  * Measures every variant for each form at one shape, stores the fastest in
- * `gpu.tuning`, and returns all trials. Run once per device (the benchmark
- * and the trainer do); launchers then use the stored choice.
+ * `gpu.tuning`, and returns all trials. Run it once per device (the
+ * benchmark does); kernels bound afterwards use the stored choice. The
+ * trainer does not tune: it runs the untuned default, which wins at its
+ * small shapes on llvmpipe (see the README's benchmark notes).
  *
  * @param gpu The context.
  * @param options Shape to tune at (default 512³) and runs per variant.

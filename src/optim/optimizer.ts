@@ -184,7 +184,7 @@ export class Optimizer implements Encodable {
     );
   }
 
-  /** Steps taken (encodes so far). */
+  /** Steps taken (encodes so far): a run's one step counter, which `TrainingStep` and `Trainer` read. */
   get step(): number {
     return this.#step;
   }

@@ -1,5 +1,5 @@
 /**
- * How many negatives? The K theory of science.md §3. P1 ("Rethinking
+ * How many negatives? The K theory of docs/science.md §3. P1 ("Rethinking
  * InfoNCE", Wu, Wu and Huang) gives its structure: a probabilistic model of
  * how K changes the informativeness of a sample under label noise, and a
  * training-effectiveness function F(K) whose argmax is the best K. P1's full
@@ -45,7 +45,7 @@ export interface EffectivenessOptions {
  * @param below Per-row counts (the loss's `belowCounts`).
  * @param kNow The K those counts were taken at.
  * @param kMax The largest K to estimate.
- * @param pseudoCounts a ≥ 0 (default 0: science.md's estimator exactly).
+ * @param pseudoCounts a ≥ 0 (default 0: the estimator of docs/science.md §3 exactly).
  * @returns P̂(B|K) at index K − 1.
  *
  * @example
@@ -111,7 +111,7 @@ export function effectiveness(
  * @param options The pluggable pieces of F.
  * @returns K*.
  *
- * @example science.md's worked value: λ = μ = 0.9 gives K* = 3
+ * @example docs/science.md §3 worked value: λ = μ = 0.9 gives K* = 3
  * ```ts
  * import assert from "node:assert/strict";
  * import { bestK, pairwiseAccuracy } from "./theory.ts";
@@ -166,7 +166,7 @@ export function bestKFromCounts(
  * @param options The pieces of F(K).
  * @returns K*.
  *
- * @example science.md's limit values
+ * @example docs/science.md §3 limit values
  * ```ts
  * import assert from "node:assert/strict";
  * import { limitBestK } from "./theory.ts";

@@ -9,13 +9,8 @@
 
 import type { ParameterStore } from "../nn/parameters.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import {
-  CheckpointError,
-  encodeSafetensors,
-  type HostTensor,
-  readSafetensors,
-  writeFileAtomic,
-} from "./safetensors.ts";
+import { CheckpointError, encodeSafetensors, type HostTensor, readSafetensors } from "./safetensors.ts";
+import { writeFileAtomic } from "./_atomic_file.ts";
 
 /** What a checkpoint records besides tensors. */
 export interface CheckpointState {

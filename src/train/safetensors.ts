@@ -413,36 +413,6 @@ function checkLayout(entries: readonly Entry[], dataLength: number, path: string
 }
 
 /**
- * Writes `bytes` to `path` atomically: a temporary file in the same folder,
- * flushed to disk, then renamed over `path`. Until the rename, `path` keeps
- * its previous contents.
- *
- * @param path Destination.
- * @param bytes Contents.
- * @param hooks For tests: `beforeRename` runs between the flush and the rename (throw to simulate a crash).
- */
-export async function writeFileAtomic(
-  path: string,
-  bytes: Uint8Array,
-  hooks: { beforeRename?: () => void } = {},
-): Promise<void> {
-  const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const file = await Deno.open(temp, { write: true, create: true, truncate: true });
-  try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.syncData();
-  } catch (error) {
-    file.close();
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-  file.close();
-  hooks.beforeRename?.();
-  await Deno.rename(temp, path);
-}
-
-/**
  * Reads and parses a safetensors file.
  *
  * @param path The file.

@@ -19,7 +19,7 @@ import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 import { gaussian } from "../../src/data/random.ts";
 
-// Tolerances (science.md; the brief): forward 1e-4 relative, gradients 2e-3 relative.
+// Tolerances (docs/science.md; the brief): forward 1e-4 relative, gradients 2e-3 relative.
 const FORWARD = { rtol: 1e-4, atol: 1e-5 };
 const GRAD_FROBENIUS = 2e-3;
 

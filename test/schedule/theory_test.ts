@@ -11,8 +11,8 @@ import { assertClose } from "../util/compare.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 import { gaussian } from "../../src/data/random.ts";
 
-Deno.test("F(K) and K* reproduce science.md's values", () => {
-  // F(1..4) at λ = μ = 0.9, to the three decimals science.md gives.
+Deno.test("F(K) and K* reproduce the values of docs/science.md §3", () => {
+  // F(1..4) at λ = μ = 0.9, to the three decimals docs/science.md §3 gives.
   const f = effectiveness(0.9, pairwiseAccuracy(0.9, 4));
   assert.deepEqual(f.map((x) => Number(x.toFixed(3))), [0.08, 0.118, 0.124, 0.107]);
   assert.equal(bestK(0.9, pairwiseAccuracy(0.9, 64)), 3);

@@ -1,6 +1,6 @@
 /**
  * Float64 CPU references for the contrastive losses, written from the
- * formulas of science.md §1–2 one loss at a time (not from the unified
+ * formulas of docs/science.md §1–2 one loss at a time (not from the unified
  * log-term form the kernel uses), and a central-difference gradient.
  */
 
@@ -38,7 +38,7 @@ function logSumExp(xs: number[]): number {
   return m + Math.log(s);
 }
 
-/** The loss of one row, per science.md §1–2. */
+/** The loss of one row, per docs/science.md §1–2. */
 export function rowLoss(row: RefRow, tau: number, w: RefWeighting): RefRowResult {
   const M = row.neg.length;
   const l0 = row.pos / tau;
@@ -101,7 +101,7 @@ export function rowClamped(row: RefRow, tau: number, w: RefWeighting): boolean {
   return (R - w.tauPlus * M * P) / (1 - w.tauPlus) < M * Math.exp(-1 / tau);
 }
 
-/** Batch read-outs, as the kernel defines them (science.md §1). */
+/** Batch read-outs, as the kernel defines them (docs/science.md §1). */
 export interface RefBatch {
   meanLoss: number;
   rows: RefRowResult[];

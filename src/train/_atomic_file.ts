@@ -1,0 +1,40 @@
+/**
+ * Atomic file writes (Deno only), so that nothing a user saved is ever lost
+ * to a crash or a kill in the middle of a save.
+ *
+ * @module
+ */
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file in the same folder,
+ * flushed to disk, then renamed over `path`. Until the rename, `path` keeps
+ * its previous contents; a rename within one folder replaces it in one
+ * step, so a reader sees the old file or the new one, never a mixture.
+ *
+ * @param path Destination.
+ * @param bytes Contents.
+ * @param hooks For tests: `beforeRename` runs between the flush and the rename (throw to simulate a crash).
+ * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
+ */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  hooks: { beforeRename?: () => void } = {},
+): Promise<void> {
+  const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const file = await Deno.open(temp, { write: true, create: true, truncate: true });
+  try {
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    hooks.beforeRename?.();
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {}); // the previous file at `path` is untouched
+    throw error;
+  }
+}
