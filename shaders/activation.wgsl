@@ -52,23 +52,22 @@ fn act_grad(v: f32) -> f32 {
   return 1.0 - t * t;
 }
 
-fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
 }
 
 @compute @workgroup_size(WG)
-fn act_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-               @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+fn act_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i < dims.n) {
     y[i] = act(x[i]);
   }
 }
 
 @compute @workgroup_size(WG)
-fn act_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+fn act_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i < dims.n) {
     y[i] = dy[i] * act_grad(x[i]);
   }

@@ -236,13 +236,17 @@ fn group_index(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.y * nwg.x + wid.x;
 }
 
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
+}
+
 // ---- Sampled-K layout ------------------------------------------------------
 
 // scores[i, j] = q_i · c_idx[i,j] for j ≤ K; thread per (i, j); pos_scores[i] = scores[i, 0].
 @compute @workgroup_size(WG)
-fn gather_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let slot = group_index(wid, nwg) * WG + lid;
+fn gather_scores(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let slot = flat_index(gid, nwg);
   let width = params.k_max + 1u;
   let i = slot / width;
   let j = slot % width;
@@ -263,9 +267,8 @@ fn gather_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 
 // dQ[i, d] = Σ_{j ≤ K} dScores[i, j] · C[idx[i, j], d]; thread per (i, d).
 @compute @workgroup_size(WG)
-fn gather_dq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-             @builtin(local_invocation_index) lid: u32) {
-  let e = group_index(wid, nwg) * WG + lid;
+fn gather_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
   let i = e / params.dim;
   let d = e % params.dim;
   if (i >= params.rows) {
@@ -282,9 +285,8 @@ fn gather_dq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 // dC[n, d] = Σ over the slots (i, j ≤ K) that hold candidate n of dScores[i, j] · Q[i, d];
 // thread per (n, d). Slots come sorted, so the sum's order is fixed: bit-reproducible.
 @compute @workgroup_size(WG)
-fn gather_dc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-             @builtin(local_invocation_index) lid: u32) {
-  let e = group_index(wid, nwg) * WG + lid;
+fn gather_dc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
   let n = e / params.dim;
   let d = e % params.dim;
   if (n >= params.candidates) {
@@ -305,9 +307,8 @@ fn gather_dc(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 
 // pos_scores[i] = z_i · z_partner(i); thread per row.
 @compute @workgroup_size(WG)
-fn pair_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-               @builtin(local_invocation_index) lid: u32) {
-  let i = group_index(wid, nwg) * WG + lid;
+fn pair_scores(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i >= params.rows) {
     return;
   }
@@ -325,9 +326,8 @@ fn pair_scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 // symmetric), so that dZ_a = Σ_k G_ak·z_k needs no second (column) pass and
 // no atomics. Thread per element.
 @compute @workgroup_size(WG)
-fn sym_grad_tile(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let e = group_index(wid, nwg) * WG + lid;
+fn sym_grad_tile(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
   let r = e / block.ncols;
   let c = e % block.ncols;
   if (r >= block.nrows) {

@@ -31,15 +31,15 @@ struct Dims {
 @group(0) @binding(8) var<storage, read> inv_offsets: array<u32>;
 @group(0) @binding(9) var<storage, read> inv_bags: array<u32>;
 
-fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
 }
 
 // Thread per (bag, d).
 @compute @workgroup_size(WG)
-fn bag_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-               @builtin(local_invocation_index) lid: u32) {
-  let e = index(wid, nwg, lid);
+fn bag_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
   let b = e / dims.dim;
   let d = e % dims.dim;
   if (b >= dims.bags) {
@@ -56,9 +56,8 @@ fn bag_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 // Thread per (distinct id u, d).
 @compute @workgroup_size(WG)
-fn bag_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                @builtin(local_invocation_index) lid: u32) {
-  let e = index(wid, nwg, lid);
+fn bag_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
   let u = e / dims.dim;
   let d = e % dims.dim;
   if (u >= dims.unique) {

@@ -46,17 +46,14 @@ fn pixel(row: u32, x: i32, y: i32) -> f32 {
   return byte_at(row, u32(y) * params.image_w + u32(x));
 }
 
-fn element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
 }
 
 @compute @workgroup_size(WG)
-fn gather_rows(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = element(wid, nwg, lid);
+fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i >= params.rows * params.width) {
     return;
   }
@@ -65,12 +62,8 @@ fn gather_rows(
 }
 
 @compute @workgroup_size(WG)
-fn gather_warped(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = element(wid, nwg, lid);
+fn gather_warped(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i >= params.rows * params.width) {
     return;
   }

@@ -21,14 +21,14 @@ struct Dims {
 @group(0) @binding(3) var<storage, read_write> norms: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>; // backward: dZ
 
-fn row_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
 }
 
 @compute @workgroup_size(WG)
-fn l2norm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                  @builtin(local_invocation_index) lid: u32) {
-  let r = row_index(wid, nwg, lid);
+fn l2norm_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat_index(gid, nwg);
   if (r >= dims.rows) {
     return;
   }
@@ -45,9 +45,8 @@ fn l2norm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
-fn l2norm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                   @builtin(local_invocation_index) lid: u32) {
-  let r = row_index(wid, nwg, lid);
+fn l2norm_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat_index(gid, nwg);
   if (r >= dims.rows) {
     return;
   }

@@ -43,14 +43,14 @@ struct Hyper {
 @group(0) @binding(5) var<storage, read_write> clip: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 
-fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+// Thread → item: the launcher folds a long grid into x and y (src/gpu/_kernel.ts); unfold it.
+fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * WG + gid.x;
 }
 
 @compute @workgroup_size(WG)
-fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-            @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+fn sgd_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i >= hyper.n) {
     return;
   }
@@ -62,9 +62,8 @@ fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 }
 
 @compute @workgroup_size(WG)
-fn adam_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-             @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+fn adam_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
   if (i >= hyper.n) {
     return;
   }
