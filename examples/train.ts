@@ -222,7 +222,7 @@ await Deno.writeTextFile(
 );
 const ks = trainer.records.map((r) => r.k);
 console.log(
-  `\nK over training: ${ks[0]} → ${ks.at(-1)} (max ${Math.max(...ks)}); ` +
+  `\nK over training: ${ks[0]} → ${ks.at(-1)} (max ${ks.reduce((a, k) => Math.max(a, k), 0)}); ` +
     `trained in ${trainSeconds.toFixed(0)} s (${(steps / trainSeconds).toFixed(1)} steps/s, evaluations included)`,
 );
 console.log(

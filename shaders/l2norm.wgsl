@@ -3,8 +3,9 @@
 //   forward   z = h / n,  n = max(‖h‖, 1e-12)      h, z [rows, D]; norms [rows]
 //   backward  dH = (g - z·(z·g)) / n                g = dZ [rows, D]; dH overwritten
 //
-// One thread per row; a row is read twice (norm, then scale), which is
-// cheap next to the matmuls around it.
+// One thread per row; a row is read three times (largest element, norm,
+// scale), which is cheap next to the matmuls around it. The norm is computed
+// scaled, so it is right wherever ‖h‖ itself is a finite f32.
 
 override WG: u32; // threads per workgroup, from the launcher
 
@@ -33,11 +34,19 @@ fn l2norm_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
     return;
   }
   let base = r * dims.dim;
+  // Σh² overflows f32 from ‖h‖ ≈ 1.8e19 (h = [2e19] would give z = 0): scale by 2^-e, with 2^e ≥ max|h|,
+  // before squaring. A power of two scales exactly, so in range the result is the unscaled one bit for bit.
+  var largest = 0.0;
+  for (var d = 0u; d < dims.dim; d++) {
+    largest = max(largest, abs(h[base + d]));
+  }
+  let e = select(0, frexp(largest).exp, largest > 0.0);
   var sq = 0.0;
   for (var d = 0u; d < dims.dim; d++) {
-    sq = fma(h[base + d], h[base + d], sq);
+    let x = ldexp(h[base + d], -e);
+    sq = fma(x, x, sq);
   }
-  let n = max(sqrt(sq), 1e-12);
+  let n = max(ldexp(sqrt(sq), e), 1e-12);
   norms[r] = n;
   for (var d = 0u; d < dims.dim; d++) {
     out[base + d] = h[base + d] / n;

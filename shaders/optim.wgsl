@@ -10,10 +10,13 @@
 //              p -= lr · (m / bc1) / (sqrt(v / bc2) + ε)   bc = 1 - β^t (host-computed)
 //
 // Global norm: sq_partial writes one partial Σg² per workgroup of WG·ITEMS
-// elements; clip_scale (one workgroup) sums them and writes clip = [scale, ‖g‖].
+// elements, scaled by a power of two so that it cannot overflow; clip_scale
+// (one workgroup) sums them and writes clip = [scale, ‖g‖].
 
 override WG: u32; // threads per workgroup, from the launcher
 override ITEMS: u32; // gradients summed per thread by sq_partial, from the launcher
+
+const F32_MAX: f32 = 3.40282347e38;
 
 struct Hyper {
   n: u32,
@@ -78,52 +81,87 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let v1 = hyper.beta2 * v[i] + hyper.one_minus_beta2 * g * g;
   m[i] = m1;
   v[i] = v1;
-  params[i] = p - hyper.lr * (m1 / hyper.bc1) / (sqrt(v1 / hyper.bc2) + hyper.eps);
+  // v/bc2 overflows before v does (bc2 = 1 - β2^t is 0.001 at t = 1): then divide the square roots instead.
+  let scaled_v = v1 / hyper.bc2;
+  let rms = select(sqrt(scaled_v), sqrt(v1) / sqrt(hyper.bc2), scaled_v > F32_MAX);
+  let p1 = p - hyper.lr * (m1 / hyper.bc1) / (rms + hyper.eps);
+  // v itself is past f32 once |g| > ~5.8e20: the update cannot be represented, and dividing by an infinite v
+  // would freeze the parameter silently. Write NaN instead, so that the next loss is NaN and training stops.
+  params[i] = select(p1, bitcast<f32>(0x7fc00000u), !(v1 <= F32_MAX));
 }
 
 var<workgroup> wg_sum: array<f32, WG>;
 
-// Tree sum of one value per invocation; call from uniform control flow. The
-// result is valid in invocation 0.
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
+// Tree reduction of one value per invocation, a sum or (take_max) a maximum;
+// call from uniform control flow. The result is valid in invocation 0.
+fn workgroup_reduce(lid: u32, value: f32, take_max: bool) -> f32 {
   wg_sum[lid] = value;
   workgroupBarrier();
   for (var span = WG / 2u; span > 0u; span /= 2u) {
     if (lid < span) {
-      wg_sum[lid] += wg_sum[lid + span];
+      let other = wg_sum[lid + span];
+      wg_sum[lid] = select(wg_sum[lid] + other, max(wg_sum[lid], other), take_max);
     }
     workgroupBarrier();
   }
-  return wg_sum[0];
+  let result = wg_sum[0];
+  workgroupBarrier(); // before wg_sum is written again
+  return result;
 }
 
+// The exponent e of a power of two 2^e ≥ |x|: scaling by 2^-e is exact, so a
+// scaled sum of squares is the plain sum times 4^-e, bit for bit, without
+// overflowing (Σg² passes f32 from |g| ≈ 1.8e19; the scaled sum never does).
+fn scale_exponent(x: f32) -> i32 {
+  return select(0, frexp(x).exp, x > 0.0);
+}
+
+// partial[group] = Σ (g·2^-e)² over the group's WG·ITEMS gradients, and
+// partial[partials + group] = e, from the group's largest |g|.
 @compute @workgroup_size(WG)
 fn sq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
   let group = wid.y * nwg.x + wid.x;
   let start = group * WG * ITEMS;
+  var largest = 0.0;
+  for (var k = 0u; k < ITEMS; k++) {
+    let i = start + k * WG + lid;
+    if (i < hyper.n) {
+      largest = max(largest, abs(grads[i]));
+    }
+  }
+  let e = scale_exponent(workgroup_reduce(lid, largest, true));
   var s = 0.0;
   for (var k = 0u; k < ITEMS; k++) {
     let i = start + k * WG + lid;
     if (i < hyper.n) {
-      s = fma(grads[i], grads[i], s);
+      let x = ldexp(grads[i], -e);
+      s = fma(x, x, s);
     }
   }
-  let total = workgroup_sum(lid, s);
+  let total = workgroup_reduce(lid, s, false);
   if (lid == 0u) {
     partial[group] = total;
+    partial[hyper.partials + group] = f32(e);
   }
 }
 
+// The global norm from the partials, each rescaled to the largest exponent
+// (exactly, by powers of two), and the clipping factor.
 @compute @workgroup_size(WG)
 fn clip_scale(@builtin(local_invocation_index) lid: u32) {
+  var e_max = -1e9;
+  for (var i = lid; i < hyper.partials; i += WG) {
+    e_max = max(e_max, partial[hyper.partials + i]);
+  }
+  let e = i32(workgroup_reduce(lid, e_max, true));
   var s = 0.0;
   for (var i = lid; i < hyper.partials; i += WG) {
-    s += partial[i];
+    s += ldexp(partial[i], 2 * (i32(partial[hyper.partials + i]) - e));
   }
-  let total = workgroup_sum(lid, s);
+  let total = workgroup_reduce(lid, s, false);
   if (lid == 0u) {
-    let norm = sqrt(total);
+    let norm = ldexp(sqrt(total), e); // Inf only when the norm itself is past f32: the trainer stops on it
     clip[0] = min(1.0, hyper.max_norm / (norm + 1e-6));
     clip[1] = norm;
   }

@@ -9,7 +9,7 @@
  */
 
 import { mat3 } from "wgpu-matrix";
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkRange, rangeError, typeError } from "../gpu/_check.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
 import type { Rng } from "./random.ts";
 
@@ -48,10 +48,17 @@ export function randomWarps(rng: Rng, rows: number, ranges: AffineRanges = {}, o
   checkInt(op, "rows", rows, 1);
   const { rotate = 10, scale = [0.9, 1.1], shear = 0.1, translate = 2 } = ranges;
   checkNumber(op, "ranges.rotate", rotate, (v) => v >= 0 && v <= 180, "in [0, 180] degrees");
+  if (!Array.isArray(scale) || scale.length !== 2) typeError(op, "ranges.scale", "[low, high]", scale);
   checkNumber(op, "ranges.scale[0]", scale[0], (v) => v > 0, "> 0");
   checkNumber(op, "ranges.scale[1]", scale[1], (v) => v >= scale[0], `>= scale[0] (${scale[0]})`);
   checkNumber(op, "ranges.shear", shear, (v) => v >= 0, ">= 0");
   checkNumber(op, "ranges.translate", translate, (v) => v >= 0, ">= 0");
+  // The warp and its inverse are f32 (here and in the kernel), applied to pixel positions of at most a few
+  // thousand: bounding every factor by 1e6 keeps every position a finite f32.
+  checkRange(op, "ranges.scale[0]", scale[0], 1e-6, 1e6, "1/scale a finite f32 position factor");
+  checkRange(op, "ranges.scale[1]", scale[1], 1e-6, 1e6, "1/scale a finite f32 position factor");
+  checkRange(op, "ranges.shear", shear, 0, 1e6, "a finite f32 position factor");
+  checkRange(op, "ranges.translate", translate, 0, 1e6, "pixels, a finite f32 position");
   const warps = out ?? new Float32Array(rows * WARP_FLOATS);
   if (warps.length !== rows * WARP_FLOATS) {
     rangeError(op, "out.length", `rows·12 = ${rows * WARP_FLOATS}`, warps.length);

@@ -53,3 +53,18 @@ export function checkNumber(
     rangeError(op, arg, expected, value);
   }
 }
+
+/** The largest finite f32. Options that reach a shader are f32 there, whatever they are in JavaScript. */
+export const F32_MAX = 3.4028234663852886e38;
+
+/** The smallest normal f32: below it a GPU may flush a value to 0. */
+export const F32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * Checks that `value` is a finite number in [min, max], where the bounds are
+ * what the kernel can compute with (for example 1/τ must be a finite f32).
+ */
+export function checkRange(op: string, arg: string, value: number, min: number, max: number, why = ""): void {
+  const range = `in [${min.toPrecision(3)}, ${max.toPrecision(3)}]${why ? ` (${why})` : ""}`;
+  checkNumber(op, arg, value, (v) => v >= min && v <= max, range);
+}

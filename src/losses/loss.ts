@@ -18,7 +18,7 @@
  * @module
  */
 
-import { checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import { checkNumber, checkRange, F32_MAX, F32_MIN_NORMAL, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -119,9 +119,18 @@ export function baseParams(
   op: string,
   options: ContrastiveOptions,
 ): Omit<ContrastParams, "rows" | "k" | "kMax" | "dim" | "candidates" | "inBatch" | "gradScale"> {
+  const w = weightingParams(op, options.weighting);
   const tau = options.tau ?? 0.1;
   checkNumber(op, "options.tau", tau, (v) => v > 0, "> 0");
-  const w = weightingParams(op, options.weighting);
+  // Logits reach (1 + β)/τ in f32, and 1/τ must stay a normal f32 (GPUs may flush smaller values to 0).
+  checkRange(
+    op,
+    "options.tau",
+    tau,
+    (1 + w.beta) / F32_MAX,
+    1 / F32_MIN_NORMAL,
+    "(1 + β)/τ and 1/τ finite, normal f32",
+  );
   return {
     invTau: 1 / tau,
     beta: w.beta,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import { checkNumber, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
 
 /** Plain InfoNCE: every negative weighs 1. */
 export interface InfoNceWeighting {
@@ -98,7 +98,17 @@ export function weightingParams(op: string, weighting: NegativeWeighting = "info
     case "adnce": {
       const { mu = 0.7, sigma = 0.5 } = w as AdnceWeighting;
       checkNumber(op, "options.weighting.mu", mu, () => true, "a finite number");
+      checkRange(op, "options.weighting.mu", mu, -1, 1, "a cosine");
       checkNumber(op, "options.weighting.sigma", sigma, (v) => v > 0, "> 0");
+      // The kernel computes (s − μ)²/(2σ²) with |s − μ| ≤ 2: it must be a finite f32.
+      checkRange(
+        op,
+        "options.weighting.sigma",
+        sigma,
+        2 / Math.sqrt(2 * F32_MAX),
+        Number.MAX_VALUE,
+        "4/(2σ²) a finite f32",
+      );
       return { ...none, kind: "adnce", mu, invTwoSigma2: 1 / (2 * sigma * sigma) };
     }
     case "dcl":
@@ -107,6 +117,9 @@ export function weightingParams(op: string, weighting: NegativeWeighting = "info
       const beta = w.kind === "hcl" ? ((w as HclWeighting).beta ?? 1) : 0;
       checkNumber(op, "options.weighting.tauPlus", tauPlus, (v) => v >= 0 && v < 1, "in [0, 1)");
       checkNumber(op, "options.weighting.beta", beta, (v) => v >= 0, ">= 0");
+      // 1 − τ+ divides in f32: τ+ must round below 1 there.
+      checkRange(op, "options.weighting.tauPlus", tauPlus, 0, 1 - 2 ** -24, "1 − τ+ > 0 in f32");
+      checkRange(op, "options.weighting.beta", beta, 0, F32_MAX, "a finite f32");
       return { ...none, kind: w.kind, beta, tauPlus, debias: true };
     }
     default:

@@ -7,7 +7,7 @@
  */
 
 import shader from "../../shaders/gather.wgsl" with { type: "text" };
-import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -118,8 +118,8 @@ export function gatherBytes(
   }
   const scale = options.scale ?? 1 / 255;
   const shift = options.shift ?? 0;
-  checkNumber(op, "options.scale", scale, () => true, "finite");
-  checkNumber(op, "options.shift", shift, () => true, "finite");
+  checkRange(op, "options.scale", scale, -F32_MAX, F32_MAX, "a finite f32");
+  checkRange(op, "options.shift", shift, -F32_MAX, F32_MAX, "a finite f32");
   const [imageH, imageW] = layout.imageShape ?? [1, layout.width];
   checkInt(op, "layout.imageShape[0]", imageH, 1);
   checkInt(op, "layout.imageShape[1]", imageW, 1);

@@ -330,7 +330,7 @@ export async function tuneMatmul(
       }
       forForm.sort((x, y) => x.medianMs - y.medianMs);
       gpu.tuning.set(`${OP}:${form}`, forForm[0].variant);
-      trials.push(...forForm);
+      for (const trial of forForm) trials.push(trial);
     }
   } finally {
     a.destroy();

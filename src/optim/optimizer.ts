@@ -8,7 +8,7 @@
  */
 
 import shader from "../../shaders/optim.wgsl" with { type: "text" };
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkRange, F32_MAX, F32_MIN_NORMAL, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -139,6 +139,11 @@ export class Optimizer implements Encodable {
     checkNumber(OP, "options.eps", o.eps, (v) => v > 0, "> 0");
     checkNumber(OP, "options.weightDecay", o.weightDecay, (v) => v >= 0, ">= 0");
     if (options.clipNorm !== undefined) checkNumber(OP, "options.clipNorm", o.clipNorm, (v) => v > 0, "> 0");
+    // Each is an f32 in the kernel: finite there, and normal where a GPU flushing it to 0 would divide by 0.
+    if (typeof o.lr !== "function") checkRange(OP, "options.lr", o.lr, F32_MIN_NORMAL, F32_MAX, "a normal f32");
+    checkRange(OP, "options.eps", o.eps, F32_MIN_NORMAL, F32_MAX, "a normal f32, which keeps m/√v finite");
+    checkRange(OP, "options.weightDecay", o.weightDecay, 0, F32_MAX, "a finite f32");
+    checkRange(OP, "options.clipNorm", o.clipNorm || 1, F32_MIN_NORMAL, F32_MAX, "a normal f32");
     this.kind = kind;
     this.#options = o;
     this.#gpu = gpu;
@@ -148,7 +153,7 @@ export class Optimizer implements Encodable {
     this.v = Tensor.zeros(gpu, [kind === "sgd" ? 1 : n]);
     this.clip = Tensor.from(gpu, new Float32Array([1, 0]), [2]);
     const partials = Math.ceil(n / (WG * ITEMS));
-    this.#partial = Tensor.empty(gpu, [partials]);
+    this.#partial = Tensor.empty(gpu, [2 * partials]); // scaled partial sums, then their exponents
     this.#hyper = gpu.acquire(`${OP}:hyper`, HYPER_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const u = new Uint32Array(this.#hyperHost);
     u.set([n, kind === "adamw" ? 1 : 0, partials, 0]);
@@ -205,6 +210,7 @@ export class Optimizer implements Encodable {
   encode(pass: GPUComputePassEncoder): void {
     const lr = this.nextLearningRate;
     checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
+    checkRange(OP, "learning rate", lr, 0, F32_MAX, "from options.lr, a finite f32");
     this.#step++;
     const o = this.#options;
     // Written field by field into the view made once: nothing is allocated per step.

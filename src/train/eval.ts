@@ -66,11 +66,16 @@ export function knnEvaluate(
   if (queries.length !== q * dim) {
     rangeError(op, "queries.length", `queryLabels.length·dim = ${q * dim}`, queries.length);
   }
+  // A NaN similarity compares false with everything and would sit in the neighbour list unnoticed.
+  for (const [name, values] of [["bank", bank], ["queries", queries]] as const) {
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) rangeError(op, `${name}[${bad}]`, "finite (an embedding went non-finite)", values[bad]);
+  }
   const k = options.k ?? 10;
   const recallAt = options.recallAt ?? [1, 5].filter((r) => r <= n);
   checkInt(op, "options.k", k, 1, n);
   recallAt.forEach((r, i) => checkInt(op, `options.recallAt[${i}]`, r, 1, n));
-  const depth = Math.max(k, ...recallAt);
+  const depth = recallAt.reduce((a, r) => Math.max(a, r), k);
   // The `depth` best (similarity, bank row) pairs so far, sorted descending.
   const topSim = new Float64Array(depth);
   const topRow = new Int32Array(depth);

@@ -138,7 +138,7 @@ export class TrainingStep {
         gpu.createBuffer("TrainingStep:metrics", bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       );
     }
-    this.#free.push(...this.#ring);
+    for (const b of this.#ring) this.#free.push(b);
   }
 
   /** Steps run (the optimizer's count; a loaded checkpoint sets it). */

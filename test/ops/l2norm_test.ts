@@ -31,3 +31,38 @@ Deno.test({
     [h, z, norms, dZ, dH].forEach((t) => t.destroy());
   },
 });
+
+Deno.test({
+  name: "rows whose squared norm is past f32 normalise right: [2e19] → [1] with norm 2e19, and [1e20, 1, 1]",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    // Rows 0–2: Σh² overflows f32 (> 3.4e38), ‖h‖ does not. Row 3: h² underflows (and the 1e-12 clamp applies).
+    const rows = [[2e19, 0, 0], [1e20, 1, 1], [-3e30, 4e30, 0], [3e-25, -4e-25, 0], [1, 2, 2]];
+    const host = Float32Array.from(rows.flat());
+    const h = Tensor.from(gpu, host, [rows.length, 3]);
+    const z = Tensor.empty(gpu, [rows.length, 3]);
+    const norms = Tensor.empty(gpu, [rows.length]);
+    const r = Float32Array.from({ length: host.length }, (_, i) => (i % 3) - 0.5);
+    const dZ = Tensor.from(gpu, r, [rows.length, 3]);
+    const dH = Tensor.empty(gpu, [rows.length, 3]);
+    const steps = [l2normForward(gpu, h, z, norms), l2normBackward(gpu, z, norms, dZ, dH)];
+    runSteps(gpu, ...steps);
+    const h64 = Float64Array.from(host);
+    // Float64 reference: no overflow there. 1e-6 relative (a correctly scaled f32 result is within a few ulp).
+    const norm64 = rows.map((_, i) => Math.max(Math.hypot(h64[3 * i], h64[3 * i + 1], h64[3 * i + 2]), 1e-12));
+    assertClose(await norms.read(), Float64Array.from(norm64), { rtol: 1e-6, atol: 0 }, "norms");
+    assertClose(await z.read(), l2normRef(h64, rows.length, 3), { rtol: 1e-6, atol: 1e-30 }, "z");
+    const dH64 = new Float64Array(host.length);
+    const z64 = l2normRef(h64, rows.length, 3);
+    for (let i = 0; i < rows.length; i++) {
+      let zg = 0;
+      for (let t = 0; t < 3; t++) zg += z64[3 * i + t] * r[3 * i + t];
+      for (let t = 0; t < 3; t++) dH64[3 * i + t] = (r[3 * i + t] - z64[3 * i + t] * zg) / norm64[i];
+    }
+    // dH = (g − z(z·g))/‖h‖ from the formula in float64; 1e-5 relative, floor at 1e-45 (the f32 subnormals).
+    assertClose(await dH.read(), dH64, { rtol: 1e-5, atol: 1e-45 }, "dH");
+    steps.forEach((s) => s.destroy());
+    [h, z, norms, dZ, dH].forEach((t) => t.destroy());
+  },
+});

@@ -102,3 +102,46 @@ Deno.test({
     store.destroy();
   },
 });
+
+Deno.test({
+  name:
+    "gradients whose squares pass f32 are clipped and updated right; an update f32 cannot hold gives NaN, not a frozen weight",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const store = new ParameterStore(gpu, { seed: 4 });
+    store.add("w", [4100], "xavier", [50, 82]); // more than one workgroup of the norm pass (256·16 = 4096)
+    store.build();
+    const p0 = Float64Array.from(await store.params.read());
+    const g = new Float32Array(store.length);
+    g.set([1e20, -3e19, 2e-3, -1e-3]); // Σg² ≈ 1e40: past f32, its square root is not
+    g[4099] = 5e19; // in the second workgroup
+    for (const options of [{ kind: "adam", lr: 0.1, clipNorm: 2 }, { kind: "adam", lr: 0.1 }] as OptimizerOptions[]) {
+      store.params.write(Float32Array.from(p0));
+      const optimizer = new Optimizer(gpu, store, options);
+      store.grads.write(g);
+      runSteps(gpu, optimizer);
+      const label = options.clipNorm ? "clipped" : "unclipped (v/bc2 passes f32 at t = 1)";
+      const norm64 = Math.sqrt(Array.from(g).reduce((a, x) => a + x * x, 0));
+      if (options.clipNorm) {
+        // [scale, norm] against float64: 1e-6 relative.
+        assertClose(await optimizer.clip.read(), [2 / (norm64 + 1e-6), norm64], { rtol: 1e-6, atol: 0 }, label);
+      }
+      // Parameters against the float64 reference of the same rule: 1e-5 relative, 1e-7 floor.
+      const expected = reference(options, p0, [Float64Array.from(g)]);
+      assertClose(await store.params.read(), expected, { rtol: 1e-5, atol: 1e-7 }, label);
+      optimizer.destroy();
+    }
+    // |g| = 1e21: (1 − β2)·g² = 1e39 is past f32, so Adam's second moment cannot hold it.
+    const optimizer = new Optimizer(gpu, store, { kind: "adam", lr: 0.1 });
+    const huge = new Float32Array(store.length);
+    huge[7] = 1e21;
+    store.grads.write(huge);
+    runSteps(gpu, optimizer);
+    const after = await store.params.read();
+    assert.ok(Number.isNaN(after[7]), `the weight whose update overflowed is NaN, not frozen: ${after[7]}`);
+    assert.ok(after.every((x, i) => i === 7 || Number.isFinite(x)), "the other weights are untouched by it");
+    optimizer.destroy();
+    store.destroy();
+  },
+});
