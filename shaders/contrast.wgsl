@@ -44,7 +44,10 @@ const FIRST: u32 = 1u; // start the row's Stats empty instead of loading them
 const LAST: u32 = 2u; // finalise: loss, read-outs and backward coefficients
 const GRAD: u32 = 4u; // overwrite the block's scores with dScores
 // The -∞ of a running max: finite, so that exp(EMPTY - m) is 0, never NaN.
-const EMPTY: f32 = -1e30;
+// Every log-term is within ±1e37 (the launcher checks τ, β and σ for it:
+// LOG_TERM_LIMIT in src/ops/contrast.ts), so EMPTY lies below all of them
+// and every difference of two terms, or of a term and EMPTY, is finite.
+const EMPTY: f32 = -1e38;
 
 struct Params {
   rows: u32, // anchor rows: B (sampled) or R = 2B (in-batch)

@@ -18,11 +18,17 @@
  * @module
  */
 
-import { checkNumber, checkRange, F32_MAX, F32_MIN_NORMAL, rangeError, typeError } from "../gpu/_check.ts";
+import { checkNumber, checkRange, F32_MIN_NORMAL, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { contrastKernel, type ContrastParams, packContrastParams, PARAMS_BYTES } from "../ops/contrast.ts";
+import {
+  contrastKernel,
+  type ContrastParams,
+  LOG_TERM_LIMIT,
+  packContrastParams,
+  PARAMS_BYTES,
+} from "../ops/contrast.ts";
 import { type NegativeWeighting, weightingParams } from "./weighting.ts";
 
 /** Options shared by every layout. */
@@ -122,15 +128,10 @@ export function baseParams(
   const w = weightingParams(op, options.weighting);
   const tau = options.tau ?? 0.1;
   checkNumber(op, "options.tau", tau, (v) => v > 0, "> 0");
-  // Logits reach (1 + β)/τ in f32, and 1/τ must stay a normal f32 (GPUs may flush smaller values to 0).
-  checkRange(
-    op,
-    "options.tau",
-    tau,
-    (1 + w.beta) / F32_MAX,
-    1 / F32_MIN_NORMAL,
-    "(1 + β)/τ and 1/τ finite, normal f32",
-  );
+  // Logits reach (1 + β)/τ: half the reduction's log-term range; 1/τ must stay a normal f32 (GPUs may flush
+  // smaller values to 0).
+  const minTau = (1 + w.beta) / (LOG_TERM_LIMIT / 2);
+  checkRange(op, "options.tau", tau, minTau, 1 / F32_MIN_NORMAL, "(1 + β)/τ ≤ 5e36 and 1/τ a normal f32");
   return {
     invTau: 1 / tau,
     beta: w.beta,

@@ -8,6 +8,7 @@
  */
 
 import { checkNumber, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
+import { LOG_TERM_LIMIT } from "../ops/contrast.ts";
 
 /** Plain InfoNCE: every negative weighs 1. */
 export interface InfoNceWeighting {
@@ -100,15 +101,9 @@ export function weightingParams(op: string, weighting: NegativeWeighting = "info
       checkNumber(op, "options.weighting.mu", mu, () => true, "a finite number");
       checkRange(op, "options.weighting.mu", mu, -1, 1, "a cosine");
       checkNumber(op, "options.weighting.sigma", sigma, (v) => v > 0, "> 0");
-      // The kernel computes (s − μ)²/(2σ²) with |s − μ| ≤ 2: it must be a finite f32.
-      checkRange(
-        op,
-        "options.weighting.sigma",
-        sigma,
-        2 / Math.sqrt(2 * F32_MAX),
-        Number.MAX_VALUE,
-        "4/(2σ²) a finite f32",
-      );
+      // The kernel computes (s − μ)²/(2σ²) with |s − μ| ≤ 2: half the reduction's log-term range.
+      const minSigma = Math.sqrt(4 / LOG_TERM_LIMIT);
+      checkRange(op, "options.weighting.sigma", sigma, minSigma, Number.MAX_VALUE, "4/(2σ²) ≤ 5e36");
       return { ...none, kind: "adnce", mu, invTwoSigma2: 1 / (2 * sigma * sigma) };
     }
     case "dcl":

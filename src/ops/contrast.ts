@@ -30,6 +30,14 @@ export type ContrastEntry =
 /** Threads per workgroup of every entry point (WGSL `WG`). */
 const WG = 64;
 
+/**
+ * The largest |log-term| the reduction handles: every logit, and every
+ * ADNCE/HCL term (1+β)·l + g, must stay within it so that the running
+ * log-sum-exp states (whose empty value is −1e38) and their differences are
+ * finite f32. Half of it goes to (1+β)/τ, half to ADNCE's 4/(2σ²).
+ */
+export const LOG_TERM_LIMIT = 1e37;
+
 /** Bytes of the `Params` and `Block` uniforms. */
 export const PARAMS_BYTES = 64;
 /** Bytes of one `Block` uniform. */
