@@ -34,6 +34,9 @@ export interface AffineRanges {
  * @param ranges Parameter ranges.
  * @param out Destination of rows·12 floats (allocated when absent).
  * @returns The warps.
+ * @throws {TypeError} When `rows` or a range is not a number.
+ * @throws {RangeError} When `rows` is not an integer >= 1, `ranges.rotate` is not in [0, 180], `ranges.scale` is not
+ * 0 < lo <= hi, `ranges.shear` or `ranges.translate` is negative or not finite, or `out.length` is not rows·12.
  *
  * @example The identity range gives identity warps
  * ```ts

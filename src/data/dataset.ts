@@ -89,6 +89,12 @@ export class DeviceDataset {
    *
    * @param gpu The context.
    * @param host The dataset.
+   * @throws {TypeError} When `host.rows`, `host.width` or `host.classes` is not a number, or `host.images` is not a
+   * Uint8Array.
+   * @throws {RangeError} When `host` is inconsistent (sizes, lengths, labels >= classes, classes not in [2, 256]), or
+   * its packed bytes exceed the device's `maxStorageBufferBindingSize`.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, host: LabelledBytes) {
     const op = "DeviceDataset";
@@ -111,6 +117,12 @@ export class DeviceDataset {
    * @param out f32 [R, width].
    * @param options Scale (default 1/255), shift, warps.
    * @returns The bound work.
+   * @throws {TypeError} When `ids` is not a u32 Tensor, an option is not a number, or `options.warps` is given for
+   * rows that are not images (no `imageShape`).
+   * @throws {RangeError} When `out` is not f32 [R, width], `options.warps` not f32 [R, 12], a scale or shift is not
+   * finite, or `imageShape` does not multiply to the width.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   gather(ids: Tensor, out: Tensor, options: GatherOptions = {}): Encodable {
     return gatherBytes(this.data.gpu, this.data, this.layout, ids, out, options);
@@ -145,6 +157,9 @@ export interface SyntheticImagesOptions {
  *
  * @param options Size, classes, noise, label noise, seed.
  * @returns The dataset; `cleanLabels` are the true classes.
+ * @throws {TypeError} When `options.rows`, `classes`, `side`, `labelNoise` or `noise` is not a number.
+ * @throws {RangeError} When `options.rows` is not an integer >= 1, `options.classes` not one in [2, 256],
+ * `options.side` not one in [1, 4096], `options.labelNoise` not in [0, 1), or `options.noise` not finite and >= 0.
  *
  * @example 100 rows with 20% of the labels flipped
  * ```ts
@@ -189,6 +204,8 @@ export function syntheticImages(options: SyntheticImagesOptions = {}): LabelledB
  * @param from First row.
  * @param to One past the last row.
  * @returns The slice (copied).
+ * @throws {TypeError} When `from` or `to` is not a number.
+ * @throws {RangeError} When `from` is not an integer in [0, rows), or `to` not one in (from, rows].
  */
 export function sliceRows(data: LabelledBytes, from: number, to: number): LabelledBytes {
   checkInt("sliceRows", "from", from, 0, data.rows - 1);
@@ -208,6 +225,9 @@ export function sliceRows(data: LabelledBytes, from: number, to: number): Labell
  *
  * @param options As {@linkcode syntheticImages}, with `trainRows` (default 12,000) and `testRows` (default 2,000).
  * @returns The two splits.
+ * @throws {TypeError} When a row count, `classes`, `side`, `labelNoise` or `noise` is not a number.
+ * @throws {RangeError} When `options.trainRows` or `options.testRows` is not an integer >= 1, or another option is
+ * out of range (see {@linkcode syntheticImages}).
  */
 export function syntheticSplits(
   options: Omit<SyntheticImagesOptions, "rows"> & { trainRows?: number; testRows?: number } = {},

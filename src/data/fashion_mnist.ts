@@ -129,6 +129,7 @@ function labelled({ images, labels, paths }: Split, classes: number, labelNoise:
  * are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one label per image; training labels
  * naming fewer than 2 classes; a test label not below the training labels' class count; test images of another
  * H×W than the training images. Each message names the file and the rule.
+ * @throws {RangeError} When `options.labelNoise` is 1 or more.
  */
 export async function loadMnistFiles(
   dir: string = FASHION_MNIST_DIR,

@@ -159,6 +159,8 @@ export async function readIdx(path: string): Promise<IdxArray> {
  * @param rate Noise rate r in [0, 1).
  * @param random A random stream (e.g. `seededRandom(seed)`).
  * @returns The noisy labels and which ones were changed.
+ * @throws {RangeError} When `classes` is not an integer >= 2, `rate` is not in [0, 1), or a label is not an integer
+ * in [0, classes).
  */
 export function injectLabelNoise(
   labels: ArrayLike<number>,

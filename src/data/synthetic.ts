@@ -51,6 +51,9 @@ export class SyntheticClusters {
    * Draws the prototypes.
    *
    * @param options Classes, dimension, noise, seed.
+   * @throws {TypeError} When `options.classes`, `options.dim` or `options.noise` is not a number.
+   * @throws {RangeError} When `options.classes` is not an integer >= 2, `options.dim` not one >= 1, or
+   * `options.noise` not finite and >= 0.
    */
   constructor(options: SyntheticOptions = {}) {
     const op = "SyntheticClusters";

@@ -228,7 +228,12 @@ export class Gpu {
 
   #dummy: GPUBuffer | null = null;
 
-  /** A 16-byte storage buffer to bind where a kernel's optional input is absent. */
+  /**
+   * A 16-byte storage buffer to bind where a kernel's optional input is absent.
+   *
+   * @throws {GpuError} On first use, when an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} On first use, when the device is lost.
+   */
   get dummy(): GPUBuffer {
     this.#dummy ??= this.createBuffer("dummy", 16, GPUBufferUsage.STORAGE);
     return this.#dummy;
@@ -262,7 +267,13 @@ export class Gpu {
     }
   }
 
-  /** Throws the stored error, or a DeviceLostError, if there is one. */
+  /**
+   * Throws the stored error, or a DeviceLostError, if there is one.
+   *
+   * @param op The op checking, named by a DeviceLostError.
+   * @throws {GpuError} When an earlier op's GPU error is pending (it is thrown once, then cleared).
+   * @throws {DeviceLostError} When the device is lost.
+   */
   throwIfFailed(op: string): void {
     if (this.#lost) throw new DeviceLostError(op, this.#lost.message);
     if (this.#pending) {
@@ -280,8 +291,10 @@ export class Gpu {
    * @param bytes Size in bytes (rounded up to a multiple of 4, at least 4).
    * @param usage `GPUBufferUsage` flags.
    * @returns The buffer.
-   * @throws {OutOfMemoryError} Beyond `maxBufferSize`, or a storage buffer
-   * beyond `maxStorageBufferBindingSize`.
+   * @throws {OutOfMemoryError} When the size exceeds `maxBufferSize` (or, for a storage buffer,
+   * `maxStorageBufferBindingSize`).
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   createBuffer(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
     this.throwIfFailed(op);
@@ -327,6 +340,9 @@ export class Gpu {
    * @param bytes Size in bytes.
    * @param usage `GPUBufferUsage` flags.
    * @returns A buffer; its contents are undefined.
+   * @throws {OutOfMemoryError} When no pooled buffer fits and the size exceeds the device's buffer limits.
+   * @throws {GpuError} When no pooled buffer fits and an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When no pooled buffer fits and the device is lost.
    */
   acquire(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -374,6 +390,8 @@ export class Gpu {
    * @param bindings Kinds of bindings 0..n-1 of group 0; `null` skips a number.
    * @param constants Override constants.
    * @returns The pipeline.
+   * @throws {GpuError} When the pipeline is not cached yet and an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the pipeline is not cached yet and the device is lost.
    */
   pipeline(
     op: string,
@@ -428,6 +446,8 @@ export class Gpu {
    *
    * @param op The op submitting.
    * @param encoder The encoder to finish.
+   * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
+   * @throws {DeviceLostError} When the device is lost.
    */
   submit(op: string, encoder: GPUCommandEncoder): void {
     this.throwIfFailed(op);
@@ -442,6 +462,8 @@ export class Gpu {
    *
    * @param op The op, for labels and errors.
    * @param work What to record: an {@linkcode Encodable} or a function of the pass.
+   * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
+   * @throws {DeviceLostError} When the device is lost.
    *
    * @example Run a kernel's work once
    * ```ts
@@ -469,6 +491,8 @@ export class Gpu {
    * promptly with {@linkcode DeviceLostError} if the device is lost.
    *
    * @param op The op waiting, named by errors.
+   * @throws {GpuError} When submitted work caused a GPU error (validation, out of memory, internal).
+   * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   async sync(op: string): Promise<void> {
     this.throwIfFailed(op);
@@ -485,6 +509,9 @@ export class Gpu {
    * @param offset Byte offset (multiple of 4).
    * @param bytes Byte count (multiple of 4).
    * @returns A copy of the bytes.
+   * @throws {OutOfMemoryError} When `bytes` exceeds the device's `maxBufferSize` (the staging buffer).
+   * @throws {GpuError} When submitted work caused a GPU error, or the copy or the mapping fails.
+   * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   async readBuffer(op: string, buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     this.throwIfFailed(op);
@@ -508,6 +535,11 @@ export class Gpu {
   /**
    * Resolves like `promise`, or rejects with DeviceLostError as soon as the
    * device is lost, so that no caller hangs on a dead device.
+   *
+   * @param op The op waiting, named by the error.
+   * @param promise The work to wait for; its own rejection passes through.
+   * @returns What `promise` resolves to.
+   * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   raceLost<T>(op: string, promise: Promise<T>): Promise<T> {
     if (this.#lost) return Promise.reject(new DeviceLostError(op, this.#lost.message));

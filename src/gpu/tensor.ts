@@ -96,6 +96,9 @@ export class Tensor {
    * @param start First element, counted in this tensor.
    * @param shape Dimensions of the view.
    * @returns The view; destroying it does nothing, destroying the parent ends it.
+   * @throws {TypeError} When this tensor is destroyed, or `shape` is not an array.
+   * @throws {RangeError} When `shape` has a dimension that is not a non-negative integer or holds no element, or the
+   * view is out of this tensor's bounds or not at an aligned byte offset.
    *
    * @example Rows 64..127 of a matrix
    * ```ts
@@ -145,6 +148,11 @@ export class Tensor {
    * @param shape Dimensions.
    * @param dtype Element type (default f32).
    * @returns The tensor.
+   * @throws {TypeError} When `shape` is not an array.
+   * @throws {RangeError} When a dimension is not a non-negative integer.
+   * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   static empty(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
     const size = checkShape("Tensor.empty", shape);
@@ -159,6 +167,11 @@ export class Tensor {
    * @param shape Dimensions.
    * @param dtype Element type (default f32).
    * @returns The tensor.
+   * @throws {TypeError} When `shape` is not an array.
+   * @throws {RangeError} When a dimension is not a non-negative integer.
+   * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   static zeros(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
     const t = Tensor.empty(gpu, shape, dtype);
@@ -173,6 +186,11 @@ export class Tensor {
    * @param data Elements, row-major; its type sets the dtype.
    * @param shape Dimensions; their product must equal `data.length`.
    * @returns The tensor.
+   * @throws {TypeError} When `shape` is not an array.
+   * @throws {RangeError} When a dimension is not a non-negative integer, or their product is not `data.length`.
+   * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   static from(gpu: Gpu, data: HostArray, shape: readonly number[]): Tensor {
     const size = checkShape("Tensor.from", shape);
@@ -198,6 +216,8 @@ export class Tensor {
    * Overwrites the tensor with `data` (queue-ordered with submits).
    *
    * @param data Exactly `size` elements.
+   * @throws {TypeError} When the tensor is destroyed.
+   * @throws {RangeError} When `data.length` is not `size`.
    */
   write(data: HostArray): void {
     this.#checkAlive("Tensor.write");
@@ -211,6 +231,7 @@ export class Tensor {
    * Sets every element to `value` (its bit pattern for the tensor's dtype).
    *
    * @param value The value.
+   * @throws {TypeError} When the tensor is destroyed.
    */
   fill(value: number): void {
     this.#checkAlive("Tensor.fill");
@@ -227,6 +248,9 @@ export class Tensor {
    * Copies the tensor to the host, after all submitted work.
    *
    * @returns A new typed array of `size` elements.
+   * @throws {TypeError} When the tensor is destroyed.
+   * @throws {GpuError} When submitted work caused a GPU error (validation, out of memory, internal).
+   * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   async read(): Promise<HostArray> {
     this.#checkAlive("Tensor.read");

@@ -39,6 +39,10 @@ export interface Timing {
  * @param encode Records the work (dispatches) into the pass.
  * @param options Repetitions and method.
  * @returns The median and every sample.
+ * @throws {TypeError} When `options.warmup` or `options.iterations` is not a number.
+ * @throws {RangeError} When `options.warmup` is not an integer >= 0, or `options.iterations` not one >= 1.
+ * @throws {GpuError} When an earlier op's GPU error is pending, or the timed work causes one.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example Time an empty pass
  * ```ts

@@ -181,6 +181,9 @@ export abstract class ContrastiveLoss implements Encodable {
    * @param gpu The context.
    * @param op The op name.
    * @param params The reduction's parameters.
+   * @throws {OutOfMemoryError} When a per-row buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   protected constructor(gpu: Gpu, op: string, params: ContrastParams) {
     this.gpu = gpu;
@@ -203,6 +206,9 @@ export abstract class ContrastiveLoss implements Encodable {
    * @param shape Dimensions.
    * @param dtype Element type.
    * @returns The tensor.
+   * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   protected tensor(shape: number[], dtype: "f32" | "u32" = "f32"): Tensor {
     const t = Tensor.empty(this.gpu, shape, dtype);
@@ -214,6 +220,8 @@ export abstract class ContrastiveLoss implements Encodable {
    * Records the read-out reduction (bound on first use), after the rows are done.
    *
    * @param pass An open compute pass.
+   * @throws {GpuError} On first use, when an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} On first use, when the device is lost.
    */
   protected encodeReadouts(pass: GPUComputePassEncoder): void {
     this.#readoutKernel ??= contrastKernel(this.gpu, this.op, "reduce_readouts", {
@@ -234,6 +242,10 @@ export abstract class ContrastiveLoss implements Encodable {
 
   /**
    * Runs the loss once in its own submit. A training step encodes instead.
+   *
+   * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table yet.
+   * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
+   * @throws {DeviceLostError} When the device is lost.
    */
   run(): void {
     this.gpu.runPass(this.op, this);
@@ -245,6 +257,9 @@ export abstract class ContrastiveLoss implements Encodable {
    * few steps late.
    *
    * @returns The read-outs.
+   * @throws {TypeError} When the loss is destroyed.
+   * @throws {GpuError} When submitted work caused a GPU error (validation, out of memory, internal).
+   * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   async readReadouts(): Promise<ContrastiveReadouts> {
     return parseReadouts(await this.readouts.read());

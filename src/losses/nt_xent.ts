@@ -75,6 +75,13 @@ export class NtXentLoss extends ContrastiveLoss {
    * @param gpu The context.
    * @param z Embeddings, f32 [2B, D]: rows i and i + B are a positive pair.
    * @param options τ, weighting and tile.
+   * @throws {TypeError} When `z` is not an f32 Tensor, `options.tau` or `options.tile` is not a number, or
+   * `options.weighting` is neither a name nor an object.
+   * @throws {RangeError} When `z` is not [2B, D] with 2B even and >= 4 and D >= 1, `options.tau` is not > 0, the
+   * weighting is invalid, or `options.tile` is not a multiple of 64 whose tile² floats fit one storage binding.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, z: Tensor, options: NtXentOptions = {}) {
     const op = "NtXentLoss";
@@ -192,6 +199,8 @@ export class NtXentLoss extends ContrastiveLoss {
    * and read-outs into `pass`.
    *
    * @param pass An open compute pass.
+   * @throws {GpuError} On the first encode, when an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
     for (const part of this.#forward) part.encode(pass);

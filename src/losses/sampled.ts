@@ -86,6 +86,14 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * @param q Anchors, f32 [B, D] (L2-normalised for the cosine reading).
    * @param c Candidates, f32 [N, D].
    * @param options kMax, k, τ, weighting and optionally the index table.
+   * @throws {TypeError} When `q` or `c` is not an f32 Tensor, `options` is not an object, one of its numbers is not a
+   * number, `options.weighting` is neither a name nor an object, or `options.indices` is not array-like.
+   * @throws {RangeError} When `q` or `c` is not [rows, D] with rows, D >= 1, their D differ, `options.kMax` is not an
+   * integer in [1, 65535], `options.k` not one in [1, kMax], `options.tau` not > 0, the weighting is invalid, or
+   * `options.indices` is not B·(1 + kMax) integers indexing rows of `c`.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, q: Tensor, c: Tensor, options: SampledContrastiveOptions) {
     const op = "SampledContrastiveLoss";
@@ -172,6 +180,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * pipeline, no allocation.
    *
    * @param k 1..kMax.
+   * @throws {TypeError} When `k` is not a number.
+   * @throws {RangeError} When `k` is not an integer in [1, kMax].
    */
   setK(k: number): void {
     checkInt(`${this.op}.setK`, "k", k, 1, this.kMax);
@@ -186,6 +196,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * hold a valid candidate, also those past the current K.
    *
    * @param indices [B, 1 + kMax] row-major; column 0 is the positive.
+   * @throws {TypeError} When `indices` is not array-like, or the loss is destroyed.
+   * @throws {RangeError} When `indices` is not B·(1 + kMax) integers in [0, candidates).
    */
   setIndices(indices: ArrayLike<number>): void {
     checkIndexTable(`${this.op}.setIndices`, indices, this, this.#hostIndices);
@@ -204,6 +216,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * Records scores, loss and dScores, dQ, dC and read-outs into `pass`.
    *
    * @param pass An open compute pass.
+   * @throws {RangeError} When no index table was set (`options.indices` or `setIndices`).
+   * @throws {GpuError} On the first encode, when an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
     if (!this.#hasIndices) {

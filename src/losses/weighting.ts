@@ -80,6 +80,9 @@ export interface WeightingParams {
  * @param op The op, named by errors.
  * @param weighting The weighting (default InfoNCE).
  * @returns Its parameters.
+ * @throws {TypeError} When `weighting` is neither a name nor an object, or one of its numbers is not a number.
+ * @throws {RangeError} When its kind is unknown, or `mu` is not finite, `sigma` not > 0, `tauPlus` not in [0, 1) or
+ * `beta` not >= 0.
  *
  * @example HCL with its defaults
  * ```ts

@@ -29,12 +29,16 @@ export interface BoundEmbedding {
    *
    * @param offsets bags + 1 non-decreasing offsets from 0.
    * @param ids The ids, each < vocab.
+   * @throws {TypeError} When `ids` is not an array of at least offsets[bags] ids.
+   * @throws {RangeError} When `offsets` is not bags + 1 non-decreasing integers from 0 to at most maxIds, or an id is
+   * not an integer in [0, vocab).
    */
   setBags(offsets: ArrayLike<number>, ids: ArrayLike<number>): void;
   /**
    * Uploads one id per bag (plain Embedding).
    *
    * @param ids bags ids.
+   * @throws {RangeError} When `ids` is not `bags` integers in [0, vocab).
    */
   setIds(ids: ArrayLike<number>): void;
   /**
@@ -42,6 +46,9 @@ export interface BoundEmbedding {
    *
    * @param dOutput Gradient with respect to the output.
    * @returns The backward step.
+   * @throws {RangeError} When `dOutput` is not a Tensor of bags·D elements.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   bindBackward(dOutput: Tensor): Encodable;
   /** Frees buffers and steps. */
@@ -84,6 +91,8 @@ export class EmbeddingBag {
    * @param vocab Number of ids.
    * @param dim Embedding width.
    * @param init Initialiser (default Xavier over [vocab, dim]).
+   * @throws {TypeError} When `vocab` or `dim` is not a number.
+   * @throws {RangeError} When `vocab` or `dim` is not an integer >= 1, `store` is built, or the name is taken.
    */
   constructor(store: ParameterStore, name: string, vocab: number, dim: number, init: Init = "xavier") {
     checkInt("EmbeddingBag", "vocab", vocab, 1);
@@ -101,6 +110,11 @@ export class EmbeddingBag {
    * @param gpu The context.
    * @param shape Bags per batch and the most ids a batch may hold.
    * @returns The bound embedding.
+   * @throws {TypeError} When `shape.bags` or `shape.maxIds` is not a number.
+   * @throws {RangeError} When `shape.bags` or `shape.maxIds` is not an integer >= 1, or the store is not built.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   bind(gpu: Gpu, shape: { bags: number; maxIds: number }): BoundEmbedding {
     const op = `EmbeddingBag ${this.name}`;

@@ -30,6 +30,11 @@ export interface BoundLayer {
    * @param dOutput Gradient with respect to the output.
    * @param dInput Where to write the gradient with respect to the input, or null if not needed.
    * @returns The backward work.
+   * @throws {TypeError} When `dOutput` or `dInput` is not a Tensor (for a {@linkcode Linear} layer, not an f32 one).
+   * @throws {RangeError} When `dOutput` or `dInput` does not have the output's or the input's shape, in f32.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   bindBackward(dOutput: Tensor, dInput: Tensor | null): Encodable;
   /** Frees the activations and the bound work. */
@@ -99,6 +104,8 @@ export class Linear implements Layer {
    * @param inDim Input width.
    * @param outDim Output width.
    * @param init Initialiser of W (default Kaiming); b starts at zero.
+   * @throws {TypeError} When `inDim` or `outDim` is not a number.
+   * @throws {RangeError} When `inDim` or `outDim` is not an integer >= 1, `store` is built, or the names are taken.
    */
   constructor(store: ParameterStore, name: string, inDim: number, outDim: number, init: Init = "kaiming") {
     checkInt("Linear", "inDim", inDim, 1);
@@ -111,11 +118,30 @@ export class Linear implements Layer {
     store.add(`${name}.bias`, [outDim], "zeros");
   }
 
+  /**
+   * The output width, after checking the input width.
+   *
+   * @param inputDim The input width.
+   * @returns `outDim`.
+   * @throws {RangeError} When `inputDim` is not `inDim`.
+   */
   outputDim(inputDim: number): number {
     if (inputDim !== this.inDim) rangeError(`Linear ${this.name}`, "input width", `${this.inDim}`, inputDim);
     return this.outDim;
   }
 
+  /**
+   * Binds the layer to `input`: allocates the output and records the forward.
+   *
+   * @param gpu The context.
+   * @param input f32 [rows, inDim].
+   * @returns The bound layer.
+   * @throws {TypeError} When `input` is not a Tensor.
+   * @throws {RangeError} When `input` is not f32 [rows, inDim], or the store is not built.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
+   */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
     const rows = checkInput(`Linear ${this.name}`, input, this.inDim);
     const store = this.#store;
@@ -155,6 +181,7 @@ export class ActivationLayer implements Layer {
    * A parameter-free activation layer.
    *
    * @param kind The activation.
+   * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh".
    */
   constructor(kind: Activation) {
     if (!["relu", "gelu", "tanh"].includes(kind)) {
@@ -168,6 +195,17 @@ export class ActivationLayer implements Layer {
     return inputDim;
   }
 
+  /**
+   * Binds the layer to `input`: allocates the output and records the forward.
+   *
+   * @param gpu The context.
+   * @param input An f32 tensor of any shape.
+   * @returns The bound layer.
+   * @throws {TypeError} When `input` is not an f32 Tensor.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
+   */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
     const output = Tensor.empty(gpu, input.shape);
     const forward = activationForward(gpu, this.kind, input, output);
@@ -188,6 +226,17 @@ export class L2Normalize implements Layer {
     return inputDim;
   }
 
+  /**
+   * Binds the layer to `input`: allocates the output and the norms and records the forward.
+   *
+   * @param gpu The context.
+   * @param input f32 [rows, D].
+   * @returns The bound layer.
+   * @throws {TypeError} When `input` is not a 2-D Tensor.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
+   */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
     const output = Tensor.empty(gpu, input.shape);
     const norms = Tensor.empty(gpu, [input.shape[0]]);
@@ -215,6 +264,11 @@ export interface BoundNetwork {
    * @param dOutput Gradient with respect to the output (for example a loss's dQ).
    * @param dInput Where to write the gradient with respect to the input (default: not computed).
    * @returns The backward step (layers in reverse order).
+   * @throws {TypeError} When `dOutput` or `dInput` is not a Tensor (before a {@linkcode Linear} layer, not an f32 one).
+   * @throws {RangeError} When `dOutput` or `dInput` does not have the output's or the input's shape, in f32.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   bindBackward(dOutput: Tensor, dInput?: Tensor | null): Encodable;
   /** Frees activations, gradients and the bound work (not the parameters). */
@@ -256,10 +310,30 @@ export class Sequential implements Layer {
     this.name = name;
   }
 
+  /**
+   * The width after every layer, checking each layer's input width.
+   *
+   * @param inputDim The input width.
+   * @returns The output width.
+   * @throws {RangeError} When a layer does not accept the width before it.
+   */
   outputDim(inputDim: number): number {
     return this.layers.reduce((d, l) => l.outputDim(d), inputDim);
   }
 
+  /**
+   * Binds every layer in order, after checking the widths.
+   *
+   * @param gpu The context.
+   * @param input f32 [rows, D].
+   * @returns The bound network.
+   * @throws {TypeError} When `input` is not a 2-D Tensor (or, before an activation, not an f32 one).
+   * @throws {RangeError} When a layer does not accept the width before it, `input` is not f32 (before a
+   * {@linkcode Linear} layer), or the store is not built.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
+   */
   bind(gpu: Gpu, input: Tensor): BoundNetwork {
     if (!(input instanceof Tensor) || input.shape.length !== 2) {
       typeError(this.name, "input", "a [rows, D] Tensor", input?.shape);
@@ -314,6 +388,9 @@ export interface MlpOptions {
  * @param dims Widths, input first, e.g. [784, 256, 128].
  * @param options Activation and normalisation.
  * @returns The network.
+ * @throws {TypeError} When a width is not a number.
+ * @throws {RangeError} When `dims` has fewer than two widths, a width is not an integer >= 1, `options.activation`
+ * is unknown (with three widths or more), `store` is built, or a parameter name is taken.
  */
 export function mlp(store: ParameterStore, dims: readonly number[], options: MlpOptions = {}): Sequential {
   if (!Array.isArray(dims) || dims.length < 2) rangeError("mlp", "dims", "at least two widths", dims);
@@ -345,6 +422,9 @@ export interface TwoTowerOptions extends Omit<MlpOptions, "name"> {
  * @param dims Widths, input first.
  * @param options Sharing, activation, normalisation.
  * @returns The two encoders.
+ * @throws {TypeError} When a width is not a number.
+ * @throws {RangeError} When `dims` has fewer than two widths, a width is not an integer >= 1, `options.activation`
+ * is unknown (with three widths or more), `store` is built, or a parameter name is taken.
  *
  * @example Separate towers
  * ```ts

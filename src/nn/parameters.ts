@@ -82,6 +82,8 @@ export class ParameterStore {
    * @param init Initialiser.
    * @param fan Fan-in and fan-out (default from a [in, out] shape).
    * @returns Its slot.
+   * @throws {TypeError} When a dimension of `shape` is not a number.
+   * @throws {RangeError} When the store is already built, `name` is taken, or a dimension is not an integer >= 1.
    */
   add(name: string, shape: readonly number[], init: Init, fan?: [number, number]): ParameterSlot {
     const op = "ParameterStore.add";
@@ -107,7 +109,13 @@ export class ParameterStore {
     return this.#length;
   }
 
-  /** Allocates the flat parameter and gradient buffers and initialises the parameters (seeded). */
+  /**
+   * Allocates the flat parameter and gradient buffers and initialises the parameters (seeded).
+   *
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
+   */
   build(): void {
     if (this.#params) return;
     const host = new Float32Array(Math.max(1, this.#length));
@@ -126,12 +134,20 @@ export class ParameterStore {
     this.#grads = Tensor.zeros(this.gpu, [host.length]);
   }
 
-  /** The flat parameter buffer. */
+  /**
+   * The flat parameter buffer.
+   *
+   * @throws {RangeError} When the store is not built.
+   */
   get params(): Tensor {
     return this.#built().params;
   }
 
-  /** The flat gradient buffer. */
+  /**
+   * The flat gradient buffer.
+   *
+   * @throws {RangeError} When the store is not built.
+   */
   get grads(): Tensor {
     return this.#built().grads;
   }
@@ -142,6 +158,9 @@ export class ParameterStore {
    * @param name Its name.
    * @param shape A reshape of the same size (default its own shape).
    * @returns The view.
+   * @throws {TypeError} When `shape` is not an array, or the store is destroyed.
+   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` is not a valid shape that
+   * fits in the flat buffer from the slot's offset.
    */
   param(name: string, shape?: readonly number[]): Tensor {
     const slot = this.slot(name);
@@ -154,6 +173,9 @@ export class ParameterStore {
    * @param name Its name.
    * @param shape A reshape of the same size (default its own shape).
    * @returns The view.
+   * @throws {TypeError} When `shape` is not an array, or the store is destroyed.
+   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` is not a valid shape that
+   * fits in the flat buffer from the slot's offset.
    */
   grad(name: string, shape?: readonly number[]): Tensor {
     const slot = this.slot(name);
@@ -165,6 +187,7 @@ export class ParameterStore {
    *
    * @param name Its name.
    * @returns The slot.
+   * @throws {RangeError} When `name` is not declared.
    */
   slot(name: string): ParameterSlot {
     const slot = this.slots.find((s) => s.name === name);
@@ -176,6 +199,7 @@ export class ParameterStore {
    * Records zeroing of every gradient (gradients accumulate, `+=`, through the step).
    *
    * @param encoder The step's encoder, outside any pass.
+   * @throws {RangeError} When the store is not built.
    */
   zeroGrads(encoder: GPUCommandEncoder): void {
     const grads = this.#built().grads;

@@ -49,6 +49,10 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
  * @param x Input, any shape.
  * @param y Output, the size of x.
  * @returns The bound work.
+ * @throws {TypeError} When `x` is not an f32 Tensor, or `y` is not a Tensor.
+ * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `y` is not f32 of x's size.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example ReLU of three values
  * ```ts
@@ -75,6 +79,10 @@ export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tens
  * @param dY Gradient with respect to the output.
  * @param dX Gradient with respect to the input (written).
  * @returns The bound work.
+ * @throws {TypeError} When `x` is not an f32 Tensor, or `dY` or `dX` is not a Tensor.
+ * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `dY` or `dX` is not f32 of x's size.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  */
 export function activationBackward(gpu: Gpu, kind: Activation, x: Tensor, dY: Tensor, dX: Tensor): Encodable {
   return bind(gpu, "activationBackward", kind, "act_backward", x, dX, dY);

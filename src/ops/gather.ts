@@ -55,6 +55,8 @@ export function wordsPerRow(width: number): number {
  * @param rows Rows.
  * @param width Bytes per row.
  * @returns rows·wordsPerRow(width) words.
+ * @throws {TypeError} When `rows` or `width` is not a number, or `bytes` is not a Uint8Array.
+ * @throws {RangeError} When `rows` or `width` is not an integer >= 1, or `bytes.length` is not rows·width.
  */
 export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint32Array {
   const op = "packBytes";
@@ -82,6 +84,12 @@ export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint3
  * @param out f32 [R, width].
  * @param options Scale, shift, warps.
  * @returns The bound work.
+ * @throws {TypeError} When `ids` is not a u32 Tensor, a layout or option number is not a number, or `options.warps`
+ * is given without `layout.imageShape`.
+ * @throws {RangeError} When a layout size is not an integer >= 1, `layout.imageShape` does not multiply to the
+ * width, `data`, `out` or `options.warps` has the wrong dtype or size, or a scale or shift is not finite.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example Two rows of a 2-row table, scaled to [0, 1]
  * ```ts

@@ -45,6 +45,10 @@ function bind(
  * @param z Output [rows, D].
  * @param norms Output [rows]: the clamped norms.
  * @returns The bound work.
+ * @throws {TypeError} When `h` is not a 2-D Tensor, or `z` or `norms` is not a Tensor.
+ * @throws {RangeError} When `z` is not f32 [rows, D] or `norms` not f32 [rows].
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example Normalise a row
  * ```ts
@@ -77,6 +81,10 @@ export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): En
  * @param dZ Gradient with respect to z.
  * @param dH Gradient with respect to h (written).
  * @returns The bound work.
+ * @throws {TypeError} When `z` is not a 2-D Tensor, or `norms`, `dZ` or `dH` is not a Tensor.
+ * @throws {RangeError} When `norms` is not f32 [rows], or `dZ` or `dH` not f32 [rows, D].
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  */
 export function l2normBackward(gpu: Gpu, z: Tensor, norms: Tensor, dZ: Tensor, dH: Tensor): Encodable {
   const op = "l2normBackward";

@@ -166,6 +166,13 @@ export class MatmulKernel implements Encodable {
    * @param a Left operand.
    * @param b Right operand.
    * @param options Form, bias, output, variant.
+   * @throws {TypeError} When `a` or `b` is not an f32 Tensor, or `options.bias` or `options.out` is not a Tensor.
+   * @throws {RangeError} When an operand is not 2-D or the shapes disagree for the form, `options.form` or
+   * `options.variant` is unknown, `options.bias` is not f32 [N], `options.out` is not f32 [M, N] or overlaps an
+   * operand, `options.accumulate` is set without `options.out`, or the grid exceeds the device's limit.
+   * @throws {OutOfMemoryError} When the output exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = {}) {
     const form = options.form ?? "nn";
@@ -252,6 +259,11 @@ export class MatmulKernel implements Encodable {
  * @param b Right operand, f32 [K, N] ([N, K] in form "nt").
  * @param options Form, bias, output, variant.
  * @returns C, f32 [M, N] (`options.out` when given).
+ * @throws {TypeError} When `a` or `b` is not an f32 Tensor, or `options.bias` or `options.out` is not a Tensor.
+ * @throws {RangeError} When the operands or options do not fit (see {@linkcode MatmulKernel}'s constructor).
+ * @throws {OutOfMemoryError} When the output exceeds the device's buffer limits.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example Multiply two matrices
  * ```ts
@@ -294,6 +306,12 @@ export interface MatmulTrial {
  * @param gpu The context.
  * @param options Shape to tune at (default 512³) and runs per variant.
  * @returns Every trial, fastest first within each form.
+ * @throws {TypeError} When `options.iterations` is not a number.
+ * @throws {RangeError} When `options.size` is not an integer >= 0, `options.iterations` not one >= 1, or a name in
+ * `options.variants` is not a key of {@linkcode MATMUL_VARIANTS}.
+ * @throws {OutOfMemoryError} When the size² operands exceed the device's buffer limits.
+ * @throws {GpuError} When an earlier op's GPU error is pending, or a timed kernel causes one.
+ * @throws {DeviceLostError} When the device is lost.
  *
  * @example Tune, then multiply with the chosen variant
  * ```ts

@@ -48,6 +48,9 @@ const HYPER_BYTES = 64;
  *
  * @param options Peak, floor, warm-up steps and total steps.
  * @returns The schedule, a function of the step (1-based).
+ * @throws {TypeError} When `peak`, `warmup` or `total` is not a number.
+ * @throws {RangeError} When `peak` is not finite and > 0, `warmup` not an integer >= 0, or `total` not one >=
+ * max(1, warmup).
  *
  * @example
  * ```ts
@@ -118,6 +121,12 @@ export class Optimizer implements Encodable {
    * @param gpu The context.
    * @param store The parameters (built).
    * @param options Rule and hyper-parameters.
+   * @throws {TypeError} When `options.lr` is neither a number nor a function, or another hyper-parameter is not a
+   * number.
+   * @throws {RangeError} When `options.kind` is unknown, a hyper-parameter is out of its documented range, or `store`
+   * is not built.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, store: ParameterStore, options: OptimizerOptions) {
     const kind = options?.kind;
@@ -206,6 +215,8 @@ export class Optimizer implements Encodable {
    * once per submitted step, after the backward.
    *
    * @param pass An open compute pass.
+   * @throws {TypeError} When the `options.lr` function returns something other than a number.
+   * @throws {RangeError} When the `options.lr` function returns a negative or non-finite rate.
    */
   encode(pass: GPUComputePassEncoder): void {
     const lr = this.nextLearningRate;
@@ -234,6 +245,8 @@ export class Optimizer implements Encodable {
    * Sets the step count, e.g. after loading a checkpoint.
    *
    * @param step Steps already taken.
+   * @throws {TypeError} When `step` is not a number.
+   * @throws {RangeError} When `step` is not an integer >= 0.
    */
   setStep(step: number): void {
     checkInt(`${OP}.setStep`, "step", step, 0);

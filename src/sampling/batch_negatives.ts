@@ -55,6 +55,8 @@ export class BatchNegativeSampler implements Stateful<number> {
    * Checks the options.
    *
    * @param options Batch, K_max, label exclusion, seed.
+   * @throws {TypeError} When `options.batch` or `options.kMax` is not a number.
+   * @throws {RangeError} When `options.batch` is not an integer >= 2, or `options.kMax` not one in [1, batch − 1].
    */
   constructor(options: BatchNegativeSamplerOptions) {
     const op = "BatchNegativeSampler";
@@ -87,6 +89,7 @@ export class BatchNegativeSampler implements Stateful<number> {
    * @param labels The batch's labels (row i's anchor and positive share label i); needed when excluding.
    * @param out Where to write (allocated when absent).
    * @returns The table.
+   * @throws {RangeError} When excluding and `labels.length` is not `batch`, or `out.length` is not batch·(1 + kMax).
    */
   sample(labels?: ArrayLike<number>, out?: Uint32Array): Uint32Array {
     const op = "BatchNegativeSampler.sample";
@@ -119,6 +122,8 @@ export class BatchNegativeSampler implements Stateful<number> {
  *
  * @param batch B ≥ 2.
  * @returns [B, B] row-major.
+ * @throws {TypeError} When `batch` is not a number.
+ * @throws {RangeError} When `batch` is not an integer >= 2.
  */
 export function allBatchNegatives(batch: number): Uint32Array {
   checkInt("allBatchNegatives", "batch", batch, 2);

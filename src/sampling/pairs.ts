@@ -57,8 +57,8 @@ export class PairSampler implements Stateful<number> {
    *
    * @param labels The training labels, one per row, integers ≥ 0.
    * @param options Batch and seed.
-   * @throws {TypeError} When `labels` is not an array.
-   * @throws {RangeError} When a label is not a non-negative integer, or `options.batch` < 1.
+   * @throws {TypeError} When `labels` is not a non-empty array, or `options.batch` is not a number.
+   * @throws {RangeError} When a label is not a non-negative integer, or `options.batch` is not an integer >= 1.
    */
   constructor(labels: ArrayLike<number>, options: PairSamplerOptions) {
     const op = "PairSampler";

@@ -54,6 +54,10 @@ export class PoolSampler implements Stateful<number> {
    * Checks the options (that every label leaves something to draw, when excluding).
    *
    * @param options Pool size, K_max, labels, seed.
+   * @throws {TypeError} When `options.items` or `options.kMax` is not a number, or `options.excludeSameLabel` is set
+   * without `options.labels`.
+   * @throws {RangeError} When `options.items` is not an integer >= 2, `options.kMax` not one >= 1,
+   * `options.labels.length` is not `items`, or excluding leaves fewer than two distinct labels.
    */
   constructor(options: PoolSamplerOptions) {
     const op = "PoolSampler";
@@ -93,6 +97,7 @@ export class PoolSampler implements Stateful<number> {
    * @param positives Each anchor's positive item.
    * @param out Where to write [B, 1 + kMax] (allocated when absent).
    * @returns The table.
+   * @throws {RangeError} When `out.length` is not B·(1 + kMax), or a positive is not an integer in [0, items).
    */
   sample(positives: ArrayLike<number>, out?: Uint32Array): Uint32Array {
     const op = "PoolSampler.sample";

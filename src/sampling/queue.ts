@@ -52,6 +52,11 @@ export class EmbeddingQueue implements Stateful<number> {
    *
    * @param gpu The context.
    * @param options Capacity, width, sampling seed.
+   * @throws {TypeError} When `options.capacity` or `options.dim` is not a number.
+   * @throws {RangeError} When `options.capacity` or `options.dim` is not an integer >= 1.
+   * @throws {OutOfMemoryError} When the queue exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, options: { capacity: number; dim: number; seed?: number }) {
     const op = "EmbeddingQueue";
@@ -85,6 +90,8 @@ export class EmbeddingQueue implements Stateful<number> {
    * @param encoder The step's command encoder.
    * @param source f32 [n, D] with n ≤ capacity.
    * @param labels The rows' labels, for label-aware sampling (default: none).
+   * @throws {TypeError} When `source` is not an f32 Tensor of whole D-wide rows.
+   * @throws {RangeError} When `source` has more rows than `capacity`, or `labels.length` is not its row count.
    */
   push(encoder: GPUCommandEncoder, source: Tensor, labels?: ArrayLike<number>): void {
     const op = "EmbeddingQueue.push";
@@ -126,6 +133,8 @@ export class EmbeddingQueue implements Stateful<number> {
    * @param k Negatives per row.
    * @param excludeSameLabel Skip same-label slots (default false); a row with no other label draws from all.
    * @returns [rows, k] slot numbers.
+   * @throws {TypeError} When `k` is not a number, or `excludeSameLabel` is set with a row count instead of labels.
+   * @throws {RangeError} When `k` is not an integer >= 1, or nothing has been pushed yet.
    */
   sample(anchorLabels: ArrayLike<number> | number, k: number, excludeSameLabel = false): Uint32Array {
     const op = "EmbeddingQueue.sample";

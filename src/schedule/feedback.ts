@@ -56,6 +56,7 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    * An empty feedback path.
    *
    * @param every The metrics cadence, in steps.
+   * @throws {TypeError} When `every` is not a number.
    * @throws {RangeError} When `every` is not an integer ≥ 1.
    */
   constructor(every: number) {

@@ -37,6 +37,8 @@ const STATELESS = { state: null, setState: () => {} } as const;
  *
  * @param k K ≥ 1.
  * @returns The schedule.
+ * @throws {TypeError} When `k` is not a number.
+ * @throws {RangeError} When `k` is not an integer >= 1.
  */
 export function fixedK(k: number): KSchedule {
   checkInt("fixedK", "k", k, 1);
@@ -62,6 +64,9 @@ export interface AnsOptions {
  *
  * @param options Shape parameters.
  * @returns The schedule.
+ * @throws {TypeError} When an option is not a number.
+ * @throws {RangeError} When `kStar` or `decayTo` is not an integer >= 1, `warmup` not in [0, 1], or `decayStart`
+ * not in [warmup, 1].
  *
  * @example
  * ```ts
@@ -119,7 +124,11 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
  * rises toward its limit, so the warm-up falls out of the model.
  *
  * @param options λ, K_max, cadence, smoothing, bound.
- * @returns The schedule.
+ * @returns The schedule. Its `next` throws as {@linkcode bestKFromCounts} does for invalid counts or `pseudoCounts`;
+ * its `setState` throws RangeError for a state that is not [k in 1..kMax, smoothed K].
+ * @throws {TypeError} When `lambda`, `kMax`, `every`, `smoothing`, `maxChange` or `initial` is not a number.
+ * @throws {RangeError} When `lambda` is not in (0, 1], `kMax`, `every` or `maxChange` not an integer >= 1,
+ * `smoothing` not in (0, 1], or `initial` not an integer in [1, kMax].
  */
 export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   const op = "closedLoopK";

@@ -47,6 +47,9 @@ export interface EffectivenessOptions {
  * @param kMax The largest K to estimate.
  * @param pseudoCounts a ≥ 0 (default 0: the estimator of docs/science.md §3 exactly).
  * @returns P̂(B|K) at index K − 1.
+ * @throws {TypeError} When `kNow`, `kMax` or `pseudoCounts` is not a number.
+ * @throws {RangeError} When `kNow` or `kMax` is not an integer >= 1, `pseudoCounts` is not finite and >= 0, `below`
+ * is empty, or a count exceeds `kNow`.
  *
  * @example
  * ```ts
@@ -84,6 +87,8 @@ export function modelAccuracyFromCounts(
  * @param modelAccuracy P(B|K) at index K − 1 (from counts, or μ^K).
  * @param options The pluggable pieces.
  * @returns F(K) at index K − 1.
+ * @throws {TypeError} When `lambda` is not a number.
+ * @throws {RangeError} When `lambda` is not in (0, 1], or `options.informativeness` is not "model" or "mi".
  */
 export function effectiveness(
   lambda: number,
@@ -110,6 +115,8 @@ export function effectiveness(
  * @param modelAccuracy P(B|K) at index K − 1.
  * @param options The pluggable pieces of F.
  * @returns K*.
+ * @throws {TypeError} When `lambda` is not a number.
+ * @throws {RangeError} When `lambda` is not in (0, 1], or `options.informativeness` is not "model" or "mi".
  *
  * @example docs/science.md §3 worked value: λ = μ = 0.9 gives K* = 3
  * ```ts
@@ -136,6 +143,9 @@ export function bestK(lambda: number, modelAccuracy: readonly number[], options:
  * @param kMax The largest K considered.
  * @param options The pieces of F(K) and the pseudo-counts.
  * @returns K*.
+ * @throws {TypeError} When `lambda`, `kNow`, `kMax` or `options.pseudoCounts` is not a number.
+ * @throws {RangeError} When an argument is out of range (see {@linkcode modelAccuracyFromCounts} and
+ * {@linkcode effectiveness}).
  *
  * @example Clean labels and a model that is right 90% of the time at K = 1: use every negative
  * ```ts
@@ -165,6 +175,9 @@ export function bestKFromCounts(
  * @param kMax The largest K considered.
  * @param options The pieces of F(K).
  * @returns K*.
+ * @throws {TypeError} When `lambda` or `kMax` is not a number.
+ * @throws {RangeError} When `lambda` is not in (0, 1], `kMax` not an integer >= 1, or `options.informativeness` is
+ * not "model" or "mi".
  *
  * @example docs/science.md §3 limit values
  * ```ts
@@ -185,6 +198,8 @@ export function limitBestK(lambda: number, kMax: number, options: EffectivenessO
  * @param mu Per-pair accuracy μ in [0, 1].
  * @param kMax The largest K.
  * @returns μ^K at index K − 1.
+ * @throws {TypeError} When `mu` or `kMax` is not a number.
+ * @throws {RangeError} When `mu` is not in [0, 1], or `kMax` not an integer >= 1.
  */
 export function pairwiseAccuracy(mu: number, kMax: number): number[] {
   checkNumber("pairwiseAccuracy", "mu", mu, (v) => v >= 0 && v <= 1, "in [0, 1]");
@@ -198,6 +213,8 @@ export function pairwiseAccuracy(mu: number, kMax: number): number[] {
  *
  * @param classes C ≥ 2.
  * @returns λ.
+ * @throws {TypeError} When `classes` is not a number.
+ * @throws {RangeError} When `classes` is not an integer >= 2.
  */
 export function lambdaFromClasses(classes: number): number {
   checkInt("lambdaFromClasses", "classes", classes, 2);
@@ -215,6 +232,8 @@ export function lambdaFromClasses(classes: number): number {
  * @param classes C ≥ 2.
  * @param noise r in [0, 1).
  * @returns λ.
+ * @throws {TypeError} When `classes` or `noise` is not a number.
+ * @throws {RangeError} When `classes` is not an integer >= 2, or `noise` not in [0, 1).
  */
 export function lambdaFromLabelNoise(classes: number, noise: number): number {
   checkInt("lambdaFromLabelNoise", "classes", classes, 2);

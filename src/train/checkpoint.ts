@@ -45,6 +45,11 @@ function tensorNames(
  * @param optimizer The optimizer whose moments to save, or null.
  * @param state Step, RNG state, config.
  * @param hooks For tests: `beforeRename` simulates a crash between write and rename.
+ * @throws {RangeError} When `store` is not built.
+ * @throws {TypeError} When `store` or `optimizer` is destroyed, or `state.config` cannot be JSON-serialised.
+ * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
+ * @throws {DeviceLostError} When the device is lost.
+ * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
  *
  * @example Save and load
  * ```ts
@@ -101,6 +106,8 @@ export async function saveCheckpoint(
  * format (see `decodeSafetensors`); when its metadata is not an ncegpu checkpoint's (format, optimizer
  * kind, `step` and `optimizer_step` not decimal step counts, `rng_state` not a 32-bit integer, `config` not JSON);
  * or when its tensors do not fit the model (a missing or extra tensor, a dtype other than F32, another shape).
+ * @throws {RangeError} When `store` is not built.
+ * @throws {TypeError} When `store` or `optimizer` is destroyed.
  */
 export async function loadCheckpoint(
   path: string,

@@ -79,7 +79,7 @@ export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "eva
  * @param config The run.
  * @param train The training set (its width and classes set defaults).
  * @returns The resolved config.
- * @throws {TypeError} When `config` is not an object.
+ * @throws {TypeError} When `config` is not an object, or a field that must be a number is not one.
  * @throws {RangeError} When a field is out of range; the message names it.
  */
 export function resolveTrainerConfig(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {

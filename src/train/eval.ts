@@ -36,6 +36,9 @@ export interface KnnResult {
  * @param dim D.
  * @param options `k` neighbours that vote (default 10) and the `recallAt` ranks (default [1, 5], those ≤ N).
  * @returns Accuracy and recalls.
+ * @throws {TypeError} When `dim`, `options.k` or a rank in `options.recallAt` is not a number.
+ * @throws {RangeError} When `dim` is not an integer >= 1, `bank` or `queries` is not labels·dim long, or `options.k`
+ * or a rank is not an integer in [1, N].
  *
  * @example Two clusters on the unit circle
  * ```ts
@@ -167,7 +170,12 @@ export class Embedder<Name extends string> {
    * @param encoder The encoder (its input width must be the datasets' row width).
    * @param datasets The datasets, by name.
    * @param options Rows per chunk (default 500).
-   * @throws {RangeError} When `options.chunk` is not an integer ≥ 1, or the datasets' widths differ from the encoder's.
+   * @throws {TypeError} When `options.chunk` is not a number.
+   * @throws {RangeError} When `options.chunk` is not an integer ≥ 1, the datasets' widths differ from each other or
+   * from the encoder's, or the encoder's store is not built.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(
     gpu: Gpu,
@@ -202,6 +210,8 @@ export class Embedder<Name extends string> {
    * @param rows Row numbers.
    * @returns Embeddings, [rows.length, D] row-major.
    * @throws {RangeError} When a row number is out of range.
+   * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
+   * @throws {DeviceLostError} When the device is lost.
    */
   async embed(name: Name, rows: ArrayLike<number>): Promise<Float32Array> {
     const { chunk, dim } = this;

@@ -417,7 +417,8 @@ function checkLayout(entries: readonly Entry[], dataLength: number, path: string
  *
  * @param path The file.
  * @returns Tensors and metadata.
- * @throws {CheckpointError} When the file is missing, truncated or corrupted.
+ * @throws {CheckpointError} When the file cannot be read, or breaks a rule of the format (see
+ * {@linkcode decodeSafetensors}).
  */
 export async function readSafetensors(
   path: string,

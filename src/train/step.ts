@@ -114,8 +114,13 @@ export class TrainingStep {
    * @param gpu The context.
    * @param parts Store, encoders, their inputs, and the work that fills them.
    * @param options The loss's and the optimizer's options, the metrics cadence and ring, and `counts`.
-   * @throws {RangeError} When `metricsEvery` or `ring` is out of range, or the loss's or optimizer's options are.
-   * @throws {TypeError} When an encoder's input does not fit it.
+   * @throws {RangeError} When `metricsEvery` or `ring` is out of range, the loss's or optimizer's options are, an
+   * encoder does not accept its input's width or dtype, the two encoders' widths differ, or the store is not built.
+   * @throws {TypeError} When `xq` or `xc` is not a 2-D Tensor, `options.loss` is not an object, or an option that
+   * must be a number is not one.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, parts: StepParts, options: StepOptions) {
     this.metricsEvery = options.metricsEvery ?? 1;
@@ -150,6 +155,12 @@ export class TrainingStep {
    * Records and submits one step. Waits only when every staging buffer is
    * still in flight (the GPU is `ring` metric steps behind): back-pressure,
    * not a readback.
+   *
+   * @throws {RangeError} When the loss has no index table yet, or the learning-rate function returns a negative or
+   * non-finite rate.
+   * @throws {TypeError} When the learning-rate function returns something other than a number.
+   * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
+   * @throws {DeviceLostError} When the device is lost, before or while waiting for a free staging buffer.
    */
   async run(): Promise<void> {
     const step = this.step + 1;
@@ -216,6 +227,7 @@ export class TrainingStep {
    * Waits for every step submitted so far to report.
    *
    * @returns Their metrics, oldest first.
+   * @throws {DeviceLostError} When the device is lost while metrics are in flight.
    */
   async flush(): Promise<StepMetrics[]> {
     await Promise.all(this.#pending);

@@ -110,8 +110,12 @@ export class Trainer {
    * @param gpu The context.
    * @param data Training and test sets (same width and classes).
    * @param config The run.
-   * @throws {TypeError} When the config is not an object, or augmentation is asked for rows that are not images.
+   * @throws {TypeError} When the config is not an object, a field that must be a number is not one, or augmentation
+   * is asked for rows that are not images.
    * @throws {RangeError} When a config field, or the data, is out of range; the message names it.
+   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, data: { train: LabelledBytes; test: LabelledBytes }, config: TrainerConfig = {}) {
     const op = "Trainer";
@@ -200,7 +204,11 @@ export class Trainer {
    * @param options `until`: stop after this many steps in all; `hooks`: progress callbacks.
    * @returns The metrics records of this call, in order.
    * @throws {NonFiniteLossError} When the loss or gradient norm stops being finite.
-   * @throws {RangeError} When `until` is below the steps done or above the configured total.
+   * @throws {TypeError} When `until` is not a number, or a `config.augment` range is not one.
+   * @throws {RangeError} When `until` is below the steps done or above the configured total, an `ans` schedule
+   * asks for a K above `kMax`, or a `config.augment` range is out of range (both checked only here).
+   * @throws {GpuError} When an earlier op's GPU error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   async run(options: { until?: number; hooks?: TrainerHooks } = {}): Promise<TrainRecord[]> {
     const until = options.until ?? this.config.steps;
@@ -284,6 +292,9 @@ export class Trainer {
    * @param rows Row numbers.
    * @returns Embeddings, [rows.length, D] row-major.
    * @throws {RangeError} When a row number is out of range.
+   * @throws {OutOfMemoryError} On first use, when the embedder's chunk exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
+   * @throws {DeviceLostError} When the device is lost.
    */
   embed(split: "train" | "test", rows: ArrayLike<number>): Promise<Float32Array> {
     if (!this.#embedder) {
@@ -300,7 +311,12 @@ export class Trainer {
    *
    * @param sizes Bank, queries and k (default the config's `evalSizes`).
    * @returns The result.
-   * @throws {RangeError} When a size is out of range.
+   * @throws {TypeError} When a size is not a number.
+   * @throws {RangeError} When `sizes.bank` or `sizes.queries` is not an integer in [1, rows of its set], or `sizes.k`
+   * not one in [1, bank].
+   * @throws {OutOfMemoryError} On first use, when the embedder's chunk exceeds the device's buffer limits.
+   * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
+   * @throws {DeviceLostError} When the device is lost.
    */
   async evaluate(sizes: { bank: number; queries: number; k?: number } = this.config.evalSizes): Promise<KnnResult> {
     const op = "Trainer.evaluate";
@@ -327,6 +343,9 @@ export class Trainer {
    *
    * @param path The checkpoint file.
    * @throws {NonFiniteLossError} When a step's metrics were not finite: the last good checkpoint stays.
+   * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
+   * @throws {DeviceLostError} When the device is lost.
+   * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
    */
   async save(path: string): Promise<void> {
     this.#accept(await this.#step.flush());
@@ -342,7 +361,8 @@ export class Trainer {
    *
    * @param path The checkpoint file.
    * @throws {CheckpointError} When the file is not a valid checkpoint of this model.
-   * @throws {RangeError} When it was saved with another config.
+   * @throws {RangeError} When it was saved with another config (checked after the tensors are loaded), or its
+   * sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
     const saved = await loadCheckpoint(path, this.#store, this.#step.optimizer);
