@@ -118,6 +118,7 @@ export type { RankCounts, RankCountState } from "./src/schedule/feedback.ts";
 export { TrainingStep } from "./src/train/step.ts";
 export type { StepMetrics, StepOptions, StepParts } from "./src/train/step.ts";
 export { Trainer } from "./src/train/trainer.ts";
+export type { RecoveryOptions, TrainerOptions } from "./src/train/recovery.ts";
 export { resolveTrainerConfig } from "./src/train/config.ts";
 export type { ResolvedTrainerConfig, ScheduleConfig, TrainerConfig } from "./src/train/config.ts";
 export { NonFiniteLossError } from "./src/train/records.ts";

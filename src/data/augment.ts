@@ -26,6 +26,35 @@ export interface AffineRanges {
 }
 
 /**
+ * The ranges with defaults filled in, checked (the trainer checks its
+ * config with it before any GPU work).
+ *
+ * @param op The op, named by errors.
+ * @param ranges The ranges.
+ * @param arg How errors name them (default "ranges").
+ * @returns Every range.
+ * @throws {TypeError} When `scale` is not a [low, high] pair, or a range is not a number.
+ * @throws {RangeError} When a range is out of its bounds (the message names it and the bounds).
+ */
+export function checkAffineRanges(op: string, ranges: AffineRanges, arg = "ranges"): Required<AffineRanges> {
+  if (typeof ranges !== "object" || ranges === null) typeError(op, arg, "an object of ranges", ranges);
+  const { rotate = 10, scale = [0.9, 1.1], shear = 0.1, translate = 2 } = ranges;
+  checkNumber(op, `${arg}.rotate`, rotate, (v) => v >= 0 && v <= 180, "in [0, 180] degrees");
+  if (!Array.isArray(scale) || scale.length !== 2) typeError(op, `${arg}.scale`, "[low, high]", scale);
+  checkNumber(op, `${arg}.scale[0]`, scale[0], (v) => v > 0, "> 0");
+  checkNumber(op, `${arg}.scale[1]`, scale[1], (v) => v >= scale[0], `>= scale[0] (${scale[0]})`);
+  checkNumber(op, `${arg}.shear`, shear, (v) => v >= 0, ">= 0");
+  checkNumber(op, `${arg}.translate`, translate, (v) => v >= 0, ">= 0");
+  // The warp and its inverse are f32 (here and in the kernel), applied to pixel positions of at most a few
+  // thousand: bounding every factor by 1e6 keeps every position a finite f32.
+  checkRange(op, `${arg}.scale[0]`, scale[0], 1e-6, 1e6, "1/scale a finite f32 position factor");
+  checkRange(op, `${arg}.scale[1]`, scale[1], 1e-6, 1e6, "1/scale a finite f32 position factor");
+  checkRange(op, `${arg}.shear`, shear, 0, 1e6, "a finite f32 position factor");
+  checkRange(op, `${arg}.translate`, translate, 0, 1e6, "pixels, a finite f32 position");
+  return { rotate, scale, shear, translate };
+}
+
+/**
  * Fills `rows` inverse warps (mat3x3, 12 floats each, the layout WGSL and
  * wgpu-matrix share) with random affine transforms.
  *
@@ -49,19 +78,7 @@ export interface AffineRanges {
 export function randomWarps(rng: Rng, rows: number, ranges: AffineRanges = {}, out?: Float32Array): Float32Array {
   const op = "randomWarps";
   checkInt(op, "rows", rows, 1);
-  const { rotate = 10, scale = [0.9, 1.1], shear = 0.1, translate = 2 } = ranges;
-  checkNumber(op, "ranges.rotate", rotate, (v) => v >= 0 && v <= 180, "in [0, 180] degrees");
-  if (!Array.isArray(scale) || scale.length !== 2) typeError(op, "ranges.scale", "[low, high]", scale);
-  checkNumber(op, "ranges.scale[0]", scale[0], (v) => v > 0, "> 0");
-  checkNumber(op, "ranges.scale[1]", scale[1], (v) => v >= scale[0], `>= scale[0] (${scale[0]})`);
-  checkNumber(op, "ranges.shear", shear, (v) => v >= 0, ">= 0");
-  checkNumber(op, "ranges.translate", translate, (v) => v >= 0, ">= 0");
-  // The warp and its inverse are f32 (here and in the kernel), applied to pixel positions of at most a few
-  // thousand: bounding every factor by 1e6 keeps every position a finite f32.
-  checkRange(op, "ranges.scale[0]", scale[0], 1e-6, 1e6, "1/scale a finite f32 position factor");
-  checkRange(op, "ranges.scale[1]", scale[1], 1e-6, 1e6, "1/scale a finite f32 position factor");
-  checkRange(op, "ranges.shear", shear, 0, 1e6, "a finite f32 position factor");
-  checkRange(op, "ranges.translate", translate, 0, 1e6, "pixels, a finite f32 position");
+  const { rotate, scale, shear, translate } = checkAffineRanges(op, ranges);
   const warps = out ?? new Float32Array(rows * WARP_FLOATS);
   if (warps.length !== rows * WARP_FLOATS) {
     rangeError(op, "out.length", `rows·12 = ${rows * WARP_FLOATS}`, warps.length);

@@ -522,14 +522,38 @@ export class Gpu {
     try {
       await this.raceLost(op, staging.mapAsync(GPUMapMode.READ, 0, bytes));
     } catch (error) {
+      this.release(staging);
       this.throwIfFailed(op);
-      throw error instanceof GpuError ? error : this.#toGpuError(error, op);
+      throw await this.failure(op, error);
     }
     const copy = staging.getMappedRange(0, bytes).slice(0);
     staging.unmap();
     this.release(staging);
     this.throwIfFailed(op);
     return copy;
+  }
+
+  /**
+   * The error a caller should see for a rejection of GPU work: a
+   * {@linkcode DeviceLostError} when the device is lost, else a
+   * {@linkcode GpuError}. WebGPU may reject work on a destroyed device
+   * (`OperationError`) before it reports the loss, so this waits up to
+   * 200 ms for the loss to show before deciding.
+   *
+   * @param op The op that failed.
+   * @param error What the work rejected with.
+   * @returns The typed error.
+   */
+  async failure(op: string, error: unknown): Promise<GpuError> {
+    if (error instanceof DeviceLostError) return error;
+    if (!this.#lost) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wait = new Promise<void>((resolve) => timer = setTimeout(resolve, 200));
+      await Promise.race([this.#lostPromise.catch(() => {}), wait]);
+      clearTimeout(timer);
+    }
+    if (this.#lost) return new DeviceLostError(op, this.#lost.message);
+    return this.#toGpuError(error, op);
   }
 
   /**

@@ -124,14 +124,15 @@ export function checkIndexTable(
 export function baseParams(
   op: string,
   options: ContrastiveOptions,
+  prefix = "options",
 ): Omit<ContrastParams, "rows" | "k" | "kMax" | "dim" | "candidates" | "inBatch" | "gradScale"> {
-  const w = weightingParams(op, options.weighting);
+  const w = weightingParams(op, options.weighting, `${prefix}.weighting`);
   const tau = options.tau ?? 0.1;
-  checkNumber(op, "options.tau", tau, (v) => v > 0, "> 0");
+  checkNumber(op, `${prefix}.tau`, tau, (v) => v > 0, "> 0");
   // Logits reach (1 + β)/τ: half the reduction's log-term range; 1/τ must stay a normal f32 (GPUs may flush
   // smaller values to 0).
   const minTau = (1 + w.beta) / (LOG_TERM_LIMIT / 2);
-  checkRange(op, "options.tau", tau, minTau, 1 / F32_MIN_NORMAL, "(1 + β)/τ ≤ 5e36 and 1/τ a normal f32");
+  checkRange(op, `${prefix}.tau`, tau, minTau, 1 / F32_MIN_NORMAL, "(1 + β)/τ ≤ 5e36 and 1/τ a normal f32");
   return {
     invTau: 1 / tau,
     beta: w.beta,

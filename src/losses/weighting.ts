@@ -79,6 +79,7 @@ export interface WeightingParams {
  *
  * @param op The op, named by errors.
  * @param weighting The weighting (default InfoNCE).
+ * @param arg How errors name it (default "options.weighting").
  * @returns Its parameters.
  * @throws {TypeError} When `weighting` is neither a name nor an object, or one of its numbers is not a number.
  * @throws {RangeError} When its kind is unknown, or `mu` is not finite, `sigma` not > 0, `tauPlus` not in [0, 1) or
@@ -92,38 +93,42 @@ export interface WeightingParams {
  * assert.deepEqual([p.beta, p.tauPlus, p.debias], [1, 0.1, true]);
  * ```
  */
-export function weightingParams(op: string, weighting: NegativeWeighting = "infonce"): WeightingParams {
+export function weightingParams(
+  op: string,
+  weighting: NegativeWeighting = "infonce",
+  arg = "options.weighting",
+): WeightingParams {
   const w = typeof weighting === "string" ? { kind: weighting } : weighting;
-  if (typeof w !== "object" || w === null) typeError(op, "options.weighting", "a weighting object or name", w);
+  if (typeof w !== "object" || w === null) typeError(op, `${arg}`, "a weighting object or name", w);
   const none = { beta: 0, mu: 0, invTwoSigma2: 0, tauPlus: 0, debias: false };
   switch (w.kind) {
     case "infonce":
       return { kind: "infonce", ...none };
     case "adnce": {
       const { mu = 0.7, sigma = 0.5 } = w as AdnceWeighting;
-      checkNumber(op, "options.weighting.mu", mu, () => true, "a finite number");
-      checkRange(op, "options.weighting.mu", mu, -1, 1, "a cosine");
-      checkNumber(op, "options.weighting.sigma", sigma, (v) => v > 0, "> 0");
+      checkNumber(op, `${arg}.mu`, mu, () => true, "a finite number");
+      checkRange(op, `${arg}.mu`, mu, -1, 1, "a cosine");
+      checkNumber(op, `${arg}.sigma`, sigma, (v) => v > 0, "> 0");
       // The kernel computes (s − μ)²/(2σ²) with |s − μ| ≤ 2: half the reduction's log-term range.
       const minSigma = Math.sqrt(4 / LOG_TERM_LIMIT);
-      checkRange(op, "options.weighting.sigma", sigma, minSigma, Number.MAX_VALUE, "4/(2σ²) ≤ 5e36");
+      checkRange(op, `${arg}.sigma`, sigma, minSigma, Number.MAX_VALUE, "4/(2σ²) ≤ 5e36");
       return { ...none, kind: "adnce", mu, invTwoSigma2: 1 / (2 * sigma * sigma) };
     }
     case "dcl":
     case "hcl": {
       const { tauPlus = 0.1 } = w as DclWeighting;
       const beta = w.kind === "hcl" ? ((w as HclWeighting).beta ?? 1) : 0;
-      checkNumber(op, "options.weighting.tauPlus", tauPlus, (v) => v >= 0 && v < 1, "in [0, 1)");
-      checkNumber(op, "options.weighting.beta", beta, (v) => v >= 0, ">= 0");
+      checkNumber(op, `${arg}.tauPlus`, tauPlus, (v) => v >= 0 && v < 1, "in [0, 1)");
+      checkNumber(op, `${arg}.beta`, beta, (v) => v >= 0, ">= 0");
       // 1 − τ+ divides in f32: τ+ must round below 1 there.
-      checkRange(op, "options.weighting.tauPlus", tauPlus, 0, 1 - 2 ** -24, "1 − τ+ > 0 in f32");
-      checkRange(op, "options.weighting.beta", beta, 0, F32_MAX, "a finite f32");
+      checkRange(op, `${arg}.tauPlus`, tauPlus, 0, 1 - 2 ** -24, "1 − τ+ > 0 in f32");
+      checkRange(op, `${arg}.beta`, beta, 0, F32_MAX, "a finite f32");
       return { ...none, kind: w.kind, beta, tauPlus, debias: true };
     }
     default:
       return rangeError(
         op,
-        "options.weighting.kind",
+        `${arg}.kind`,
         '"infonce", "adnce", "dcl" or "hcl"',
         (w as { kind: unknown }).kind,
       );

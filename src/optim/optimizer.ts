@@ -76,6 +76,53 @@ export function warmupCosine(
   };
 }
 
+/** Optimizer options with every default filled in. */
+export type ResolvedOptimizerOptions = Required<Omit<OptimizerOptions, "clipNorm">> & { clipNorm: number };
+
+/**
+ * The options with defaults filled in, checked for what the kernel computes
+ * with them, before any GPU work (the trainer checks its config with it).
+ *
+ * @param op The op, named by errors.
+ * @param options The options.
+ * @param prefix How errors name the options object (default "options").
+ * @returns The resolved options (clipNorm 0: no clipping).
+ * @throws {TypeError} When `options.lr` is neither a number nor a function, or another hyper-parameter is not a
+ * number.
+ * @throws {RangeError} When `options.kind` is unknown or a hyper-parameter is out of its range.
+ */
+export function resolveOptimizerOptions(
+  op: string,
+  options: OptimizerOptions,
+  prefix = "options",
+): ResolvedOptimizerOptions {
+  const kind = options?.kind;
+  if (!["sgd", "adam", "adamw"].includes(kind)) rangeError(op, `${prefix}.kind`, '"sgd", "adam" or "adamw"', kind);
+  const o = {
+    kind,
+    lr: options.lr,
+    momentum: options.momentum ?? 0.9,
+    beta1: options.beta1 ?? 0.9,
+    beta2: options.beta2 ?? 0.999,
+    eps: options.eps ?? 1e-8,
+    weightDecay: options.weightDecay ?? (kind === "adamw" ? 0.01 : 0),
+    clipNorm: options.clipNorm ?? 0,
+  };
+  if (typeof o.lr !== "function") checkNumber(op, `${prefix}.lr`, o.lr, (v) => v > 0, "> 0");
+  checkNumber(op, `${prefix}.momentum`, o.momentum, (v) => v >= 0 && v < 1, "in [0, 1)");
+  checkNumber(op, `${prefix}.beta1`, o.beta1, (v) => v >= 0 && v < 1, "in [0, 1)");
+  checkNumber(op, `${prefix}.beta2`, o.beta2, (v) => v >= 0 && v < 1, "in [0, 1)");
+  checkNumber(op, `${prefix}.eps`, o.eps, (v) => v > 0, "> 0");
+  checkNumber(op, `${prefix}.weightDecay`, o.weightDecay, (v) => v >= 0, ">= 0");
+  if (options.clipNorm !== undefined) checkNumber(op, `${prefix}.clipNorm`, o.clipNorm, (v) => v > 0, "> 0");
+  // Each is an f32 in the kernel: finite there, and normal where a GPU flushing it to 0 would divide by 0.
+  if (typeof o.lr !== "function") checkRange(op, `${prefix}.lr`, o.lr, F32_MIN_NORMAL, F32_MAX, "a normal f32");
+  checkRange(op, `${prefix}.eps`, o.eps, F32_MIN_NORMAL, F32_MAX, "a normal f32, which keeps m/√v finite");
+  checkRange(op, `${prefix}.weightDecay`, o.weightDecay, 0, F32_MAX, "a finite f32");
+  checkRange(op, `${prefix}.clipNorm`, o.clipNorm || 1, F32_MIN_NORMAL, F32_MAX, "a normal f32");
+  return o;
+}
+
 /**
  * An optimizer over every parameter of a store.
  *
@@ -112,7 +159,7 @@ export class Optimizer implements Encodable {
   readonly #hyperFloats = new Float32Array(this.#hyperHost, 16, 11);
   readonly #kernels: Kernel[] = [];
   readonly #partial: Tensor;
-  readonly #options: Required<Omit<OptimizerOptions, "clipNorm">> & { clipNorm: number };
+  readonly #options: ResolvedOptimizerOptions;
   #step = 0;
 
   /**
@@ -129,30 +176,8 @@ export class Optimizer implements Encodable {
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, store: ParameterStore, options: OptimizerOptions) {
-    const kind = options?.kind;
-    if (!["sgd", "adam", "adamw"].includes(kind)) rangeError(OP, "options.kind", '"sgd", "adam" or "adamw"', kind);
-    const o = {
-      kind,
-      lr: options.lr,
-      momentum: options.momentum ?? 0.9,
-      beta1: options.beta1 ?? 0.9,
-      beta2: options.beta2 ?? 0.999,
-      eps: options.eps ?? 1e-8,
-      weightDecay: options.weightDecay ?? (kind === "adamw" ? 0.01 : 0),
-      clipNorm: options.clipNorm ?? 0,
-    };
-    if (typeof o.lr !== "function") checkNumber(OP, "options.lr", o.lr, (v) => v > 0, "> 0");
-    checkNumber(OP, "options.momentum", o.momentum, (v) => v >= 0 && v < 1, "in [0, 1)");
-    checkNumber(OP, "options.beta1", o.beta1, (v) => v >= 0 && v < 1, "in [0, 1)");
-    checkNumber(OP, "options.beta2", o.beta2, (v) => v >= 0 && v < 1, "in [0, 1)");
-    checkNumber(OP, "options.eps", o.eps, (v) => v > 0, "> 0");
-    checkNumber(OP, "options.weightDecay", o.weightDecay, (v) => v >= 0, ">= 0");
-    if (options.clipNorm !== undefined) checkNumber(OP, "options.clipNorm", o.clipNorm, (v) => v > 0, "> 0");
-    // Each is an f32 in the kernel: finite there, and normal where a GPU flushing it to 0 would divide by 0.
-    if (typeof o.lr !== "function") checkRange(OP, "options.lr", o.lr, F32_MIN_NORMAL, F32_MAX, "a normal f32");
-    checkRange(OP, "options.eps", o.eps, F32_MIN_NORMAL, F32_MAX, "a normal f32, which keeps m/√v finite");
-    checkRange(OP, "options.weightDecay", o.weightDecay, 0, F32_MAX, "a finite f32");
-    checkRange(OP, "options.clipNorm", o.clipNorm || 1, F32_MIN_NORMAL, F32_MAX, "a normal f32");
+    const o = resolveOptimizerOptions(OP, options);
+    const kind = o.kind;
     this.kind = kind;
     this.#options = o;
     this.#gpu = gpu;

@@ -182,3 +182,23 @@ function countIn(
   }
   return value;
 }
+
+/**
+ * The config a checkpoint was saved with, without loading its tensors (a
+ * trainer compares it with its own before it loads anything).
+ *
+ * @param path The checkpoint.
+ * @returns The saved config (null when none was saved).
+ * @throws {CheckpointError} When the file is not a valid checkpoint, or its config is not JSON.
+ */
+export async function readCheckpointConfig(path: string): Promise<unknown> {
+  const { metadata } = await readSafetensors(path);
+  if (metadata.format !== FORMAT) {
+    throw new CheckpointError(path, `not an ncegpu checkpoint (format ${JSON.stringify(metadata.format)})`);
+  }
+  try {
+    return JSON.parse(metadata.config ?? "null");
+  } catch {
+    throw new CheckpointError(path, "metadata config is not valid JSON");
+  }
+}

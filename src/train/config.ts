@@ -6,11 +6,11 @@
  */
 
 import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
-import type { AffineRanges } from "../data/augment.ts";
+import { type AffineRanges, checkAffineRanges } from "../data/augment.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
-import type { ContrastiveOptions } from "../losses/loss.ts";
+import { baseParams, type ContrastiveOptions } from "../losses/loss.ts";
 import type { Activation } from "../ops/activation.ts";
-import type { OptimizerOptions } from "../optim/optimizer.ts";
+import { type OptimizerOptions, resolveOptimizerOptions } from "../optim/optimizer.ts";
 import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
 import { type EffectivenessOptions, lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
 
@@ -78,13 +78,19 @@ export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "eva
  *
  * @param config The run.
  * @param train The training set (its width and classes set defaults).
+ * @param test The test set (default the training set): its width and rows are checked.
  * @returns The resolved config.
  * @throws {TypeError} When `config` is not an object, or a field that must be a number is not one.
  * @throws {RangeError} When a field is out of range; the message names it.
  */
-export function resolveTrainerConfig(config: TrainerConfig, train: LabelledBytes): ResolvedTrainerConfig {
+export function resolveTrainerConfig(
+  config: TrainerConfig,
+  train: LabelledBytes,
+  test: LabelledBytes = train,
+): ResolvedTrainerConfig {
   const op = "Trainer";
   if (typeof config !== "object" || config === null) typeError(op, "config", "an object", config);
+  if (typeof train !== "object" || train === null) typeError(op, "data.train", "a labelled dataset", train);
   const dims = config.dims ?? [train.width, 256, 128];
   if (!Array.isArray(dims) || dims.length < 2 || dims[0] !== train.width) {
     rangeError(op, "config.dims", `widths starting with the dataset's row width (${train.width})`, dims);
@@ -108,27 +114,54 @@ export function resolveTrainerConfig(config: TrainerConfig, train: LabelledBytes
   const metricsEvery = config.metricsEvery ?? 10;
   checkInt(op, "config.metricsEvery", metricsEvery, 1);
   const evalSizes = { k: 10, ...(config.evalSizes ?? { bank: 2000, queries: 1000 }) };
+  checkInt(op, "config.evalSizes.k", evalSizes.k, 1);
   checkInt(op, "config.evalSizes.bank", evalSizes.bank, evalSizes.k);
   checkInt(op, "config.evalSizes.queries", evalSizes.queries, 1);
   const schedule = config.schedule ?? { kind: "closed" };
   if (!["fixed", "ans", "closed"].includes(schedule?.kind)) {
     rangeError(op, "config.schedule.kind", '"fixed", "ans" or "closed"', schedule?.kind);
   }
+  // Everything below is checked here, before any GPU work, by the same functions the parts use later.
+  if (schedule.kind === "fixed") checkInt(op, "config.schedule.k", schedule.k, 1, kMax);
+  if (schedule.kind === "ans") {
+    checkInt(op, "config.schedule.kStar", schedule.kStar, 1, kMax);
+    checkInt(op, "config.schedule.decayTo", schedule.decayTo ?? 1, 1, kMax);
+  }
+  const activation = config.activation ?? "relu";
+  if (!["relu", "gelu", "tanh"].includes(activation)) {
+    rangeError(op, "config.activation", '"relu", "gelu" or "tanh"', activation);
+  }
+  const loss = config.loss ?? { tau: 0.1 };
+  baseParams(op, loss, "config.loss");
+  const optimizer = config.optimizer ?? { kind: "adam", clipNorm: 1 };
+  resolveOptimizerOptions(op, { ...optimizer, lr }, "config.optimizer");
+  const augment = config.augment ?? null;
+  if (augment !== null) checkAffineRanges(op, augment, "config.augment");
+  if (test?.width !== train.width) {
+    rangeError(op, "data.test.width", `the training set's (${train.width})`, test?.width);
+  }
+  if (augment && !train.imageShape) typeError(op, "data.train.imageShape", "given when config.augment is", undefined);
+  if (evalSizes.bank > train.rows) {
+    rangeError(op, "config.evalSizes.bank", `<= training rows (${train.rows})`, evalSizes.bank);
+  }
+  if (evalSizes.queries > test.rows) {
+    rangeError(op, "config.evalSizes.queries", `<= test rows (${test.rows})`, evalSizes.queries);
+  }
   return {
     dims,
-    activation: config.activation ?? "relu",
+    activation,
     batch,
     kMax,
     schedule,
     lambda,
     labelNoise,
     excludeSameLabel,
-    loss: config.loss ?? { tau: 0.1 },
+    loss,
     lr,
-    optimizer: config.optimizer ?? { kind: "adam", clipNorm: 1 },
+    optimizer,
     steps,
     seed: config.seed ?? 1,
-    augment: config.augment ?? null,
+    augment,
     metricsEvery,
     evalSizes,
   };

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { modelAccuracyFromCounts } from "../schedule/theory.ts";
+import type { StepMetrics } from "./step.ts";
+
 /** One metrics record (what the JSONL file and the charts hold). */
 export interface TrainRecord {
   /** The step (1-based) the numbers belong to. */
@@ -54,4 +57,29 @@ export interface TrainerHooks {
   onStep?(step: number, k: number): void;
   /** When a metrics record arrives (a few steps late, in order). */
   onRecord?(record: TrainRecord): void;
+}
+
+/**
+ * The record of one metrics step.
+ *
+ * @param m The step's metrics.
+ * @param below Its rank counts.
+ * @param kStar K* for those counts.
+ * @param stepsPerSecond The rate so far.
+ * @returns The record.
+ */
+export function trainRecord(m: StepMetrics, below: number[], kStar: number, stepsPerSecond: number): TrainRecord {
+  const k = m.negatives;
+  return {
+    step: m.step,
+    loss: m.meanLoss,
+    k,
+    kStar,
+    pB: modelAccuracyFromCounts(below, k, k)[k - 1], // P̂(B|K) raw
+    miBound: m.miBound,
+    eta: m.meanEta,
+    top1: m.top1,
+    gradNorm: m.gradNorm,
+    stepsPerSecond,
+  };
 }

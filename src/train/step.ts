@@ -12,6 +12,7 @@
 
 import { checkInt } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
+import { DeviceLostError, type GpuError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
 import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
@@ -107,6 +108,7 @@ export class TrainingStep {
   readonly #free: GPUBuffer[] = [];
   readonly #pending: Promise<void>[] = [];
   readonly #ready: StepMetrics[] = [];
+  #failure: GpuError | null = null;
 
   /**
    * Binds the encoders, the loss and the optimizer, and allocates the staging ring, once.
@@ -163,14 +165,27 @@ export class TrainingStep {
    * @throws {DeviceLostError} When the device is lost, before or while waiting for a free staging buffer.
    */
   async run(): Promise<void> {
+    this.#throwIfFailed();
     const step = this.step + 1;
     const wantMetrics = step % this.metricsEvery === 0;
     if (wantMetrics && this.#free.length === 0) await this.#pending[0];
+    this.#throwIfFailed();
     const encoder = this.#gpu.device.createCommandEncoder({ label: "TrainingStep" });
     const staging = wantMetrics ? this.#free.pop()! : null;
-    this.#record(encoder, staging);
-    this.#gpu.submit("TrainingStep", encoder);
+    try {
+      this.#record(encoder, staging);
+      this.#gpu.submit("TrainingStep", encoder);
+    } catch (error) {
+      if (staging) this.#free.push(staging); // the step never ran: its staging buffer is free again
+      throw error;
+    }
     if (staging) this.#collect(staging, step);
+  }
+
+  /** Throws the first failure of a metrics readback (device lost, GPU error) where a caller awaits; it stays. */
+  #throwIfFailed(): void {
+    const error = this.#failure;
+    if (error) throw error;
   }
 
   /**
@@ -201,12 +216,18 @@ export class TrainingStep {
   }
 
   #collect(staging: GPUBuffer, step: number): void {
-    const done = this.#gpu.raceLost("TrainingStep:metrics", staging.mapAsync(GPUMapMode.READ)).then(() => {
+    const op = "TrainingStep:metrics";
+    const done = this.#gpu.raceLost(op, staging.mapAsync(GPUMapMode.READ)).then(() => {
+      // A buffer of a lost device may still "map"; its contents are not this step's.
+      if (this.#gpu.isLost) throw new DeviceLostError(op, "the device was lost while the metrics were in flight");
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
       const f = new Float32Array(bytes, 0, 10);
       const below = this.#counts ? new Uint32Array(bytes, METRIC_BYTES) : undefined;
       this.#ready.push({ ...parseReadouts(f), step, gradNorm: f[9], below });
+    }).catch(async (error) => {
+      // Kept, not thrown here: nobody may be awaiting this promise (a trainer abandons a lost device's step).
+      this.#failure ??= await this.#gpu.failure(op, error);
     }).finally(() => {
       this.#free.push(staging);
       this.#pending.splice(this.#pending.indexOf(done), 1);
@@ -231,6 +252,7 @@ export class TrainingStep {
    */
   async flush(): Promise<StepMetrics[]> {
     await Promise.all(this.#pending);
+    this.#throwIfFailed();
     return this.takeMetrics();
   }
 

@@ -12,32 +12,45 @@
  * label, so label noise makes some "negatives" really positives: the
  * setting of docs/science.md §3.
  *
+ * Everything bound on the GPU lives in one object (src/train/_trainer_device.ts);
+ * everything else on the host. When the device is lost, the trainer binds
+ * again on a new device, restores its last in-memory snapshot (parameters,
+ * moments, samplers, schedule, rank counts) and replays from there: a run
+ * replays exactly, so it ends as if nothing had happened.
+ *
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
-import type { Encodable, Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkInt, rangeError } from "../gpu/_check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { DeviceLostError } from "../gpu/errors.ts";
 import { randomWarps } from "../data/augment.ts";
-import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
+import type { LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
-import { mlp, type Sequential } from "../nn/layers.ts";
-import { ParameterStore } from "../nn/parameters.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
-import { warmupCosine } from "../optim/optimizer.ts";
 import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
 import { PairSampler } from "../sampling/pairs.ts";
 import { RankCountFeedback } from "../schedule/feedback.ts";
 import type { KSchedule } from "../schedule/schedules.ts";
-import { bestKFromCounts, type EffectivenessOptions, modelAccuracyFromCounts } from "../schedule/theory.ts";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
+import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoint.ts";
+import { CheckpointError } from "./safetensors.ts";
+import { bindTrainerDevice, type TrainerDevice } from "./_trainer_device.ts";
+import {
+  type DeviceSnapshot,
+  type RecoveryOptions,
+  recoveryOptions,
+  restoreDevice,
+  snapshotDevice,
+  type TrainerOptions,
+} from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
-import { Embedder, knnEvaluate, type KnnResult, seededOrder } from "./eval.ts";
+import { knnEvaluate, type KnnResult, seededOrder } from "./eval.ts";
 import { restoreStates, type StatesOf, statesOf } from "./state.ts";
-import { NonFiniteLossError, type TrainerHooks, type TrainRecord } from "./records.ts";
-import { type StepMetrics, TrainingStep } from "./step.ts";
+import { NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
+import type { StepMetrics } from "./step.ts";
 
-/** Everything besides tensors that decides what a run does next: what a checkpoint saves by name. */
+/** What decides a run's future besides tensors: what checkpoints and snapshots save, by name. */
 type RunState = {
   pairs: PairSampler;
   negatives: BatchNegativeSampler;
@@ -49,10 +62,18 @@ type RunState = {
 /** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
 const BANK_SEED = 12345;
 
+/** A host snapshot: the device side, the run state and how many records there were. */
+interface Snapshot {
+  device: DeviceSnapshot;
+  states: StatesOf<RunState>;
+  records: number;
+}
+
 /**
  * A bound training run. Construct, then {@linkcode Trainer.run}; evaluate
  * with {@linkcode Trainer.evaluate}; save and resume with
- * {@linkcode Trainer.save} and {@linkcode Trainer.resume}.
+ * {@linkcode Trainer.save} and {@linkcode Trainer.resume}. A lost device is
+ * recovered from by default ({@linkcode RecoveryOptions}).
  *
  * @example A few steps on a tiny synthetic set
  * ```ts
@@ -76,30 +97,24 @@ export class Trainer {
   readonly config: Readonly<ResolvedTrainerConfig>;
   /** Every metrics record of this process, in order. */
   readonly records: TrainRecord[] = [];
-  readonly #gpu: Gpu;
-  readonly #train: DeviceDataset;
-  readonly #test: DeviceDataset;
-  readonly #store: ParameterStore;
-  readonly #encoder: Sequential;
-  readonly #step: TrainingStep;
-  readonly #schedule: KSchedule;
+  readonly #data: { train: LabelledBytes; test: LabelledBytes };
+  #device: TrainerDevice;
+  /** Devices this trainer requested itself (after a loss), which it destroys. */
+  readonly #requested: Gpu[] = [];
+  readonly #recovery: Required<RecoveryOptions> | null;
+  #snapshot: Snapshot | null = null;
   /** The pieces of F(K) and pseudo-counts behind the recorded K* (the closed loop's own, when it is the schedule). */
   readonly #theory: EffectivenessOptions & { pseudoCounts?: number };
-  readonly #pairs: PairSampler;
-  readonly #negatives: BatchNegativeSampler;
-  readonly #warpRng: Rng;
-  readonly #feedback: RankCountFeedback;
-  readonly #stateful: RunState;
+  /** The samplers, the schedule and the rank counts in flight: the run's host state. */
+  readonly #run: RunState;
   /** Host-side index table and warps, rewritten every step. */
   readonly #table: Uint32Array;
   readonly #hostWarps: Float32Array;
-  readonly #ids: { anchors: Tensor; positives: Tensor };
-  readonly #warps: { anchors: Tensor; positives: Tensor } | null;
-  readonly #owned: { destroy(): void }[] = [];
-  #embedder: Embedder<"train" | "test"> | null = null;
   #bankOrder: Uint32Array | null = null;
   #hooks: TrainerHooks = {};
-  #started = 0;
+  /** The last step and record handed to the hooks: a replay after a recovery does not hand them out again. */
+  #reported = { step: 0, record: 0 };
+  #started = 0; // when run() began, and at which step: for the steps/s rate
   #startStep = 0;
   #failed: NonFiniteLossError | null = null;
 
@@ -110,105 +125,66 @@ export class Trainer {
    * @param gpu The context.
    * @param data Training and test sets (same width and classes).
    * @param config The run.
+   * @param options Recovery from a lost device.
    * @throws {TypeError} When the config is not an object, a field that must be a number is not one, or augmentation
    * is asked for rows that are not images.
-   * @throws {RangeError} When a config field, or the data, is out of range; the message names it.
+   * @throws {RangeError} When a config field, an option, or the data is out of range; the message names it.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
-  constructor(gpu: Gpu, data: { train: LabelledBytes; test: LabelledBytes }, config: TrainerConfig = {}) {
-    const op = "Trainer";
-    if (data?.test?.width !== data?.train?.width) {
-      rangeError(op, "data.test.width", `the training set's (${data?.train?.width})`, data?.test?.width);
-    }
-    const cfg = resolveTrainerConfig(config, data.train);
+  constructor(
+    gpu: Gpu,
+    data: { train: LabelledBytes; test: LabelledBytes },
+    config: TrainerConfig = {},
+    options: TrainerOptions = {},
+  ) {
+    const cfg = resolveTrainerConfig(config, data?.train, data?.test);
     this.config = cfg;
-    this.#schedule = buildSchedule(cfg);
+    const schedule = buildSchedule(cfg);
     this.#theory = cfg.schedule.kind === "closed" ? cfg.schedule : {};
-    if (cfg.augment && !data.train.imageShape) {
-      typeError(op, "data.train.imageShape", "given when config.augment is set", undefined);
-    }
-    if (cfg.evalSizes.bank > data.train.rows) {
-      rangeError(op, "config.evalSizes.bank", `<= training rows (${data.train.rows})`, cfg.evalSizes.bank);
-    }
-    if (cfg.evalSizes.queries > data.test.rows) {
-      rangeError(op, "config.evalSizes.queries", `<= test rows (${data.test.rows})`, cfg.evalSizes.queries);
-    }
+    this.#recovery = recoveryOptions(options);
     const { batch, kMax, seed } = cfg;
-    this.#gpu = gpu;
-    this.#train = new DeviceDataset(gpu, data.train);
-    this.#test = data.test === data.train ? this.#train : new DeviceDataset(gpu, data.test);
-    this.#owned.push(this.#train);
-    if (this.#test !== this.#train) this.#owned.push(this.#test);
-    this.#store = new ParameterStore(gpu, { seed });
-    this.#encoder = mlp(this.#store, cfg.dims, { activation: cfg.activation, normalize: true });
-    this.#store.build();
-    const width = data.train.width;
-    const xq = Tensor.empty(gpu, [batch, width]);
-    const xc = Tensor.empty(gpu, [batch, width]);
-    this.#ids = { anchors: Tensor.zeros(gpu, [batch], "u32"), positives: Tensor.zeros(gpu, [batch], "u32") };
-    this.#warps = cfg.augment
-      ? { anchors: Tensor.empty(gpu, [batch, WARP_FLOATS]), positives: Tensor.empty(gpu, [batch, WARP_FLOATS]) }
-      : null;
-    const gather: { query: Encodable; candidate: Encodable } = {
-      query: this.#train.gather(this.#ids.anchors, xq, { warps: this.#warps?.anchors }),
-      candidate: this.#train.gather(this.#ids.positives, xc, { warps: this.#warps?.positives }),
-    };
-    this.#negatives = new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 });
-    this.#pairs = new PairSampler(data.train.labels, { batch, seed: seed + 2 });
-    this.#warpRng = new Rng(seed + 3);
-    this.#feedback = new RankCountFeedback(cfg.metricsEvery);
-    this.#stateful = {
-      pairs: this.#pairs,
-      negatives: this.#negatives,
-      warps: this.#warpRng,
-      schedule: this.#schedule,
-      feedback: this.#feedback,
+    this.#run = {
+      negatives: new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 }),
+      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2 }),
+      warps: new Rng(seed + 3),
+      schedule,
+      feedback: new RankCountFeedback(cfg.metricsEvery),
     };
     this.#table = new Uint32Array(batch * (kMax + 1));
     this.#hostWarps = new Float32Array(batch * WARP_FLOATS);
-    const k0 = this.#schedule.next({ step: 0, totalSteps: cfg.steps });
-    const lr = warmupCosine({ peak: cfg.lr, floor: cfg.lr / 20, warmup: Math.ceil(cfg.steps / 20), total: cfg.steps });
-    this.#step = new TrainingStep(gpu, {
-      store: this.#store,
-      query: this.#encoder,
-      candidate: this.#encoder,
-      xq,
-      xc,
-      gather,
-    }, {
-      loss: { ...cfg.loss, kMax, k: k0 },
-      optimizer: { ...cfg.optimizer, lr },
-      metricsEvery: cfg.metricsEvery,
-      counts: true,
-    });
-    this.#owned.push(this.#step, gather.query, gather.candidate, xq, xc, this.#ids.anchors, this.#ids.positives);
-    if (this.#warps) this.#owned.push(this.#warps.anchors, this.#warps.positives);
+    this.#data = data;
+    this.#device = bindTrainerDevice(gpu, data, cfg, schedule.next({ step: 0, totalSteps: cfg.steps }));
+  }
+
+  /** The device the trainer runs on now (a new one after it recovered from a lost one). */
+  get gpu(): Gpu {
+    return this.#device.gpu;
   }
 
   /** Steps completed. */
   get stepsDone(): number {
-    return this.#step.step;
+    return this.#device.step.step;
   }
 
   /** The K the loss uses now. */
   get k(): number {
-    return this.#step.loss.k;
+    return this.#device.step.loss.k;
   }
 
   /**
    * Trains until `until` steps are done (default: the configured total),
    * one submit per step, checking every metrics record for non-finite values.
+   * A lost device is replaced and the run replayed from the last snapshot.
    *
    * @param options `until`: stop after this many steps in all; `hooks`: progress callbacks.
    * @returns The metrics records of this call, in order.
    * @throws {NonFiniteLossError} When the loss or gradient norm stops being finite.
-   * @throws {TypeError} When `until` is not a number, or a `config.augment` range is not one.
-   * @throws {RangeError} When `until` is below the steps done or above the configured total, an `ans` schedule
-   * asks for a K above `kMax`, or a `config.augment` range is out of range (both checked only here).
+   * @throws {TypeError} When `until` is not a number.
+   * @throws {RangeError} When `until` is below the steps done or above the configured total.
    * @throws {GpuError} When an earlier op's GPU error is pending.
-   * @throws {DeviceLostError} When the device is lost.
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed `attempts` times in a row.
    */
   async run(options: { until?: number; hooks?: TrainerHooks } = {}): Promise<TrainRecord[]> {
     const until = options.until ?? this.config.steps;
@@ -217,27 +193,75 @@ export class Trainer {
     this.#started = performance.now();
     this.#startStep = this.stepsDone;
     const first = this.records.length;
+    await this.#recovering(() => this.#steps(until));
+    return this.records.slice(first);
+  }
+
+  /** The training loop from the steps done to `until`, with a snapshot at its start and every `snapshotEvery`. */
+  async #steps(until: number): Promise<void> {
+    const step = this.#device.step;
     for (let s = this.stepsDone + 1; s <= until; s++) {
-      const due = this.#feedback.dueAt(s);
-      if (due !== null) {
-        this.#accept(this.#step.takeMetrics());
-        if (!this.#feedback.has(due)) this.#accept(await this.#step.flush()); // late: wait for exactly these
-        this.#feedback.apply(due);
+      const every = this.#recovery?.snapshotEvery;
+      if (every && (s === this.#startStep + 1 || (s - 1) % every === 0) && this.#snapshot?.device.step !== s - 1) {
+        await this.#takeSnapshot();
       }
-      const counts = this.#feedback.current;
-      const k = this.#schedule.next({
+      const due = this.#run.feedback.dueAt(s);
+      if (due !== null) {
+        this.#accept(step.takeMetrics());
+        if (!this.#run.feedback.has(due)) this.#accept(await step.flush()); // late: wait for exactly these
+        this.#run.feedback.apply(due);
+      }
+      const counts = this.#run.feedback.current;
+      const k = this.#run.schedule.next({
         step: s - 1,
         totalSteps: this.config.steps,
         counts: counts ? { below: counts.below, kNow: counts.k } : undefined,
       });
-      if (k !== this.#step.loss.k) this.#step.loss.setK(k);
+      if (k !== step.loss.k) step.loss.setK(k);
       this.#prepareBatch();
-      await this.#step.run();
-      this.#hooks.onStep?.(s, k);
-      this.#accept(this.#step.takeMetrics());
+      await step.run();
+      if (s > this.#reported.step) this.#hooks.onStep?.(this.#reported.step = s, k);
+      this.#accept(step.takeMetrics());
     }
-    this.#accept(await this.#step.flush());
-    return this.records.slice(first);
+    this.#accept(await step.flush());
+  }
+
+  /**
+   * Runs `work`; when the device is lost, binds again on a new one, restores the
+   * last snapshot, replays to where the work started, and runs it again.
+   */
+  async #recovering<T>(work: () => Promise<T>): Promise<T> {
+    const target = this.stepsDone;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        const recovery = this.#recovery;
+        if (!(error instanceof DeviceLostError) || !recovery || !this.#snapshot || attempt > recovery.attempts) {
+          throw error;
+        }
+        const lost = this.#device;
+        const gpu = await recovery.requestGpu();
+        this.#requested.push(gpu);
+        lost.destroy(); // its buffers belong to the lost device
+        const { device, states, records } = this.#snapshot;
+        this.#device = bindTrainerDevice(gpu, this.#data, this.config, 1);
+        restoreDevice(this.#device, device);
+        restoreStates(this.#run, structuredClone(states));
+        this.records.length = records;
+        this.#failed = null;
+        if (this.stepsDone < target) await this.#steps(target);
+      }
+    }
+  }
+
+  async #takeSnapshot(): Promise<void> {
+    this.#accept(await this.#device.step.flush());
+    this.#snapshot = {
+      device: await snapshotDevice(this.#device),
+      states: structuredClone(statesOf(this.#run)),
+      records: this.records.length,
+    };
   }
 
   #accept(metrics: StepMetrics[]): void {
@@ -251,37 +275,29 @@ export class Trainer {
       if (this.#failed) throw this.#failed;
       const below = Array.from(m.below!);
       const k = m.negatives;
-      this.#feedback.add({ step: m.step, k, below });
-      const record: TrainRecord = {
-        step: m.step,
-        loss: m.meanLoss,
-        k,
-        // K* exactly as the closed loop computes it (its pieces and pseudo-counts); P̂(B|K) raw.
-        kStar: bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory),
-        pB: modelAccuracyFromCounts(below, k, k)[k - 1],
-        miBound: m.miBound,
-        eta: m.meanEta,
-        top1: m.top1,
-        gradNorm: m.gradNorm,
-        stepsPerSecond: (this.stepsDone - this.#startStep) / ((performance.now() - this.#started) / 1000),
-      };
+      this.#run.feedback.add({ step: m.step, k, below });
+      // K* exactly as the closed loop computes it (its pieces and pseudo-counts).
+      const kStar = bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory);
+      const rate = (this.stepsDone - this.#startStep) / ((performance.now() - this.#started) / 1000);
+      const record = trainRecord(m, below, kStar, rate);
       this.records.push(record);
-      this.#hooks.onRecord?.(record);
+      if (m.step > this.#reported.record) this.#hooks.onRecord?.((this.#reported.record = m.step, record));
     }
   }
 
   /** Draws the next batch on the host and uploads it: ids, the index table, warps. */
   #prepareBatch(): void {
     const { batch, augment } = this.config;
-    const pairs = this.#pairs;
+    const { step, ids, warps } = this.#device;
+    const { pairs, negatives, warps: warpRng } = this.#run;
     pairs.sample();
-    this.#negatives.sample(pairs.labels, this.#table);
-    this.#step.loss.setIndices(this.#table);
-    this.#ids.anchors.write(pairs.anchors);
-    this.#ids.positives.write(pairs.positives);
-    if (this.#warps && augment) {
-      this.#warps.anchors.write(randomWarps(this.#warpRng, batch, augment, this.#hostWarps));
-      this.#warps.positives.write(randomWarps(this.#warpRng, batch, augment, this.#hostWarps));
+    negatives.sample(pairs.labels, this.#table);
+    step.loss.setIndices(this.#table);
+    ids.anchors.write(pairs.anchors);
+    ids.positives.write(pairs.positives);
+    if (warps && augment) {
+      warps.anchors.write(randomWarps(warpRng, batch, augment, this.#hostWarps));
+      warps.positives.write(randomWarps(warpRng, batch, augment, this.#hostWarps));
     }
   }
 
@@ -294,14 +310,10 @@ export class Trainer {
    * @throws {RangeError} When a row number is out of range.
    * @throws {OutOfMemoryError} On first use, when the embedder's chunk exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
-   * @throws {DeviceLostError} When the device is lost.
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
    */
   embed(split: "train" | "test", rows: ArrayLike<number>): Promise<Float32Array> {
-    if (!this.#embedder) {
-      this.#embedder = new Embedder(this.#gpu, this.#encoder, { train: this.#train, test: this.#test });
-      this.#owned.push(this.#embedder);
-    }
-    return this.#embedder.embed(split, rows);
+    return this.#recovering(() => this.#device.embedder().embed(split, rows));
   }
 
   /**
@@ -316,21 +328,22 @@ export class Trainer {
    * not one in [1, bank].
    * @throws {OutOfMemoryError} On first use, when the embedder's chunk exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
-   * @throws {DeviceLostError} When the device is lost.
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
    */
   async evaluate(sizes: { bank: number; queries: number; k?: number } = this.config.evalSizes): Promise<KnnResult> {
     const op = "Trainer.evaluate";
-    checkInt(op, "sizes.bank", sizes.bank, 1, this.#train.host.rows);
-    checkInt(op, "sizes.queries", sizes.queries, 1, this.#test.host.rows);
-    this.#bankOrder ??= seededOrder(this.#train.host.rows, BANK_SEED);
+    const { train, test } = this.#data;
+    checkInt(op, "sizes.bank", sizes.bank, 1, train.rows);
+    checkInt(op, "sizes.queries", sizes.queries, 1, test.rows);
+    this.#bankOrder ??= seededOrder(train.rows, BANK_SEED);
     const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const dim = this.config.dims[this.config.dims.length - 1];
     return knnEvaluate(
       await this.embed("train", bankRows),
-      Array.from(bankRows, (r) => this.#train.host.cleanLabels[r]),
+      Array.from(bankRows, (r) => train.cleanLabels[r]),
       await this.embed("test", queryRows),
-      Array.from(queryRows, (r) => this.#test.host.cleanLabels[r]),
+      Array.from(queryRows, (r) => test.cleanLabels[r]),
       dim,
       { k: sizes.k ?? 10 },
     );
@@ -344,15 +357,17 @@ export class Trainer {
    * @param path The checkpoint file.
    * @throws {NonFiniteLossError} When a step's metrics were not finite: the last good checkpoint stays.
    * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
-   * @throws {DeviceLostError} When the device is lost.
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
    * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
    */
   async save(path: string): Promise<void> {
-    this.#accept(await this.#step.flush());
-    await saveCheckpoint(path, this.#store, this.#step.optimizer, {
-      step: this.stepsDone,
-      rngState: this.#pairs.state,
-      config: { trainer: this.config, state: statesOf(this.#stateful) },
+    await this.#recovering(async () => {
+      this.#accept(await this.#device.step.flush());
+      await saveCheckpoint(path, this.#device.store, this.#device.step.optimizer, {
+        step: this.stepsDone,
+        rngState: this.#run.pairs.state,
+        config: { trainer: this.config, state: statesOf(this.#run) },
+      });
     });
   }
 
@@ -360,23 +375,25 @@ export class Trainer {
    * Loads a checkpoint saved by a trainer with the same config, and continues from its step.
    *
    * @param path The checkpoint file.
-   * @throws {CheckpointError} When the file is not a valid checkpoint of this model.
-   * @throws {RangeError} When it was saved with another config (checked after the tensors are loaded), or its
+   * @throws {CheckpointError} When the file is not a valid checkpoint of this model, or holds no trainer state.
+   * @throws {RangeError} When it was saved with another config (checked before anything is loaded), or its
    * sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
-    const saved = await loadCheckpoint(path, this.#store, this.#step.optimizer);
-    const { trainer, state } = saved.config as { trainer: unknown; state: StatesOf<RunState> };
+    const saved = await readCheckpointConfig(path) as { trainer?: unknown; state?: StatesOf<RunState> } | null;
+    if (!saved?.trainer || !saved.state) throw new CheckpointError(path, "holds no trainer config and state");
     const mine = JSON.stringify(this.config);
-    if (JSON.stringify(trainer) !== mine) {
-      rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(trainer)}`, mine);
+    if (JSON.stringify(saved.trainer) !== mine) {
+      rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
     }
-    restoreStates(this.#stateful, state);
+    await loadCheckpoint(path, this.#device.store, this.#device.step.optimizer);
+    restoreStates(this.#run, saved.state);
+    this.#snapshot = null; // the snapshot was of the run before the resume
   }
 
-  /** Frees everything the trainer allocated. */
+  /** Frees everything the trainer allocated, and the devices it requested after a loss. */
   destroy(): void {
-    for (const t of this.#owned.reverse()) t.destroy();
-    this.#store.destroy();
+    this.#device.destroy();
+    for (const gpu of this.#requested) gpu.destroy();
   }
 }

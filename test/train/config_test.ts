@@ -3,7 +3,7 @@ import { syntheticImages } from "../../src/data/dataset.ts";
 import { resolveTrainerConfig } from "../../src/train/config.ts";
 import { lambdaFromClasses, lambdaFromLabelNoise } from "../../src/schedule/theory.ts";
 
-const train = syntheticImages({ rows: 40, side: 4, classes: 5 });
+const train = syntheticImages({ rows: 2000, side: 4, classes: 5 }); // the default kNN bank is 2,000 rows
 
 Deno.test("an empty config resolves to the documented defaults, λ from the classes and the label noise", () => {
   const c = resolveTrainerConfig({}, train);

@@ -4,6 +4,8 @@ import { encodeSafetensors, readSafetensors } from "../../src/train/safetensors.
 import type { TrainerConfig } from "../../src/train/config.ts";
 import { NonFiniteLossError, type TrainRecord } from "../../src/train/records.ts";
 import { Trainer } from "../../src/train/trainer.ts";
+import { type Gpu, requestGpu } from "../../src/gpu/device.ts";
+import { DeviceLostError } from "../../src/gpu/errors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed } from "../util/random.ts";
 
@@ -129,5 +131,54 @@ Deno.test({
     for (const [bad, message] of cases) assert.throws(() => new Trainer(gpu, data, { ...config, ...bad }), message);
     assert.equal(gpu.counters.buffersAllocated, before.buffersAllocated);
     assert.equal(gpu.counters.pipelinesCreated, before.pipelinesCreated);
+  },
+});
+
+Deno.test({
+  name: "a device lost mid-run, and again mid-evaluation, is replaced and the run ends exactly as an uninterrupted one",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const seed = freshSeed("device loss");
+    const { data, config } = smallRun(seed);
+    const straight = new Trainer(gpu, data, config);
+    const all = await straight.run();
+    const straightEval = await straight.evaluate();
+    straight.destroy();
+
+    // Its own device, so that losing it does not take the shared test device down. A real loss: the
+    // device is destroyed under the trainer, which learns of it from WebGPU, not from a flag of ours.
+    const first = await requestGpu();
+    const requested: Gpu[] = [];
+    const trainer = new Trainer(first, data, config, {
+      recovery: { snapshotEvery: 10, requestGpu: async () => requested[requested.push(await requestGpu()) - 1] },
+    });
+    const seen: number[] = [];
+    const records = await trainer.run({
+      hooks: {
+        onStep: (step) => {
+          seen.push(step);
+          if (step === 23) first.device.destroy();
+        },
+      },
+    });
+    assert.equal(requested.length, 1, "one new device");
+    assert.equal(trainer.gpu, requested[0]);
+    assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i + 1), "each step reported once, replay included");
+    assert.deepEqual(deterministic(records), deterministic(all));
+    assert.deepEqual(deterministic(trainer.records), deterministic(all));
+    trainer.gpu.device.destroy();
+    assert.deepEqual(await trainer.evaluate(), straightEval);
+    assert.equal(requested.length, 2, "a second new device, for the evaluation");
+    trainer.destroy();
+    first.destroy();
+
+    // Without recovery the loss is a DeviceLostError naming the op, not a hang.
+    const alone = await requestGpu();
+    const fragile = new Trainer(alone, data, config, { recovery: false });
+    const lost = fragile.run({ hooks: { onStep: (step) => step === 7 && alone.device.destroy() } });
+    await assert.rejects(lost, DeviceLostError);
+    fragile.destroy();
+    alone.destroy();
   },
 });
