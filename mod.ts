@@ -85,8 +85,8 @@ export type { LabelledBytes, SyntheticImagesOptions } from "./src/data/dataset.t
 export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
 export type { IdxArray } from "./src/data/idx.ts";
 export { FASHION_MNIST_DIR, hasMnistFiles, loadMnistFiles } from "./src/data/fashion_mnist.ts";
-export { randomWarps } from "./src/data/augment.ts";
-export type { AffineRanges } from "./src/data/augment.ts";
+export { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "./src/data/augment.ts";
+export type { AffineRanges, PhotometricRanges } from "./src/data/augment.ts";
 
 // Samplers.
 export { PairSampler } from "./src/sampling/pairs.ts";
@@ -116,14 +116,14 @@ export type { RankCounts, RankCountState } from "./src/schedule/feedback.ts";
 
 // Training: the step, the trainer, evaluation, checkpoints, charts.
 export { TrainingStep } from "./src/train/step.ts";
-export type { StepMetrics, StepOptions, StepParts } from "./src/train/step.ts";
+export type { StepMetrics, StepOptions, StepParts, ViewsLossOptions } from "./src/train/step.ts";
 export { Trainer } from "./src/train/trainer.ts";
 export type { RecoveryOptions, TrainerOptions } from "./src/train/recovery.ts";
 export { resolveTrainerConfig } from "./src/train/config.ts";
-export type { ResolvedTrainerConfig, ScheduleConfig, TrainerConfig } from "./src/train/config.ts";
+export type { ResolvedTrainerConfig, ScheduleConfig, TrainerConfig, TrainerMode } from "./src/train/config.ts";
 export { NonFiniteLossError } from "./src/train/records.ts";
 export type { TrainerHooks, TrainRecord } from "./src/train/records.ts";
-export { Embedder, knnEvaluate } from "./src/train/eval.ts";
+export { Embedder, knnEvaluate, pixelEmbeddings } from "./src/train/eval.ts";
 export type { KnnResult } from "./src/train/eval.ts";
 export type { Stateful, StatesOf } from "./src/train/state.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";

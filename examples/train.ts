@@ -18,6 +18,7 @@ import {
   limitBestK,
   loadMnistFiles,
   NonFiniteLossError,
+  type PhotometricRanges,
   requestGpu,
   resolveTrainerConfig,
   type ScheduleConfig,
@@ -31,17 +32,22 @@ import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/c
 
 const HELP = `Usage: deno task train [options]
 
+Mode
+  --mode NAME           pairs: same-label positives, K sampled negatives, adaptive K (default)
+                        simclr: no labels; two augmented views per item, the other 2B − 2 views as negatives
+                        (SimCLR's NT-Xent); labels only evaluate, next to raw pixels under the same kNN
 Data
   --data DIR            folder with the four (Fashion-)MNIST IDX files, gzipped or not
                         (default: ${FASHION_MNIST_DIR} when present, else the synthetic set)
   --synthetic           use the embedded synthetic set (12,000 train + 2,000 test, 10 classes)
   --noise R             flip this fraction of the training labels (symmetric label noise; default 0)
   --augment / --no-augment
-                        random affine warps of both views on the GPU (default: on for images)
+                        random affine warps of both views on the GPU (default: on for images; in simclr mode
+                        also random resized crops, contrast, brightness and pixel noise)
 Model and loss
-  --dims A,B,...        encoder widths after the input (default 256,128)
+  --dims A,B,...        encoder widths after the input (default 256,128; simclr 512,128)
   --loss NAME           infonce | adnce | dcl | hcl (default infonce)
-  --tau T               temperature (default 0.1)
+  --tau T               temperature (default 0.1; simclr 0.2)
   --lr LR               peak Adam learning rate, warm-up then cosine (default 0.002)
 K (negatives per anchor)
   --schedule NAME       closed | ans | fixed (default closed)
@@ -51,7 +57,7 @@ K (negatives per anchor)
   --lambda L            label reliability λ for the theory (default: from the classes and --noise)
 Run
   --steps N             training steps (default 700)
-  --batch B             anchor-positive pairs per step (default 128)
+  --batch B             anchor-positive pairs (simclr: items, 2B views) per step (default 128; simclr 256)
   --seed S              seed of everything (default 1)
   --eval-every N        quick kNN evaluation (2,000 train × 1,000 test) every N steps (default 100)
   --final-bank N        training items in the final kNN bank (default 10000)
@@ -68,9 +74,10 @@ const { values: args } = parseArgs({
     noise: { type: "string", default: "0" },
     augment: { type: "boolean" },
     "no-augment": { type: "boolean", default: false },
-    dims: { type: "string", default: "256,128" },
+    mode: { type: "string", default: "pairs" },
+    dims: { type: "string" },
     loss: { type: "string", default: "infonce" },
-    tau: { type: "string", default: "0.1" },
+    tau: { type: "string" },
     lr: { type: "string", default: "0.002" },
     schedule: { type: "string", default: "closed" },
     kmax: { type: "string" },
@@ -78,7 +85,7 @@ const { values: args } = parseArgs({
     kstar: { type: "string" },
     lambda: { type: "string" },
     steps: { type: "string", default: "700" },
-    batch: { type: "string", default: "128" },
+    batch: { type: "string" },
     seed: { type: "string", default: "1" },
     "eval-every": { type: "string", default: "100" },
     "final-bank": { type: "string", default: "10000" },
@@ -108,15 +115,20 @@ function oneOf<T extends string>(flag: string, text: string, allowed: readonly T
   return text as T;
 }
 
+const mode = oneOf("mode", args.mode, ["pairs", "simclr"] as const);
+const DEFAULTS = {
+  pairs: { dims: "256,128", batch: "128", tau: "0.1" },
+  simclr: { dims: "512,128", batch: "256", tau: "0.2" },
+};
 const steps = int("steps", args.steps, 1);
-const batch = int("batch", args.batch, 2);
+const batch = int("batch", args.batch ?? DEFAULTS[mode].batch, 2);
 const kMax = args.kmax === undefined ? Math.min(32, batch - 1) : int("kmax", args.kmax, 1);
 const seed = int("seed", args.seed, 0);
 const evalEvery = int("eval-every", args["eval-every"], 1);
 const noise = real("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");
 const loss = oneOf("loss", args.loss, ["infonce", "adnce", "dcl", "hcl"] as const);
 const scheduleKind = oneOf("schedule", args.schedule, ["closed", "ans", "fixed"] as const);
-const hidden = args.dims.split(",").map((d) => int("dims", d, 1));
+const hidden = (args.dims ?? DEFAULTS[mode].dims).split(",").map((d) => int("dims", d, 1));
 
 // Data: real when available, else synthetic.
 const dataDir = args.data ?? (!args.synthetic && await hasMnistFiles() ? FASHION_MNIST_DIR : null);
@@ -131,7 +143,16 @@ if (realImages) {
   dataName = "synthetic clusters (12,000 train, 2,000 test; --data DIR or dataset-fashion-mnist for real data)";
 }
 
-const augment: AffineRanges | null = (args.augment ?? (realImages && !args["no-augment"])) ? {} : null;
+const augmenting = args.augment ?? ((realImages || mode === "simclr") && !args["no-augment"]);
+// SimCLR learns only from what the two views share, so its views differ more: crops and photometric changes too.
+const augment: AffineRanges | null = !augmenting
+  ? null
+  : mode === "simclr"
+  ? { rotate: 15, scale: [0.8, 1.2], shear: 0.15, translate: 2, crop: [0.5, 1] }
+  : {};
+const photometric: PhotometricRanges | null = augmenting && mode === "simclr"
+  ? { contrast: [0.7, 1.3], brightness: 0.2, noise: 0.1 }
+  : null;
 const finalQueries = args["final-queries"] ? int("final-queries", args["final-queries"], 1) : data.test.rows;
 const finalBank = Math.min(int("final-bank", args["final-bank"], 10), data.train.rows);
 
@@ -139,6 +160,7 @@ const lambdaArg = args.lambda === undefined
   ? undefined
   : real("lambda", args.lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
 const config: TrainerConfig = {
+  mode,
   dims: [data.train.width, ...hidden],
   batch,
   kMax,
@@ -146,9 +168,10 @@ const config: TrainerConfig = {
   seed,
   labelNoise: noise,
   lambda: lambdaArg,
-  loss: { tau: real("tau", args.tau, (v) => v > 0, "> 0"), weighting: loss },
+  loss: { tau: real("tau", args.tau ?? DEFAULTS[mode].tau, (v) => v > 0, "> 0"), weighting: loss },
   lr: real("lr", args.lr, (v) => v > 0, "> 0"),
   augment,
+  photometric,
   metricsEvery: 10,
   evalSizes: { bank: Math.min(2000, data.train.rows), queries: Math.min(1000, data.test.rows) },
 };
@@ -176,9 +199,13 @@ if (args.resume) {
 console.log(`adapter: ${gpu.info.description || gpu.info.vendor}`);
 console.log(`data: ${dataName}${noise > 0 ? `, ${noise * 100}% of training labels flipped` : ""}`);
 console.log(
-  `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${loss}, τ ${trainer.config.loss.tau}, batch ${batch}, ` +
-    `K ≤ ${kMax}, ${scheduleKind} schedule, λ = ${lambda.toFixed(4)} (K* in the μ → 1 limit: ${limitKStar}), ` +
-    `augmentation ${augment ? "on" : "off"}, ${steps} steps, seed ${seed}`,
+  `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${mode} mode, ${loss}, τ ${trainer.config.loss.tau}, ` +
+    (mode === "simclr"
+      ? `${batch} items (${2 * batch} views, ${2 * batch - 2} negatives each), `
+      : `batch ${batch}, K ≤ ${kMax}, ${scheduleKind} schedule, `) +
+    `λ = ${lambda.toFixed(4)} (K* in the μ → 1 limit: ${limitKStar}), ` +
+    `augmentation ${augment ? "on" : "off"}${photometric ? " (with crops and photometric)" : ""}, ${steps} steps, ` +
+    `seed ${seed}`,
 );
 
 const report = consoleHooks({ total: steps, start: trainer.stepsDone, jsonl });
@@ -229,6 +256,12 @@ console.log(
   `final kNN accuracy (k = 10, clean test labels): ${(100 * final.accuracy).toFixed(2)}%  ` +
     `recall@1 ${(100 * final.recall[1]).toFixed(2)}%  recall@5 ${(100 * final.recall[5]).toFixed(2)}%`,
 );
+if (mode === "simclr") {
+  // No labels in training, so the bar is the raw pixels under the same kNN protocol (bank, queries, k, cosine).
+  const pixels = await trainer.evaluate({ bank: finalBank, queries: finalQueries, k: 10 }, "pixels");
+  await appendJsonl(jsonl, { type: "eval", step: steps, final: true, source: "pixels", ...pixels });
+  console.log(`raw pixels, same kNN protocol: ${(100 * pixels.accuracy).toFixed(2)}%`);
+}
 console.log(`wrote ${jsonl}, ${svgPath}, ${checkpoint}`);
 trainer.destroy();
 gpu.destroy();

@@ -2,6 +2,8 @@
 //
 //   out[r, p] = scale · byte(ids[r], p) + shift                     gather_rows
 //   out[r, p] = scale · bilinear(ids[r], warps[r] · pixel p) + shift  gather_warped
+//   out[r, p] = contrast_r · (the warped value) + brightness_r + noise_r·N(0, 1)
+//                                                                     gather_augmented
 //
 // The dataset stays on the GPU in its smallest honest type: each row is
 // `width` bytes packed four per u32 (little-endian, the row padded to
@@ -32,6 +34,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> warps: array<mat3x3<f32>>;
+// Per row: contrast, brightness, noise sd, and the noise seed's bits (gather_augmented).
+@group(0) @binding(5) var<storage, read> photometric: array<vec4f>;
 
 fn byte_at(row: u32, p: u32) -> f32 {
   let word = data[row * params.words + p / 4u];
@@ -61,12 +65,9 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   out[i] = params.scale * byte_at(ids[r], i % params.width) + params.shift;
 }
 
-@compute @workgroup_size(WG)
-fn gather_warped(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_index(gid, nwg);
-  if (i >= params.rows * params.width) {
-    return;
-  }
+// Output element i of a warped row: the source image sampled bilinearly at
+// warps[r] · (pixel centre), both measured from the image centre.
+fn warped(i: u32) -> f32 {
   let r = i / params.width;
   let p = i % params.width;
   let half = vec2<f32>(f32(params.image_w), f32(params.image_h)) * 0.5;
@@ -79,5 +80,41 @@ fn gather_warped(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let row = ids[r];
   let top = mix(pixel(row, x0, y0), pixel(row, x0 + 1, y0), f.x);
   let bottom = mix(pixel(row, x0, y0 + 1), pixel(row, x0 + 1, y0 + 1), f.x);
-  out[i] = params.scale * mix(top, bottom, f.y) + params.shift;
+  return params.scale * mix(top, bottom, f.y) + params.shift;
+}
+
+@compute @workgroup_size(WG)
+fn gather_warped(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i < params.rows * params.width) {
+    out[i] = warped(i);
+  }
+}
+
+// A hash of 32 bits (PCG's output permutation): independent-looking values
+// from (seed, pixel), so the noise needs no state and no random buffer.
+fn hash(x: u32) -> u32 {
+  let state = x * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+// A standard normal sample for pixel p of a row (Box–Muller on two hashed uniforms in (0, 1)).
+fn gaussian(seed: u32, p: u32) -> f32 {
+  let u1 = (f32(hash(seed ^ hash(2u * p)) >> 8u) + 0.5) / 16777216.0;
+  let u2 = (f32(hash(seed ^ hash(2u * p + 1u)) >> 8u) + 0.5) / 16777216.0;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+// Warped, then per row contrast·v + brightness + noise·N(0, 1): the photometric
+// half of an augmentation, after the geometric half.
+@compute @workgroup_size(WG)
+fn gather_augmented(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.rows * params.width) {
+    return;
+  }
+  let look = photometric[i / params.width];
+  let noise = look.z * gaussian(bitcast<u32>(look.w), i % params.width);
+  out[i] = look.x * warped(i) + look.y + noise;
 }

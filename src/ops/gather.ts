@@ -35,6 +35,11 @@ export interface GatherOptions {
   shift?: number;
   /** Per-row inverse warps, f32 [rows, 12] (see {@linkcode WARP_FLOATS}); needs `imageShape`. */
   warps?: Tensor;
+  /**
+   * Per-row photometric changes applied after the warp, f32 [rows, 4]: contrast, brightness, noise sd, and the
+   * noise seed's bits (see `randomPhotometric`); needs `warps`.
+   */
+  photometric?: Tensor;
 }
 
 /**
@@ -134,11 +139,17 @@ export function gatherBytes(
   if (imageH * imageW !== layout.width) {
     rangeError(op, "layout.imageShape", `[h, w] with h·w = width (${layout.width})`, [imageH, imageW]);
   }
-  const warps = options.warps;
+  const { warps, photometric } = options;
   if (warps !== undefined) {
     if (!layout.imageShape) typeError(op, "layout.imageShape", "given when options.warps is", undefined);
     if (!(warps instanceof Tensor) || warps.dtype !== "f32" || warps.size !== rows * WARP_FLOATS) {
       rangeError(op, "options.warps.shape", `[${rows}, ${WARP_FLOATS}] (f32, one mat3x3 per row)`, warps?.shape);
+    }
+  }
+  if (photometric !== undefined) {
+    if (warps === undefined) typeError(op, "options.warps", "given when options.photometric is", undefined);
+    if (!(photometric instanceof Tensor) || photometric.dtype !== "f32" || photometric.size !== rows * 4) {
+      rangeError(op, "options.photometric.shape", `[${rows}, 4] (f32)`, photometric?.shape);
     }
   }
   const params = new ArrayBuffer(32);
@@ -147,8 +158,8 @@ export function gatherBytes(
   return new Kernel(gpu, {
     op,
     shader,
-    entry: warps ? "gather_warped" : "gather_rows",
-    bindings: { data, ids, out, warps },
+    entry: photometric ? "gather_augmented" : warps ? "gather_warped" : "gather_rows",
+    bindings: { data, ids, out, warps, photometric },
     uniforms: { params },
     workgroupSize: WG,
     threads: rows * layout.width,

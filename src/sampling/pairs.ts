@@ -18,6 +18,8 @@ export interface PairSamplerOptions {
   batch: number;
   /** Seed (default 0). */
   seed?: number;
+  /** Each positive is its anchor (two views of one item, SimCLR): labels are then never read (default false). */
+  sameItem?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export class PairSampler implements Stateful<number> {
   /** Rows of each label. */
   readonly #byLabel: Uint32Array[];
   readonly #rng: Rng;
+  readonly #sameItem: boolean;
 
   /**
    * Indexes the rows by label.
@@ -83,6 +86,7 @@ export class PairSampler implements Stateful<number> {
     this.labels = new Uint32Array(options.batch);
     this.#labels = labels;
     this.#rng = new Rng(options.seed ?? 0);
+    this.#sameItem = options.sameItem ?? false;
   }
 
   /** The RNG state, for checkpoints. */
@@ -105,6 +109,11 @@ export class PairSampler implements Stateful<number> {
     const rows = this.#labels.length;
     for (let i = 0; i < this.batch; i++) {
       const a = Math.floor(rng.next() * rows);
+      if (this.#sameItem) {
+        this.anchors[i] = this.positives[i] = a;
+        this.labels[i] = this.#labels[a];
+        continue;
+      }
       const same = this.#byLabel[this.#labels[a]];
       let p = a;
       // Another item with the anchor's label (the anchor itself only when it is alone in its class).

@@ -14,6 +14,7 @@ import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
 import { mlp, type Sequential } from "../nn/layers.ts";
 import { ParameterStore } from "../nn/parameters.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
+import { PHOTOMETRIC_FLOATS } from "../data/augment.ts";
 import { warmupCosine } from "../optim/optimizer.ts";
 import type { ResolvedTrainerConfig } from "./config.ts";
 import { Embedder } from "./eval.ts";
@@ -33,10 +34,15 @@ export interface TrainerDevice {
   readonly encoder: Sequential;
   /** The bound training step. */
   readonly step: TrainingStep;
-  /** Row numbers the step gathers, written every step. */
-  readonly ids: { anchors: Tensor; positives: Tensor };
-  /** Inverse warps of both views, written every step (null without augmentation). */
-  readonly warps: { anchors: Tensor; positives: Tensor } | null;
+  /**
+   * Row numbers the step gathers, written every step: anchors then positives (pairs mode), or every view
+   * (views modes: items, then the same items again).
+   */
+  readonly ids: { anchors: Tensor; positives: Tensor | null };
+  /** Inverse warps, as `ids` (null without augmentation). */
+  readonly warps: { anchors: Tensor; positives: Tensor | null } | null;
+  /** Photometric changes, as `ids` (null without them). */
+  readonly photometric: { anchors: Tensor; positives: Tensor | null } | null;
   /** The evaluation embedder, bound on first use. */
   embedder(): Embedder<"train" | "test">;
   /** Frees everything bound on the device (not the device). */
@@ -68,25 +74,42 @@ export function bindTrainerDevice(
   const encoder = mlp(store, cfg.dims, { activation: cfg.activation, normalize: true });
   store.build();
   const width = data.train.width;
-  const xq = Tensor.empty(gpu, [batch, width]);
-  const xc = Tensor.empty(gpu, [batch, width]);
-  const ids = { anchors: Tensor.zeros(gpu, [batch], "u32"), positives: Tensor.zeros(gpu, [batch], "u32") };
-  const warps = cfg.augment
-    ? { anchors: Tensor.empty(gpu, [batch, WARP_FLOATS]), positives: Tensor.empty(gpu, [batch, WARP_FLOATS]) }
-    : null;
+  // Pairs: anchors into xq and positives into xc, gathered apart. Views: every view of the batch into one
+  // input of 2B rows, gathered at once (rows i and i + B are two views of item i).
+  const views = cfg.mode !== "pairs";
+  const rows = views ? 2 * batch : batch;
+  const xq = Tensor.empty(gpu, [rows, width]);
+  const xc = views ? null : Tensor.empty(gpu, [batch, width]);
+  const both = (make: () => Tensor) => ({ anchors: make(), positives: views ? null : make() });
+  const ids = both(() => Tensor.zeros(gpu, [rows], "u32"));
+  const warps = cfg.augment ? both(() => Tensor.empty(gpu, [rows, WARP_FLOATS])) : null;
+  const photometric = cfg.photometric ? both(() => Tensor.empty(gpu, [rows, PHOTOMETRIC_FLOATS])) : null;
   const gather = {
-    query: train.gather(ids.anchors, xq, { warps: warps?.anchors }),
-    candidate: train.gather(ids.positives, xc, { warps: warps?.positives }),
+    query: train.gather(ids.anchors, xq, { warps: warps?.anchors, photometric: photometric?.anchors }),
+    candidate: xc
+      ? train.gather(ids.positives!, xc, { warps: warps?.positives!, photometric: photometric?.positives! })
+      : undefined,
   };
   const lr = warmupCosine({ peak: cfg.lr, floor: cfg.lr / 20, warmup: Math.ceil(cfg.steps / 20), total: cfg.steps });
-  const step = new TrainingStep(gpu, { store, query: encoder, candidate: encoder, xq, xc, gather }, {
-    loss: { ...cfg.loss, kMax, k: k0 },
+  const step = new TrainingStep(gpu, {
+    store,
+    query: encoder,
+    candidate: views ? undefined : encoder,
+    xq,
+    xc: xc ?? undefined,
+    gather,
+  }, {
+    loss: views ? { ...cfg.loss, layout: "views" } : { ...cfg.loss, kMax, k: k0 },
     optimizer: { ...cfg.optimizer, lr },
     metricsEvery: cfg.metricsEvery,
     counts: true,
   });
-  owned.push(step, gather.query, gather.candidate, xq, xc, ids.anchors, ids.positives);
-  if (warps) owned.push(warps.anchors, warps.positives);
+  owned.push(step, gather.query, xq);
+  for (const part of [gather.candidate, xc]) if (part) owned.push(part);
+  for (const pair of [ids, warps, photometric]) {
+    if (pair) owned.push(pair.anchors);
+    if (pair?.positives) owned.push(pair.positives);
+  }
   let embedder: Embedder<"train" | "test"> | null = null;
   return {
     gpu,
@@ -97,6 +120,7 @@ export function bindTrainerDevice(
     step,
     ids,
     warps,
+    photometric,
     embedder() {
       if (!embedder) owned.push(embedder = new Embedder(gpu, encoder, { train, test }));
       return embedder;

@@ -6,7 +6,12 @@
  */
 
 import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
-import { type AffineRanges, checkAffineRanges } from "../data/augment.ts";
+import {
+  type AffineRanges,
+  checkAffineRanges,
+  checkPhotometricRanges,
+  type PhotometricRanges,
+} from "../data/augment.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
 import { baseParams, type ContrastiveOptions } from "../losses/loss.ts";
 import type { Activation } from "../ops/activation.ts";
@@ -30,8 +35,19 @@ export type ScheduleConfig =
     & EffectivenessOptions
   );
 
+/**
+ * What a step learns from:
+ * - "pairs": an anchor and another item with its (possibly noisy) label as the positive, K sampled negatives
+ *   from the batch's other positives (the K theory's setting, docs/science.md §3);
+ * - "simclr": no labels: two augmented views of each item are the positive pair, the other 2B − 2 views the
+ *   negatives (SimCLR's NT-Xent; P2's setting, docs/science.md §4); labels are used only to evaluate.
+ */
+export type TrainerMode = "pairs" | "simclr";
+
 /** Everything a run depends on (plain data: it is saved in checkpoints). */
 export interface TrainerConfig {
+  /** What a step learns from (default "pairs"). */
+  mode?: TrainerMode;
   /** Encoder widths, input first; the input must be the dataset's row width (default [width, 256, 128]). */
   dims?: number[];
   /** Hidden activation (default "relu"). */
@@ -60,6 +76,8 @@ export interface TrainerConfig {
   seed?: number;
   /** Affine augmentation ranges for both views, or null for none (default: none). */
   augment?: AffineRanges | null;
+  /** Photometric augmentation after the warp (contrast, brightness, noise), or null for none; needs `augment`. */
+  photometric?: PhotometricRanges | null;
   /** Read metrics every this many steps (default 10). */
   metricsEvery?: number;
   /** Bank and query sizes of the periodic kNN evaluation, and its neighbours (default 2,000, 1,000, k = 10). */
@@ -106,8 +124,10 @@ export function resolveTrainerConfig(
   checkNumber(op, "config.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
   const excludeSameLabel = config.excludeSameLabel ?? true;
   // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
+  // SimCLR never looks at labels: its negatives are label-unaware whatever excludeSameLabel says.
+  const labelAware = excludeSameLabel && (config.mode ?? "pairs") === "pairs";
   const lambda = config.lambda ??
-    (excludeSameLabel ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
+    (labelAware ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
   checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
   const lr = config.lr ?? 2e-3;
   checkNumber(op, "config.lr", lr, (v) => v > 0, "> 0");
@@ -135,8 +155,16 @@ export function resolveTrainerConfig(
   baseParams(op, loss, "config.loss");
   const optimizer = config.optimizer ?? { kind: "adam", clipNorm: 1 };
   resolveOptimizerOptions(op, { ...optimizer, lr }, "config.optimizer");
-  const augment = config.augment ?? null;
+  const mode = config.mode ?? "pairs";
+  if (!["pairs", "simclr"].includes(mode)) rangeError(op, "config.mode", '"pairs" or "simclr"', mode);
+  let augment = config.augment ?? null;
+  if (augment?.crop && !augment.size && train.imageShape) augment = { ...augment, size: train.imageShape };
   if (augment !== null) checkAffineRanges(op, augment, "config.augment");
+  const photometric = config.photometric ?? null;
+  if (photometric !== null) {
+    checkPhotometricRanges(op, photometric, "config.photometric");
+    if (augment === null) typeError(op, "config.augment", "given when config.photometric is", augment);
+  }
   if (test?.width !== train.width) {
     rangeError(op, "data.test.width", `the training set's (${train.width})`, test?.width);
   }
@@ -148,6 +176,7 @@ export function resolveTrainerConfig(
     rangeError(op, "config.evalSizes.queries", `<= test rows (${test.rows})`, evalSizes.queries);
   }
   return {
+    mode,
     dims,
     activation,
     batch,
@@ -162,6 +191,7 @@ export function resolveTrainerConfig(
     steps,
     seed: config.seed ?? 1,
     augment,
+    photometric,
     metricsEvery,
     evalSizes,
   };

@@ -10,7 +10,7 @@
 import { checkInt, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import type { DeviceDataset } from "../data/dataset.ts";
+import type { DeviceDataset, LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
 import type { BoundNetwork, Sequential } from "../nn/layers.ts";
 
@@ -262,4 +262,38 @@ export function seededOrder(n: number, seed: number): Uint32Array {
     [order[i], order[j]] = [order[j], order[i]];
   }
   return order;
+}
+
+/**
+ * Rows of a byte dataset as L2-normalised f32 vectors (bytes/255): raw
+ * pixels under the same cosine kNN protocol as embeddings, the trivial
+ * baseline an encoder must beat.
+ *
+ * @param data The dataset.
+ * @param rows Row numbers.
+ * @returns [rows.length, width] row-major.
+ * @throws {RangeError} When a row number is out of range.
+ *
+ * @example Two rows, normalised
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pixelEmbeddings } from "./eval.ts";
+ * const data = { images: new Uint8Array([3, 4, 0, 9]), rows: 2, width: 2, labels: new Uint8Array(2), cleanLabels: new Uint8Array(2), classes: 2 };
+ * assert.deepEqual(Array.from(pixelEmbeddings(data, [0, 1])), [0.6, 0.8, 0, 1]);
+ * ```
+ */
+export function pixelEmbeddings(data: LabelledBytes, rows: ArrayLike<number>): Float32Array {
+  const { width } = data;
+  const out = new Float32Array(rows.length * width);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!Number.isInteger(r) || r < 0 || r >= data.rows) {
+      rangeError("pixelEmbeddings", `rows[${i}]`, `an integer in [0, ${data.rows - 1}]`, r);
+    }
+    let sq = 0;
+    for (let p = 0; p < width; p++) sq += data.images[r * width + p] ** 2;
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    for (let p = 0; p < width; p++) out[i * width + p] = data.images[r * width + p] * inv;
+  }
+  return out;
 }

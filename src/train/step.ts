@@ -10,11 +10,12 @@
  * @module
  */
 
-import { checkInt } from "../gpu/_check.ts";
+import { checkInt, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { DeviceLostError, type GpuError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
+import { NtXentLoss, type NtXentOptions } from "../losses/nt_xent.ts";
 import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
 import type { BoundNetwork, Sequential } from "../nn/layers.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
@@ -30,26 +31,37 @@ export interface StepMetrics extends ContrastiveReadouts {
   below?: Uint32Array;
 }
 
-/** The models and inputs of a {@linkcode TrainingStep}. */
+/**
+ * The models and inputs of a {@linkcode TrainingStep}. In the sampled
+ * layout, anchors and candidates have an encoder each (the same object for
+ * one shared encoder); in the views layout there are only `query` and `xq`,
+ * holding every view.
+ */
 export interface StepParts {
   /** The parameters, gradients zeroed at the start of every step. */
   store: ParameterStore;
-  /** The anchors' encoder. */
+  /** The anchors' encoder (views layout: the one encoder). */
   query: Sequential;
-  /** The candidates' encoder: the same object as `query` for one shared encoder. */
-  candidate: Sequential;
-  /** Anchor inputs [B, in]. */
+  /** The candidates' encoder (sampled layout only). */
+  candidate?: Sequential;
+  /** Anchor inputs [B, in] (views layout: [2B, in], rows i and i + B two views of one item). */
   xq: Tensor;
-  /** Candidate inputs [N, in]. */
-  xc: Tensor;
-  /** Work that fills `xq` and `xc` at the start of the step (the trainer's gathers); absent: the caller writes them. */
-  gather?: { query: Encodable; candidate: Encodable };
+  /** Candidate inputs [N, in] (sampled layout only). */
+  xc?: Tensor;
+  /** Work that fills the inputs at the start of the step (the trainer's gathers); absent: the caller writes them. */
+  gather?: { query: Encodable; candidate?: Encodable };
+}
+
+/** The loss of the views layout: SimCLR's NT-Xent over every row of `xq`. */
+export interface ViewsLossOptions extends NtXentOptions {
+  /** Selects the views layout. */
+  layout: "views";
 }
 
 /** Options of {@linkcode TrainingStep}. */
 export interface StepOptions {
-  /** The sampled-K loss between the encoders' outputs. */
-  loss: SampledContrastiveOptions;
+  /** The loss: sampled K between the two encoders' outputs (default layout), or NT-Xent over views. */
+  loss: SampledContrastiveOptions | ViewsLossOptions;
   /** The update rule over `store`. */
   optimizer: OptimizerOptions;
   /** Copy read-outs every this many steps (default 1). */
@@ -65,7 +77,8 @@ const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then 
 /**
  * A bound contrastive training step: query and candidate encoders over
  * their inputs, a sampled-K loss between their outputs, their backward from
- * its dQ and dC, and an optimizer over the store. The step count is the
+ * its dQ and dC, and an optimizer over the store; or, in the views layout,
+ * one encoder over 2B views, SimCLR's NT-Xent, and its backward from dZ. The step count is the
  * optimizer's (what Adam's bias correction, the learning-rate schedule and a
  * checkpoint need): the one counter of a run.
  *
@@ -90,19 +103,19 @@ const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then 
  * ```
  */
 export class TrainingStep {
-  /** The loss (read-outs, rank counts, K). */
-  readonly loss: SampledContrastiveLoss;
+  /** The loss (read-outs, rank counts; K and the index table in the sampled layout). */
+  readonly loss: SampledContrastiveLoss | NtXentLoss;
   /** The optimizer (moments, and the step count). */
   readonly optimizer: Optimizer;
   /** Copy read-outs every this many steps. */
   readonly metricsEvery: number;
   readonly #gpu: Gpu;
   readonly #store: ParameterStore;
-  readonly #gather: { query: Encodable; candidate: Encodable } | null;
+  readonly #gather: { query: Encodable; candidate?: Encodable } | null;
   readonly #query: BoundNetwork;
-  readonly #candidate: BoundNetwork;
+  readonly #candidate: BoundNetwork | null;
   readonly #queryBackward: Encodable;
-  readonly #candidateBackward: Encodable;
+  readonly #candidateBackward: Encodable | null;
   readonly #counts: boolean;
   readonly #ring: GPUBuffer[] = [];
   readonly #free: GPUBuffer[] = [];
@@ -133,12 +146,34 @@ export class TrainingStep {
     this.#store = parts.store;
     this.#gather = parts.gather ?? null;
     this.#counts = options.counts ?? false;
+    const lossOptions = options?.loss;
+    if (typeof lossOptions !== "object" || lossOptions === null) {
+      typeError("TrainingStep", "options.loss", "an object", lossOptions);
+    }
+    const views = "layout" in lossOptions && lossOptions.layout === "views";
+    if (!views && (!parts.candidate || !parts.xc)) {
+      typeError("TrainingStep", "parts.candidate and parts.xc", "given in the sampled layout", parts.candidate);
+    }
     this.#query = parts.query.bind(gpu, parts.xq);
-    this.#candidate = parts.candidate.bind(gpu, parts.xc);
-    this.loss = new SampledContrastiveLoss(gpu, this.#query.output, this.#candidate.output, options.loss);
+    this.#candidate = views ? null : parts.candidate!.bind(gpu, parts.xc!);
+    if (views) {
+      const loss = new NtXentLoss(gpu, this.#query.output, lossOptions as ViewsLossOptions);
+      this.loss = loss;
+      this.#queryBackward = this.#query.bindBackward(loss.dZ);
+      this.#candidateBackward = null;
+    } else {
+      const output = this.#candidate!.output;
+      const loss = new SampledContrastiveLoss(
+        gpu,
+        this.#query.output,
+        output,
+        lossOptions as SampledContrastiveOptions,
+      );
+      this.loss = loss;
+      this.#queryBackward = this.#query.bindBackward(loss.dQ);
+      this.#candidateBackward = this.#candidate!.bindBackward(loss.dC);
+    }
     this.optimizer = new Optimizer(gpu, parts.store, options.optimizer);
-    this.#queryBackward = this.#query.bindBackward(this.loss.dQ);
-    this.#candidateBackward = this.#candidate.bindBackward(this.loss.dC);
     const bytes = METRIC_BYTES + (this.#counts ? this.loss.belowCounts.bytes : 0);
     for (let i = 0; i < ring; i++) {
       this.#ring.push(
@@ -198,13 +233,13 @@ export class TrainingStep {
     const loss = this.loss;
     this.#store.zeroGrads(encoder); // parameter gradients accumulate (+=) through the backward
     const pass = encoder.beginComputePass({ label: "TrainingStep" });
-    this.#gather?.query.encode(pass); //              dataset rows → xq [B, in]
-    this.#gather?.candidate.encode(pass); //          dataset rows → xc [N, in]
-    this.#query.forward.encode(pass); //              xq → q [B, D]
-    this.#candidate.forward.encode(pass); //          xc → c [N, D]
-    loss.encode(pass); //                             scores [B, 1+K] → loss, dScores → dQ [B, D], dC [N, D]
-    this.#queryBackward.encode(pass); //              dQ → parameter gradients (+=)
-    this.#candidateBackward.encode(pass); //          dC → parameter gradients (+=)
+    this.#gather?.query.encode(pass); //              dataset rows → xq [B, in]        (views: [2B, in])
+    this.#gather?.candidate?.encode(pass); //         dataset rows → xc [N, in]
+    this.#query.forward.encode(pass); //              xq → q [B, D]                     (views: z [2B, D])
+    this.#candidate?.forward.encode(pass); //         xc → c [N, D]
+    loss.encode(pass); //                             scores [B, 1+K] → dQ [B, D], dC [N, D] (views: S → dZ)
+    this.#queryBackward.encode(pass); //              dQ (views: dZ) → parameter gradients (+=)
+    this.#candidateBackward?.encode(pass); //         dC → parameter gradients (+=)
     this.optimizer.encode(pass); //                   clip, then one update over the flat buffers
     pass.end();
     if (!staging) return;
@@ -259,6 +294,6 @@ export class TrainingStep {
   /** Frees the staging ring, the loss, the optimizer and the encoders' activations (not the store or the inputs). */
   destroy(): void {
     for (const b of this.#ring) this.#gpu.destroyBuffer(b);
-    for (const part of [this.#query, this.#candidate, this.loss, this.optimizer]) part.destroy();
+    for (const part of [this.#query, this.#candidate, this.loss, this.optimizer]) part?.destroy();
   }
 }

@@ -24,14 +24,12 @@
 import { checkInt, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { DeviceLostError } from "../gpu/errors.ts";
-import { randomWarps } from "../data/augment.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
-import { WARP_FLOATS } from "../ops/gather.ts";
+import { SampledContrastiveLoss } from "../losses/sampled.ts";
 import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
 import { PairSampler } from "../sampling/pairs.ts";
 import { RankCountFeedback } from "../schedule/feedback.ts";
-import type { KSchedule } from "../schedule/schedules.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
 import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoint.ts";
 import { CheckpointError } from "./safetensors.ts";
@@ -45,19 +43,11 @@ import {
   type TrainerOptions,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
-import { knnEvaluate, type KnnResult, seededOrder } from "./eval.ts";
+import { knnEvaluate, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
 import { restoreStates, type StatesOf, statesOf } from "./state.ts";
+import { drawBatch, type HostBatch, hostBatch, type RunState } from "./_batch.ts";
 import { NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
 import type { StepMetrics } from "./step.ts";
-
-/** What decides a run's future besides tensors: what checkpoints and snapshots save, by name. */
-type RunState = {
-  pairs: PairSampler;
-  negatives: BatchNegativeSampler;
-  warps: Rng;
-  schedule: KSchedule;
-  feedback: RankCountFeedback;
-};
 
 /** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
 const BANK_SEED = 12345;
@@ -107,9 +97,8 @@ export class Trainer {
   readonly #theory: EffectivenessOptions & { pseudoCounts?: number };
   /** The samplers, the schedule and the rank counts in flight: the run's host state. */
   readonly #run: RunState;
-  /** Host-side index table and warps, rewritten every step. */
-  readonly #table: Uint32Array;
-  readonly #hostWarps: Float32Array;
+  /** Host-side batch arrays, rewritten every step. */
+  readonly #host: HostBatch;
   #bankOrder: Uint32Array | null = null;
   #hooks: TrainerHooks = {};
   /** The last step and record handed to the hooks: a replay after a recovery does not hand them out again. */
@@ -147,13 +136,12 @@ export class Trainer {
     const { batch, kMax, seed } = cfg;
     this.#run = {
       negatives: new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 }),
-      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2 }),
+      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2, sameItem: cfg.mode === "simclr" }),
       warps: new Rng(seed + 3),
       schedule,
       feedback: new RankCountFeedback(cfg.metricsEvery),
     };
-    this.#table = new Uint32Array(batch * (kMax + 1));
-    this.#hostWarps = new Float32Array(batch * WARP_FLOATS);
+    this.#host = hostBatch(cfg);
     this.#data = data;
     this.#device = bindTrainerDevice(gpu, data, cfg, schedule.next({ step: 0, totalSteps: cfg.steps }));
   }
@@ -168,9 +156,10 @@ export class Trainer {
     return this.#device.step.step;
   }
 
-  /** The K the loss uses now. */
+  /** The K the loss uses now (in SimCLR mode every other view: 2B − 2). */
   get k(): number {
-    return this.#device.step.loss.k;
+    const loss = this.#device.step.loss;
+    return loss instanceof SampledContrastiveLoss ? loss.k : 2 * this.config.batch - 2;
   }
 
   /**
@@ -212,13 +201,16 @@ export class Trainer {
         this.#run.feedback.apply(due);
       }
       const counts = this.#run.feedback.current;
-      const k = this.#run.schedule.next({
-        step: s - 1,
-        totalSteps: this.config.steps,
-        counts: counts ? { below: counts.below, kNow: counts.k } : undefined,
-      });
-      if (k !== step.loss.k) step.loss.setK(k);
-      this.#prepareBatch();
+      const loss = step.loss;
+      const k = loss instanceof SampledContrastiveLoss
+        ? this.#run.schedule.next({
+          step: s - 1,
+          totalSteps: this.config.steps,
+          counts: counts ? { below: counts.below, kNow: counts.k } : undefined,
+        })
+        : this.k; // SimCLR: every other view, always
+      if (loss instanceof SampledContrastiveLoss && k !== loss.k) loss.setK(k);
+      drawBatch(this.#run, this.#host, this.#device, this.config);
       await step.run();
       if (s > this.#reported.step) this.#hooks.onStep?.(this.#reported.step = s, k);
       this.#accept(step.takeMetrics());
@@ -285,22 +277,6 @@ export class Trainer {
     }
   }
 
-  /** Draws the next batch on the host and uploads it: ids, the index table, warps. */
-  #prepareBatch(): void {
-    const { batch, augment } = this.config;
-    const { step, ids, warps } = this.#device;
-    const { pairs, negatives, warps: warpRng } = this.#run;
-    pairs.sample();
-    negatives.sample(pairs.labels, this.#table);
-    step.loss.setIndices(this.#table);
-    ids.anchors.write(pairs.anchors);
-    ids.positives.write(pairs.positives);
-    if (warps && augment) {
-      warps.anchors.write(randomWarps(warpRng, batch, augment, this.#hostWarps));
-      warps.positives.write(randomWarps(warpRng, batch, augment, this.#hostWarps));
-    }
-  }
-
   /**
    * Embeds rows of the training or test set (no augmentation) in chunks.
    *
@@ -322,6 +298,7 @@ export class Trainer {
    * seeded permutation of the training set, the first `queries` test rows.
    *
    * @param sizes Bank, queries and k (default the config's `evalSizes`).
+   * @param source "encoder" (default), or "pixels": the raw-pixel baseline under the same protocol.
    * @returns The result.
    * @throws {TypeError} When a size is not a number.
    * @throws {RangeError} When `sizes.bank` or `sizes.queries` is not an integer in [1, rows of its set], or `sizes.k`
@@ -330,7 +307,10 @@ export class Trainer {
    * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
    * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
    */
-  async evaluate(sizes: { bank: number; queries: number; k?: number } = this.config.evalSizes): Promise<KnnResult> {
+  async evaluate(
+    sizes: { bank: number; queries: number; k?: number } = this.config.evalSizes,
+    source: "encoder" | "pixels" = "encoder",
+  ): Promise<KnnResult> {
     const op = "Trainer.evaluate";
     const { train, test } = this.#data;
     checkInt(op, "sizes.bank", sizes.bank, 1, train.rows);
@@ -338,11 +318,12 @@ export class Trainer {
     this.#bankOrder ??= seededOrder(train.rows, BANK_SEED);
     const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
-    const dim = this.config.dims[this.config.dims.length - 1];
+    const pixels = source === "pixels";
+    const dim = pixels ? train.width : this.config.dims[this.config.dims.length - 1];
     return knnEvaluate(
-      await this.embed("train", bankRows),
+      pixels ? pixelEmbeddings(train, bankRows) : await this.embed("train", bankRows),
       Array.from(bankRows, (r) => train.cleanLabels[r]),
-      await this.embed("test", queryRows),
+      pixels ? pixelEmbeddings(test, queryRows) : await this.embed("test", queryRows),
       Array.from(queryRows, (r) => test.cleanLabels[r]),
       dim,
       { k: sizes.k ?? 10 },

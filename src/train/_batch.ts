@@ -1,0 +1,81 @@
+/**
+ * One batch, drawn on the host and uploaded: what a training step reads
+ * besides the dataset (row ids, the negatives' index table, warps and
+ * photometric changes), and the run state that draws it.
+ *
+ * @module
+ */
+
+import { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "../data/augment.ts";
+import type { Rng } from "../data/random.ts";
+import { SampledContrastiveLoss } from "../losses/sampled.ts";
+import { WARP_FLOATS } from "../ops/gather.ts";
+import type { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
+import type { PairSampler } from "../sampling/pairs.ts";
+import type { RankCountFeedback } from "../schedule/feedback.ts";
+import type { KSchedule } from "../schedule/schedules.ts";
+import type { ResolvedTrainerConfig } from "./config.ts";
+import type { TrainerDevice } from "./_trainer_device.ts";
+
+/** What decides a run's future besides tensors: what checkpoints and snapshots save, by name. */
+export type RunState = {
+  pairs: PairSampler;
+  negatives: BatchNegativeSampler;
+  warps: Rng;
+  schedule: KSchedule;
+  feedback: RankCountFeedback;
+};
+
+/** Host arrays of one batch: the index table, the views' ids, warps and photometric changes. */
+export interface HostBatch {
+  table: Uint32Array;
+  ids: Uint32Array;
+  warps: Float32Array;
+  looks: Float32Array;
+}
+
+/**
+ * The host arrays a config's batches need, allocated once.
+ *
+ * @param cfg The resolved config.
+ * @returns The arrays.
+ */
+export function hostBatch(cfg: ResolvedTrainerConfig): HostBatch {
+  const rows = cfg.mode === "pairs" ? cfg.batch : 2 * cfg.batch;
+  return {
+    table: new Uint32Array(cfg.mode === "pairs" ? cfg.batch * (cfg.kMax + 1) : 0),
+    ids: new Uint32Array(rows),
+    warps: new Float32Array(rows * WARP_FLOATS),
+    looks: new Float32Array(rows * PHOTOMETRIC_FLOATS),
+  };
+}
+
+/**
+ * Draws the next batch and uploads it: pairs (and negatives, in pairs mode), then the augmentations.
+ *
+ * @param run The samplers and the augmentation stream.
+ * @param host The host arrays.
+ * @param device The GPU side.
+ * @param cfg The resolved config.
+ */
+export function drawBatch(run: RunState, host: HostBatch, device: TrainerDevice, cfg: ResolvedTrainerConfig): void {
+  const { batch, augment, photometric: looks } = cfg;
+  const { step, ids, warps, photometric } = device;
+  run.pairs.sample();
+  if (step.loss instanceof SampledContrastiveLoss) {
+    run.negatives.sample(run.pairs.labels, host.table);
+    step.loss.setIndices(host.table);
+    ids.anchors.write(run.pairs.anchors);
+    ids.positives!.write(run.pairs.positives);
+  } else {
+    // Views: rows i and i + B are two views of one item.
+    host.ids.set(run.pairs.anchors, 0);
+    host.ids.set(run.pairs.positives, batch);
+    ids.anchors.write(host.ids);
+  }
+  const rows = ids.positives ? batch : 2 * batch;
+  for (const side of ["anchors", "positives"] as const) {
+    if (augment && warps?.[side]) warps[side].write(randomWarps(run.warps, rows, augment, host.warps));
+    if (looks && photometric?.[side]) photometric[side].write(randomPhotometric(run.warps, rows, looks, host.looks));
+  }
+}
