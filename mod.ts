@@ -125,6 +125,8 @@ export { NonFiniteLossError } from "./src/train/records.ts";
 export type { TrainerHooks, TrainRecord } from "./src/train/records.ts";
 export { Embedder, knnEvaluate, pixelEmbeddings } from "./src/train/eval.ts";
 export type { KnnResult } from "./src/train/eval.ts";
+export { linearProbe } from "./src/train/probe.ts";
+export type { ProbeOptions, ProbeResult } from "./src/train/probe.ts";
 export type { Stateful, StatesOf } from "./src/train/state.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export type { CheckpointState } from "./src/train/checkpoint.ts";
