@@ -69,8 +69,10 @@ export type {
 // Layers, parameters, optimizers.
 export { ParameterStore } from "./src/nn/parameters.ts";
 export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
-export { ActivationLayer, L2Normalize, Linear, mlp, Sequential, twoTower } from "./src/nn/layers.ts";
-export type { BoundLayer, BoundNetwork, Layer, MlpOptions, TwoTowerOptions } from "./src/nn/layers.ts";
+export { ActivationLayer, L2Normalize, Linear } from "./src/nn/layers.ts";
+export type { BoundLayer, Layer } from "./src/nn/layers.ts";
+export { mlp, Sequential, twoTower } from "./src/nn/sequential.ts";
+export type { BoundNetwork, MlpOptions, TwoTowerOptions } from "./src/nn/sequential.ts";
 export { EmbeddingBag } from "./src/nn/embedding.ts";
 export type { BoundEmbedding } from "./src/nn/embedding.ts";
 export { Optimizer, warmupCosine } from "./src/optim/optimizer.ts";

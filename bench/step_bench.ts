@@ -16,7 +16,7 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import type { Gpu } from "../src/gpu/device.ts";
 import { median } from "../src/gpu/_median.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
-import { mlp } from "../src/nn/layers.ts";
+import { mlp } from "../src/nn/sequential.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
 import { TrainingStep } from "../src/train/step.ts";
 import { seededRandom } from "../src/data/random.ts";

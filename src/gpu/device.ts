@@ -11,126 +11,22 @@
  * @module
  */
 
-import { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "./errors.ts";
+import { type GpuError, OutOfMemoryError } from "./errors.ts";
+import { DeviceErrors } from "./_device_errors.ts";
+import { BufferPool } from "./_buffer_pool.ts";
+import { PipelineCache, printWgsl } from "./_pipeline_cache.ts";
+import type { AdapterInfo, Binding, BindingKind, Encodable, GpuCounters, OverrideConstants } from "./types.ts";
 
-/** Options for {@linkcode requestGpu}. */
-export interface GpuOptions {
-  /** Passed to `navigator.gpu.requestAdapter`. */
-  powerPreference?: GPUPowerPreference;
-  /** Use this adapter instead of requesting one. */
-  adapter?: GPUAdapter;
-}
-
-/** A plain copy of `adapter.info`, safe to print and to serialise. */
-export interface AdapterInfo {
-  /** Vendor, as the driver reports it (a PCI id on llvmpipe). */
-  vendor: string;
-  /** Architecture, often empty. */
-  architecture: string;
-  /** Device id, often empty or "0". */
-  device: string;
-  /** Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name. */
-  description: string;
-  /** True for software adapters such as llvmpipe. */
-  isFallbackAdapter: boolean;
-}
-
-/** Counters that tests and benchmarks read to prove the hot path is clean. */
-export interface GpuCounters {
-  /** Compute pipelines created (cache misses). */
-  pipelinesCreated: number;
-  /** `createBuffer` calls, pool reuse excluded. */
-  buffersAllocated: number;
-  /** Buffers alive now, pooled free ones included. */
-  liveBuffers: number;
-  /** Bytes of the buffers alive now. */
-  liveBytes: number;
-  /** Highest `liveBytes` seen since creation or {@linkcode Gpu.resetPeak}. */
-  peakLiveBytes: number;
-  /** Queue submits. */
-  submits: number;
-}
-
-/**
- * How a shader binding is declared. Layouts list them by binding number
- * from 0; `null` leaves a number unused (an entry point that uses only some
- * of a module's bindings).
- */
-export type BindingKind = "uniform" | "read" | "storage";
-
-/** A buffer or a range of one, bound to one binding. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
-
-/**
- * Work recorded into a compute pass: a kernel, a layer's forward or
- * backward, a loss. Bound once, encoded any number of times.
- */
-export interface Encodable {
-  /** Records the work into `pass`. */
-  encode(pass: GPUComputePassEncoder): void;
-  /** Returns what the work holds (uniforms, activations) to the pool; safe right after a submit. */
-  destroy(): void;
-}
-
-/** Values of WGSL `override` constants; booleans are converted to 0/1. */
-export type OverrideConstants = Record<string, number | boolean>;
-
-const LIMITS_TO_RAISE = [
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupSizeY",
-  "maxStorageBuffersPerShaderStage",
-] as const;
-
-const OPTIONAL_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
-
-function envFlag(name: string): boolean {
-  try {
-    // deno-lint-ignore no-explicit-any
-    return (globalThis as any).Deno?.env.get(name) === "1";
-  } catch {
-    return false; // no --allow-env: the debug flag is simply off
-  }
-}
-
-/**
- * Acquires an adapter and a device with the limits that matter raised to
- * what the adapter offers, and `timestamp-query` and `shader-f16` enabled
- * when present.
- *
- * @param options Adapter choice.
- * @returns The GPU context.
- * @throws {NoAdapterError} When no WebGPU adapter exists.
- *
- * @example Acquire the GPU and print what it is
- * ```ts
- * import assert from "node:assert/strict";
- * import { requestGpu } from "./device.ts";
- * const gpu = await requestGpu();
- * console.log(gpu.info.description);
- * assert.equal(gpu.limits.maxStorageBufferBindingSize, gpu.adapter.limits.maxStorageBufferBindingSize);
- * gpu.destroy();
- * ```
- */
-export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
-  const adapter = options.adapter ??
-    (await navigator.gpu?.requestAdapter({
-      powerPreference: options.powerPreference ?? "high-performance",
-    }));
-  if (!adapter) throw new NoAdapterError();
-  const requiredLimits: Record<string, number> = {};
-  for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({
-    label: "ncegpu",
-    requiredLimits,
-    requiredFeatures,
-  });
-  return new Gpu(adapter, device);
-}
+export { requestGpu } from "./request.ts";
+export type {
+  AdapterInfo,
+  Binding,
+  BindingKind,
+  Encodable,
+  GpuCounters,
+  GpuOptions,
+  OverrideConstants,
+} from "./types.ts";
 
 /**
  * The GPU context. Create it with {@linkcode requestGpu}.
@@ -169,21 +65,12 @@ export class Gpu {
     peakLiveBytes: 0,
     submits: 0,
   };
-  /** Free buffers kept for reuse; see {@linkcode Gpu.acquire}. */
-  readonly #pool = new Map<string, GPUBuffer[]>();
-  /** Pipelines by WGSL source, then by (entry point, layout, constants). */
-  readonly #pipelines = new Map<string, Map<string, GPUComputePipeline>>();
-  readonly #modules = new Map<string, GPUShaderModule>();
-  /** Error-scope pops not yet settled; {@linkcode Gpu.sync} waits for them. */
-  readonly #pops = new Set<Promise<unknown>>();
-  readonly #layouts = new Map<string, GPUPipelineLayout>();
-  readonly #bufferBytes = new WeakMap<GPUBuffer, number>();
-  readonly #pooled = new WeakSet<GPUBuffer>();
-  readonly #lostPromise: Promise<never>;
-  #pending: GpuError | null = null;
-  #lost: DeviceLostError | null = null;
-  #currentOp = "(no op)";
-  readonly #printWgsl = envFlag("NCEGPU_PRINT_WGSL");
+  /** Every buffer made here, and the free ones kept for reuse; see {@linkcode Gpu.acquire}. */
+  readonly #buffers: BufferPool;
+  /** Pending and sticky errors, error scopes, device loss. */
+  readonly #errors: DeviceErrors;
+  /** Pipelines by (shader, entry point, layout, constants), created once. */
+  readonly #pipelines: PipelineCache;
 
   /**
    * Use {@linkcode requestGpu}; this constructor only wires an existing device.
@@ -204,20 +91,16 @@ export class Gpu {
       isFallbackAdapter: Boolean((i as any).isFallbackAdapter),
     };
     this.limits = device.limits;
+    this.#buffers = new BufferPool(this.counters);
+    this.#pipelines = new PipelineCache(
+      device,
+      this.counters,
+      printWgsl(),
+      (op, create) => this.#scoped(op, create),
+    );
     this.hasTimestamps = device.features.has("timestamp-query");
     this.hasF16 = device.features.has("shader-f16");
-    device.addEventListener("uncapturederror", (event) => {
-      const error = (event as GPUUncapturedErrorEvent).error;
-      this.#record(this.#toGpuError(error, this.#currentOp));
-      event.preventDefault();
-    });
-    this.#lostPromise = device.lost.then((info) => {
-      this.#lost ??= new DeviceLostError(this.#currentOp, info.message || info.reason || "lost");
-      throw this.#lost;
-    });
-    // The race promise is only awaited through Promise.race; keep an
-    // unobserved rejection from killing the process.
-    this.#lostPromise.catch(() => {});
+    this.#errors = new DeviceErrors(device);
   }
 
   /**
@@ -241,7 +124,7 @@ export class Gpu {
 
   /** True once the device is lost or destroyed. */
   get isLost(): boolean {
-    return this.#lost !== null;
+    return this.#errors.isLost;
   }
 
   /** Resets `peakLiveBytes` to the current live bytes. */
@@ -258,13 +141,7 @@ export class Gpu {
    * @returns What `fn` returns.
    */
   withOp<T>(op: string, fn: () => T): T {
-    const previous = this.#currentOp;
-    this.#currentOp = op;
-    try {
-      return fn();
-    } finally {
-      this.#currentOp = previous;
-    }
+    return this.#errors.withOp(op, fn);
   }
 
   /**
@@ -275,12 +152,7 @@ export class Gpu {
    * @throws {DeviceLostError} When the device is lost.
    */
   throwIfFailed(op: string): void {
-    if (this.#lost) throw new DeviceLostError(op, this.#lost.message);
-    if (this.#pending) {
-      const error = this.#pending;
-      this.#pending = null;
-      throw error;
-    }
+    this.#errors.throwIfFailed(op);
   }
 
   /**
@@ -311,23 +183,12 @@ export class Gpu {
         `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize}); split or tile it`,
       );
     }
-    const buffer = this.#scoped(op, () => this.device.createBuffer({ label: op, size, usage }));
-    this.#bufferBytes.set(buffer, size);
-    this.counters.buffersAllocated++;
-    this.counters.liveBuffers++;
-    this.counters.liveBytes += size;
-    this.counters.peakLiveBytes = Math.max(this.counters.peakLiveBytes, this.counters.liveBytes);
-    return buffer;
+    return this.#buffers.track(this.#scoped(op, () => this.device.createBuffer({ label: op, size, usage })), size);
   }
 
   /** Destroys a buffer made by {@linkcode Gpu.createBuffer} and updates the counters. */
   destroyBuffer(buffer: GPUBuffer): void {
-    const size = this.#bufferBytes.get(buffer);
-    if (size === undefined) return; // not ours, or already destroyed
-    this.#bufferBytes.delete(buffer);
-    this.counters.liveBuffers--;
-    this.counters.liveBytes -= size;
-    buffer.destroy();
+    this.#buffers.destroy(buffer);
   }
 
   /**
@@ -345,14 +206,7 @@ export class Gpu {
    * @throws {DeviceLostError} When no pooled buffer fits and the device is lost.
    */
   acquire(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    const free = this.#pool.get(`${usage}:${size}`);
-    const reused = free?.pop();
-    if (reused) {
-      this.#pooled.delete(reused);
-      return reused;
-    }
-    return this.createBuffer(op, size, usage);
+    return this.#buffers.take(bytes, usage) ?? this.createBuffer(op, bytes, usage);
   }
 
   /**
@@ -360,24 +214,12 @@ export class Gpu {
    * queue writes and submits that reuse it are ordered after that submit.
    */
   release(buffer: GPUBuffer): void {
-    // A second release of the same buffer would let two later owners share it.
-    if (!this.#bufferBytes.has(buffer) || this.#pooled.has(buffer)) return;
-    this.#pooled.add(buffer);
-    const key = `${buffer.usage}:${buffer.size}`;
-    const free = this.#pool.get(key) ?? [];
-    free.push(buffer);
-    this.#pool.set(key, free);
+    this.#buffers.release(buffer);
   }
 
   /** Destroys every free pooled buffer. */
   trimPool(): void {
-    for (const free of this.#pool.values()) {
-      for (const b of free) {
-        this.#pooled.delete(b);
-        this.destroyBuffer(b);
-      }
-    }
-    this.#pool.clear();
+    this.#buffers.trim();
   }
 
   /**
@@ -400,26 +242,7 @@ export class Gpu {
     bindings: readonly (BindingKind | null)[],
     constants: OverrideConstants = {},
   ): GPUComputePipeline {
-    const numeric: Record<string, number> = {};
-    for (const name of Object.keys(constants).sort()) numeric[name] = Number(constants[name]);
-    const layoutKey = bindings.map((kind) => kind ?? "-").join(",");
-    const key = `${entryPoint}|${layoutKey}|${JSON.stringify(numeric)}`;
-    let forShader = this.#pipelines.get(code);
-    if (!forShader) this.#pipelines.set(code, forShader = new Map());
-    const cached = forShader.get(key);
-    if (cached) return cached;
-    this.throwIfFailed(op);
-    const module = this.#module(op, code);
-    const layout = this.#layout(layoutKey, bindings);
-    const pipeline = this.#scoped(op, () =>
-      this.device.createComputePipeline({
-        label: `${op}:${entryPoint}`,
-        layout,
-        compute: { module, entryPoint, constants: numeric },
-      }));
-    this.counters.pipelinesCreated++;
-    forShader.set(key, pipeline);
-    return pipeline;
+    return this.#pipelines.get(op, code, entryPoint, bindings, constants, () => this.throwIfFailed(op));
   }
 
   /**
@@ -497,7 +320,7 @@ export class Gpu {
   async sync(op: string): Promise<void> {
     this.throwIfFailed(op);
     await this.raceLost(op, this.device.queue.onSubmittedWorkDone());
-    await this.raceLost(op, Promise.all(this.#pops));
+    await this.raceLost(op, this.#errors.settled());
     this.throwIfFailed(op);
   }
 
@@ -545,15 +368,7 @@ export class Gpu {
    * @returns The typed error.
    */
   async failure(op: string, error: unknown): Promise<GpuError> {
-    if (error instanceof DeviceLostError) return error;
-    if (!this.#lost) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const wait = new Promise<void>((resolve) => timer = setTimeout(resolve, 200));
-      await Promise.race([this.#lostPromise.catch(() => {}), wait]);
-      clearTimeout(timer);
-    }
-    if (this.#lost) return new DeviceLostError(op, this.#lost.message);
-    return this.#toGpuError(error, op);
+    return await this.#errors.failure(op, error);
   }
 
   /**
@@ -566,75 +381,16 @@ export class Gpu {
    * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   raceLost<T>(op: string, promise: Promise<T>): Promise<T> {
-    if (this.#lost) return Promise.reject(new DeviceLostError(op, this.#lost.message));
-    return Promise.race([
-      promise,
-      this.#lostPromise.catch((lost: DeviceLostError) => {
-        throw new DeviceLostError(op, lost.message);
-      }),
-    ]);
+    return this.#errors.raceLost(op, promise);
   }
 
   /** Destroys the device; every later call rejects with DeviceLostError. */
   destroy(): void {
-    this.#lost ??= new DeviceLostError(this.#currentOp, "the device was destroyed");
+    this.#errors.destroyed();
     this.device.destroy();
   }
 
-  #record(error: GpuError): void {
-    this.#pending ??= error;
-  }
-
-  #toGpuError(error: unknown, op: string): GpuError {
-    if (error instanceof GpuError) return error;
-    // A GPUError is not an Error in every implementation, but always has a message.
-    const message = (error as { message?: unknown })?.message;
-    const text = typeof message === "string" ? message : String(error);
-    if (typeof GPUOutOfMemoryError !== "undefined" && error instanceof GPUOutOfMemoryError) {
-      return new OutOfMemoryError(op, text);
-    }
-    if (typeof GPUInternalError !== "undefined" && error instanceof GPUInternalError) {
-      return new GpuError("internal", op, text);
-    }
-    return new GpuError("validation", op, text);
-  }
-
   #scoped<T>(op: string, create: () => T): T {
-    this.device.pushErrorScope("out-of-memory");
-    this.device.pushErrorScope("validation");
-    this.device.pushErrorScope("internal");
-    const result = this.withOp(op, create);
-    for (let i = 0; i < 3; i++) {
-      const pop: Promise<unknown> = this.device.popErrorScope().then(
-        (error) => error && this.#record(this.#toGpuError(error, op)),
-        () => {}, // a lost device rejects pops; loss is reported separately
-      ).finally(() => this.#pops.delete(pop));
-      this.#pops.add(pop);
-    }
-    return result;
-  }
-
-  #module(op: string, code: string): GPUShaderModule {
-    const cached = this.#modules.get(code);
-    if (cached) return cached;
-    if (this.#printWgsl) console.error(`--- WGSL for ${op} ---\n${code}`);
-    const module = this.#scoped(op, () => this.device.createShaderModule({ label: op, code }));
-    this.#modules.set(code, module);
-    return module;
-  }
-
-  #layout(key: string, bindings: readonly (BindingKind | null)[]): GPUPipelineLayout {
-    const cached = this.#layouts.get(key);
-    if (cached) return cached;
-    const entries: GPUBindGroupLayoutEntry[] = [];
-    bindings.forEach((kind, binding) => {
-      if (!kind) return;
-      const type = kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage";
-      entries.push({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
-    });
-    const bindGroupLayout = this.device.createBindGroupLayout({ label: key, entries });
-    const layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-    this.#layouts.set(key, layout);
-    return layout;
+    return this.#errors.scoped(this.device, op, create);
   }
 }

@@ -11,7 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
-import { mlp, type Sequential } from "../nn/layers.ts";
+import { mlp, type Sequential } from "../nn/sequential.ts";
 import { ParameterStore } from "../nn/parameters.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
 import { PHOTOMETRIC_FLOATS } from "../data/augment.ts";

@@ -12,7 +12,7 @@ import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { DeviceDataset, LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
-import type { BoundNetwork, Sequential } from "../nn/layers.ts";
+import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
 
 /** What {@linkcode knnEvaluate} measures. */
 export interface KnnResult {
@@ -279,7 +279,7 @@ export function seededOrder(n: number, seed: number): Uint32Array {
  * import assert from "node:assert/strict";
  * import { pixelEmbeddings } from "./eval.ts";
  * const data = { images: new Uint8Array([3, 4, 0, 9]), rows: 2, width: 2, labels: new Uint8Array(2), cleanLabels: new Uint8Array(2), classes: 2 };
- * assert.deepEqual(Array.from(pixelEmbeddings(data, [0, 1])), [0.6, 0.8, 0, 1]);
+ * assert.deepEqual(pixelEmbeddings(data, [0, 1]), new Float32Array([0.6, 0.8, 0, 1]));
  * ```
  */
 export function pixelEmbeddings(data: LabelledBytes, rows: ArrayLike<number>): Float32Array {

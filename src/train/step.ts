@@ -17,7 +17,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
 import { NtXentLoss, type NtXentOptions } from "../losses/nt_xent.ts";
 import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
-import type { BoundNetwork, Sequential } from "../nn/layers.ts";
+import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 import { Optimizer, type OptimizerOptions } from "../optim/optimizer.ts";
 

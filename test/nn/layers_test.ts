@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { SampledContrastiveLoss } from "../../src/losses/sampled.ts";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import type { Activation } from "../../src/ops/activation.ts";
 import { assertClose, assertFrobenius } from "../util/compare.ts";

@@ -139,7 +139,10 @@ function assertForward(
   ref: RefBatch,
   label: string,
 ): void {
-  assertClose(column(got.rowOutputs, 0), ref.rows.map((r) => r.loss), FORWARD, `${label} row losses`);
+  // Row losses: 1e-4 relative, plus, where DCL/HCL's debiasing cancels, the fp32 error that cancellation
+  // amplifies (1e-6 of the sums, times the row's conditioning; 0 extra for InfoNCE and ADNCE).
+  const atol = ref.rows.map((r) => FORWARD.atol + 1e-6 * Math.max(0, r.conditioning - 1));
+  assertClose(column(got.rowOutputs, 0), ref.rows.map((r) => r.loss), { ...FORWARD, atol }, `${label} row losses`);
   assertClose(column(got.rowOutputs, 1), ref.rows.map((r) => r.eta), { rtol: 1e-4, atol: 1e-4 }, `${label} row η`);
   // Counts are exact except where a negative ties the positive to fp32 precision.
   const ties = ref.rows.reduce((a, r) => a + r.nearTies, 0);

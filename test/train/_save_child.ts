@@ -9,7 +9,7 @@
 
 import { requestGpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { TrainingStep } from "../../src/train/step.ts";

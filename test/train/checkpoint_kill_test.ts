@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";

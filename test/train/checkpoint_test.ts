@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";

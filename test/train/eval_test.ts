@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DeviceDataset, syntheticImages } from "../../src/data/dataset.ts";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Embedder, knnEvaluate, seededOrder } from "../../src/train/eval.ts";
 import { assertClose } from "../util/compare.ts";

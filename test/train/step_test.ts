@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SyntheticClusters } from "../../src/data/synthetic.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { mlp } from "../../src/nn/layers.ts";
+import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { TrainingStep } from "../../src/train/step.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";

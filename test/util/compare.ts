@@ -12,9 +12,10 @@ type Numbers = ArrayLike<number>;
 export function assertClose(
   actual: Numbers,
   expected: Numbers,
-  tol: { rtol: number; atol: number },
+  tol: { rtol: number; atol: number | Numbers },
   label = "values",
 ): void {
+  const atol = (i: number) => typeof tol.atol === "number" ? tol.atol : tol.atol[i];
   if (actual.length !== expected.length) {
     throw new AssertionError({ message: `${label}: length ${actual.length} != expected ${expected.length}` });
   }
@@ -25,7 +26,7 @@ export function assertClose(
     const e = expected[i];
     let ok: boolean;
     if (!Number.isFinite(e)) ok = a === e; // only an identical infinity matches; NaN never does
-    else ok = Number.isFinite(a) && Math.abs(a - e) <= tol.atol + tol.rtol * Math.abs(e);
+    else ok = Number.isFinite(a) && Math.abs(a - e) <= atol(i) + tol.rtol * Math.abs(e);
     if (!ok) {
       count++;
       if (bad.length < 8) bad.push(`  [${i}] got ${a}, expected ${e}`);
@@ -33,9 +34,9 @@ export function assertClose(
   }
   if (count > 0) {
     throw new AssertionError({
-      message: `${label}: ${count} of ${actual.length} outside atol ${tol.atol} + rtol ${tol.rtol}·|ref|:\n${
-        bad.join("\n")
-      }`,
+      message: `${label}: ${count} of ${actual.length} outside atol ${
+        typeof tol.atol === "number" ? tol.atol : "(per element)"
+      } + rtol ${tol.rtol}·|ref|:\n${bad.join("\n")}`,
     });
   }
 }

@@ -29,6 +29,12 @@ export interface RefRowResult {
   l0: number;
   /** log Σ_k e^{l_k} over the plain negative logits. */
   lseNeg: number;
+  /**
+   * How much a relative error in the row's exponential sums reaches its loss: 1 for InfoNCE and ADNCE; for an
+   * unclamped DCL/HCL row (R + τ+·M·P)/((1 − τ+)·(P + Ng)), which is large where the debiasing cancels
+   * (R ≈ τ+·M·P) and an fp32 kernel cannot do better than ε·that.
+   */
+  conditioning: number;
 }
 
 function logSumExp(xs: number[]): number {
@@ -45,6 +51,7 @@ export function rowLoss(row: RefRow, tau: number, w: RefWeighting): RefRowResult
   const l = row.neg.map((s) => s / tau);
   const P = Math.exp(l0);
   let loss: number;
+  let conditioning = 1;
   let logWeights: number[]; // log of each negative's weight in π ∝ weight·e^l
   switch (w.kind) {
     case "infonce":
@@ -63,6 +70,7 @@ export function rowLoss(row: RefRow, tau: number, w: RefWeighting): RefRowResult
       const sum = l.reduce((acc, lk) => acc + Math.exp(lk), 0);
       const ng = Math.max((sum - w.tauPlus * M * P) / (1 - w.tauPlus), M * Math.exp(-1 / tau));
       loss = -l0 + Math.log(P + ng);
+      conditioning = (sum + w.tauPlus * M * P) / ((1 - w.tauPlus) * (P + ng));
       logWeights = l.map(() => 0);
       break;
     }
@@ -72,6 +80,7 @@ export function rowLoss(row: RefRow, tau: number, w: RefWeighting): RefRowResult
       const R = (M * num) / den;
       const ng = Math.max((R - w.tauPlus * M * P) / (1 - w.tauPlus), M * Math.exp(-1 / tau));
       loss = -l0 + Math.log(P + ng);
+      conditioning = (R + w.tauPlus * M * P) / ((1 - w.tauPlus) * (P + ng));
       logWeights = l.map((lk) => w.beta * lk);
       break;
     }
@@ -87,6 +96,7 @@ export function rowLoss(row: RefRow, tau: number, w: RefWeighting): RefRowResult
     nearTies: row.neg.filter((s) => Math.abs(s - row.pos) < 1e-5).length,
     l0,
     lseNeg: logSumExp(l),
+    conditioning,
   };
 }
 
