@@ -241,9 +241,10 @@ export abstract class ContrastiveLoss implements Encodable {
   }
 
   /**
-   * The per-row tensors, for binding a layout's kernels.
+   * The per-row tensors, for binding a layout's kernels (src/losses/_in_batch.ts); internal.
    *
    * @returns Them, by their names here.
+   * @ignore
    */
   protected rowTensors(): RowTensors {
     const { params, posScores, stats, rowOutputs, belowCounts, coef, labels } = this;
@@ -294,7 +295,8 @@ export abstract class ContrastiveLoss implements Encodable {
   /**
    * Runs the loss once in its own submit. A training step encodes instead.
    *
-   * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table yet.
+   * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table, or a {@linkcode SupConLoss}
+   * no labels, yet.
    * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
    * @throws {DeviceLostError} When the device is lost.
    */
