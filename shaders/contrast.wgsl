@@ -29,7 +29,7 @@
 // SupCon (in-batch, `supcon`, §2.5): Z [N, D] with labels [N]; row i's
 // positives P are the other rows with its label, its M = N - 1 - |P|
 // negatives the rest. The positives' logits are reduced alongside
-// (their LSE, sum and count), and with D = Σ_p e^(l_p) + R
+// (their LSE, mean and count), and with D = Σ_p e^(l_p) + R
 //
 //   L = log D - mean_p l_p      ∂L/∂l_p = e^(l_p)/D - 1/|P|      ∂L/∂l_k = (R/D)·π_k
 //
@@ -107,7 +107,7 @@ struct Stats {
   below: f32, // negatives scored strictly below the positive (SupCon: 0, not defined)
   m_p: f32, // SupCon: the positives' logits, LSE state
   s_p: f32,
-  sum_p: f32, // SupCon: Σ of the positives' logits
+  mean_p: f32, // SupCon: the mean of the positives' logits (a mean, not a sum: |P|·1/τ may pass F32_MAX)
   n_p: f32, // SupCon: |P|, the positives counted
 }
 
@@ -182,7 +182,9 @@ fn merge_stats(a: Stats, b: Stats) -> Stats {
   let l = lse_merge(a.m_l, a.s_l, b.m_l, b.s_l);
   var p = vec4f(EMPTY, 0.0, 0.0, 0.0); // positives: only SupCon reduces them
   if (params.supcon == 1u) {
-    p = vec4f(lse_merge(a.m_p, a.s_p, b.m_p, b.s_p).xy, a.sum_p + b.sum_p, a.n_p + b.n_p);
+    let n = a.n_p + b.n_p;
+    let mean = select(0.0, a.mean_p + (b.mean_p - a.mean_p) * (b.n_p / n), n > 0.0);
+    p = vec4f(lse_merge(a.m_p, a.s_p, b.m_p, b.s_p).xy, mean, n);
   }
   return Stats(u.x, u.y, t, v.x, v.y, l.x, l.y, a.below + b.below, p.x, p.y, p.z, p.w);
 }
@@ -206,7 +208,7 @@ fn push_negative(st: Stats, s: f32, s_pos: f32) -> Stats {
   let pv = push_lse(st.m_v, st.s_v, v);
   let pl = push_lse(st.m_l, st.s_l, l);
   return Stats(pu.x, pu.y, t, pv.x, pv.y, pl.x, pl.y, st.below + select(0.0, 1.0, s < s_pos), st.m_p, st.s_p,
-               st.sum_p, st.n_p);
+               st.mean_p, st.n_p);
 }
 
 // SupCon: one positive score joins the row's positives.
@@ -216,8 +218,8 @@ fn push_positive(st: Stats, s: f32) -> Stats {
   var out = st;
   out.m_p = pp.x;
   out.s_p = pp.y;
-  out.sum_p = st.sum_p + l;
   out.n_p = st.n_p + 1.0;
+  out.mean_p = st.mean_p + (l - st.mean_p) / out.n_p;
   return out;
 }
 
@@ -271,7 +273,7 @@ fn finalize_supcon(st: Stats) -> RowResult {
   }
   let m = f32(params.rows - 1u) - st.n_p;
   let lse_p = st.m_p + log(st.s_p);
-  let mean_p = st.sum_p / st.n_p;
+  let mean_p = st.mean_p;
   var log_d = lse_p;
   var lse_u = 0.0;
   var a = 0.0;
@@ -523,7 +525,7 @@ fn reduce_readouts(@builtin(local_invocation_index) lid: u32) {
       let st = stats[i];
       if (st.n_p > 0.0) {
         let m_i = f32(params.rows - 1u) - st.n_p;
-        sums += vec4f(o.x, o.y, st.sum_p, select(0.0, 1.0, st.m_p > st.m_l));
+        sums += vec4f(o.x, o.y, st.n_p * st.mean_p, select(0.0, 1.0, st.m_p > st.m_l));
         lse = vec3f(lse_merge(lse.x, lse.y, o.w, select(0.0, 1.0, m_i > 0.0)).xy, 0.0);
         counts += vec3f(1.0, st.n_p, m_i);
       }

@@ -249,6 +249,39 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "SupCon at the extremes the kernel accepts (τ = 2e-37, σ = 6.4e-19) with 80 positives gives finite losses and dZ",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    // 80 rows at e_0 (one class: |P|·l_p = 79·5e36 would pass F32_MAX as a sum), 3 at e_1, 2 at −e_0.
+    const n = 85;
+    const host = new Float32Array(n * 2);
+    const labels: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const [x, y, label] = i < 80 ? [1, 0, 0] : i < 83 ? [0, 1, 1] : [-1, 0, 2];
+      host.set([x, y], 2 * i);
+      labels.push(label);
+    }
+    const z = Tensor.from(gpu, host, [n, 2]);
+    for (const options of [{ tau: 2e-37 }, { weighting: { kind: "adnce", sigma: 6.4e-19 } as const }]) {
+      for (const tile of [undefined, 64]) {
+        const loss = new SupConLoss(gpu, z, { labels, tile, ...options });
+        loss.run();
+        const label = `${JSON.stringify(options)} ${loss.layout}`;
+        const { meanLoss, rows } = await loss.readReadouts();
+        assert.ok(Number.isFinite(meanLoss), `${label}: loss ${meanLoss}`);
+        assert.equal(rows, n);
+        assert.ok((await loss.rowOutputs.read()).every((v) => !Number.isNaN(v)), `${label}: a row output is NaN`);
+        assert.ok((await loss.dZ.read()).every(Number.isFinite), `${label}: dZ finite`);
+        loss.destroy();
+      }
+    }
+    z.destroy();
+  },
+});
+
+Deno.test({
   name: "SupCon with one positive per anchor (labels i mod B over 2B rows) equals NtXentLoss, row for row",
   ...gpuTest,
   async fn() {
