@@ -58,6 +58,8 @@ export { SampledContrastiveLoss } from "./src/losses/sampled.ts";
 export type { SampledContrastiveOptions } from "./src/losses/sampled.ts";
 export { NtXentLoss } from "./src/losses/nt_xent.ts";
 export type { NtXentOptions } from "./src/losses/nt_xent.ts";
+export { SupConLoss } from "./src/losses/supcon.ts";
+export type { SupConOptions } from "./src/losses/supcon.ts";
 export type {
   AdnceWeighting,
   DclWeighting,

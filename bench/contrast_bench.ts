@@ -1,8 +1,8 @@
 /**
  * Contrastive-loss benchmark. Validates the loss against float64 first, then
  * times (a) the sampled-K loss against the encoder work of the same
- * standard step, and (b) the tiled in-batch loss against the materialised
- * one at equal size.
+ * standard step, and (b) the tiled in-batch losses (NT-Xent and SupCon)
+ * against the materialised ones at equal size.
  */
 
 import type { Gpu } from "../src/gpu/device.ts";
@@ -10,10 +10,11 @@ import { Tensor } from "../src/gpu/tensor.ts";
 import { timeGpu } from "../src/gpu/timing.ts";
 import { NtXentLoss } from "../src/losses/nt_xent.ts";
 import { SampledContrastiveLoss } from "../src/losses/sampled.ts";
+import { SupConLoss } from "../src/losses/supcon.ts";
 import type { NegativeWeighting } from "../src/losses/weighting.ts";
 import { type MatmulForm, MatmulKernel } from "../src/ops/matmul.ts";
 import { seededRandom } from "../src/data/random.ts";
-import { batch, sampledRows } from "../test/util/contrast_reference.ts";
+import { batch, sampledRows, supcon } from "../test/util/contrast_reference.ts";
 
 /** Loss time against encoder time in one standard step. */
 export interface LossStepRow {
@@ -28,6 +29,8 @@ export interface LossStepRow {
 
 /** Tiled against materialised in-batch loss at one size. */
 export interface LayoutRow {
+  /** "NT-Xent" or "SupCon". */
+  loss: string;
   layout: string;
   rows: number;
   d: number;
@@ -60,6 +63,20 @@ async function validate(gpu: Gpu): Promise<void> {
   c.destroy();
   if (!(Math.abs(got - expected) <= 1e-4 * Math.abs(expected))) {
     throw new Error(`contrastive loss is wrong: ${got} against float64 ${expected}`);
+  }
+  // SupCon, tiled over 2×2 tiles with a partial one, 10 classes.
+  const [rows, dz] = [97, 33];
+  const z64 = Float64Array.from({ length: rows * dz }, () => 2 * random() - 1);
+  const labels = Array.from({ length: rows }, () => Math.floor(random() * 10));
+  const z = Tensor.from(gpu, new Float32Array(z64), [rows, dz]);
+  const sup = new SupConLoss(gpu, z, { tau: 2, tile: 64, labels });
+  sup.run();
+  const gotSup = (await sup.readReadouts()).meanLoss;
+  const expectedSup = supcon(z64, labels, { n: rows, d: dz }, 2, { kind: "infonce" }).meanLoss;
+  sup.destroy();
+  z.destroy();
+  if (!(Math.abs(gotSup - expectedSup) <= 1e-4 * Math.abs(expectedSup))) {
+    throw new Error(`SupCon loss is wrong: ${gotSup} against float64 ${expectedSup}`);
   }
 }
 
@@ -145,29 +162,39 @@ export async function benchContrast(
   const layouts: LayoutRow[] = [];
   const rows = 4096;
   const z = randomTensor(gpu, [rows, d], 6, 0.15);
-  let materialisedMs = 0;
-  for (const tile of [undefined, 1024, 512]) {
-    const before = gpu.counters.liveBytes;
-    gpu.resetPeak();
-    const loss = new NtXentLoss(gpu, z, { tile });
-    log(`contrast: in-batch 2B=${rows} D=${d} ${loss.layout} tile ${loss.tile}`);
-    const medianMs = (await timeGpu(gpu, (pass) => loss.encode(pass), {
-      op: "bench:in-batch",
-      warmup: 1,
-      iterations: 3,
-    })).medianMs;
-    if (loss.layout === "materialised") materialisedMs = medianMs;
-    layouts.push({
-      layout: loss.layout,
-      rows,
-      d,
-      tile: loss.tile,
-      medianMs,
-      peakMiB: (gpu.counters.peakLiveBytes - before) / 2 ** 20,
-      ratio: medianMs / materialisedMs,
-    });
-    loss.destroy();
-    gpu.trimPool();
+  // SupCon at the same size: 10 classes, as in Fashion-MNIST.
+  const random = seededRandom(7);
+  const labels = Array.from({ length: rows }, () => Math.floor(random() * 10));
+  const losses = [
+    ["NT-Xent", (tile?: number) => new NtXentLoss(gpu, z, { tile })],
+    ["SupCon", (tile?: number) => new SupConLoss(gpu, z, { tile, labels })],
+  ] as const;
+  for (const [name, make] of losses) {
+    let materialisedMs = 0;
+    for (const tile of [undefined, 1024, 512]) {
+      const before = gpu.counters.liveBytes;
+      gpu.resetPeak();
+      const loss = make(tile);
+      log(`contrast: in-batch ${name} N=${rows} D=${d} ${loss.layout} tile ${loss.tile}`);
+      const medianMs = (await timeGpu(gpu, (pass) => loss.encode(pass), {
+        op: "bench:in-batch",
+        warmup: 1,
+        iterations: 3,
+      })).medianMs;
+      if (loss.layout === "materialised") materialisedMs = medianMs;
+      layouts.push({
+        loss: name,
+        layout: loss.layout,
+        rows,
+        d,
+        tile: loss.tile,
+        medianMs,
+        peakMiB: (gpu.counters.peakLiveBytes - before) / 2 ** 20,
+        ratio: medianMs / materialisedMs,
+      });
+      loss.destroy();
+      gpu.trimPool();
+    }
   }
   z.destroy();
   return { steps, layouts };

@@ -77,11 +77,13 @@ if (families.includes("contrast")) {
       ["loss share of step", "r", (r) => `${(100 * r.lossShare).toFixed(1)}%`],
     ]),
     "",
-    "In-batch (SimCLR) InfoNCE, forward + backward, tiled against materialised at equal size:",
+    "In-batch InfoNCE (SimCLR's NT-Xent; SupCon over 10 classes), forward + backward, tiled against materialised at " +
+      "equal size:",
     "",
     ...table(contrast.layouts, [
+      ["loss", "l", (r) => r.loss],
       ["layout", "l", (r) => r.layout],
-      ["2B", "r", (r) => String(r.rows)],
+      ["N", "r", (r) => String(r.rows)],
       ["D", "r", (r) => String(r.d)],
       ["tile", "r", (r) => String(r.tile)],
       ["median ms", "r", (r) => r.medianMs.toFixed(0)],

@@ -1,5 +1,6 @@
-// Softmax-contrast: InfoNCE and its re-weighted relatives (ADNCE, DCL, HCL)
-// as one reduction per anchor row, forward and backward (docs/science.md §1–2).
+// Softmax-contrast: InfoNCE and its re-weighted relatives (ADNCE, DCL, HCL),
+// and SupCon's many positives, as one reduction per anchor row, forward and
+// backward (docs/science.md §1–2).
 //
 // A row has a positive score s_0 and M negative scores s_k (cosines), logits
 // l = s/τ. Every weighting is one pair of log-terms per negative,
@@ -24,6 +25,17 @@
 // In-batch layout: Z [R, D], R = 2B, row i's positive is (i + B) mod R, its
 // negatives all other rows but itself; scores are a block of S = Z·Zᵀ,
 // computed by matmul (src/ops/matmul.ts), whole or one tile at a time.
+//
+// SupCon (in-batch, `supcon`, §2.5): Z [N, D] with labels [N]; row i's
+// positives P are the other rows with its label, its M = N - 1 - |P|
+// negatives the rest. The positives' logits are reduced alongside
+// (their LSE, mean and count), and with D = Σ_p e^(l_p) + R
+//
+//   L = log D - mean_p l_p      ∂L/∂l_p = e^(l_p)/D - 1/|P|      ∂L/∂l_k = (R/D)·π_k
+//
+// (β = 0: HCL and DCL are rejected by the launcher). A row with no positive
+// has no term: loss 0, coefficients 0, no gradient; grad_scale is then
+// 1/(rows that have a positive), set by the launcher from the labels.
 //
 // Everything per row is an online reduction (Stats), so a row may arrive in
 // column tiles: row_loss_and_grad merges a tile into the row's running Stats, and
@@ -57,13 +69,13 @@ struct Params {
   candidates: u32, // sampled: N
   in_batch: u32,
   debias: u32,
-  _pad0: u32,
+  supcon: u32, // labels decide the positives (in-batch only)
   inv_tau: f32,
   beta: f32,
   mu: f32,
   inv_two_sigma2: f32, // 0 turns the ADNCE weight off
   tau_plus: f32,
-  grad_scale: f32,
+  grad_scale: f32, // 1/rows (SupCon: 1/(rows with a positive), or 0)
   _pad1: f32,
   _pad2: f32,
 }
@@ -81,7 +93,9 @@ struct Block {
 }
 
 // Running reductions over a row's negatives; `m*` are maxima, `s*` sums of
-// exp(x - m), t_u = Σ exp(u - m_u)·(u - m_u) (for the entropy of π).
+// exp(x - m), t_u = Σ exp(u - m_u)·(u - m_u) (for the entropy of π). SupCon
+// also reduces its positives' logits (they stay empty otherwise). After the
+// last block, stats[row] holds the row's totals (the read-outs use them).
 struct Stats {
   m_u: f32,
   s_u: f32,
@@ -90,7 +104,11 @@ struct Stats {
   s_v: f32,
   m_l: f32, // plain logits, for the Donsker–Varadhan read-out
   s_l: f32,
-  below: f32, // negatives scored strictly below the positive
+  below: f32, // negatives scored strictly below the positive (SupCon: 0, not defined)
+  m_p: f32, // SupCon: the positives' logits, LSE state
+  s_p: f32,
+  mean_p: f32, // SupCon: the mean of the positives' logits (a mean, not a sum: |P|·1/τ may pass F32_MAX)
+  n_p: f32, // SupCon: |P|, the positives counted
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -108,6 +126,7 @@ struct Stats {
 @group(0) @binding(12) var<storage, read> csr_offsets: array<u32>; // [N + 1]
 @group(0) @binding(13) var<storage, read> csr_slots: array<u32>; // flat slots i·(1+K_max)+j, by candidate
 @group(0) @binding(14) var<storage, read_write> readouts: array<f32>; // see readouts()
+@group(0) @binding(15) var<storage, read> labels: array<u32>; // SupCon: [N]
 
 // ---- The per-row mathematics, shared by every layout -----------------------
 
@@ -120,6 +139,12 @@ fn partner(row: u32) -> u32 {
 }
 
 fn column_kind(row: u32, col: u32) -> u32 {
+  if (params.supcon == 1u) {
+    if (col == row) {
+      return SKIP;
+    }
+    return select(NEG, POS, labels[col] == labels[row]);
+  }
   if (params.in_batch == 1u) {
     if (col == row) {
       return SKIP;
@@ -138,7 +163,7 @@ fn gaussian_log_weight(s: f32) -> f32 {
 }
 
 fn empty_stats() -> Stats {
-  return Stats(EMPTY, 0.0, 0.0, EMPTY, 0.0, EMPTY, 0.0, 0.0);
+  return Stats(EMPTY, 0.0, 0.0, EMPTY, 0.0, EMPTY, 0.0, 0.0, EMPTY, 0.0, 0.0, 0.0);
 }
 
 // Merges two (max, sum) log-sum-exp states; returns (max, sum, scale1, scale2).
@@ -155,7 +180,13 @@ fn merge_stats(a: Stats, b: Stats) -> Stats {
   let t = u.z * (a.t_u + a.s_u * (a.m_u - u.x)) + u.w * (b.t_u + b.s_u * (b.m_u - u.x));
   let v = lse_merge(a.m_v, a.s_v, b.m_v, b.s_v);
   let l = lse_merge(a.m_l, a.s_l, b.m_l, b.s_l);
-  return Stats(u.x, u.y, t, v.x, v.y, l.x, l.y, a.below + b.below);
+  var p = vec4f(EMPTY, 0.0, 0.0, 0.0); // positives: only SupCon reduces them
+  if (params.supcon == 1u) {
+    let n = a.n_p + b.n_p;
+    let mean = select(0.0, a.mean_p + (b.mean_p - a.mean_p) * (b.n_p / n), n > 0.0);
+    p = vec4f(lse_merge(a.m_p, a.s_p, b.m_p, b.s_p).xy, mean, n);
+  }
+  return Stats(u.x, u.y, t, v.x, v.y, l.x, l.y, a.below + b.below, p.x, p.y, p.z, p.w);
 }
 
 // Adds x to a (max, sum) state with one exp: whichever of x and m is
@@ -176,7 +207,20 @@ fn push_negative(st: Stats, s: f32, s_pos: f32) -> Stats {
   let t = pu.z * (st.t_u + st.s_u * (st.m_u - pu.x)) + pu.w * (u - pu.x);
   let pv = push_lse(st.m_v, st.s_v, v);
   let pl = push_lse(st.m_l, st.s_l, l);
-  return Stats(pu.x, pu.y, t, pv.x, pv.y, pl.x, pl.y, st.below + select(0.0, 1.0, s < s_pos));
+  return Stats(pu.x, pu.y, t, pv.x, pv.y, pl.x, pl.y, st.below + select(0.0, 1.0, s < s_pos), st.m_p, st.s_p,
+               st.mean_p, st.n_p);
+}
+
+// SupCon: one positive score joins the row's positives.
+fn push_positive(st: Stats, s: f32) -> Stats {
+  let l = s * params.inv_tau;
+  let pp = push_lse(st.m_p, st.s_p, l);
+  var out = st;
+  out.m_p = pp.x;
+  out.s_p = pp.y;
+  out.n_p = st.n_p + 1.0;
+  out.mean_p = st.mean_p + (l - st.mean_p) / out.n_p;
+  return out;
 }
 
 struct RowResult {
@@ -219,9 +263,54 @@ fn finalize(st: Stats, s_pos: f32) -> RowResult {
   return RowResult(vec4f(loss, eta, l0, lse_l), vec4f(lse_u, lse_v, a, dl0));
 }
 
+// SupCon's row: L = log D - mean_p l_p, D = Σ_p e^(l_p) + R, R the weighted
+// negative mass of the row's M = N - 1 - |P| negatives (0 when M = 0). out =
+// (loss, η, mean_p l_p, LSE of the plain negatives), coef = (LSE u, log D,
+// a = R/D, -1/|P|); a row with no positive gets loss 0 and coef 0 (no term).
+fn finalize_supcon(st: Stats) -> RowResult {
+  if (st.n_p == 0.0) {
+    return RowResult(vec4f(0.0, 0.0, 0.0, EMPTY), vec4f(0.0));
+  }
+  let m = f32(params.rows - 1u) - st.n_p;
+  let lse_p = st.m_p + log(st.s_p);
+  let mean_p = st.mean_p;
+  var log_d = lse_p;
+  var lse_u = 0.0;
+  var a = 0.0;
+  var eta = 0.0;
+  var lse_l = EMPTY;
+  if (m > 0.0) {
+    lse_u = st.m_u + log(st.s_u);
+    let log_r = lse_u - (st.m_v + log(st.s_v)) + log(m);
+    // Shifted by c, as in finalize: neither Σ_p e^(l_p) nor R may overflow.
+    let c = max(lse_p, log_r);
+    log_d = c + log(exp(lse_p - c) + exp(log_r - c));
+    a = exp(log_r - log_d);
+    eta = log(m) - (log(st.s_u) - st.t_u / st.s_u);
+    lse_l = st.m_l + log(st.s_l);
+  }
+  return RowResult(vec4f(log_d - mean_p, eta, mean_p, lse_l), vec4f(lse_u, log_d, a, -1.0 / st.n_p));
+}
+
+// SupCon's ∂L/∂l for one score; k = (LSE u, log D, a, -1/|P|). k.w = 0 marks a
+// row without a positive: no term, no gradient. β = 0, so π = e^(u - LSE u).
+fn supcon_logit_grad(kind: u32, s: f32, k: vec4f) -> f32 {
+  if (kind == SKIP || k.w == 0.0) {
+    return 0.0;
+  }
+  let l = s * params.inv_tau;
+  if (kind == POS) {
+    return exp(l - k.y) + k.w;
+  }
+  return k.z * exp(l + gaussian_log_weight(s) - k.x);
+}
+
 // ∂(mean loss)/∂s for one score of `row`, given the row's coefficients.
 fn score_grad(kind: u32, s: f32, k: vec4f) -> f32 {
   let scale = params.inv_tau * params.grad_scale;
+  if (params.supcon == 1u) {
+    return supcon_logit_grad(kind, s, k) * scale;
+  }
   if (kind == POS) {
     return k.w * scale;
   }
@@ -358,12 +447,17 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     return; // the same for the whole workgroup, so the barriers below stay uniform
   }
   let row = block.row0 + r;
-  let s_pos = pos_scores[row];
+  let supcon = params.supcon == 1u;
+  // SupCon has no single positive to count negatives below: no score is below EMPTY.
+  let s_pos = select(pos_scores[row], EMPTY, supcon);
   let base = r * block.stride;
   var st = empty_stats();
   for (var c = lid; c < block.ncols; c += WG) {
-    if (column_kind(row, block.col0 + c) == NEG) {
+    let kind = column_kind(row, block.col0 + c);
+    if (kind == NEG) {
       st = push_negative(st, scores[base + c], s_pos);
+    } else if (kind == POS && supcon) {
+      st = push_positive(st, scores[base + c]);
     }
   }
   wg_stats[lid] = st;
@@ -379,14 +473,18 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     if ((block.flags & FIRST) == 0u) {
       total = merge_stats(stats[row], total);
     }
+    stats[row] = total;
     if ((block.flags & LAST) != 0u) {
-      let result = finalize(total, s_pos);
+      var result: RowResult;
+      if (supcon) {
+        result = finalize_supcon(total);
+      } else {
+        result = finalize(total, s_pos);
+      }
       row_out[row] = result.out;
       coef[row] = result.coef;
       below[row] = u32(total.below);
       wg_coef = result.coef;
-    } else {
-      stats[row] = total;
     }
   }
   if ((block.flags & GRAD) != 0u) {
@@ -400,27 +498,47 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 
 // ---- Read-outs -------------------------------------------------------------
 
-var<workgroup> wg_sums: array<vec4f, WG>; // loss, η, l_0, below / M
+var<workgroup> wg_sums: array<vec4f, WG>; // loss, η, l_0, below / M (SupCon: Σ_p l_p, top-1 hit)
 var<workgroup> wg_lse: array<vec3f, WG>; // LSE state of the plain negatives, rows with every negative below
+var<workgroup> wg_counts: array<vec3f, WG>; // SupCon: rows with a positive, Σ|P|, Σ M
 
 // One workgroup over all rows. readouts = [mean loss, InfoNCE MI bound
 // log(M+1) - L capped at log(M+1), Donsker–Varadhan estimate, mean η, mean
 // fraction of negatives below the positive, M, rows, fraction of rows with
 // every negative below the positive].
+//
+// SupCon, over the rows with a positive only (none: all 0): [mean loss,
+// log(N-1) - L capped at log(N-1), DV with every positive pair a sample of
+// the joint and every negative pair one of the marginals, mean η, 0 (no
+// single positive to rank negatives against), mean M, rows with a positive,
+// fraction of rows whose highest-scoring other row is a positive].
 @compute @workgroup_size(WG)
 fn reduce_readouts(@builtin(local_invocation_index) lid: u32) {
+  let supcon = params.supcon == 1u;
   let m = f32(negatives());
   var sums = vec4f(0.0);
   var lse = vec3f(EMPTY, 0.0, 0.0);
+  var counts = vec3f(0.0);
   for (var i = lid; i < params.rows; i += WG) {
     let o = row_out[i];
-    let b = f32(below[i]);
-    sums += vec4f(o.x, o.y, o.z, b / m);
-    let merged = lse_merge(lse.x, lse.y, o.w, 1.0);
-    lse = vec3f(merged.xy, lse.z + select(0.0, 1.0, b == m));
+    if (supcon) {
+      let st = stats[i];
+      if (st.n_p > 0.0) {
+        let m_i = f32(params.rows - 1u) - st.n_p;
+        sums += vec4f(o.x, o.y, st.n_p * st.mean_p, select(0.0, 1.0, st.m_p > st.m_l));
+        lse = vec3f(lse_merge(lse.x, lse.y, o.w, select(0.0, 1.0, m_i > 0.0)).xy, 0.0);
+        counts += vec3f(1.0, st.n_p, m_i);
+      }
+    } else {
+      let b = f32(below[i]);
+      sums += vec4f(o.x, o.y, o.z, b / m);
+      let merged = lse_merge(lse.x, lse.y, o.w, 1.0);
+      lse = vec3f(merged.xy, lse.z + select(0.0, 1.0, b == m));
+    }
   }
   wg_sums[lid] = sums;
   wg_lse[lid] = lse;
+  wg_counts[lid] = counts;
   workgroupBarrier();
   for (var span = WG / 2u; span > 0u; span /= 2u) {
     if (lid < span) {
@@ -428,12 +546,29 @@ fn reduce_readouts(@builtin(local_invocation_index) lid: u32) {
       let x = wg_lse[lid];
       let y = wg_lse[lid + span];
       wg_lse[lid] = vec3f(lse_merge(x.x, x.y, y.x, y.y).xy, x.z + y.z);
+      wg_counts[lid] += wg_counts[lid + span];
     }
     workgroupBarrier();
   }
   if (lid == 0u) {
     let totals = wg_sums[0];
     let all = wg_lse[0];
+    if (supcon) {
+      let c = wg_counts[0];
+      let n = max(c.x, 1.0); // no row with a positive: every sum is 0, and so is every read-out
+      let mean_loss = totals.x / n;
+      let log_a = log(f32(params.rows - 1u));
+      let valid = c.x > 0.0;
+      readouts[0] = mean_loss;
+      readouts[1] = select(0.0, min(log_a - mean_loss, log_a), valid);
+      readouts[2] = select(0.0, totals.z / c.y - (all.x + log(all.y)) + log(c.z), c.z > 0.0);
+      readouts[3] = totals.y / n;
+      readouts[4] = 0.0;
+      readouts[5] = c.z / n;
+      readouts[6] = c.x;
+      readouts[7] = totals.w / n;
+      return;
+    }
     let n = f32(params.rows);
     let mean_loss = totals.x / n;
     let log_m1 = log(m + 1.0);

@@ -9,11 +9,15 @@
  * - {@linkcode NtXentLoss} (src/losses/nt_xent.ts): SimCLR's NT-Xent over
  *   2B views, each row's positive its partner view, its negatives all other
  *   rows; materialised or tiled.
+ * - {@linkcode SupConLoss} (src/losses/supcon.ts): supervised contrastive
+ *   loss over N labelled rows, each row's positives the other rows with its
+ *   label; the same two in-batch layouts.
  *
  * A loss is bound to its tensors once and then encoded into a training
  * step's compute pass any number of times: forward, backward and read-outs
  * together, with no allocation, no pipeline creation and no readback. The
- * gradients are those of the mean loss over rows.
+ * gradients are those of the mean loss over rows (SupCon: over the rows that
+ * have a positive).
  *
  * @module
  */
@@ -28,6 +32,7 @@ import {
   LOG_TERM_LIMIT,
   packContrastParams,
   PARAMS_BYTES,
+  STATS_FLOATS,
 } from "../ops/contrast.ts";
 import { type NegativeWeighting, weightingParams } from "./weighting.ts";
 
@@ -39,15 +44,25 @@ export interface ContrastiveOptions {
   weighting?: NegativeWeighting;
 }
 
-/** What one step's loss reports, computed on the GPU in the same pass. */
+/**
+ * What one step's loss reports, computed on the GPU in the same pass.
+ *
+ * For {@linkcode SupConLoss} every read-out is over the rows that have a
+ * positive (all 0 when none has), and three are defined for many positives
+ * (docs/science.md §2.5): `miBound` is log(N − 1) − L capped at log(N − 1),
+ * `negatives` the mean M = N − 1 − |P| of those rows, and `top1` the fraction
+ * of them whose highest-scoring other row is a positive. `belowFraction` is 0:
+ * with many positives there is no one score to rank the negatives against
+ * within one pass, and `belowCounts` holds zeros.
+ */
 export interface ContrastiveReadouts {
   /** Mean loss over rows. */
   meanLoss: number;
   /** InfoNCE mutual-information bound log(M+1) − L, capped at log(M+1). */
   miBound: number;
   /**
-   * Donsker–Varadhan estimate, T = s/τ: mean over rows of T(positive) −
-   * LSE over all (row, negative) pairs of T + log(number of such pairs).
+   * Donsker–Varadhan estimate, T = s/τ: mean over (row, positive) pairs of
+   * T − LSE over all (row, negative) pairs of T + log(number of such pairs).
    */
   donskerVaradhan: number;
   /**
@@ -55,13 +70,13 @@ export interface ContrastiveReadouts {
    * negatives ∝ weight·e^l (P2's DRO reading).
    */
   meanEta: number;
-  /** Mean over rows of (negatives scored below the positive) / M. */
+  /** Mean over rows of (negatives scored below the positive) / M (SupCon: 0). */
   belowFraction: number;
-  /** Negatives per row, M (K, or 2B − 2 in-batch). */
+  /** Negatives per row, M (K, or 2B − 2 in-batch; SupCon: the mean N − 1 − |P|). */
   negatives: number;
-  /** Rows (anchors). */
+  /** Rows (anchors; SupCon: those with a positive). */
   rows: number;
-  /** Fraction of rows whose positive outscores every negative. */
+  /** Fraction of rows whose positive outscores every negative (SupCon: whose best-scoring other row is a positive). */
   top1: number;
 }
 
@@ -143,11 +158,29 @@ export function baseParams(
   };
 }
 
+/** The per-row state and outputs of a loss, as shaders/contrast.wgsl binds them. */
+export interface RowTensors {
+  /** The `Params` uniform. */
+  params: GPUBuffer;
+  /** Per row: the positive's score. */
+  posScores: Tensor;
+  /** Per row: running statistics, then the row's totals. */
+  stats: Tensor;
+  /** Per row: loss, η, l_0, LSE of the plain negatives. */
+  rowOutputs: Tensor;
+  /** Per row: negatives below the positive. */
+  belowCounts: Tensor;
+  /** Per row: backward coefficients. */
+  coef: Tensor;
+  /** Per row: labels (SupCon; one unused element otherwise). */
+  labels: Tensor;
+}
+
 /**
- * A contrastive loss bound to its tensors: what a trainer holds. Both
- * layouts share the parameters, the per-row outputs and the read-outs;
- * {@linkcode SampledContrastiveLoss} and {@linkcode NtXentLoss}
- * add their gradients.
+ * A contrastive loss bound to its tensors: what a trainer holds. Every
+ * layout shares the parameters, the per-row outputs and the read-outs;
+ * {@linkcode SampledContrastiveLoss}, {@linkcode NtXentLoss} and
+ * {@linkcode SupConLoss} add their gradients.
  */
 export abstract class ContrastiveLoss implements Encodable {
   /** The context. */
@@ -158,9 +191,12 @@ export abstract class ContrastiveLoss implements Encodable {
   readonly dim: number;
   /** Eight floats, see {@linkcode ContrastiveReadouts}; rewritten by every encode. */
   readonly readouts: Tensor;
-  /** Per row: loss, η, positive logit l_0, LSE of the plain negative logits. [rows, 4] f32. */
+  /**
+   * Per row: loss, η, positive logit l_0 (SupCon: the mean positive logit), LSE of the plain negative logits
+   * (−1e38 when the row has none). [rows, 4] f32. A SupCon row without a positive holds 0, 0, 0, −1e38.
+   */
   readonly rowOutputs: Tensor;
-  /** Per row: negatives scored strictly below the positive. [rows] u32 (input of the K theory). */
+  /** Per row: negatives scored strictly below the positive. [rows] u32 (input of the K theory; SupCon: 0). */
   readonly belowCounts: Tensor;
   /** The op name errors and labels use. */
   protected readonly op: string;
@@ -168,8 +204,10 @@ export abstract class ContrastiveLoss implements Encodable {
   protected readonly params: GPUBuffer;
   /** Per row: the positive's score. */
   protected readonly posScores: Tensor;
-  /** Per row: running statistics (tiled layout). */
+  /** Per row: running statistics (tiled layout), and the row's totals after its last block. */
   protected readonly stats: Tensor;
+  /** Per row: class labels (SupCon; a single unused element otherwise). */
+  protected readonly labels: Tensor;
   /** Per row: the backward coefficients. */
   protected readonly coef: Tensor;
   /** Tensors freed by `destroy`. */
@@ -197,8 +235,20 @@ export abstract class ContrastiveLoss implements Encodable {
     this.rowOutputs = this.tensor([params.rows, 4]);
     this.belowCounts = this.tensor([params.rows], "u32");
     this.posScores = this.tensor([params.rows]);
-    this.stats = this.tensor([params.rows, 8]);
+    this.stats = this.tensor([params.rows, STATS_FLOATS]);
+    this.labels = this.tensor([params.supcon ? params.rows : 1], "u32");
     this.coef = this.tensor([params.rows, 4]);
+  }
+
+  /**
+   * The per-row tensors, for binding a layout's kernels (src/losses/_in_batch.ts); internal.
+   *
+   * @returns Them, by their names here.
+   * @ignore
+   */
+  protected rowTensors(): RowTensors {
+    const { params, posScores, stats, rowOutputs, belowCounts, coef, labels } = this;
+    return { params, posScores, stats, rowOutputs, belowCounts, coef, labels };
   }
 
   /**
@@ -229,6 +279,7 @@ export abstract class ContrastiveLoss implements Encodable {
       params: this.params,
       row_out: this.rowOutputs,
       below: this.belowCounts,
+      stats: this.stats,
       readouts: this.readouts,
     }, { rows: 1 });
     this.#readoutKernel.encode(pass);
@@ -244,7 +295,8 @@ export abstract class ContrastiveLoss implements Encodable {
   /**
    * Runs the loss once in its own submit. A training step encodes instead.
    *
-   * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table yet.
+   * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table, or a {@linkcode SupConLoss}
+   * no labels, yet.
    * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
    * @throws {DeviceLostError} When the device is lost.
    */

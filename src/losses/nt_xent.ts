@@ -9,11 +9,10 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
-import type { Encodable, Gpu } from "../gpu/device.ts";
+import { rangeError } from "../gpu/_check.ts";
+import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock } from "../ops/contrast.ts";
-import { MatmulKernel } from "../ops/matmul.ts";
+import { inBatchLayout, InBatchPasses } from "./_in_batch.ts";
 import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
 /** Options of {@linkcode NtXentLoss}. */
@@ -25,9 +24,6 @@ export interface NtXentOptions extends ContrastiveOptions {
    */
   tile?: number;
 }
-
-const MATERIALISE_MAX_BYTES = 64 * 2 ** 20;
-const DEFAULT_TILE = 2048;
 
 /**
  * SimCLR's NT-Xent loss: Z holds 2B embeddings, rows i and i + B are the
@@ -65,9 +61,7 @@ export class NtXentLoss extends ContrastiveLoss {
   readonly layout: "materialised" | "tiled";
   /** Tile edge (2B when materialised). */
   readonly tile: number;
-  readonly #forward: Encodable[] = [];
-  readonly #backward: Encodable[] = [];
-  readonly #blocks: GPUBuffer;
+  readonly #passes: InBatchPasses;
 
   /**
    * Validates everything, then allocates and binds once.
@@ -91,107 +85,15 @@ export class NtXentLoss extends ContrastiveLoss {
       rangeError(op, "z.shape[0]", "an even number >= 4 (2B rows: two views of B >= 2 examples)", rows);
     }
     const base = baseParams(op, options);
-    const bindingLimit = gpu.limits.maxStorageBufferBindingSize;
-    let tile: number;
-    let layout: "materialised" | "tiled";
-    if (options.tile === undefined) {
-      const bytes = rows * rows * 4;
-      layout = bytes <= Math.min(MATERIALISE_MAX_BYTES, bindingLimit) ? "materialised" : "tiled";
-      tile = layout === "materialised" ? rows : DEFAULT_TILE;
-    } else {
-      checkInt(op, "options.tile", options.tile, 64);
-      if (options.tile % 64 !== 0) rangeError(op, "options.tile", "a multiple of 64", options.tile);
-      if (options.tile * options.tile * 4 > bindingLimit) {
-        rangeError(
-          op,
-          "options.tile",
-          `at most ${Math.floor(Math.sqrt(bindingLimit / 4))} (tile² floats in one binding)`,
-          options.tile,
-        );
-      }
-      layout = "tiled";
-      tile = options.tile;
-    }
+    const layout = inBatchLayout(gpu, op, rows, options.tile);
     super(gpu, op, { ...base, rows, k: 0, kMax: 0, dim, candidates: 0, inBatch: true, gradScale: 1 / rows });
-    this.layout = layout;
-    this.tile = tile;
+    this.layout = layout.layout;
+    this.tile = layout.tile;
     this.dZ = this.tensor([rows, dim]);
-    const rowState = {
-      params: this.params,
-      pos_scores: this.posScores,
-      stats: this.stats,
-      row_out: this.rowOutputs,
-      below: this.belowCounts,
-      coef: this.coef,
-    };
-    const pair = contrastKernel(gpu, op, "pair_scores", { params: this.params, q: z, pos_scores: this.posScores }, {
-      threads: rows,
+    this.#passes = new InBatchPasses(gpu, op, z, { ...this.rowTensors(), dZ: this.dZ }, layout, {
+      pairScores: true,
+      tensor: (shape) => this.tensor(shape),
     });
-    const nTiles = Math.ceil(rows / tile);
-    const slot = Math.max(BLOCK_BYTES, gpu.limits.minUniformBufferOffsetAlignment);
-    this.#blocks = gpu.acquire(
-      `${op}:blocks`,
-      slot * nTiles * nTiles,
-      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    );
-    const blockAt = (i: number) => ({ buffer: this.#blocks, offset: i * slot, size: BLOCK_BYTES });
-    this.#forward.push(pair);
-
-    if (layout === "materialised") {
-      const s = this.tensor([rows, rows]);
-      gpu.device.queue.writeBuffer(
-        this.#blocks,
-        0,
-        packBlock({ row0: 0, col0: 0, nrows: rows, ncols: rows, stride: rows, flags: 7 }),
-      );
-      const scores = this.#matmul(z, z, { form: "nt", out: s });
-      const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block: blockAt(0), scores: s }, {
-        rows,
-      });
-      this.#forward.push(scores, reduce);
-      this.#backward.push(
-        this.#matmul(s, z, { form: "nn", out: this.dZ }),
-        this.#matmul(s, z, { form: "tn", out: this.dZ, accumulate: true }),
-      );
-    } else {
-      const buffer = this.tensor([tile, tile]);
-      for (let r = 0; r < nTiles; r++) {
-        const row0 = r * tile;
-        const nrows = Math.min(tile, rows - row0);
-        const zRows = z.view(row0 * dim, [nrows, dim]);
-        const dzRows = this.dZ.view(row0 * dim, [nrows, dim]);
-        for (let c = 0; c < nTiles; c++) {
-          const col0 = c * tile;
-          const ncols = Math.min(tile, rows - col0);
-          const zCols = z.view(col0 * dim, [ncols, dim]);
-          const s = buffer.view(0, [nrows, ncols]);
-          const index = r * nTiles + c;
-          const flags = (c === 0 ? BlockFlag.first : 0) | (c === nTiles - 1 ? BlockFlag.last : 0);
-          gpu.device.queue.writeBuffer(
-            this.#blocks,
-            index * slot,
-            packBlock({ row0, col0, nrows, ncols, stride: ncols, flags }),
-          );
-          const block = blockAt(index);
-          const scores = this.#matmul(zRows, zCols, { form: "nt", out: s });
-          const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block, scores: s }, {
-            rows: nrows,
-          });
-          this.#forward.push(scores, reduce);
-          this.#backward.push(
-            scores,
-            contrastKernel(gpu, op, "sym_grad_tile", { params: this.params, block, scores: s, coef: this.coef }, {
-              threads: nrows * ncols,
-            }),
-            this.#matmul(s, zCols, { form: "nn", out: dzRows, accumulate: c > 0 }),
-          );
-        }
-      }
-    }
-  }
-
-  #matmul(a: Tensor, b: Tensor, options: ConstructorParameters<typeof MatmulKernel>[3]): MatmulKernel {
-    return new MatmulKernel(this.gpu, a, b, options);
   }
 
   /**
@@ -203,15 +105,13 @@ export class NtXentLoss extends ContrastiveLoss {
    * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
-    for (const part of this.#forward) part.encode(pass);
-    for (const part of this.#backward) part.encode(pass);
+    this.#passes.encode(pass);
     this.encodeReadouts(pass);
   }
 
   /** Frees every buffer the loss owns (not z). */
   override destroy(): void {
-    for (const part of new Set([...this.#forward, ...this.#backward])) part.destroy();
+    this.#passes.destroy();
     super.destroy();
-    this.gpu.release(this.#blocks);
   }
 }

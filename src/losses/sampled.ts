@@ -156,6 +156,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         row_out: this.rowOutputs,
         below: this.belowCounts,
         coef: this.coef,
+        labels: this.labels,
       }, { rows }),
       contrastKernel(gpu, op, "gather_dq", { ...table, cand: c, grad_out: this.dQ }, { threads: rows * dim }),
       contrastKernel(gpu, op, "gather_dc", {

@@ -1,6 +1,6 @@
 /**
  * Launchers for shaders/contrast.wgsl, the softmax-contrast reduction behind
- * every contrastive loss (InfoNCE, ADNCE, DCL, HCL) in every layout. The
+ * every contrastive loss (InfoNCE, ADNCE, DCL, HCL, SupCon) in every layout. The
  * losses in src/losses/ compose these dispatches; this file only knows how
  * each entry point is bound and sized.
  *
@@ -62,6 +62,8 @@ export interface ContrastParams {
   inBatch: boolean;
   /** Apply DCL/HCL debiasing with its clamp. */
   debias: boolean;
+  /** SupCon (in-batch): the `labels` binding decides each row's positives (default false). */
+  supcon?: boolean;
   /** 1/τ. */
   invTau: number;
   /** HCL's β (0 otherwise). */
@@ -72,7 +74,10 @@ export interface ContrastParams {
   invTwoSigma2: number;
   /** DCL/HCL's τ+. */
   tauPlus: number;
-  /** Factor on dScores: 1/rows for the gradient of the mean loss. */
+  /**
+   * Factor on dScores: 1/rows for the gradient of the mean loss (SupCon: 1/(rows with a positive), or 0 when
+   * none has one).
+   */
   gradScale: number;
 }
 
@@ -80,13 +85,19 @@ export interface ContrastParams {
 export function packContrastParams(p: ContrastParams, into = new ArrayBuffer(PARAMS_BYTES)): ArrayBuffer {
   const u = new Uint32Array(into);
   const f = new Float32Array(into);
-  u.set([p.rows, p.k, p.kMax, p.dim, p.candidates, p.inBatch ? 1 : 0, p.debias ? 1 : 0, 0]);
+  u.set([p.rows, p.k, p.kMax, p.dim, p.candidates, p.inBatch ? 1 : 0, p.debias ? 1 : 0, p.supcon ? 1 : 0]);
   f.set([p.invTau, p.beta, p.mu, p.invTwoSigma2, p.tauPlus, p.gradScale, 0, 0], 8);
   return into;
 }
 
 /** Byte offset of `k` in the `Params` uniform (for changing K alone). */
 export const PARAMS_K_OFFSET = 4;
+
+/** Byte offset of `grad_scale` in the `Params` uniform (SupCon rewrites it when the labels change). */
+export const PARAMS_GRAD_SCALE_OFFSET = 52;
+
+/** Floats per row of the WGSL `Stats` struct (the `stats` binding is [rows, STATS_FLOATS]). */
+export const STATS_FLOATS = 12;
 
 /** Writes one `Block` uniform: rows row0.., columns col0.., with a row stride and flags. */
 export function packBlock(

@@ -195,6 +195,123 @@ export function inBatchRows(
   return rows;
 }
 
+/** One SupCon anchor's loss and read-outs (docs/science.md §2.5). */
+export interface RefSupConRow {
+  loss: number;
+  /** |P(i)|. */
+  positives: number;
+  /** M = N − 1 − |P(i)|. */
+  negatives: number;
+  /** log M − H(π), π ∝ weight·e^l over the negatives (0 without negatives). */
+  eta: number;
+  /** mean_{p ∈ P(i)} l_ip. */
+  meanPositive: number;
+  /** Σ_{p ∈ P(i)} l_ip. */
+  sumPositive: number;
+  /** log Σ_k e^{l_ik} over the plain negative logits (−Infinity without negatives). */
+  lseNeg: number;
+  /** Whether the highest-scoring other row is a positive. */
+  top1: boolean;
+}
+
+/** SupCon over a batch: per-anchor results (null: no positive, no term) and the read-outs over the others. */
+export interface RefSupCon {
+  rows: (RefSupConRow | null)[];
+  meanLoss: number;
+  /** Anchors with a positive. */
+  anchors: number;
+  /** Mean M over those anchors. */
+  negatives: number;
+  miBound: number;
+  donskerVaradhan: number;
+  meanEta: number;
+  top1: number;
+}
+
+/**
+ * SupCon's "L_out" (docs/science.md §2.5), written from the formula: for anchor i with positives P(i) = {p ≠ i :
+ * y_p = y_i} and A(i) = {a ≠ i}, L_i = −(1/|P|)·Σ_p [l_ip − log Σ_a e^{l_ia}], l = s/τ; with ADNCE, D = Σ_p e^{l_p} +
+ * Σ_k c_k·e^{l_k} over the negatives k ∉ P(i), c_k = w_k/mean_k w_k, w_k = exp(−(s_k − μ)²/(2σ²)) of the scores of
+ * `weightFrom` (held constant). Anchors without a positive have no term; the mean is over the others (0 if none).
+ */
+export function supcon(
+  z: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  shape: { n: number; d: number },
+  tau: number,
+  w: { kind: "infonce" } | { kind: "adnce"; mu: number; sigma: number },
+  weightFrom?: ArrayLike<number>,
+): RefSupCon {
+  const { n, d } = shape;
+  const rows: (RefSupConRow | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    const weightNeg: number[] = [];
+    for (let a = 0; a < n; a++) {
+      if (a === i) continue;
+      const l = dot(z, i, z, a, d) / tau;
+      if (labels[a] === labels[i]) pos.push(l);
+      else {
+        neg.push(l);
+        weightNeg.push(dot(weightFrom ?? z, i, weightFrom ?? z, a, d));
+      }
+    }
+    if (pos.length === 0) {
+      rows.push(null);
+      continue;
+    }
+    const M = neg.length;
+    let logC = neg.map(() => 0); // log c_k
+    if (w.kind === "adnce" && M > 0) {
+      const ws = weightNeg.map((s) => Math.exp(-((s - w.mu) ** 2) / (2 * w.sigma ** 2)));
+      const mean = ws.reduce((x, y) => x + y, 0) / M;
+      logC = ws.map((x) => Math.log(x / mean));
+    }
+    const logD = logSumExp([...pos, ...neg.map((l, k) => l + logC[k])]);
+    const loss = -pos.reduce((acc, lp) => acc + (lp - logD), 0) / pos.length;
+    let eta = 0;
+    if (M > 0) {
+      const biased = neg.map((l, k) => l + logC[k]);
+      const lse = logSumExp(biased);
+      const pi = biased.map((x) => Math.exp(x - lse));
+      eta = Math.log(M) + pi.reduce((acc, p) => acc + (p > 0 ? p * Math.log(p) : 0), 0);
+    }
+    const sumPositive = pos.reduce((x, y) => x + y, 0);
+    rows.push({
+      loss,
+      positives: pos.length,
+      negatives: M,
+      eta,
+      meanPositive: sumPositive / pos.length,
+      sumPositive,
+      lseNeg: M > 0 ? logSumExp(neg) : -Infinity,
+      top1: M === 0 || Math.max(...pos) > Math.max(...neg),
+    });
+  }
+  const valid = rows.filter((r): r is RefSupConRow => r !== null);
+  const count = valid.length;
+  const mean = (f: (r: RefSupConRow) => number) => (count ? valid.reduce((a, r) => a + f(r), 0) / count : 0);
+  const meanLoss = mean((r) => r.loss);
+  const logA = Math.log(n - 1);
+  const pairsPos = valid.reduce((a, r) => a + r.positives, 0);
+  const pairsNeg = valid.reduce((a, r) => a + r.negatives, 0);
+  const withNeg = valid.filter((r) => r.negatives > 0);
+  return {
+    rows,
+    meanLoss,
+    anchors: count,
+    negatives: mean((r) => r.negatives),
+    miBound: count ? Math.min(logA - meanLoss, logA) : 0,
+    donskerVaradhan: pairsNeg > 0
+      ? valid.reduce((a, r) => a + r.sumPositive, 0) / pairsPos - logSumExp(withNeg.map((r) => r.lseNeg)) +
+        Math.log(pairsNeg)
+      : 0,
+    meanEta: mean((r) => r.eta),
+    top1: mean((r) => (r.top1 ? 1 : 0)),
+  };
+}
+
 /** Central differences of `f` with respect to every element of `x` (restored afterwards). */
 export function centralDifferences(f: () => number, x: Float64Array, h = 1e-6): Float64Array {
   const grad = new Float64Array(x.length);
