@@ -36,6 +36,7 @@ Mode
   --mode NAME           pairs: same-label positives, K sampled negatives, adaptive K (default)
                         simclr: no labels; two augmented views per item, the other 2B − 2 views as negatives
                         (SimCLR's NT-Xent); labels only evaluate, next to raw pixels under the same kNN
+                        supcon: two augmented views per item; every view with the same label is a positive
 Data
   --data DIR            folder with the four (Fashion-)MNIST IDX files, gzipped or not
                         (default: ${FASHION_MNIST_DIR} when present, else the synthetic set)
@@ -143,14 +144,14 @@ if (realImages) {
   dataName = "synthetic clusters (12,000 train, 2,000 test; --data DIR or dataset-fashion-mnist for real data)";
 }
 
-const augmenting = args.augment ?? ((realImages || mode === "simclr") && !args["no-augment"]);
+const augmenting = args.augment ?? ((realImages || mode !== "pairs") && !args["no-augment"]);
 // SimCLR learns only from what the two views share, so its views differ more: crops and photometric changes too.
 const augment: AffineRanges | null = !augmenting
   ? null
-  : mode === "simclr"
+  : mode !== "pairs"
   ? { rotate: 15, scale: [0.8, 1.2], shear: 0.15, translate: 2, crop: [0.5, 1] }
   : {};
-const photometric: PhotometricRanges | null = augmenting && mode === "simclr"
+const photometric: PhotometricRanges | null = augmenting && mode !== "pairs"
   ? { contrast: [0.7, 1.3], brightness: 0.2, noise: 0.1 }
   : null;
 const finalQueries = args["final-queries"] ? int("final-queries", args["final-queries"], 1) : data.test.rows;
@@ -200,7 +201,7 @@ console.log(`adapter: ${gpu.info.description || gpu.info.vendor}`);
 console.log(`data: ${dataName}${noise > 0 ? `, ${noise * 100}% of training labels flipped` : ""}`);
 console.log(
   `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${mode} mode, ${loss}, τ ${trainer.config.loss.tau}, ` +
-    (mode === "simclr"
+    (mode !== "pairs"
       ? `${batch} items (${2 * batch} views, ${2 * batch - 2} negatives each), `
       : `batch ${batch}, K ≤ ${kMax}, ${scheduleKind} schedule, `) +
     `λ = ${lambda.toFixed(4)} (K* in the μ → 1 limit: ${limitKStar}), ` +

@@ -9,6 +9,7 @@
 import { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "../data/augment.ts";
 import type { Rng } from "../data/random.ts";
 import { SampledContrastiveLoss } from "../losses/sampled.ts";
+import { SupConLoss } from "../losses/supcon.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
 import type { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
 import type { PairSampler } from "../sampling/pairs.ts";
@@ -30,6 +31,7 @@ export type RunState = {
 export interface HostBatch {
   table: Uint32Array;
   ids: Uint32Array;
+  labels: Uint32Array;
   warps: Float32Array;
   looks: Float32Array;
 }
@@ -45,6 +47,7 @@ export function hostBatch(cfg: ResolvedTrainerConfig): HostBatch {
   return {
     table: new Uint32Array(cfg.mode === "pairs" ? cfg.batch * (cfg.kMax + 1) : 0),
     ids: new Uint32Array(rows),
+    labels: new Uint32Array(rows),
     warps: new Float32Array(rows * WARP_FLOATS),
     looks: new Float32Array(rows * PHOTOMETRIC_FLOATS),
   };
@@ -72,6 +75,11 @@ export function drawBatch(run: RunState, host: HostBatch, device: TrainerDevice,
     host.ids.set(run.pairs.anchors, 0);
     host.ids.set(run.pairs.positives, batch);
     ids.anchors.write(host.ids);
+    if (step.loss instanceof SupConLoss) {
+      host.labels.set(run.pairs.labels, 0);
+      host.labels.set(run.pairs.labels, batch);
+      step.loss.setLabels(host.labels);
+    }
   }
   const rows = ids.positives ? batch : 2 * batch;
   for (const side of ["anchors", "positives"] as const) {

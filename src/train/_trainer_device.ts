@@ -99,7 +99,7 @@ export function bindTrainerDevice(
     xc: xc ?? undefined,
     gather,
   }, {
-    loss: views ? { ...cfg.loss, layout: "views" } : { ...cfg.loss, kMax, k: k0 },
+    loss: views ? { ...cfg.loss, layout: "views", supcon: cfg.mode === "supcon" } : { ...cfg.loss, kMax, k: k0 },
     optimizer: { ...cfg.optimizer, lr },
     metricsEvery: cfg.metricsEvery,
     counts: true,

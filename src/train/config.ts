@@ -40,9 +40,11 @@ export type ScheduleConfig =
  * - "pairs": an anchor and another item with its (possibly noisy) label as the positive, K sampled negatives
  *   from the batch's other positives (the K theory's setting, docs/science.md §3);
  * - "simclr": no labels: two augmented views of each item are the positive pair, the other 2B − 2 views the
- *   negatives (SimCLR's NT-Xent; P2's setting, docs/science.md §4); labels are used only to evaluate.
+ *   negatives (SimCLR's NT-Xent; P2's setting, docs/science.md §4); labels are used only to evaluate;
+ * - "supcon": two augmented views of each item, and every view with the same label is a positive (SupCon,
+ *   docs/science.md §2.5).
  */
-export type TrainerMode = "pairs" | "simclr";
+export type TrainerMode = "pairs" | "simclr" | "supcon";
 
 /** Everything a run depends on (plain data: it is saved in checkpoints). */
 export interface TrainerConfig {
@@ -125,7 +127,7 @@ export function resolveTrainerConfig(
   const excludeSameLabel = config.excludeSameLabel ?? true;
   // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
   // SimCLR never looks at labels: its negatives are label-unaware whatever excludeSameLabel says.
-  const labelAware = excludeSameLabel && (config.mode ?? "pairs") === "pairs";
+  const labelAware = excludeSameLabel && config.mode !== "simclr";
   const lambda = config.lambda ??
     (labelAware ? lambdaFromLabelNoise(train.classes, labelNoise) : lambdaFromClasses(train.classes));
   checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
@@ -156,7 +158,15 @@ export function resolveTrainerConfig(
   const optimizer = config.optimizer ?? { kind: "adam", clipNorm: 1 };
   resolveOptimizerOptions(op, { ...optimizer, lr }, "config.optimizer");
   const mode = config.mode ?? "pairs";
-  if (!["pairs", "simclr"].includes(mode)) rangeError(op, "config.mode", '"pairs" or "simclr"', mode);
+  if (!["pairs", "simclr", "supcon"].includes(mode)) {
+    rangeError(op, "config.mode", '"pairs", "simclr" or "supcon"', mode);
+  }
+  if (mode === "supcon") {
+    const kind = typeof config.loss?.weighting === "string" ? config.loss.weighting : config.loss?.weighting?.kind;
+    if (kind === "dcl" || kind === "hcl") {
+      rangeError(op, "config.loss.weighting", '"infonce" or "adnce" with SupCon (DCL/HCL assume one positive)', kind);
+    }
+  }
   let augment = config.augment ?? null;
   if (augment?.crop && !augment.size && train.imageShape) augment = { ...augment, size: train.imageShape };
   if (augment !== null) checkAffineRanges(op, augment, "config.augment");

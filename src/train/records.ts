@@ -17,7 +17,7 @@ export interface TrainRecord {
   loss: number;
   /** K used at that step. */
   k: number;
-  /** K* of the K theory for that step's rank counts and λ. */
+  /** K* of the K theory for that step's rank counts and λ (0 in SupCon mode, which has no rank counts). */
   kStar: number;
   /** P̂(B|K) at the K used: how often the model ranks the positive above all K negatives. */
   pB: number;
@@ -63,19 +63,24 @@ export interface TrainerHooks {
  * The record of one metrics step.
  *
  * @param m The step's metrics.
- * @param below Its rank counts.
+ * @param below Its rank counts (null where the loss has none: P̂(B|K) is then 0).
  * @param kStar K* for those counts.
  * @param stepsPerSecond The rate so far.
  * @returns The record.
  */
-export function trainRecord(m: StepMetrics, below: number[], kStar: number, stepsPerSecond: number): TrainRecord {
+export function trainRecord(
+  m: StepMetrics,
+  below: number[] | null,
+  kStar: number,
+  stepsPerSecond: number,
+): TrainRecord {
   const k = m.negatives;
   return {
     step: m.step,
     loss: m.meanLoss,
     k,
     kStar,
-    pB: modelAccuracyFromCounts(below, k, k)[k - 1], // P̂(B|K) raw
+    pB: below ? modelAccuracyFromCounts(below, k, k)[k - 1] : 0, // P̂(B|K) raw; none without rank counts
     miBound: m.miBound,
     eta: m.meanEta,
     top1: m.top1,

@@ -16,6 +16,7 @@ import { DeviceLostError, type GpuError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
 import { NtXentLoss, type NtXentOptions } from "../losses/nt_xent.ts";
+import { SupConLoss } from "../losses/supcon.ts";
 import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
 import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
@@ -52,10 +53,12 @@ export interface StepParts {
   gather?: { query: Encodable; candidate?: Encodable };
 }
 
-/** The loss of the views layout: SimCLR's NT-Xent over every row of `xq`. */
+/** The loss of the views layout: SimCLR's NT-Xent over every row of `xq`, or SupCon with labels. */
 export interface ViewsLossOptions extends NtXentOptions {
   /** Selects the views layout. */
   layout: "views";
+  /** SupCon: every row with the same label is a positive (set them with `loss.setLabels` each step). */
+  supcon?: boolean;
 }
 
 /** Options of {@linkcode TrainingStep}. */
@@ -104,7 +107,7 @@ const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then 
  */
 export class TrainingStep {
   /** The loss (read-outs, rank counts; K and the index table in the sampled layout). */
-  readonly loss: SampledContrastiveLoss | NtXentLoss;
+  readonly loss: SampledContrastiveLoss | NtXentLoss | SupConLoss;
   /** The optimizer (moments, and the step count). */
   readonly optimizer: Optimizer;
   /** Copy read-outs every this many steps. */
@@ -157,7 +160,10 @@ export class TrainingStep {
     this.#query = parts.query.bind(gpu, parts.xq);
     this.#candidate = views ? null : parts.candidate!.bind(gpu, parts.xc!);
     if (views) {
-      const loss = new NtXentLoss(gpu, this.#query.output, lossOptions as ViewsLossOptions);
+      const { supcon, layout: _, ...viewOptions } = lossOptions as ViewsLossOptions;
+      const loss = supcon
+        ? new SupConLoss(gpu, this.#query.output, viewOptions)
+        : new NtXentLoss(gpu, this.#query.output, viewOptions);
       this.loss = loss;
       this.#queryBackward = this.#query.bindBackward(loss.dZ);
       this.#candidateBackward = null;

@@ -136,7 +136,7 @@ export class Trainer {
     const { batch, kMax, seed } = cfg;
     this.#run = {
       negatives: new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 }),
-      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2, sameItem: cfg.mode === "simclr" }),
+      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2, sameItem: cfg.mode !== "pairs" }),
       warps: new Rng(seed + 3),
       schedule,
       feedback: new RankCountFeedback(cfg.metricsEvery),
@@ -268,10 +268,12 @@ export class Trainer {
       const below = Array.from(m.below!);
       const k = m.negatives;
       this.#run.feedback.add({ step: m.step, k, below });
-      // K* exactly as the closed loop computes it (its pieces and pseudo-counts).
-      const kStar = bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory);
+      // K* exactly as the closed loop computes it (its pieces and pseudo-counts). SupCon has no single positive
+      // to rank negatives against, so no rank counts and no K*: 0.
+      const ranked = this.config.mode !== "supcon";
+      const kStar = ranked ? bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory) : 0;
       const rate = (this.stepsDone - this.#startStep) / ((performance.now() - this.#started) / 1000);
-      const record = trainRecord(m, below, kStar, rate);
+      const record = trainRecord(m, ranked ? below : null, kStar, rate);
       this.records.push(record);
       if (m.step > this.#reported.record) this.#hooks.onRecord?.((this.#reported.record = m.step, record));
     }
