@@ -25,6 +25,8 @@ export interface TrainRecord {
   miBound: number;
   /** Mean DRO radius η. */
   eta: number;
+  /** Donsker–Varadhan estimate of the mutual information (docs/science.md §1.5). */
+  donskerVaradhan: number;
   /** Fraction of rows whose positive beats every negative. */
   top1: number;
   /** Global gradient norm. */
@@ -83,6 +85,7 @@ export function trainRecord(
     pB: below ? modelAccuracyFromCounts(below, k, k)[k - 1] : 0, // P̂(B|K) raw; none without rank counts
     miBound: m.miBound,
     eta: m.meanEta,
+    donskerVaradhan: m.donskerVaradhan,
     top1: m.top1,
     gradNorm: m.gradNorm,
     stepsPerSecond,

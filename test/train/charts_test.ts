@@ -10,6 +10,7 @@ const records: TrainRecord[] = Array.from({ length: 200 }, (_, i) => ({
   pB: 0.5,
   miBound: 1,
   eta: 0.1,
+  donskerVaradhan: 0.2,
   top1: 0.5,
   gradNorm: 1,
   stepsPerSecond: 5,

@@ -11,6 +11,7 @@ function record(step: number): TrainRecord {
     pB: 0.5,
     miBound: 1,
     eta: 0.25,
+    donskerVaradhan: 0.5,
     top1: 0.5,
     gradNorm: 1,
     stepsPerSecond: 9,
