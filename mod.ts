@@ -84,7 +84,15 @@ export type { OptimizerKind, OptimizerOptions } from "./src/optim/optimizer.ts";
 export { gaussian, Rng, seededRandom } from "./src/data/random.ts";
 export { SyntheticClusters } from "./src/data/synthetic.ts";
 export type { SyntheticOptions } from "./src/data/synthetic.ts";
-export { DeviceDataset, sliceRows, syntheticImages, syntheticSplits } from "./src/data/dataset.ts";
+export {
+  DeviceDataset,
+  FASHION_MNIST_MERGES,
+  mergeClasses,
+  moduloMerge,
+  sliceRows,
+  syntheticImages,
+  syntheticSplits,
+} from "./src/data/dataset.ts";
 export type { LabelledBytes, SyntheticImagesOptions } from "./src/data/dataset.ts";
 export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
 export type { IdxArray } from "./src/data/idx.ts";

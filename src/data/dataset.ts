@@ -239,3 +239,81 @@ export function syntheticSplits(
   const test = sliceRows(all, trainRows, trainRows + testRows);
   return { train: sliceRows(all, 0, trainRows), test: { ...test, labels: test.cleanLabels } };
 }
+
+/**
+ * Fashion-MNIST's 10 classes merged into C coarser, balanced ones, by a
+ * fixed mapping (index: the original class; value: the merged one):
+ * - C = 10: as they are.
+ * - C = 5: tops (T-shirt/top, Shirt), warm tops (Pullover, Coat), long
+ *   (Trouser, Dress), low shoes (Sandal, Sneaker), carried and boots (Bag,
+ *   Ankle boot).
+ * - C = 2: worn on the upper body or as a dress (T-shirt/top, Pullover,
+ *   Dress, Coat, Shirt) against the rest (Trouser, Sandal, Sneaker, Bag,
+ *   Ankle boot).
+ * With label-unaware negatives a negative shares the anchor's merged class
+ * with probability about 1/C, so λ ≈ 1 − 1/C: 0.9, 0.8, 0.5
+ * (docs/science.md §4).
+ */
+export const FASHION_MNIST_MERGES: Readonly<Record<2 | 5 | 10, readonly number[]>> = Object.freeze({
+  10: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  5: [0, 2, 1, 2, 1, 3, 0, 3, 4, 4],
+  2: [0, 1, 0, 0, 0, 1, 0, 1, 1, 1],
+});
+
+/**
+ * The mapping that merges `classes` balanced classes into `into` by
+ * y ↦ y mod `into` (the synthetic set's merge).
+ *
+ * @param classes Classes now.
+ * @param into Classes after the merge; must divide `classes`, so that the merged classes stay balanced.
+ * @returns The mapping.
+ * @throws {RangeError} When `into` is not an integer in [2, classes] that divides `classes`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { moduloMerge } from "./dataset.ts";
+ * assert.deepEqual(moduloMerge(6, 3), [0, 1, 2, 0, 1, 2]);
+ * ```
+ */
+export function moduloMerge(classes: number, into: number): number[] {
+  checkInt("moduloMerge", "classes", classes, 2, 256);
+  checkInt("moduloMerge", "into", into, 2, classes);
+  if (classes % into !== 0) rangeError("moduloMerge", "into", `a divisor of classes (${classes})`, into);
+  return Array.from({ length: classes }, (_, y) => y % into);
+}
+
+/**
+ * A dataset whose labels (noisy and clean) are mapped to coarser classes;
+ * the images are shared, not copied.
+ *
+ * @param data The dataset.
+ * @param mapping For each class, its merged class (integers from 0, every merged class used).
+ * @returns The merged dataset.
+ * @throws {RangeError} When the mapping has not one entry per class, or its values are not 0..C−1 all used with
+ * C ≥ 2.
+ *
+ * @example Four classes into two
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeClasses, syntheticImages } from "../../mod.ts";
+ * const data = syntheticImages({ rows: 8, classes: 4, side: 2 });
+ * const merged = mergeClasses(data, [0, 1, 0, 1]);
+ * assert.equal(merged.classes, 2);
+ * assert.deepEqual(Array.from(merged.cleanLabels), Array.from(data.cleanLabels, (y) => y % 2));
+ * ```
+ */
+export function mergeClasses(data: LabelledBytes, mapping: readonly number[]): LabelledBytes {
+  const op = "mergeClasses";
+  if (!Array.isArray(mapping) || mapping.length !== data.classes) {
+    rangeError(op, "mapping.length", `data.classes (${data.classes})`, mapping?.length);
+  }
+  mapping.forEach((y, i) => checkInt(op, `mapping[${i}]`, y, 0, data.classes - 1));
+  const classes = mapping.reduce((a, y) => Math.max(a, y), -1) + 1;
+  if (classes < 2) rangeError(op, "mapping", "at least two merged classes", mapping);
+  for (let c = 0; c < classes; c++) {
+    if (!mapping.includes(c)) rangeError(op, "mapping", `every merged class 0..${classes - 1} used`, mapping);
+  }
+  const map = (labels: Uint8Array) => labels.map((y) => mapping[y]);
+  return { ...data, labels: map(data.labels), cleanLabels: map(data.cleanLabels), classes };
+}
