@@ -20,8 +20,10 @@
 // clamp is active),  ∂L/∂s = ∂L/∂l / τ, scaled by grad_scale (1/rows: the
 // gradient of the mean loss).
 //
-// Shapes (sampled-K layout): Q [B, D], C [N, D], idx [B, 1+K_max] with column
-// 0 the positive; scores [B, 1+K_max] of which columns 0..K are used.
+// Shapes (sampled-K layout): Q [B, D], C [N, D], an optional queue [Nq, D] of
+// past candidates (candidates N..N+Nq-1, detached: no gradient reaches them),
+// idx [B, 1+K_max] with column 0 the positive; scores [B, 1+K_max] of which
+// columns 0..K are used.
 // In-batch layout: Z [R, D], R = 2B, row i's positive is (i + B) mod R, its
 // negatives all other rows but itself; scores are a block of S = Z·Zᵀ,
 // computed by matmul (src/ops/matmul.ts), whole or one tile at a time.
@@ -76,7 +78,7 @@ struct Params {
   inv_two_sigma2: f32, // 0 turns the ADNCE weight off
   tau_plus: f32,
   grad_scale: f32, // 1/rows (SupCon: 1/(rows with a positive), or 0)
-  _pad1: f32,
+  queued: u32, // sampled: rows of the queue, candidates N..N+queued-1 (no gradient flows into them)
   _pad2: f32,
 }
 
@@ -127,6 +129,7 @@ struct Stats {
 @group(0) @binding(13) var<storage, read> csr_slots: array<u32>; // flat slots i·(1+K_max)+j, by candidate
 @group(0) @binding(14) var<storage, read_write> readouts: array<f32>; // see readouts()
 @group(0) @binding(15) var<storage, read> labels: array<u32>; // SupCon: [N]
+@group(0) @binding(16) var<storage, read> queue: array<f32>; // sampled: past candidates [queued, D], detached
 
 // ---- The per-row mathematics, shared by every layout -----------------------
 
@@ -335,6 +338,15 @@ fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
 
 // ---- Sampled-K layout ------------------------------------------------------
 
+// Element d of candidate n: rows 0..N-1 are this batch's candidates, rows
+// N.. the queue's (past batches' candidates, as in MoCo; read, never written).
+fn candidate(n: u32, d: u32) -> f32 {
+  if (n < params.candidates) {
+    return cand[n * params.dim + d];
+  }
+  return queue[(n - params.candidates) * params.dim + d];
+}
+
 // scores[i, j] = q_i · c_idx[i,j] for j ≤ K; thread per (i, j); pos_scores[i] = scores[i, 0].
 @compute @workgroup_size(WG)
 fn gather_scores(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -346,10 +358,10 @@ fn gather_scores(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     return;
   }
   let qi = i * params.dim;
-  let cj = idx[slot] * params.dim;
+  let n = idx[slot];
   var s = 0.0;
   for (var d = 0u; d < params.dim; d++) {
-    s = fma(q[qi + d], cand[cj + d], s);
+    s = fma(q[qi + d], candidate(n, d), s);
   }
   scores[slot] = s;
   if (j == 0u) {
@@ -369,7 +381,7 @@ fn gather_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let row = i * (params.k_max + 1u);
   var acc = 0.0;
   for (var j = 0u; j <= params.k; j++) {
-    acc = fma(scores[row + j], cand[idx[row + j] * params.dim + d], acc);
+    acc = fma(scores[row + j], candidate(idx[row + j], d), acc);
   }
   grad_out[e] = acc;
 }

@@ -23,6 +23,12 @@ export interface SampledContrastiveOptions extends ContrastiveOptions {
   k?: number;
   /** The index table, [B, 1 + kMax] row-major, column 0 the positive (or call `setIndices`). */
   indices?: ArrayLike<number>;
+  /**
+   * Past candidates, f32 [Nq, D] (an `EmbeddingQueue`'s embeddings): index N + s of the table is queue row s.
+   * They are detached, as in MoCo: no gradient flows into them, and being a few steps old they score a
+   * slightly stale encoder.
+   */
+  queue?: Tensor;
 }
 
 /**
@@ -61,6 +67,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
   readonly kMax: number;
   /** Rows of the candidate table. */
   readonly candidates: number;
+  /** Rows of the queue of past candidates (0 without one); the table's indices go up to candidates + queued − 1. */
+  readonly queued: number;
   /** ∂(mean loss)/∂Q, [B, D]; rewritten by every encode. */
   readonly dQ: Tensor;
   /** ∂(mean loss)/∂C, [N, D]; rewritten by every encode. */
@@ -108,12 +116,17 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     checkInt(op, "options.k", k, 1, options.kMax);
     const base = baseParams(op, options);
     const [rows, dim] = q.shape;
+    const queue = options.queue;
+    if (queue !== undefined) {
+      checkEmbeddings(op, "options.queue", queue);
+      if (queue.shape[1] !== dim) rangeError(op, "options.queue.shape", `[Nq, ${dim}] (the same D as q)`, queue.shape);
+    }
+    const queued = queue?.shape[0] ?? 0;
     const candidates = c.shape[0];
     const width = options.kMax + 1;
     const hostIndices = new Uint32Array(rows * width);
-    if (options.indices !== undefined) {
-      checkIndexTable(op, options.indices, { rows, kMax: options.kMax, candidates }, hostIndices);
-    }
+    const tableShape = { rows, kMax: options.kMax, candidates: candidates + queued };
+    if (options.indices !== undefined) checkIndexTable(op, options.indices, tableShape, hostIndices);
     super(gpu, op, {
       ...base,
       rows,
@@ -121,16 +134,18 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       kMax: options.kMax,
       dim,
       candidates,
+      queued,
       inBatch: false,
       gradScale: 1 / rows,
     });
     this.kMax = options.kMax;
     this.candidates = candidates;
+    this.queued = queued;
     this.#k = k;
     this.#hostIndices = hostIndices;
-    this.#inverse = new InverseIndex(candidates, rows * width);
+    this.#inverse = new InverseIndex(candidates + queued, rows * width);
     this.#indices = this.tensor([rows, width], "u32");
-    this.#csrOffsets = this.tensor([candidates + 1], "u32");
+    this.#csrOffsets = this.tensor([candidates + queued + 1], "u32");
     this.#csrSlots = this.tensor([rows * width], "u32");
     this.scores = this.tensor([rows, width]);
     this.dQ = this.tensor([rows, dim]);
@@ -142,7 +157,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       0,
       packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: 7 }),
     );
-    const table = { params: this.params, idx: this.#indices, scores: this.scores };
+    // The queue (or, without one, a placeholder the kernels never read past N).
+    const table = { params: this.params, idx: this.#indices, scores: this.scores, queue: queue ?? gpu.dummy };
     this.#kernels = [
       contrastKernel(gpu, op, "gather_scores", { ...table, q, cand: c, pos_scores: this.posScores }, {
         threads: rows * width,
@@ -201,7 +217,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * @throws {RangeError} When `indices` is not B·(1 + kMax) integers in [0, candidates).
    */
   setIndices(indices: ArrayLike<number>): void {
-    checkIndexTable(`${this.op}.setIndices`, indices, this, this.#hostIndices);
+    const shape = { rows: this.rows, kMax: this.kMax, candidates: this.candidates + this.queued };
+    checkIndexTable(`${this.op}.setIndices`, indices, shape, this.#hostIndices);
     this.#upload();
   }
 

@@ -64,6 +64,8 @@ export interface ContrastParams {
   debias: boolean;
   /** SupCon (in-batch): the `labels` binding decides each row's positives (default false). */
   supcon?: boolean;
+  /** Sampled: rows of the queue of past candidates (candidate indices N..N+queued−1; default 0). */
+  queued?: number;
   /** 1/τ. */
   invTau: number;
   /** HCL's β (0 otherwise). */
@@ -86,7 +88,8 @@ export function packContrastParams(p: ContrastParams, into = new ArrayBuffer(PAR
   const u = new Uint32Array(into);
   const f = new Float32Array(into);
   u.set([p.rows, p.k, p.kMax, p.dim, p.candidates, p.inBatch ? 1 : 0, p.debias ? 1 : 0, p.supcon ? 1 : 0]);
-  f.set([p.invTau, p.beta, p.mu, p.invTwoSigma2, p.tauPlus, p.gradScale, 0, 0], 8);
+  f.set([p.invTau, p.beta, p.mu, p.invTwoSigma2, p.tauPlus, p.gradScale], 8);
+  u[14] = p.queued ?? 0;
   return into;
 }
 

@@ -462,3 +462,50 @@ Deno.test({
     for (const t of [q, c, c7, odd]) t.destroy();
   },
 });
+
+Deno.test({
+  name: "sampled InfoNCE and ADNCE with a queue of 17 past candidates match float64; no gradient reaches the queue",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const seed = freshSeed("queue");
+    // Candidates 0..N−1 are the batch's, N..N+17 the queue's; the table draws from both.
+    const base = sampledCase(seed, 13, 33, 29 + 17, 7, 9);
+    const n = 29;
+    const random = seededRandom(seed + 1);
+    const idx = base.idx.map((v, slot) => (slot % 10 === 0 ? v : Math.floor(random() * (n + 17))));
+    const s = { ...base, idx };
+    for (const w of WEIGHTINGS.filter((x) => x.ref.kind === "infonce" || x.ref.kind === "adnce")) {
+      const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
+      const c = Tensor.from(gpu, new Float32Array(s.c.subarray(0, n * s.d)), [n, s.d]);
+      const queue = Tensor.from(gpu, new Float32Array(s.c.subarray(n * s.d)), [17, s.d]);
+      const loss = new SampledContrastiveLoss(gpu, q, c, {
+        kMax: s.kMax,
+        k: s.k,
+        tau: 0.2,
+        weighting: w.gpu,
+        indices: s.idx,
+        queue,
+      });
+      assert.equal(loss.queued, 17);
+      loss.run();
+      const got = {
+        readouts: await loss.readReadouts(),
+        rowOutputs: await loss.rowOutputs.read() as Float32Array,
+        below: await loss.belowCounts.read() as Uint32Array,
+      };
+      assertForward(got, sampledRef(s, 0.2, w.ref), `queue ${w.name}`);
+      const fd = sampledFiniteDifferences(s, 0.2, w.ref); // over all 46 candidates: the queue's rows too
+      assertGradient(await loss.dQ.read() as Float32Array, fd.dQ, `queue ${w.name} dQ`);
+      assert.deepEqual(loss.dC.shape, [n, s.d], "dC covers the batch's candidates only");
+      assertGradient(await loss.dC.read() as Float32Array, fd.dC.slice(0, n * s.d), `queue ${w.name} dC`);
+      const queueGrad = fd.dC.slice(n * s.d).reduce((a, v) => a + Math.abs(v), 0);
+      assert.ok(queueGrad > 0, "the queue's rows do enter the loss (their exact gradient is not 0)");
+      assert.throws(
+        () => loss.setIndices(new Uint32Array(s.idx.length).fill(n + 17)),
+        /indices\[0\] must be an integer in \[0, 45\]/,
+      );
+      for (const t of [loss, q, c, queue]) t.destroy();
+    }
+  },
+});
