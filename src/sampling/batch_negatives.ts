@@ -17,12 +17,14 @@ import type { Stateful } from "../train/state.ts";
 export interface BatchNegativeSamplerOptions {
   /** Pairs per batch, B ≥ 2. */
   batch: number;
-  /** Negatives per row the table holds, 1..B−1. */
+  /** Negatives per row the table holds, 1..B−1 (1..B−1+queue with a queue). */
   kMax: number;
   /** Never draw a candidate whose label equals the anchor's (labels are passed to `sample`; default false). */
   excludeSameLabel?: boolean;
   /** Seed (default 0). */
   seed?: number;
+  /** Capacity of a queue of past candidates that `sample` may also draw from (default 0: none). */
+  queue?: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class BatchNegativeSampler implements Stateful<number> {
   /** Whether same-label candidates are excluded. */
   readonly excludeSameLabel: boolean;
   readonly #rng: Rng;
-  readonly #eligible: Uint32Array;
+  #eligible: Uint32Array;
 
   /**
    * Checks the options.
@@ -61,7 +63,10 @@ export class BatchNegativeSampler implements Stateful<number> {
   constructor(options: BatchNegativeSamplerOptions) {
     const op = "BatchNegativeSampler";
     checkInt(op, "options.batch", options.batch, 2);
-    checkInt(op, "options.kMax", options.kMax, 1, options.batch - 1);
+    const queue = options.queue ?? 0;
+    checkInt(op, "options.queue", queue, 0);
+    // Drawn with replacement, K could exceed the candidates; it may not exceed what one step can offer.
+    checkInt(op, "options.kMax", options.kMax, 1, options.batch - 1 + queue);
     this.batch = options.batch;
     this.kMax = options.kMax;
     this.excludeSameLabel = options.excludeSameLabel ?? false;
@@ -84,14 +89,20 @@ export class BatchNegativeSampler implements Stateful<number> {
   }
 
   /**
-   * One index table, [B, 1 + kMax] row-major.
+   * One index table, [B, 1 + kMax] row-major. With a queue, its filled
+   * slots are candidates too (index B + slot), drawn like the batch's.
    *
    * @param labels The batch's labels (row i's anchor and positive share label i); needed when excluding.
    * @param out Where to write (allocated when absent).
+   * @param queue The queue's filled slot count and every slot's label (−1 unknown), when negatives come from it too.
    * @returns The table.
    * @throws {RangeError} When excluding and `labels.length` is not `batch`, or `out.length` is not batch·(1 + kMax).
    */
-  sample(labels?: ArrayLike<number>, out?: Uint32Array): Uint32Array {
+  sample(
+    labels?: ArrayLike<number>,
+    out?: Uint32Array,
+    queue?: { filled: number; labels: ArrayLike<number> },
+  ): Uint32Array {
     const op = "BatchNegativeSampler.sample";
     const { batch, kMax } = this;
     const width = kMax + 1;
@@ -102,13 +113,18 @@ export class BatchNegativeSampler implements Stateful<number> {
     if (table.length !== batch * width) {
       rangeError(op, "out.length", `batch·(1 + kMax) = ${batch * width}`, table.length);
     }
+    const filled = queue?.filled ?? 0;
+    if (this.#eligible.length < batch + filled) this.#eligible = new Uint32Array(batch + filled);
     const eligible = this.#eligible;
     for (let i = 0; i < batch; i++) {
       let n = 0;
-      for (let j = 0; j < batch; j++) {
-        if (j !== i && !(this.excludeSameLabel && labels![j] === labels![i])) eligible[n++] = j;
+      const other = (y: number) => !(this.excludeSameLabel && y === labels![i]);
+      for (let j = 0; j < batch; j++) if (j !== i && other(labels?.[j] ?? -1)) eligible[n++] = j;
+      for (let s = 0; s < filled; s++) if (other(queue!.labels[s])) eligible[n++] = batch + s;
+      if (n === 0) {
+        for (let j = 0; j < batch; j++) if (j !== i) eligible[n++] = j;
+        for (let s = 0; s < filled; s++) eligible[n++] = batch + s;
       }
-      if (n === 0) { for (let j = 0; j < batch; j++) if (j !== i) eligible[n++] = j; }
       table[i * width] = i;
       for (let k = 1; k < width; k++) table[i * width + k] = eligible[Math.floor(this.#rng.next() * n)];
     }

@@ -13,6 +13,18 @@ import { Tensor } from "../gpu/tensor.ts";
 import { Rng } from "../data/random.ts";
 import type { Stateful } from "../train/state.ts";
 
+/** What {@linkcode EmbeddingQueue.state} holds. */
+export interface QueueState {
+  /** The sampling RNG's state. */
+  rng: number;
+  /** The next slot to write. */
+  head: number;
+  /** Slots written at least once. */
+  filled: number;
+  /** Each slot's label (−1 for none). */
+  labels: number[];
+}
+
 /**
  * The queue: a [capacity, D] tensor, its write head, and each slot's label.
  *
@@ -33,7 +45,7 @@ import type { Stateful } from "../train/state.ts";
  * gpu.destroy();
  * ```
  */
-export class EmbeddingQueue implements Stateful<number> {
+export class EmbeddingQueue implements Stateful<QueueState> {
   /** The embeddings, f32 [capacity, D]; slots past `filled` hold zeros. */
   readonly embeddings: Tensor;
   /** Slots. */
@@ -69,18 +81,36 @@ export class EmbeddingQueue implements Stateful<number> {
     this.#rng = new Rng(options.seed ?? 0);
   }
 
-  /** The sampling RNG's state, for checkpoints. */
-  get state(): number {
-    return this.#rng.state;
+  /**
+   * Everything but the embeddings, for checkpoints: the sampling RNG, the write head, how many slots are
+   * filled, and each slot's label. The embeddings are a tensor: checkpoints and snapshots copy them apart.
+   */
+  get state(): QueueState {
+    return { rng: this.#rng.state, head: this.head, filled: this.filled, labels: Array.from(this.#labels) };
   }
 
   /**
-   * Restores a state saved from {@linkcode EmbeddingQueue.state} (the RNG only; the embeddings are not saved).
+   * Restores a state saved from {@linkcode EmbeddingQueue.state}.
    *
    * @param state The state.
+   * @throws {RangeError} When it is not a state of a queue of this capacity.
    */
-  setState(state: number): void {
-    this.#rng.setState(state);
+  setState(state: QueueState): void {
+    const op = "EmbeddingQueue.setState";
+    if (state?.labels?.length !== this.capacity) {
+      rangeError(op, "state.labels.length", `${this.capacity}`, state?.labels?.length);
+    }
+    checkInt(op, "state.head", state.head, 0, this.capacity - 1);
+    checkInt(op, "state.filled", state.filled, 0, this.capacity);
+    this.#rng.setState(state.rng);
+    this.head = state.head;
+    this.filled = state.filled;
+    this.#labels.set(state.labels);
+  }
+
+  /** Each slot's label (−1 for none, or unfilled). */
+  get slotLabels(): Int32Array {
+    return this.#labels;
   }
 
   /**

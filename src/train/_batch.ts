@@ -66,7 +66,13 @@ export function drawBatch(run: RunState, host: HostBatch, device: TrainerDevice,
   const { step, ids, warps, photometric } = device;
   run.pairs.sample();
   if (step.loss instanceof SampledContrastiveLoss) {
-    run.negatives.sample(run.pairs.labels, host.table);
+    const queue = device.queue;
+    run.negatives.sample(
+      run.pairs.labels,
+      host.table,
+      queue ? { filled: queue.filled, labels: queue.slotLabels } : undefined,
+    );
+    step.queueLabels = run.pairs.labels; // the positives this step pushes into the queue
     step.loss.setIndices(host.table);
     ids.anchors.write(run.pairs.anchors);
     ids.positives!.write(run.pairs.positives);

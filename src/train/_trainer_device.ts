@@ -19,6 +19,7 @@ import { warmupCosine } from "../optim/optimizer.ts";
 import type { ResolvedTrainerConfig } from "./config.ts";
 import { Embedder } from "./eval.ts";
 import { TrainingStep } from "./step.ts";
+import { EmbeddingQueue } from "../sampling/queue.ts";
 
 /** A trainer's GPU side. */
 export interface TrainerDevice {
@@ -41,6 +42,8 @@ export interface TrainerDevice {
   readonly ids: { anchors: Tensor; positives: Tensor | null };
   /** Inverse warps, as `ids` (null without augmentation). */
   readonly warps: { anchors: Tensor; positives: Tensor | null } | null;
+  /** The queue of past positives' embeddings (pairs mode with `queue` > 0), or null. */
+  readonly queue: EmbeddingQueue | null;
   /** Photometric changes, as `ids` (null without them). */
   readonly photometric: { anchors: Tensor; positives: Tensor | null } | null;
   /** The evaluation embedder, bound on first use. */
@@ -90,6 +93,10 @@ export function bindTrainerDevice(
       ? train.gather(ids.positives!, xc, { warps: warps?.positives!, photometric: photometric?.positives! })
       : undefined,
   };
+  // Pairs mode with a queue: past positives' embeddings, read by the loss as candidates B.. (detached).
+  const queue = !views && cfg.queue > 0
+    ? new EmbeddingQueue(gpu, { capacity: cfg.queue, dim: cfg.dims.at(-1)! })
+    : null;
   const lr = warmupCosine({ peak: cfg.lr, floor: cfg.lr / 20, warmup: Math.ceil(cfg.steps / 20), total: cfg.steps });
   const step = new TrainingStep(gpu, {
     store,
@@ -98,13 +105,17 @@ export function bindTrainerDevice(
     xq,
     xc: xc ?? undefined,
     gather,
+    queue: queue ?? undefined,
   }, {
-    loss: views ? { ...cfg.loss, layout: "views", supcon: cfg.mode === "supcon" } : { ...cfg.loss, kMax, k: k0 },
+    loss: views
+      ? { ...cfg.loss, layout: "views", supcon: cfg.mode === "supcon" }
+      : { ...cfg.loss, kMax, k: k0, queue: queue?.embeddings },
     optimizer: { ...cfg.optimizer, lr },
     metricsEvery: cfg.metricsEvery,
     counts: true,
   });
   owned.push(step, gather.query, xq);
+  if (queue) owned.push(queue);
   for (const part of [gather.candidate, xc]) if (part) owned.push(part);
   for (const pair of [ids, warps, photometric]) {
     if (pair) owned.push(pair.anchors);
@@ -121,6 +132,7 @@ export function bindTrainerDevice(
     ids,
     warps,
     photometric,
+    queue,
     embedder() {
       if (!embedder) owned.push(embedder = new Embedder(gpu, encoder, { train, test }));
       return embedder;

@@ -20,6 +20,8 @@ export interface CheckpointState {
   rngState?: number;
   /** The run's configuration (JSON-serialisable). */
   config?: unknown;
+  /** Further tensors the run needs to resume exactly (a trainer's queue of past candidates), saved as `extra/<name>`. */
+  extra?: Record<string, HostTensor>;
 }
 
 const FORMAT = "ncegpu-checkpoint-1";
@@ -83,6 +85,7 @@ export async function saveCheckpoint(
     const s = store.slot(t.slot);
     tensors[t.name] = { dtype: "F32", shape: [...s.shape], data: flat[t.source]!.slice(s.offset, s.offset + s.size) };
   }
+  for (const [name, tensor] of Object.entries(state.extra ?? {})) tensors[`extra/${name}`] = tensor;
   const metadata: Record<string, string> = {
     format: FORMAT,
     step: String(state.step),
@@ -128,8 +131,12 @@ export async function loadCheckpoint(
   const missing = expected.filter((t) => !(t.name in tensors)).map((t) => t.name);
   if (missing.length) throw new CheckpointError(path, `missing tensors: ${missing.join(", ")}`);
   const known = new Set(expected.map((t) => t.name));
-  const extra = Object.keys(tensors).filter((n) => !known.has(n) && !(optimizer === null && n.startsWith("optim.")));
-  if (extra.length) throw new CheckpointError(path, `tensors this model does not have: ${extra.join(", ")}`);
+  const unknown = Object.keys(tensors).filter((n) =>
+    !known.has(n) && !n.startsWith("extra/") && !(optimizer === null && n.startsWith("optim."))
+  );
+  if (unknown.length) throw new CheckpointError(path, `tensors this model does not have: ${unknown.join(", ")}`);
+  const extra: Record<string, HostTensor> = {};
+  for (const name of Object.keys(tensors)) if (name.startsWith("extra/")) extra[name.slice(6)] = tensors[name];
   const flat = {
     params: new Float32Array(store.params.size),
     m: optimizer ? new Float32Array(optimizer.m.size) : null,
@@ -164,7 +171,7 @@ export async function loadCheckpoint(
     if (flat.v) optimizer.v.write(flat.v);
     optimizer.setStep(optimizerStep);
   }
-  return { step, rngState, config };
+  return Object.keys(extra).length ? { step, rngState, config, extra } : { step, rngState, config };
 }
 
 /** The metadata value `key` as an integer in [0, max], written in decimal digits only. */

@@ -56,8 +56,13 @@ export interface TrainerConfig {
   activation?: Activation;
   /** Anchor-positive pairs per step, B (default 256). */
   batch?: number;
-  /** The largest K; buffers are sized for it, 1..B−1 (default 64). */
+  /** The largest K; buffers are sized for it, 1..B−1, or 1..B−1+queue with a queue (default 64, at most B − 1). */
   kMax?: number;
+  /**
+   * Pairs mode: a queue of this many past positives' embeddings (MoCo-style, detached) from which negatives
+   * are drawn too, so K can exceed the batch (default 0: negatives from the batch only).
+   */
+  queue?: number;
   /** The K schedule (default closed loop). */
   schedule?: ScheduleConfig;
   /** Label reliability λ for the K theory (default 1 − 1/C, or from `labelNoise` with label-aware negatives). */
@@ -118,8 +123,10 @@ export function resolveTrainerConfig(
   dims.forEach((d, i) => checkInt(op, `config.dims[${i}]`, d, 1));
   const batch = config.batch ?? 256;
   checkInt(op, "config.batch", batch, 2);
+  const queue = config.queue ?? 0;
+  checkInt(op, "config.queue", queue, 0, 1 << 20);
   const kMax = config.kMax ?? Math.min(64, batch - 1);
-  checkInt(op, "config.kMax", kMax, 1, batch - 1);
+  checkInt(op, "config.kMax", kMax, 1, batch - 1 + queue);
   const steps = config.steps ?? 600;
   checkInt(op, "config.steps", steps, 1);
   const labelNoise = config.labelNoise ?? 0;
@@ -191,6 +198,7 @@ export function resolveTrainerConfig(
     activation,
     batch,
     kMax,
+    queue,
     schedule,
     lambda,
     labelNoise,

@@ -8,6 +8,9 @@
 
 import { checkInt, typeError } from "../gpu/_check.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
+import type { QueueState } from "../sampling/queue.ts";
+import type { StatesOf } from "./state.ts";
+import type { RunState } from "./_batch.ts";
 import type { TrainerDevice } from "./_trainer_device.ts";
 
 /** How a trainer survives a lost device (a driver reset, a browser tab losing its GPU). */
@@ -35,6 +38,18 @@ export interface DeviceSnapshot {
   /** The optimizer's moments. */
   m: Float32Array;
   v: Float32Array;
+  /** The queue of past candidates, when the run has one: its embeddings and its host state. */
+  queue: { embeddings: Float32Array; state: QueueState } | null;
+}
+
+/** A trainer's snapshot: its device side, its run state and how many records there were. */
+export interface TrainerSnapshot {
+  /** Parameters, moments and queue. */
+  device: DeviceSnapshot;
+  /** Samplers, schedule and rank counts in flight. */
+  states: StatesOf<RunState>;
+  /** Records kept (those after are replayed). */
+  records: number;
 }
 
 /**
@@ -72,6 +87,12 @@ export async function snapshotDevice(device: TrainerDevice): Promise<DeviceSnaps
     params: (await store.params.read()) as Float32Array,
     m: (await step.optimizer.m.read()) as Float32Array,
     v: (await step.optimizer.v.read()) as Float32Array,
+    queue: device.queue
+      ? {
+        embeddings: (await device.queue.embeddings.read()) as Float32Array,
+        state: structuredClone(device.queue.state),
+      }
+      : null,
   };
 }
 
@@ -86,4 +107,8 @@ export function restoreDevice(device: TrainerDevice, snapshot: DeviceSnapshot): 
   device.step.optimizer.m.write(snapshot.m);
   device.step.optimizer.v.write(snapshot.v);
   device.step.optimizer.setStep(snapshot.step);
+  if (device.queue && snapshot.queue) {
+    device.queue.embeddings.write(snapshot.queue.embeddings);
+    device.queue.setState(snapshot.queue.state);
+  }
 }

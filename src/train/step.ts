@@ -21,6 +21,7 @@ import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losse
 import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 import { Optimizer, type OptimizerOptions } from "../optim/optimizer.ts";
+import type { EmbeddingQueue } from "../sampling/queue.ts";
 
 /** What a step reports, a few steps after it ran. */
 export interface StepMetrics extends ContrastiveReadouts {
@@ -51,6 +52,11 @@ export interface StepParts {
   xc?: Tensor;
   /** Work that fills the inputs at the start of the step (the trainer's gathers); absent: the caller writes them. */
   gather?: { query: Encodable; candidate?: Encodable };
+  /**
+   * Sampled layout: a queue of past candidates. The loss reads it as candidates N.. (pass its embeddings as
+   * `options.loss.queue`), and each step pushes its candidates' embeddings into it after its pass.
+   */
+  queue?: EmbeddingQueue;
 }
 
 /** The loss of the views layout: SimCLR's NT-Xent over every row of `xq`, or SupCon with labels. */
@@ -120,6 +126,9 @@ export class TrainingStep {
   readonly #queryBackward: Encodable;
   readonly #candidateBackward: Encodable | null;
   readonly #counts: boolean;
+  readonly #queue: EmbeddingQueue | null;
+  /** The labels of the candidates this step pushes into the queue (set by the caller before `run`), or null. */
+  queueLabels: ArrayLike<number> | null = null;
   readonly #ring: GPUBuffer[] = [];
   readonly #free: GPUBuffer[] = [];
   readonly #pending: Promise<void>[] = [];
@@ -148,6 +157,7 @@ export class TrainingStep {
     this.#gpu = gpu;
     this.#store = parts.store;
     this.#gather = parts.gather ?? null;
+    this.#queue = parts.queue ?? null;
     this.#counts = options.counts ?? false;
     const lossOptions = options?.loss;
     if (typeof lossOptions !== "object" || lossOptions === null) {
@@ -248,6 +258,10 @@ export class TrainingStep {
     this.#candidateBackward?.encode(pass); //         dC → parameter gradients (+=)
     this.optimizer.encode(pass); //                   clip, then one update over the flat buffers
     pass.end();
+    // The candidates' embeddings join the queue of past candidates (a copy after the pass: detached).
+    if (this.#queue && this.#candidate) {
+      this.#queue.push(encoder, this.#candidate.output, this.queueLabels ?? undefined);
+    }
     if (!staging) return;
     const { clip } = this.optimizer;
     encoder.copyBufferToBuffer(loss.readouts.buffer, loss.readouts.offset, staging, 0, 32);

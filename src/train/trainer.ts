@@ -28,6 +28,7 @@ import type { LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
 import { SampledContrastiveLoss } from "../losses/sampled.ts";
 import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
+import type { QueueState } from "../sampling/queue.ts";
 import { PairSampler } from "../sampling/pairs.ts";
 import { RankCountFeedback } from "../schedule/feedback.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
@@ -35,12 +36,12 @@ import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoi
 import { CheckpointError } from "./safetensors.ts";
 import { bindTrainerDevice, type TrainerDevice } from "./_trainer_device.ts";
 import {
-  type DeviceSnapshot,
   type RecoveryOptions,
   recoveryOptions,
   restoreDevice,
   snapshotDevice,
   type TrainerOptions,
+  type TrainerSnapshot,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
 import { knnEvaluate, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
@@ -51,13 +52,6 @@ import type { StepMetrics } from "./step.ts";
 
 /** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
 const BANK_SEED = 12345;
-
-/** A host snapshot: the device side, the run state and how many records there were. */
-interface Snapshot {
-  device: DeviceSnapshot;
-  states: StatesOf<RunState>;
-  records: number;
-}
 
 /**
  * A bound training run. Construct, then {@linkcode Trainer.run}; evaluate
@@ -92,7 +86,7 @@ export class Trainer {
   /** Devices this trainer requested itself (after a loss), which it destroys. */
   readonly #requested: Gpu[] = [];
   readonly #recovery: Required<RecoveryOptions> | null;
-  #snapshot: Snapshot | null = null;
+  #snapshot: TrainerSnapshot | null = null;
   /** The pieces of F(K) and pseudo-counts behind the recorded K* (the closed loop's own, when it is the schedule). */
   readonly #theory: EffectivenessOptions & { pseudoCounts?: number };
   /** The samplers, the schedule and the rank counts in flight: the run's host state. */
@@ -135,7 +129,13 @@ export class Trainer {
     this.#recovery = recoveryOptions(options);
     const { batch, kMax, seed } = cfg;
     this.#run = {
-      negatives: new BatchNegativeSampler({ batch, kMax, excludeSameLabel: cfg.excludeSameLabel, seed: seed + 1 }),
+      negatives: new BatchNegativeSampler({
+        batch,
+        kMax,
+        excludeSameLabel: cfg.excludeSameLabel,
+        seed: seed + 1,
+        queue: cfg.queue,
+      }),
       pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2, sameItem: cfg.mode !== "pairs" }),
       warps: new Rng(seed + 3),
       schedule,
@@ -346,10 +346,14 @@ export class Trainer {
   async save(path: string): Promise<void> {
     await this.#recovering(async () => {
       this.#accept(await this.#device.step.flush());
+      const queue = this.#device.queue;
       await saveCheckpoint(path, this.#device.store, this.#device.step.optimizer, {
         step: this.stepsDone,
         rngState: this.#run.pairs.state,
-        config: { trainer: this.config, state: statesOf(this.#run) },
+        config: { trainer: this.config, state: statesOf(this.#run), queue: queue?.state ?? null },
+        extra: queue
+          ? { queue: { dtype: "F32", shape: [...queue.embeddings.shape], data: await queue.embeddings.read() } }
+          : undefined,
       });
     });
   }
@@ -363,13 +367,23 @@ export class Trainer {
    * sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
-    const saved = await readCheckpointConfig(path) as { trainer?: unknown; state?: StatesOf<RunState> } | null;
+    type Saved = { trainer?: unknown; state?: StatesOf<RunState>; queue?: QueueState | null };
+    const saved = await readCheckpointConfig(path) as Saved | null;
     if (!saved?.trainer || !saved.state) throw new CheckpointError(path, "holds no trainer config and state");
     const mine = JSON.stringify(this.config);
     if (JSON.stringify(saved.trainer) !== mine) {
       rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
     }
-    await loadCheckpoint(path, this.#device.store, this.#device.step.optimizer);
+    const loaded = await loadCheckpoint(path, this.#device.store, this.#device.step.optimizer);
+    const queue = this.#device.queue;
+    if (queue) {
+      const embeddings = loaded.extra?.queue?.data;
+      if (!saved.queue || !(embeddings instanceof Float32Array) || embeddings.length !== queue.embeddings.size) {
+        throw new CheckpointError(path, "holds no queue of past candidates of this run's size");
+      }
+      queue.embeddings.write(embeddings);
+      queue.setState(saved.queue);
+    }
     restoreStates(this.#run, saved.state);
     this.#snapshot = null; // the snapshot was of the run before the resume
   }

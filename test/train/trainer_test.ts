@@ -244,3 +244,39 @@ Deno.test({
     trainer.destroy();
   },
 });
+
+Deno.test({
+  name:
+    "with a queue, K reaches past the batch (48 > B − 1), and a resumed and a device-lost run end exactly as one straight run",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const seed = freshSeed("queue run");
+    const { data, config: base } = smallRun(seed);
+    const config = { ...base, queue: 96, kMax: 48, schedule: { kind: "fixed" as const, k: 48 } };
+    const straight = new Trainer(gpu, data, config);
+    const all = await straight.run();
+    const straightEval = await straight.evaluate();
+    straight.destroy();
+    assert.ok(all.every((r) => r.k === 48), "K = 48 with B = 24");
+
+    const dir = await Deno.makeTempDir();
+    const first = new Trainer(gpu, data, config);
+    await first.run({ until: 20 });
+    await first.save(`${dir}/q.safetensors`);
+    first.destroy();
+    const resumed = new Trainer(gpu, data, config);
+    await resumed.resume(`${dir}/q.safetensors`);
+    assert.deepEqual(deterministic(await resumed.run()), deterministic(all.filter((r) => r.step > 20)));
+    assert.deepEqual(await resumed.evaluate(), straightEval);
+    resumed.destroy();
+    await Deno.remove(dir, { recursive: true });
+
+    const own = await requestGpu();
+    const lossy = new Trainer(own, data, config, { recovery: { snapshotEvery: 10 } });
+    const records = await lossy.run({ hooks: { onStep: (s) => s === 27 && own.device.destroy() } });
+    assert.deepEqual(deterministic(records), deterministic(all));
+    lossy.destroy();
+    own.destroy();
+  },
+});
