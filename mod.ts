@@ -115,6 +115,7 @@ export {
   bestKFromCounts,
   effectiveness,
   lambdaFromClasses,
+  lambdaFromCounts,
   lambdaFromLabelNoise,
   limitBestK,
   modelAccuracyFromCounts,

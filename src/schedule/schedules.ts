@@ -8,7 +8,7 @@
 
 import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
 import type { Stateful } from "../train/state.ts";
-import { bestKFromCounts, type EffectivenessOptions } from "./theory.ts";
+import { bestKFromCounts, type EffectivenessOptions, lambdaFromCounts } from "./theory.ts";
 
 /** What a schedule may look at. */
 export interface ScheduleInput {
@@ -115,6 +115,11 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
   initial?: number;
   /** Beta-prior pseudo-counts for the per-row accuracy estimate (default 1; see `modelAccuracyFromCounts`). */
   pseudoCounts?: number;
+  /**
+   * Estimate λ from the same rank counts (`lambdaFromCounts`, ours, with its assumptions) and smooth it like K*;
+   * `lambda` is then the prior used until the first counts arrive (default false).
+   */
+  estimateLambda?: boolean;
 }
 
 /**
@@ -132,8 +137,17 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
  */
 export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   const op = "closedLoopK";
-  const { lambda, kMax, every = 50, smoothing = 0.3, maxChange = 2, initial = 1, pseudoCounts = 1, ...pieces } =
-    options;
+  const {
+    lambda,
+    kMax,
+    every = 50,
+    smoothing = 0.3,
+    maxChange = 2,
+    initial = 1,
+    pseudoCounts = 1,
+    estimateLambda = false,
+    ...pieces
+  } = options;
   checkNumber(op, "options.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
   checkInt(op, "options.kMax", kMax, 1);
   checkInt(op, "options.every", every, 1);
@@ -142,10 +156,14 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   checkInt(op, "options.initial", initial, 1, kMax);
   let k = initial;
   let smoothed = initial;
+  let lambdaNow = lambda;
   return {
     next({ step, counts }) {
       if (counts && step > 0 && step % every === 0) {
-        const target = bestKFromCounts(lambda, counts.below, counts.kNow, kMax, { pseudoCounts, ...pieces });
+        if (estimateLambda) {
+          lambdaNow = (1 - smoothing) * lambdaNow + smoothing * lambdaFromCounts(counts.below, counts.kNow);
+        }
+        const target = bestKFromCounts(lambdaNow, counts.below, counts.kNow, kMax, { pseudoCounts, ...pieces });
         smoothed = (1 - smoothing) * smoothed + smoothing * target;
         const wanted = Math.round(smoothed);
         k = Math.min(kMax, Math.max(1, k + Math.max(-maxChange, Math.min(maxChange, wanted - k))));
@@ -162,6 +180,7 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
         rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, smoothed K]`, state);
       }
       [k, smoothed] = state;
+      if (estimateLambda) lambdaNow = state[2];
     },
   };
 }

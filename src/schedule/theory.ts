@@ -242,3 +242,39 @@ export function lambdaFromLabelNoise(classes: number, noise: number): number {
   const sameClassDifferentLabels = 1 - (1 - noise) ** 2 - noise ** 2 / (c - 1);
   return 1 - ((1 / c) * sameClassDifferentLabels) / (1 - 1 / c);
 }
+
+/**
+ * λ estimated from the rank counts a trained model produces (ours, beyond
+ * P1): λ̂ = 2·f − 1, f the mean fraction of negatives scored below the
+ * positive. Two assumptions, both about a model that has learned:
+ * 1. A false negative (really of the anchor's class) is exchangeable with
+ *    the positive: the model scores it above the positive half the time.
+ * 2. A true negative almost never scores above the positive.
+ * Then f ≈ λ + (1 − λ)/2, which gives λ̂. A true negative that still beats the
+ * positive with probability ε biases λ̂ down by 2λε, so early in training
+ * (ε large) λ̂ is low; it is meant for the second half of a run. Clamped to
+ * [1/2^10, 1].
+ *
+ * @param below Per row, negatives scored strictly below the positive.
+ * @param kNow The K they were counted at.
+ * @returns λ̂.
+ * @throws {TypeError} When `kNow` is not a number.
+ * @throws {RangeError} When `kNow` is not an integer >= 1, or `below` is empty.
+ *
+ * @example A model that ranks every true negative below the positive and half the false ones
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lambdaFromCounts } from "./theory.ts";
+ * // λ = 0.8 at K = 10: 8 true negatives below, and 1 of the 2 false ones.
+ * assert.equal(lambdaFromCounts([9, 9, 9], 10), 0.8);
+ * ```
+ */
+export function lambdaFromCounts(below: ArrayLike<number>, kNow: number): number {
+  const op = "lambdaFromCounts";
+  checkInt(op, "kNow", kNow, 1);
+  if (below.length < 1) rangeError(op, "below.length", ">= 1", below.length);
+  let sum = 0;
+  for (let i = 0; i < below.length; i++) sum += below[i];
+  const f = sum / (below.length * kNow);
+  return Math.min(1, Math.max(2 ** -10, 2 * f - 1));
+}

@@ -31,6 +31,7 @@ export type ScheduleConfig =
       maxChange?: number;
       initial?: number;
       pseudoCounts?: number;
+      estimateLambda?: boolean;
     }
     & EffectivenessOptions
   );

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { modelAccuracyFromCounts } from "../schedule/theory.ts";
+import { lambdaFromCounts, modelAccuracyFromCounts } from "../schedule/theory.ts";
 import type { StepMetrics } from "./step.ts";
 
 /** One metrics record (what the JSONL file and the charts hold). */
@@ -21,6 +21,8 @@ export interface TrainRecord {
   kStar: number;
   /** P̂(B|K) at the K used: how often the model ranks the positive above all K negatives. */
   pB: number;
+  /** λ estimated from this step's rank counts (`lambdaFromCounts`, ours; 0 without rank counts). */
+  lambdaHat: number;
   /** InfoNCE mutual-information bound. */
   miBound: number;
   /** Mean DRO radius η. */
@@ -83,6 +85,7 @@ export function trainRecord(
     k,
     kStar,
     pB: below ? modelAccuracyFromCounts(below, k, k)[k - 1] : 0, // P̂(B|K) raw; none without rank counts
+    lambdaHat: below ? lambdaFromCounts(below, k) : 0,
     miBound: m.miBound,
     eta: m.meanEta,
     donskerVaradhan: m.donskerVaradhan,

@@ -41,3 +41,17 @@ Deno.test("the closed loop leaves K = 1 when the model is good enough, which raw
   assert.deepEqual(loop.state, [10, 16]);
   assert.throws(() => loop.setState([0, 1]), /closedLoopK\.setState as state must be \[k in 1\.\.16, smoothed K\]/);
 });
+
+Deno.test("the closed loop with estimated λ moves λ toward λ̂ of the counts and saves it in its state", () => {
+  // Counts of a model that ranks true negatives right and false ones at chance: λ̂ = 0.8 at K = 10.
+  const below = new Array(100).fill(9);
+  const loop = closedLoopK({ lambda: 1, kMax: 16, every: 1, smoothing: 0.5, maxChange: 16, estimateLambda: true });
+  for (let step = 1; step <= 6; step++) loop.next({ step, totalSteps: 100, counts: { below, kNow: 10 } });
+  const [, , lambda] = loop.state as number[];
+  assert.ok(Math.abs(lambda - 0.8) < 0.01, `λ after 6 updates: ${lambda}`);
+  const copy = closedLoopK({ lambda: 1, kMax: 16, every: 1, smoothing: 0.5, maxChange: 16, estimateLambda: true });
+  copy.setState(loop.state);
+  const input = { step: 7, totalSteps: 100, counts: { below, kNow: 10 } };
+  assert.equal(copy.next(input), loop.next(input), "a restored loop continues alike");
+  assert.throws(() => copy.setState([1, 1]), /state must be/);
+});

@@ -3,6 +3,7 @@ import {
   bestK,
   effectiveness,
   lambdaFromClasses,
+  lambdaFromCounts,
   lambdaFromLabelNoise,
   modelAccuracyFromCounts,
   pairwiseAccuracy,
@@ -92,4 +93,25 @@ Deno.test("λ helpers: class collision and label-aware negatives under symmetric
     }
   }
   assertClose([lambdaFromLabelNoise(c, r)], [1 - sameClass / differ], { rtol: 0, atol: 0.003 }, "λ by simulation");
+});
+
+Deno.test("λ̂ from rank counts recovers λ when false negatives tie the positive and true ones never win, and is 2λε low when they win with probability ε", () => {
+  const random = seededRandom(freshSeed("lambda estimate"));
+  const K = 32;
+  for (const lambda of [0.5, 0.8, 0.9]) {
+    for (const eps of [0, 0.05]) {
+      // Per row: F ~ Bin(K, 1 − λ) false negatives, each as likely as the positive to rank first (the positive's
+      // rank among them is uniform); each true negative beats the positive with probability ε.
+      const below = Array.from({ length: 20_000 }, () => {
+        let f = 0;
+        for (let k = 0; k < K; k++) if (random() > lambda) f++;
+        let above = Math.floor(random() * (f + 1));
+        for (let k = 0; k < K - f; k++) if (random() < eps) above++;
+        return K - above;
+      });
+      const expected = lambda - 2 * lambda * eps;
+      // 20,000 rows: the estimate's standard error is about 0.003 here.
+      assertClose([lambdaFromCounts(below, K)], [expected], { rtol: 0, atol: 0.012 }, `λ ${lambda}, ε ${eps}`);
+    }
+  }
 });

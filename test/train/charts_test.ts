@@ -8,6 +8,7 @@ const records: TrainRecord[] = Array.from({ length: 200 }, (_, i) => ({
   k: Math.min(32, 1 + Math.floor(i / 5)),
   kStar: 32,
   pB: 0.5,
+  lambdaHat: 0.9,
   miBound: 1,
   eta: 0.1,
   donskerVaradhan: 0.2,

@@ -9,6 +9,7 @@ function record(step: number): TrainRecord {
     k: 4,
     kStar: 5,
     pB: 0.5,
+    lambdaHat: 0.9,
     miBound: 1,
     eta: 0.25,
     donskerVaradhan: 0.5,

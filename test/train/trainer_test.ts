@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { syntheticSplits } from "../../src/data/dataset.ts";
+import { mergeClasses, moduloMerge, syntheticSplits } from "../../src/data/dataset.ts";
 import { encodeSafetensors, readSafetensors } from "../../src/train/safetensors.ts";
 import type { TrainerConfig } from "../../src/train/config.ts";
 import { NonFiniteLossError, type TrainRecord } from "../../src/train/records.ts";
@@ -278,5 +278,44 @@ Deno.test({
     assert.deepEqual(deterministic(records), deterministic(all));
     lossy.destroy();
     own.destroy();
+  },
+});
+
+Deno.test({
+  name:
+    "λ̂ recovers the known λ = 1 − 1/C (C = 2, 5, 10) within 0.02 on a task the model masters, and is low on a hard one",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const seed = freshSeed("lambda from data");
+    const run = async (classes: number, noise: number) => {
+      const raw = syntheticSplits({ side: 12, classes: 10, noise, seed, trainRows: 6000, testRows: 1000 });
+      const merge = moduloMerge(10, classes);
+      const data = { train: mergeClasses(raw.train, merge), test: mergeClasses(raw.test, merge) };
+      const trainer = new Trainer(gpu, data, {
+        dims: [144, 64, 32],
+        batch: 64,
+        kMax: 32,
+        steps: 400,
+        seed,
+        excludeSameLabel: false, // label-unaware negatives: a fraction 1 − λ of them are false
+        schedule: { kind: "fixed", k: 32 },
+        evalSizes: { bank: 1000, queries: 500 },
+      });
+      const tail = (await trainer.run()).slice(-10);
+      trainer.destroy();
+      return tail.reduce((a, r) => a + r.lambdaHat, 0) / tail.length;
+    };
+    const seen: string[] = [];
+    for (const classes of [2, 5, 10]) {
+      const lambdaHat = await run(classes, 1);
+      seen.push(`C=${classes}: λ ${1 - 1 / classes}, λ̂ ${lambdaHat.toFixed(3)}`);
+      assert.ok(Math.abs(lambdaHat - (1 - 1 / classes)) <= 0.02, seen.at(-1));
+    }
+    // Noisier clusters: true negatives still beat the positive at times, and λ̂ (a lower bound) falls short.
+    const hard = await run(5, 3);
+    seen.push(`hard C=5: λ 0.8, λ̂ ${hard.toFixed(3)}`);
+    assert.ok(hard < 0.8, seen.at(-1));
+    console.log(seen.join("; "));
   },
 });
