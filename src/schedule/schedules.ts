@@ -171,13 +171,16 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
       return k;
     },
     get state() {
-      return [k, smoothed];
+      return estimateLambda ? [k, smoothed, lambdaNow] : [k, smoothed];
     },
     setState(state) {
+      const length = estimateLambda ? 3 : 2;
       if (
-        !Array.isArray(state) || state.length !== 2 || !Number.isInteger(state[0]) || state[0] < 1 || state[0] > kMax
+        !Array.isArray(state) || state.length !== length || !Number.isInteger(state[0]) || state[0] < 1 ||
+        state[0] > kMax
       ) {
-        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, smoothed K]`, state);
+        const what = estimateLambda ? "smoothed K, λ" : "smoothed K";
+        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, ${what}]`, state);
       }
       [k, smoothed] = state;
       if (estimateLambda) lambdaNow = state[2];
