@@ -29,7 +29,10 @@ export interface AdapterInfo {
   architecture: string;
   /** Device id, often empty or "0". */
   device: string;
-  /** Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name. */
+  /**
+   * Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name; when the adapter gives
+   * none (Chromium's SwiftShader), its vendor and architecture ("google swiftshader").
+   */
   description: string;
   /** True for software adapters such as llvmpipe. */
   isFallbackAdapter: boolean;
@@ -199,7 +202,8 @@ export class Gpu {
       vendor: i.vendor,
       architecture: i.architecture,
       device: i.device,
-      description: i.description,
+      // Dawn's SwiftShader reports no description: name it by vendor and architecture ("google swiftshader").
+      description: i.description || [i.vendor, i.architecture].filter(Boolean).join(" ") || "unnamed adapter",
       // deno-lint-ignore no-explicit-any
       isFallbackAdapter: Boolean((i as any).isFallbackAdapter),
     };
@@ -299,16 +303,20 @@ export class Gpu {
   createBuffer(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
     this.throwIfFailed(op);
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    if (size > this.limits.maxBufferSize) {
+    // A storage buffer past the binding limit is named for it even when it also passes maxBufferSize (Dawn's
+    // SwiftShader has both at 1 GiB): "split or tile it" is what the caller can act on.
+    const overBuffer = size > this.limits.maxBufferSize;
+    if ((usage & GPUBufferUsage.STORAGE) && size > this.limits.maxStorageBufferBindingSize) {
+      const also = overBuffer ? ` and maxBufferSize (${this.limits.maxBufferSize})` : "";
+      throw new OutOfMemoryError(
+        op,
+        `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})${also}; split or tile it`,
+      );
+    }
+    if (overBuffer) {
       throw new OutOfMemoryError(
         op,
         `a buffer of ${size} bytes exceeds the device's maxBufferSize (${this.limits.maxBufferSize})`,
-      );
-    }
-    if ((usage & GPUBufferUsage.STORAGE) && size > this.limits.maxStorageBufferBindingSize) {
-      throw new OutOfMemoryError(
-        op,
-        `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize}); split or tile it`,
       );
     }
     const buffer = this.#scoped(op, () => this.device.createBuffer({ label: op, size, usage }));
