@@ -128,6 +128,7 @@ export type { KnnResult } from "./src/train/eval.ts";
 export type { Stateful, StatesOf } from "./src/train/state.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export type { CheckpointState } from "./src/train/checkpoint.ts";
+export { checkpointBytes, loadCheckpointBytes } from "./src/train/checkpoint_bytes.ts";
 export { CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors } from "./src/train/safetensors.ts";
 export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
 export { svgCharts, terminalCharts } from "./src/train/charts.ts";

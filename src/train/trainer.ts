@@ -33,7 +33,7 @@ import { PairSampler } from "../sampling/pairs.ts";
 import { RankCountFeedback } from "../schedule/feedback.ts";
 import type { KSchedule } from "../schedule/schedules.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
-import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoint.ts";
+import { checkpointBytes, checkpointConfig, loadCheckpointBytes } from "./checkpoint_bytes.ts";
 import { CheckpointError } from "./safetensors.ts";
 import { bindTrainerDevice, type TrainerDevice } from "./_trainer_device.ts";
 import {
@@ -361,9 +361,25 @@ export class Trainer {
    * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
    */
   async save(path: string): Promise<void> {
-    await this.#recovering(async () => {
+    const bytes = await this.saveBytes();
+    const { writeFileAtomic } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
+    await writeFileAtomic(path, bytes);
+  }
+
+  /**
+   * The checkpoint {@linkcode Trainer.save} writes, as safetensors bytes (a
+   * page offers them as a download). Waits for every submitted step and
+   * refuses to save non-finite metrics.
+   *
+   * @returns The checkpoint's bytes.
+   * @throws {NonFiniteLossError} When a step's metrics were not finite.
+   * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
+   */
+  async saveBytes(): Promise<Uint8Array> {
+    return await this.#recovering(async () => {
       this.#accept(await this.#device.step.flush());
-      await saveCheckpoint(path, this.#device.store, this.#device.step.optimizer, {
+      return await checkpointBytes(this.#device.store, this.#device.step.optimizer, {
         step: this.stepsDone,
         rngState: this.#run.pairs.state,
         config: { trainer: this.config, state: statesOf(this.#run) },
@@ -380,13 +396,32 @@ export class Trainer {
    * sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
-    const saved = await readCheckpointConfig(path) as { trainer?: unknown; state?: StatesOf<RunState> } | null;
-    if (!saved?.trainer || !saved.state) throw new CheckpointError(path, "holds no trainer config and state");
+    const { readCheckpointFile } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
+    this.#resumeFrom(await readCheckpointFile(path), path, "Trainer.resume");
+  }
+
+  /**
+   * Loads checkpoint bytes saved by a trainer with the same config (from
+   * {@linkcode Trainer.saveBytes}, a file or an upload), and continues from their step.
+   *
+   * @param bytes The checkpoint's bytes.
+   * @param source The name errors start with (default `"checkpoint"`).
+   * @throws {CheckpointError} When the bytes are not a valid checkpoint of this model, or hold no trainer state.
+   * @throws {RangeError} When they were saved with another config (checked before anything is loaded), or their
+   * sampler, schedule or feedback state is missing or invalid.
+   */
+  resumeBytes(bytes: Uint8Array, source: string = "checkpoint"): void {
+    this.#resumeFrom(bytes, source, "Trainer.resumeBytes");
+  }
+
+  #resumeFrom(bytes: Uint8Array, source: string, op: string): void {
+    const saved = checkpointConfig(bytes, source) as { trainer?: unknown; state?: StatesOf<RunState> } | null;
+    if (!saved?.trainer || !saved.state) throw new CheckpointError(source, "holds no trainer config and state");
     const mine = JSON.stringify(this.config);
     if (JSON.stringify(saved.trainer) !== mine) {
-      rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
+      rangeError(op, "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
     }
-    await loadCheckpoint(path, this.#device.store, this.#device.step.optimizer);
+    loadCheckpointBytes(bytes, this.#device.store, this.#device.step.optimizer, { source });
     restoreStates(this.#run, saved.state);
     this.#snapshot = null; // the snapshot was of the run before the resume
   }
