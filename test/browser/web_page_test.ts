@@ -3,7 +3,7 @@
  * it trains a fixed number of steps, shows its charts and an accuracy above
  * raw pixels' on the same split; its downloaded checkpoint resumes in Deno to
  * the same bytes, and a checkpoint Deno saved uploads into it and reads back
- * the same bytes; without WebGPU it says so. A screenshot of the trained page
+ * the same bytes; Stop and Continue work; without WebGPU it says so. A screenshot of the trained page
  * is written to a temporary file that stays (its path is printed), or to the
  * path in NCEGPU_WEB_SCREENSHOT when set (`deno task web:screenshot` writes
  * docs/web-demo.png).
@@ -147,6 +147,32 @@ Deno.test({
         const base64 = await page.evaluate<string>("__demo.checkpointBase64()");
         assert.deepEqual(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)), await Deno.readFile(path));
       });
+
+      await t.step(
+        "Stop halts it between chunks of steps and Continue trains on to the end (synthetic data)",
+        async () => {
+          const other = await browser!.newPage();
+          await other.goto(`${demo.url}?steps=60&data=synthetic`);
+          await waitFor(other, ["ready"], 60_000);
+          assert.match(await text(other, "#data"), /^synthetic clusters \(12,000 train, 2,000 test/);
+          assert.equal(await text(other, "#toggle"), "Start");
+          await other.evaluate("document.querySelector('#toggle').click()");
+          while (await other.evaluate<number>("__demo.stepsDone") < 10) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          assert.equal(await text(other, "#toggle"), "Stop");
+          await other.evaluate("document.querySelector('#toggle').click()");
+          await waitFor(other, ["stopped"], 60_000);
+          const stoppedAt = await other.evaluate<number>("__demo.stepsDone");
+          assert.ok(stoppedAt >= 10 && stoppedAt < 60, `stopped at step ${stoppedAt}`);
+          assert.equal(await text(other, "#toggle"), "Continue");
+          assert.equal(await other.evaluate("document.querySelector('#download').disabled"), false);
+          await other.evaluate("document.querySelector('#toggle').click()");
+          await waitFor(other, ["done"], 120_000);
+          assert.equal(await other.evaluate<number>("__demo.stepsDone"), 60);
+          assert.deepEqual(await other.evaluate("__demo.evals.map((e) => e.step)"), [20, 40, 60]);
+        },
+      );
 
       await t.step("without WebGPU it says so, and trains nothing", async () => {
         const bare = await browser!.newPage();
