@@ -21,129 +21,18 @@
  * gpu.destroy();
  * ```
  *
+ * `./web` (src/web.ts) is the same API less the seven file readers and
+ * writers below, for pages and bundlers.
+ *
  * @module
  */
 
-// The GPU context, tensors, errors, timing.
-export { Gpu, requestGpu } from "./src/gpu/device.ts";
-export type {
-  AdapterInfo,
-  Binding,
-  BindingKind,
-  Encodable,
-  GpuCounters,
-  GpuOptions,
-  OverrideConstants,
-} from "./src/gpu/device.ts";
-export { DeviceLostError, GpuError, NoAdapterError, OutOfMemoryError } from "./src/gpu/errors.ts";
-export type { GpuErrorKind } from "./src/gpu/errors.ts";
-export { Tensor } from "./src/gpu/tensor.ts";
-export type { DType, HostArray } from "./src/gpu/tensor.ts";
-export { timeGpu } from "./src/gpu/timing.ts";
-export type { Timing, TimingOptions } from "./src/gpu/timing.ts";
+// Everything that runs in a page too, grouped by topic: the GPU context, kernels, losses, layers and
+// optimizers, data, samplers, the K theory, training and evaluation (src/web.ts).
+export * from "./src/web.ts";
 
-// Kernels.
-export { matmul, MATMUL_VARIANTS, MatmulKernel, tuneMatmul } from "./src/ops/matmul.ts";
-export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./src/ops/matmul.ts";
-export { activationBackward, activationForward } from "./src/ops/activation.ts";
-export type { Activation } from "./src/ops/activation.ts";
-export { l2normBackward, l2normForward } from "./src/ops/l2norm.ts";
-export { gatherBytes, packBytes, WARP_FLOATS, wordsPerRow } from "./src/ops/gather.ts";
-export type { ByteRowLayout, GatherOptions } from "./src/ops/gather.ts";
-
-// Contrastive losses: one reduction, several weightings, two layouts.
-export { ContrastiveLoss } from "./src/losses/loss.ts";
-export type { ContrastiveOptions, ContrastiveReadouts } from "./src/losses/loss.ts";
-export { SampledContrastiveLoss } from "./src/losses/sampled.ts";
-export type { SampledContrastiveOptions } from "./src/losses/sampled.ts";
-export { NtXentLoss } from "./src/losses/nt_xent.ts";
-export type { NtXentOptions } from "./src/losses/nt_xent.ts";
-export { SupConLoss } from "./src/losses/supcon.ts";
-export type { SupConOptions } from "./src/losses/supcon.ts";
-export type {
-  AdnceWeighting,
-  DclWeighting,
-  HclWeighting,
-  InfoNceWeighting,
-  NegativeWeighting,
-} from "./src/losses/weighting.ts";
-
-// Layers, parameters, optimizers.
-export { ParameterStore } from "./src/nn/parameters.ts";
-export type { Init, ParameterSlot } from "./src/nn/parameters.ts";
-export { ActivationLayer, L2Normalize, Linear } from "./src/nn/layers.ts";
-export type { BoundLayer, Layer } from "./src/nn/layers.ts";
-export { mlp, Sequential, twoTower } from "./src/nn/sequential.ts";
-export type { BoundNetwork, MlpOptions, TwoTowerOptions } from "./src/nn/sequential.ts";
-export { EmbeddingBag } from "./src/nn/embedding.ts";
-export type { BoundEmbedding } from "./src/nn/embedding.ts";
-export { Optimizer, warmupCosine } from "./src/optim/optimizer.ts";
-export type { OptimizerKind, OptimizerOptions } from "./src/optim/optimizer.ts";
-
-// Data.
-export { gaussian, Rng, seededRandom } from "./src/data/random.ts";
-export { SyntheticClusters } from "./src/data/synthetic.ts";
-export type { SyntheticOptions } from "./src/data/synthetic.ts";
-export {
-  DeviceDataset,
-  FASHION_MNIST_MERGES,
-  mergeClasses,
-  moduloMerge,
-  sliceRows,
-  syntheticImages,
-  syntheticSplits,
-} from "./src/data/dataset.ts";
-export type { LabelledBytes, SyntheticImagesOptions } from "./src/data/dataset.ts";
-export { IdxError, injectLabelNoise, parseIdx, readIdx } from "./src/data/idx.ts";
-export type { IdxArray } from "./src/data/idx.ts";
+// Deno only: files.
+export { readIdx } from "./src/data/idx.ts";
 export { FASHION_MNIST_DIR, hasMnistFiles, loadMnistFiles } from "./src/data/fashion_mnist.ts";
-export { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "./src/data/augment.ts";
-export type { AffineRanges, PhotometricRanges } from "./src/data/augment.ts";
-
-// Samplers.
-export { PairSampler } from "./src/sampling/pairs.ts";
-export type { PairSamplerOptions } from "./src/sampling/pairs.ts";
-export { allBatchNegatives, BatchNegativeSampler } from "./src/sampling/batch_negatives.ts";
-export type { BatchNegativeSamplerOptions } from "./src/sampling/batch_negatives.ts";
-export { PoolSampler } from "./src/sampling/pool.ts";
-export type { PoolSamplerOptions } from "./src/sampling/pool.ts";
-export { EmbeddingQueue } from "./src/sampling/queue.ts";
-
-// How many negatives: the K theory and K schedules.
-export {
-  bestK,
-  bestKFromCounts,
-  effectiveness,
-  lambdaFromClasses,
-  lambdaFromCounts,
-  lambdaFromLabelNoise,
-  limitBestK,
-  modelAccuracyFromCounts,
-  pairwiseAccuracy,
-} from "./src/schedule/theory.ts";
-export type { EffectivenessOptions, Informativeness } from "./src/schedule/theory.ts";
-export { ansSchedule, closedLoopK, fixedK } from "./src/schedule/schedules.ts";
-export type { AnsOptions, ClosedLoopOptions, KSchedule, ScheduleInput } from "./src/schedule/schedules.ts";
-export { RankCountFeedback } from "./src/schedule/feedback.ts";
-export type { RankCounts, RankCountState } from "./src/schedule/feedback.ts";
-
-// Training: the step, the trainer, evaluation, checkpoints, charts.
-export { TrainingStep } from "./src/train/step.ts";
-export type { StepMetrics, StepOptions, StepParts, ViewsLossOptions } from "./src/train/step.ts";
-export { Trainer } from "./src/train/trainer.ts";
-export type { RecoveryOptions, TrainerOptions } from "./src/train/recovery.ts";
-export { resolveTrainerConfig } from "./src/train/config.ts";
-export type { ResolvedTrainerConfig, ScheduleConfig, TrainerConfig, TrainerMode } from "./src/train/config.ts";
-export { NonFiniteLossError } from "./src/train/records.ts";
-export type { TrainerHooks, TrainRecord } from "./src/train/records.ts";
-export { Embedder, knnEvaluate, pixelEmbeddings } from "./src/train/eval.ts";
-export type { KnnResult } from "./src/train/eval.ts";
-export { linearProbe } from "./src/train/probe.ts";
-export type { ProbeOptions, ProbeResult } from "./src/train/probe.ts";
-export type { Stateful, StatesOf } from "./src/train/state.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
-export type { CheckpointState } from "./src/train/checkpoint.ts";
-export { CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors } from "./src/train/safetensors.ts";
-export type { HostTensor, SafetensorsDtype } from "./src/train/safetensors.ts";
-export { svgCharts, terminalCharts } from "./src/train/charts.ts";
-export type { EvalPoint } from "./src/train/charts.ts";
+export { readSafetensors } from "./src/train/safetensors.ts";

@@ -16,7 +16,8 @@
 override WG: u32; // threads per workgroup, from the launcher
 override ITEMS: u32; // gradients summed per thread by sq_partial, from the launcher
 
-const F32_MAX: f32 = 3.40282347e38;
+// The largest finite f32, exactly (a decimal like 3.40282347e38 lies above it, and Tint refuses it).
+const F32_MAX: f32 = 0x1.fffffep+127f;
 
 struct Hyper {
   n: u32,
@@ -87,7 +88,9 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let p1 = p - hyper.lr * (m1 / hyper.bc1) / (rms + hyper.eps);
   // v itself is past f32 once |g| > ~5.8e20: the update cannot be represented, and dividing by an infinite v
   // would freeze the parameter silently. Write NaN instead, so that the next loss is NaN and training stops.
-  params[i] = select(p1, bitcast<f32>(0x7fc00000u), !(v1 <= F32_MAX));
+  // The NaN comes from a variable: a constant NaN is a shader-creation error in WGSL (Tint refuses it).
+  var nan_bits = 0x7fc00000u;
+  params[i] = select(p1, bitcast<f32>(nan_bits), !(v1 <= F32_MAX));
 }
 
 var<workgroup> wg_sum: array<f32, WG>;

@@ -86,7 +86,8 @@ export class Gpu {
       vendor: i.vendor,
       architecture: i.architecture,
       device: i.device,
-      description: i.description,
+      // Dawn's SwiftShader reports no description: name it by vendor and architecture ("google swiftshader").
+      description: i.description || [i.vendor, i.architecture].filter(Boolean).join(" ") || "unnamed adapter",
       // deno-lint-ignore no-explicit-any
       isFallbackAdapter: Boolean((i as any).isFallbackAdapter),
     };
@@ -171,16 +172,20 @@ export class Gpu {
   createBuffer(op: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
     this.throwIfFailed(op);
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    if (size > this.limits.maxBufferSize) {
+    // A storage buffer past the binding limit is named for it even when it also passes maxBufferSize (Dawn's
+    // SwiftShader has both at 1 GiB): "split or tile it" is what the caller can act on.
+    const overBuffer = size > this.limits.maxBufferSize;
+    if ((usage & GPUBufferUsage.STORAGE) && size > this.limits.maxStorageBufferBindingSize) {
+      const also = overBuffer ? ` and maxBufferSize (${this.limits.maxBufferSize})` : "";
+      throw new OutOfMemoryError(
+        op,
+        `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})${also}; split or tile it`,
+      );
+    }
+    if (overBuffer) {
       throw new OutOfMemoryError(
         op,
         `a buffer of ${size} bytes exceeds the device's maxBufferSize (${this.limits.maxBufferSize})`,
-      );
-    }
-    if ((usage & GPUBufferUsage.STORAGE) && size > this.limits.maxStorageBufferBindingSize) {
-      throw new OutOfMemoryError(
-        op,
-        `a storage buffer of ${size} bytes exceeds the device's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize}); split or tile it`,
       );
     }
     return this.#buffers.track(this.#scoped(op, () => this.device.createBuffer({ label: op, size, usage })), size);

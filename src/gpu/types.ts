@@ -22,7 +22,10 @@ export interface AdapterInfo {
   architecture: string;
   /** Device id, often empty or "0". */
   device: string;
-  /** Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name. */
+  /**
+   * Human-readable name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or an NVIDIA GPU's name; when the adapter gives
+   * none (Chromium's SwiftShader), its vendor and architecture ("google swiftshader").
+   */
   description: string;
   /** True for software adapters such as llvmpipe. */
   isFallbackAdapter: boolean;

@@ -1,9 +1,13 @@
 /**
- * Atomic file writes (Deno only), so that nothing a user saved is ever lost
- * to a crash or a kill in the middle of a save.
+ * Checkpoint files (Deno only): atomic writes, so that nothing a user saved
+ * is ever lost to a crash or a kill in the middle of a save, and reads that
+ * name the file when it cannot be read. Browser bundles never load this
+ * module: the trainer imports it lazily, only when it saves or resumes a file.
  *
  * @module
  */
+
+import { CheckpointError } from "./safetensors.ts";
 
 /**
  * Writes `bytes` to `path` atomically: a temporary file in the same folder,
@@ -36,5 +40,20 @@ export async function writeFileAtomic(
   } catch (error) {
     await Deno.remove(temp).catch(() => {}); // the previous file at `path` is untouched
     throw error;
+  }
+}
+
+/**
+ * Reads a checkpoint file's bytes.
+ *
+ * @param path The file.
+ * @returns Its bytes.
+ * @throws {CheckpointError} When the file cannot be read (missing, a folder, no permission).
+ */
+export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw new CheckpointError(path, `cannot be read (${(error as Error).message})`);
   }
 }

@@ -32,7 +32,7 @@ import type { QueueState } from "../sampling/queue.ts";
 import { PairSampler } from "../sampling/pairs.ts";
 import { RankCountFeedback } from "../schedule/feedback.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
-import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./checkpoint.ts";
+import { checkpointBytes, checkpointConfig, loadCheckpointBytes } from "./checkpoint_bytes.ts";
 import { CheckpointError } from "./safetensors.ts";
 import { bindTrainerDevice, type TrainerDevice } from "./_trainer_device.ts";
 import {
@@ -344,10 +344,26 @@ export class Trainer {
    * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
    */
   async save(path: string): Promise<void> {
-    await this.#recovering(async () => {
+    const bytes = await this.saveBytes();
+    const { writeFileAtomic } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
+    await writeFileAtomic(path, bytes);
+  }
+
+  /**
+   * The checkpoint {@linkcode Trainer.save} writes, as safetensors bytes (a
+   * page offers them as a download). Waits for every submitted step and
+   * refuses to save non-finite metrics.
+   *
+   * @returns The checkpoint's bytes.
+   * @throws {NonFiniteLossError} When a step's metrics were not finite.
+   * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
+   * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
+   */
+  async saveBytes(): Promise<Uint8Array> {
+    return await this.#recovering(async () => {
       this.#accept(await this.#device.step.flush());
       const queue = this.#device.queue;
-      await saveCheckpoint(path, this.#device.store, this.#device.step.optimizer, {
+      return await checkpointBytes(this.#device.store, this.#device.step.optimizer, {
         step: this.stepsDone,
         rngState: this.#run.pairs.state,
         config: { trainer: this.config, state: statesOf(this.#run), queue: queue?.state ?? null },
@@ -367,19 +383,38 @@ export class Trainer {
    * sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
+    const { readCheckpointFile } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
+    this.#resumeFrom(await readCheckpointFile(path), path, "Trainer.resume");
+  }
+
+  /**
+   * Loads checkpoint bytes saved by a trainer with the same config (from
+   * {@linkcode Trainer.saveBytes}, a file or an upload), and continues from their step.
+   *
+   * @param bytes The checkpoint's bytes.
+   * @param source The name errors start with (default `"checkpoint"`).
+   * @throws {CheckpointError} When the bytes are not a valid checkpoint of this model, or hold no trainer state.
+   * @throws {RangeError} When they were saved with another config (checked before anything is loaded), or their
+   * sampler, schedule or feedback state is missing or invalid.
+   */
+  resumeBytes(bytes: Uint8Array, source: string = "checkpoint"): void {
+    this.#resumeFrom(bytes, source, "Trainer.resumeBytes");
+  }
+
+  #resumeFrom(bytes: Uint8Array, source: string, op: string): void {
     type Saved = { trainer?: unknown; state?: StatesOf<RunState>; queue?: QueueState | null };
-    const saved = await readCheckpointConfig(path) as Saved | null;
-    if (!saved?.trainer || !saved.state) throw new CheckpointError(path, "holds no trainer config and state");
+    const saved = checkpointConfig(bytes, source) as Saved | null;
+    if (!saved?.trainer || !saved.state) throw new CheckpointError(source, "holds no trainer config and state");
     const mine = JSON.stringify(this.config);
     if (JSON.stringify(saved.trainer) !== mine) {
-      rangeError("Trainer.resume", "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
+      rangeError(op, "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
     }
-    const loaded = await loadCheckpoint(path, this.#device.store, this.#device.step.optimizer);
+    const loaded = loadCheckpointBytes(bytes, this.#device.store, this.#device.step.optimizer, { source });
     const queue = this.#device.queue;
     if (queue) {
       const embeddings = loaded.extra?.queue?.data;
       if (!saved.queue || !(embeddings instanceof Float32Array) || embeddings.length !== queue.embeddings.size) {
-        throw new CheckpointError(path, "holds no queue of past candidates of this run's size");
+        throw new CheckpointError(source, "holds no queue of past candidates of this run's size");
       }
       queue.embeddings.write(embeddings);
       queue.setState(saved.queue);

@@ -310,12 +310,12 @@ Deno.test({
     for (const classes of [2, 5, 10]) {
       const lambdaHat = await run(classes, 1);
       seen.push(`C=${classes}: λ ${1 - 1 / classes}, λ̂ ${lambdaHat.toFixed(3)}`);
-      assert.ok(Math.abs(lambdaHat - (1 - 1 / classes)) <= 0.02, seen.at(-1));
+      assert.ok(Math.abs(lambdaHat - (1 - 1 / classes)) <= 0.02, String(seen.at(-1)));
     }
     // Noisier clusters: true negatives still beat the positive at times, and λ̂ (a lower bound) falls short.
     const hard = await run(5, 3);
     seen.push(`hard C=5: λ 0.8, λ̂ ${hard.toFixed(3)}`);
-    assert.ok(hard < 0.8, seen.at(-1));
+    assert.ok(hard < 0.8, String(seen.at(-1)));
     console.log(seen.join("; "));
   },
 });
