@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkNumber, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
+import { checkEnum, checkNumber, checkRange, F32_MAX, typeError } from "../gpu/_check.ts";
 import { LOG_TERM_LIMIT } from "../ops/contrast.ts";
 
 /** Plain InfoNCE: every negative weighs 1. */
@@ -80,7 +80,8 @@ export interface WeightingParams {
  * @param op The op, named by errors.
  * @param weighting The weighting (default InfoNCE).
  * @returns Its parameters.
- * @throws {TypeError} When `weighting` is neither a name nor an object, or one of its numbers is not a number.
+ * @throws {TypeError} When `weighting` is neither a name nor an object, its kind is not a string, or one of its
+ * numbers is not a number.
  * @throws {RangeError} When its kind is unknown, or `mu` is not finite, `sigma` not > 0, `tauPlus` not in [0, 1) or
  * `beta` not >= 0.
  *
@@ -96,6 +97,7 @@ export function weightingParams(op: string, weighting: NegativeWeighting = "info
   const w = typeof weighting === "string" ? { kind: weighting } : weighting;
   if (typeof w !== "object" || w === null) typeError(op, "options.weighting", "a weighting object or name", w);
   const none = { beta: 0, mu: 0, invTwoSigma2: 0, tauPlus: 0, debias: false };
+  checkEnum(op, "options.weighting.kind", w.kind, ["infonce", "adnce", "dcl", "hcl"] as const);
   switch (w.kind) {
     case "infonce":
       return { kind: "infonce", ...none };
@@ -120,12 +122,5 @@ export function weightingParams(op: string, weighting: NegativeWeighting = "info
       checkRange(op, "options.weighting.beta", beta, 0, F32_MAX, "a finite f32");
       return { ...none, kind: w.kind, beta, tauPlus, debias: true };
     }
-    default:
-      return rangeError(
-        op,
-        "options.weighting.kind",
-        '"infonce", "adnce", "dcl" or "hcl"',
-        (w as { kind: unknown }).kind,
-      );
   }
 }
