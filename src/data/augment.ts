@@ -9,9 +9,9 @@
  */
 
 import { mat3 } from "wgpu-matrix";
-import { checkInt, checkNumber, checkRange, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkObject, checkRange, rangeError, typeError } from "../gpu/_check.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
-import type { Rng } from "./random.ts";
+import { Rng } from "./random.ts";
 
 /** Ranges of {@linkcode randomWarps}; each parameter is drawn uniformly. */
 export interface AffineRanges {
@@ -34,7 +34,8 @@ export interface AffineRanges {
  * @param ranges Parameter ranges.
  * @param out Destination of rows·12 floats (allocated when absent).
  * @returns The warps.
- * @throws {TypeError} When `rows` or a range is not a number.
+ * @throws {TypeError} When `rng` is not an Rng, `rows` or a range is not a number, `ranges` is not an object,
+ * `ranges.scale` is not a [low, high] pair, or `out` is not a Float32Array.
  * @throws {RangeError} When `rows` is not an integer >= 1, `ranges.rotate` is not in [0, 180], `ranges.scale` is not
  * 0 < lo <= hi, `ranges.shear` or `ranges.translate` is negative or not finite, or `out.length` is not rows·12.
  *
@@ -48,7 +49,10 @@ export interface AffineRanges {
  */
 export function randomWarps(rng: Rng, rows: number, ranges: AffineRanges = {}, out?: Float32Array): Float32Array {
   const op = "randomWarps";
+  if (!(rng instanceof Rng)) typeError(op, "rng", "an Rng", rng);
   checkInt(op, "rows", rows, 1);
+  checkObject(op, "ranges", ranges);
+  if (out !== undefined && !(out instanceof Float32Array)) typeError(op, "out", "a Float32Array", out);
   const { rotate = 10, scale = [0.9, 1.1], shear = 0.1, translate = 2 } = ranges;
   checkNumber(op, "ranges.rotate", rotate, (v) => v >= 0 && v <= 180, "in [0, 180] degrees");
   if (!Array.isArray(scale) || scale.length !== 2) typeError(op, "ranges.scale", "[low, high]", scale);
