@@ -9,9 +9,9 @@
  */
 
 import { mat3 } from "wgpu-matrix";
-import { checkInt, checkNumber, checkRange, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkObject, checkRange, rangeError, typeError } from "../gpu/_check.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
-import type { Rng } from "./random.ts";
+import { Rng } from "./random.ts";
 
 /** Ranges of {@linkcode randomWarps}; each parameter is drawn uniformly. */
 export interface AffineRanges {
@@ -98,7 +98,8 @@ export function checkAffineRanges(op: string, ranges: AffineRanges, arg = "range
  * @param ranges Parameter ranges.
  * @param out Destination of rows·12 floats (allocated when absent).
  * @returns The warps.
- * @throws {TypeError} When `rows` or a range is not a number.
+ * @throws {TypeError} When `rng` is not an Rng, `rows` or a range is not a number, `ranges` is not an object,
+ * `ranges.scale` is not a [low, high] pair, or `out` is not a Float32Array.
  * @throws {RangeError} When `rows` is not an integer >= 1, `ranges.rotate` is not in [0, 180], `ranges.scale` is not
  * 0 < lo <= hi, `ranges.shear` or `ranges.translate` is negative or not finite, or `out.length` is not rows·12.
  *
@@ -112,8 +113,10 @@ export function checkAffineRanges(op: string, ranges: AffineRanges, arg = "range
  */
 export function randomWarps(rng: Rng, rows: number, ranges: AffineRanges = {}, out?: Float32Array): Float32Array {
   const op = "randomWarps";
+  if (!(rng instanceof Rng)) typeError(op, "rng", "an Rng", rng);
   checkInt(op, "rows", rows, 1);
   const { rotate, scale, shear, translate, crop, size } = checkAffineRanges(op, ranges);
+  if (out !== undefined && !(out instanceof Float32Array)) typeError(op, "out", "a Float32Array", out);
   const warps = out ?? new Float32Array(rows * WARP_FLOATS);
   if (warps.length !== rows * WARP_FLOATS) {
     rangeError(op, "out.length", `rows·12 = ${rows * WARP_FLOATS}`, warps.length);

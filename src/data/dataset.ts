@@ -7,13 +7,13 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkInt, checkNumber, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
 import { type ByteRowLayout, gatherBytes, type GatherOptions, packBytes, wordsPerRow } from "../ops/gather.ts";
 import { injectLabelNoise } from "./idx.ts";
-import { Rng } from "./random.ts";
-import { SyntheticClusters } from "./synthetic.ts";
+import { checkSeed, Rng } from "./random.ts";
+import { checkNoise, SyntheticClusters } from "./synthetic.ts";
 
 /** Labelled images (or any fixed-width byte rows) on the host. */
 export interface LabelledBytes {
@@ -39,20 +39,41 @@ export interface LabelledBytes {
  * @param op The caller, for errors.
  * @param name The argument's name.
  * @param data The dataset.
+ * @throws {TypeError} When `data` is not an object, a size is not a number, `images` is not a Uint8Array, the labels
+ * are not array-like, or `imageShape` is not an array.
+ * @throws {RangeError} When a size is out of range, a length disagrees with `rows`, a label is not an integer in
+ * [0, classes), or `imageShape` is not two integers >= 1 that multiply to `width`.
  */
 export function checkLabelledBytes(op: string, name: string, data: LabelledBytes): void {
+  checkObject(op, name, data, "a labelled dataset");
   checkInt(op, `${name}.rows`, data.rows, 1);
   checkInt(op, `${name}.width`, data.width, 1);
   checkInt(op, `${name}.classes`, data.classes, 2, 256);
+  if (!(data.images instanceof Uint8Array)) typeError(op, `${name}.images`, "a Uint8Array", data.images);
   if (data.images.length !== data.rows * data.width) {
     rangeError(op, `${name}.images.length`, `rows·width = ${data.rows * data.width}`, data.images.length);
   }
-  for (const key of ["labels", "cleanLabels"] as const) {
-    if (data[key].length !== data.rows) {
-      rangeError(op, `${name}.${key}.length`, `rows (${data.rows})`, data[key].length);
+  if (data.imageShape !== undefined) {
+    const shape = data.imageShape;
+    if (!Array.isArray(shape)) typeError(op, `${name}.imageShape`, "[height, width]", shape);
+    if (
+      shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1) || shape[0] * shape[1] !== data.width
+    ) {
+      rangeError(op, `${name}.imageShape`, `[h, w] of integers >= 1 with h·w = width (${data.width})`, shape);
     }
-    const bad = data[key].findIndex((y) => y >= data.classes);
-    if (bad >= 0) rangeError(op, `${name}.${key}[${bad}]`, `< classes (${data.classes})`, data[key][bad]);
+  }
+  for (const key of ["labels", "cleanLabels"] as const) {
+    const labels: ArrayLike<unknown> = data[key];
+    checkArrayLike(op, `${name}.${key}`, labels, "an array of labels");
+    if (labels.length !== data.rows) {
+      rangeError(op, `${name}.${key}.length`, `rows (${data.rows})`, labels.length);
+    }
+    for (let i = 0; i < labels.length; i++) {
+      const y = labels[i];
+      if (typeof y !== "number" || !Number.isInteger(y) || y < 0 || y >= data.classes) {
+        rangeError(op, `${name}.${key}[${i}]`, `an integer in [0, ${data.classes - 1}] (< classes)`, y);
+      }
+    }
   }
 }
 
@@ -89,15 +110,17 @@ export class DeviceDataset {
    *
    * @param gpu The context.
    * @param host The dataset.
-   * @throws {TypeError} When `host.rows`, `host.width` or `host.classes` is not a number, or `host.images` is not a
-   * Uint8Array.
-   * @throws {RangeError} When `host` is inconsistent (sizes, lengths, labels >= classes, classes not in [2, 256]), or
-   * its packed bytes exceed the device's `maxStorageBufferBindingSize`.
+   * @throws {TypeError} When `gpu` is not a Gpu, `host` is not an object, `host.rows`, `host.width` or
+   * `host.classes` is not a number, `host.images` is not a Uint8Array, or its labels are not array-like.
+   * @throws {RangeError} When `host` is inconsistent (sizes, lengths, labels not in [0, classes), classes not in
+   * [2, 256], an image shape that does not multiply to the width), or its packed bytes exceed the device's
+   * `maxStorageBufferBindingSize`.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, host: LabelledBytes) {
     const op = "DeviceDataset";
+    checkGpu(op, gpu);
     checkLabelledBytes(op, "host", host);
     const bytes = host.rows * wordsPerRow(host.width) * 4;
     const limit = gpu.limits.maxStorageBufferBindingSize;
@@ -157,9 +180,11 @@ export interface SyntheticImagesOptions {
  *
  * @param options Size, classes, noise, label noise, seed.
  * @returns The dataset; `cleanLabels` are the true classes.
- * @throws {TypeError} When `options.rows`, `classes`, `side`, `labelNoise` or `noise` is not a number.
+ * @throws {TypeError} When `options` is not an object, or `options.rows`, `classes`, `side`, `labelNoise`, `noise`
+ * or `seed` is not a number.
  * @throws {RangeError} When `options.rows` is not an integer >= 1, `options.classes` not one in [2, 256],
- * `options.side` not one in [1, 4096], `options.labelNoise` not in [0, 1), or `options.noise` not finite and >= 0.
+ * `options.side` not one in [1, 4096], `options.labelNoise` not in [0, 1), `options.noise` not in [0, 2.1e37], or
+ * `options.seed` not finite.
  *
  * @example 100 rows with 20% of the labels flipped
  * ```ts
@@ -173,11 +198,14 @@ export interface SyntheticImagesOptions {
  */
 export function syntheticImages(options: SyntheticImagesOptions = {}): LabelledBytes {
   const op = "syntheticImages";
+  checkObject(op, "options", options);
   const { rows = 12_000, classes = 10, noise = 4, labelNoise = 0, seed = 0, side = 28 } = options;
   checkInt(op, "options.rows", rows, 1);
   checkInt(op, "options.classes", classes, 2, 256);
   checkInt(op, "options.side", side, 1, 4096);
   checkNumber(op, "options.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
+  checkNoise(op, "options.noise", noise);
+  checkSeed(op, "options.seed", seed);
   const width = side * side;
   const clusters = new SyntheticClusters({ classes, dim: width, noise, seed });
   const sample = new Float32Array(width);
@@ -204,10 +232,13 @@ export function syntheticImages(options: SyntheticImagesOptions = {}): LabelledB
  * @param from First row.
  * @param to One past the last row.
  * @returns The slice (copied).
- * @throws {TypeError} When `from` or `to` is not a number.
- * @throws {RangeError} When `from` is not an integer in [0, rows), or `to` not one in (from, rows].
+ * @throws {TypeError} When `data` is not a labelled dataset (see {@linkcode DeviceDataset}'s constructor), or `from`
+ * or `to` is not a number.
+ * @throws {RangeError} When `data` is inconsistent, `from` is not an integer in [0, rows), or `to` not one in
+ * (from, rows].
  */
 export function sliceRows(data: LabelledBytes, from: number, to: number): LabelledBytes {
+  checkLabelledBytes("sliceRows", "data", data);
   checkInt("sliceRows", "from", from, 0, data.rows - 1);
   checkInt("sliceRows", "to", to, from + 1, data.rows);
   return {
@@ -225,13 +256,15 @@ export function sliceRows(data: LabelledBytes, from: number, to: number): Labell
  *
  * @param options As {@linkcode syntheticImages}, with `trainRows` (default 12,000) and `testRows` (default 2,000).
  * @returns The two splits.
- * @throws {TypeError} When a row count, `classes`, `side`, `labelNoise` or `noise` is not a number.
+ * @throws {TypeError} When `options` is not an object, or a row count, `classes`, `side`, `labelNoise`, `noise` or
+ * `seed` is not a number.
  * @throws {RangeError} When `options.trainRows` or `options.testRows` is not an integer >= 1, or another option is
  * out of range (see {@linkcode syntheticImages}).
  */
 export function syntheticSplits(
   options: Omit<SyntheticImagesOptions, "rows"> & { trainRows?: number; testRows?: number } = {},
 ): { train: LabelledBytes; test: LabelledBytes } {
+  checkObject("syntheticSplits", "options", options);
   const { trainRows = 12_000, testRows = 2_000, ...rest } = options;
   checkInt("syntheticSplits", "options.trainRows", trainRows, 1);
   checkInt("syntheticSplits", "options.testRows", testRows, 1);

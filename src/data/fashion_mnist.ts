@@ -6,9 +6,10 @@
  * @module
  */
 
+import { checkNumber, checkObject, checkString } from "../gpu/_check.ts";
 import { type IdxArray, IdxError, injectLabelNoise, readIdx } from "./idx.ts";
 import type { LabelledBytes } from "./dataset.ts";
-import { Rng } from "./random.ts";
+import { checkSeed, Rng } from "./random.ts";
 
 /** Where Debian's `dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
@@ -35,8 +36,11 @@ async function find(dir: string, stem: string): Promise<string> {
  *
  * @param dir The folder (default {@linkcode FASHION_MNIST_DIR}).
  * @returns Whether all four are present.
+ * @throws {TypeError} When `dir` is not a string.
+ * @throws {RangeError} When `dir` is empty.
  */
 export async function hasMnistFiles(dir: string = FASHION_MNIST_DIR): Promise<boolean> {
+  checkString("hasMnistFiles", "dir", dir, true);
   try {
     for (const stem of [...FILES.train, ...FILES.test]) await find(dir, stem);
     return true;
@@ -123,18 +127,28 @@ function labelled({ images, labels, paths }: Split, classes: number, labelNoise:
  * The number of classes is the largest training label + 1, for both splits.
  *
  * @param dir The folder with the four files, gzipped or not.
- * @param options Symmetric label-noise rate for training labels, and its seed.
+ * @param options Symmetric label-noise rate in [0, 1) for training labels (default 0), and its seed (default 0).
  * @returns The two splits.
+ * @throws {TypeError} When `dir` is not a string, `options` is not an object, or `options.labelNoise` or
+ * `options.seed` is not a number (checked before any file is read).
+ * @throws {RangeError} When `dir` is empty, `options.labelNoise` is not in [0, 1), or `options.seed` is not finite
+ * (checked before any file is read).
  * @throws {IdxError} When a file is missing or breaks a rule of IDX (see {@linkcode readIdx}), or when the files
  * are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one label per image; training labels
  * naming fewer than 2 classes; a test label not below the training labels' class count; test images of another
  * H×W than the training images. Each message names the file and the rule.
- * @throws {RangeError} When `options.labelNoise` is 1 or more.
  */
 export async function loadMnistFiles(
   dir: string = FASHION_MNIST_DIR,
   options: { labelNoise?: number; seed?: number } = {},
 ): Promise<{ train: LabelledBytes; test: LabelledBytes }> {
+  const op = "loadMnistFiles";
+  checkString(op, "dir", dir, true);
+  checkObject(op, "options", options);
+  const labelNoise = options.labelNoise ?? 0;
+  checkNumber(op, "options.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
+  const seed = options.seed ?? 0;
+  checkSeed(op, "options.seed", seed);
   const read = async ([imageStem, labelStem]: readonly [string, string]): Promise<Split> => {
     const paths = { images: await find(dir, imageStem), labels: await find(dir, labelStem) };
     const images = await readIdx(paths.images);
@@ -155,9 +169,8 @@ export async function loadMnistFiles(
     );
   }
   const classes = classesOf(train.labels.data as Uint8Array, train.paths.labels);
-  const seed = options.seed ?? 0;
   return {
-    train: labelled(train, classes, options.labelNoise ?? 0, seed),
+    train: labelled(train, classes, labelNoise, seed),
     test: labelled(test, classes, 0, seed),
   };
 }

@@ -7,6 +7,16 @@
  * @module
  */
 
+import {
+  checkArrayLike,
+  checkFunction,
+  checkInt,
+  checkNumber,
+  checkString,
+  rangeError,
+  typeError,
+} from "../gpu/_check.ts";
+
 /** A parsed IDX file. */
 export interface IdxArray {
   /** Dimensions, outermost first (e.g. [60000, 28, 28]). */
@@ -49,6 +59,7 @@ const TYPES: Record<number, { size: number; name: string }> = {
  * @param bytes The file's contents.
  * @param source Its name, for errors.
  * @returns Shape and data.
+ * @throws {TypeError} When `bytes` is not a Uint8Array, or `source` is not a string.
  * @throws {IdxError} When a rule of the format is broken; the message names the rule and the offending value.
  *
  * @example Two 2×2 u8 images
@@ -62,6 +73,8 @@ const TYPES: Record<number, { size: number; name: string }> = {
  * ```
  */
 export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
+  if (!(bytes instanceof Uint8Array)) typeError("parseIdx", "bytes", "a Uint8Array", bytes);
+  checkString("parseIdx", "source", source);
   const fail = (message: string): never => {
     throw new IdxError(source, message);
   };
@@ -125,11 +138,13 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
  *
  * @param path The file (`.gz` or raw).
  * @returns Shape and data.
+ * @throws {TypeError} When `path` is not a string.
  * @throws {IdxError} When the file cannot be read; when it starts like gzip but does not decompress (truncated,
  * a wrong checksum, bytes after the stream: the message says "is not valid gzip"); or when the IDX inside breaks
  * a rule of the format (see {@linkcode parseIdx}).
  */
 export async function readIdx(path: string): Promise<IdxArray> {
+  checkString("readIdx", "path", path, true);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -155,12 +170,14 @@ export async function readIdx(path: string): Promise<IdxArray> {
  * one of the other `classes` − 1 classes chosen uniformly. Seeded.
  *
  * @param labels Clean labels in [0, classes).
- * @param classes Number of classes.
+ * @param classes Number of classes, at most 256 (the labels come back as bytes, like every dataset's here).
  * @param rate Noise rate r in [0, 1).
  * @param random A random stream (e.g. `seededRandom(seed)`).
  * @returns The noisy labels and which ones were changed.
- * @throws {RangeError} When `classes` is not an integer >= 2, `rate` is not in [0, 1), or a label is not an integer
- * in [0, classes).
+ * @throws {TypeError} When `labels` is not array-like, `classes` or `rate` is not a number, or `random` is not a
+ * function.
+ * @throws {RangeError} When `classes` is not an integer in [2, 256], `rate` is not in [0, 1), or a label is not an
+ * integer in [0, classes).
  */
 export function injectLabelNoise(
   labels: ArrayLike<number>,
@@ -168,23 +185,25 @@ export function injectLabelNoise(
   rate: number,
   random: () => number,
 ): { labels: Uint8Array; flipped: Uint8Array } {
-  if (!Number.isInteger(classes) || classes < 2) {
-    throw new RangeError(`Cannot run injectLabelNoise as classes must be an integer >= 2: current value is ${classes}`);
-  }
-  if (!(rate >= 0 && rate < 1)) {
-    throw new RangeError(`Cannot run injectLabelNoise as rate must be in [0, 1): current value is ${rate}`);
-  }
+  const op = "injectLabelNoise";
+  checkArrayLike(op, "labels", labels, "an array of labels");
+  // A u8 label holds 256 classes: more would wrap silently.
+  checkInt(op, "classes", classes, 2, 256);
+  checkNumber(op, "rate", rate, (v) => v >= 0 && v < 1, "in [0, 1)");
+  checkFunction(op, "random", random, "a function returning numbers in [0, 1)");
   const out = new Uint8Array(labels.length);
   const flipped = new Uint8Array(labels.length);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
     if (!Number.isInteger(y) || y < 0 || y >= classes) {
-      throw new RangeError(
-        `Cannot run injectLabelNoise as labels[${i}] must be an integer in [0, ${classes - 1}]: current value is ${y}`,
-      );
+      rangeError(op, `labels[${i}]`, `an integer in [0, ${classes - 1}]`, y);
     }
-    if (random() < rate) {
-      out[i] = (y + 1 + Math.floor(random() * (classes - 1))) % classes;
+    const u = random();
+    if (!(typeof u === "number" && u >= 0 && u < 1)) rangeError(op, "random()", "a number in [0, 1)", u);
+    if (u < rate) {
+      const v = random();
+      if (!(typeof v === "number" && v >= 0 && v < 1)) rangeError(op, "random()", "a number in [0, 1)", v);
+      out[i] = (y + 1 + Math.floor(v * (classes - 1))) % classes;
       flipped[i] = 1;
     } else {
       out[i] = y;

@@ -5,7 +5,23 @@
  * @module
  */
 
+import { checkFunction, rangeError, typeError } from "../gpu/_check.ts";
 import type { Stateful } from "../train/state.ts";
+
+/**
+ * Checks a seed or a generator state: any finite number, whose low 32 bits are used (so -1 is 2³² − 1, 1.5 is 1
+ * and 2³² is 0, as `>>> 0` reads them). NaN and ±Infinity have no bits to use.
+ *
+ * @param op The op, for the message.
+ * @param arg The argument's name.
+ * @param seed The value.
+ * @throws {TypeError} When `seed` is not a number.
+ * @throws {RangeError} When it is NaN or ±Infinity.
+ */
+export function checkSeed(op: string, arg: string, seed: unknown): asserts seed is number {
+  if (typeof seed !== "number") typeError(op, arg, "a number (its low 32 bits are used)", seed);
+  if (!Number.isFinite(seed)) rangeError(op, arg, "finite (its low 32 bits are used)", seed);
+}
 
 /**
  * A mulberry32 generator whose whole state is one 32-bit number, so that a
@@ -28,9 +44,12 @@ export class Rng implements Stateful<number> {
   /**
    * A generator at `seed`.
    *
-   * @param seed Any number; its low 32 bits are used.
+   * @param seed Any finite number; its low 32 bits are used.
+   * @throws {TypeError} When `seed` is not a number.
+   * @throws {RangeError} When `seed` is NaN or ±Infinity.
    */
   constructor(seed: number) {
+    checkSeed("Rng", "seed", seed);
     this.#state = seed >>> 0;
   }
 
@@ -42,9 +61,12 @@ export class Rng implements Stateful<number> {
   /**
    * Restores a state saved from {@linkcode Rng.state}.
    *
-   * @param state The state (its low 32 bits are used).
+   * @param state The state (a finite number; its low 32 bits are used).
+   * @throws {TypeError} When `state` is not a number.
+   * @throws {RangeError} When `state` is NaN or ±Infinity.
    */
   setState(state: number): void {
+    checkSeed("Rng.setState", "state", state);
     this.#state = state >>> 0;
   }
 
@@ -62,8 +84,10 @@ export class Rng implements Stateful<number> {
  * data and sampling (not for cryptography). {@linkcode Rng} is the same
  * generator with its state exposed.
  *
- * @param seed Any number; its low 32 bits are used.
+ * @param seed Any finite number; its low 32 bits are used.
  * @returns A function giving uniform numbers in [0, 1).
+ * @throws {TypeError} When `seed` is not a number.
+ * @throws {RangeError} When `seed` is NaN or ±Infinity.
  *
  * @example Same seed, same sequence
  * ```ts
@@ -74,15 +98,23 @@ export class Rng implements Stateful<number> {
  * ```
  */
 export function seededRandom(seed: number): () => number {
+  checkSeed("seededRandom", "seed", seed);
   const rng = new Rng(seed);
   return () => rng.next();
+}
+
+function isUnit(x: unknown): boolean {
+  return typeof x === "number" && x >= 0 && x < 1;
 }
 
 /**
  * A standard normal sample (Box–Muller) drawn from `random`.
  *
- * @param random A uniform generator such as {@linkcode seededRandom}.
+ * @param random A uniform generator in [0, 1) such as {@linkcode seededRandom}.
  * @returns A sample of N(0, 1).
+ * @throws {TypeError} When `random` is not a function.
+ * @throws {RangeError} When `random` returns something other than a number in [0, 1) (1 would give an infinite
+ * sample, NaN a NaN one).
  *
  * @example
  * ```ts
@@ -95,5 +127,10 @@ export function seededRandom(seed: number): () => number {
  * ```
  */
 export function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  checkFunction("gaussian", "random", random, "a function returning numbers in [0, 1)");
+  const u = random();
+  const v = random();
+  if (!isUnit(u)) rangeError("gaussian", "random()", "a number in [0, 1)", u);
+  if (!isUnit(v)) rangeError("gaussian", "random()", "a number in [0, 1)", v);
+  return Math.sqrt(-2 * Math.log(1 - u)) * Math.cos(2 * Math.PI * v);
 }

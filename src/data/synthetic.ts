@@ -7,8 +7,14 @@
  * @module
  */
 
-import { checkInt, checkNumber } from "../gpu/_check.ts";
-import { gaussian, seededRandom } from "./random.ts";
+import { checkInt, checkObject, checkRange, F32_MAX, typeError } from "../gpu/_check.ts";
+import { checkSeed, gaussian, seededRandom } from "./random.ts";
+
+/**
+ * The largest noise: a sample is a prototype (|p| < 7) plus noise times a Gaussian draw (|g| < 7, as
+ * {@linkcode gaussian} draws it), and must stay a finite f32.
+ */
+export const MAX_NOISE = F32_MAX / 16;
 
 /** Options of {@linkcode SyntheticClusters}. */
 export interface SyntheticOptions {
@@ -51,19 +57,23 @@ export class SyntheticClusters {
    * Draws the prototypes.
    *
    * @param options Classes, dimension, noise, seed.
-   * @throws {TypeError} When `options.classes`, `options.dim` or `options.noise` is not a number.
-   * @throws {RangeError} When `options.classes` is not an integer >= 2, `options.dim` not one >= 1, or
-   * `options.noise` not finite and >= 0.
+   * @throws {TypeError} When `options` is not an object, or `options.classes`, `options.dim`, `options.noise` or
+   * `options.seed` is not a number.
+   * @throws {RangeError} When `options.classes` is not an integer >= 2, `options.dim` not one >= 1,
+   * `options.noise` not in [0, 2.1e37] (samples must stay finite f32), or `options.seed` is not finite.
    */
   constructor(options: SyntheticOptions = {}) {
     const op = "SyntheticClusters";
+    checkObject(op, "options", options);
     this.classes = options.classes ?? 10;
     this.dim = options.dim ?? 784;
     this.noise = options.noise ?? 1;
     checkInt(op, "options.classes", this.classes, 2);
     checkInt(op, "options.dim", this.dim, 1);
-    checkNumber(op, "options.noise", this.noise, (v) => v >= 0, ">= 0");
-    this.random = seededRandom(options.seed ?? 0);
+    checkNoise(op, "options.noise", this.noise);
+    const seed = options.seed ?? 0;
+    checkSeed(op, "options.seed", seed);
+    this.random = seededRandom(seed);
     this.#prototypes = new Float32Array(this.classes * this.dim);
     for (let i = 0; i < this.#prototypes.length; i++) this.#prototypes[i] = gaussian(this.random);
   }
@@ -74,8 +84,15 @@ export class SyntheticClusters {
    * @param label The class.
    * @param out Destination.
    * @param offset First element written.
+   * @throws {TypeError} When `label` or `offset` is not a number, or `out` is not a Float32Array.
+   * @throws {RangeError} When `label` is not an integer in [0, classes), or `offset` not one leaving `dim` elements
+   * of `out`.
    */
   sample(label: number, out: Float32Array, offset: number): void {
+    const op = "SyntheticClusters.sample";
+    checkInt(op, "label", label, 0, this.classes - 1);
+    if (!(out instanceof Float32Array)) typeError(op, "out", "a Float32Array", out);
+    checkInt(op, "offset", offset, 0, out.length - this.dim);
     const p = label * this.dim;
     for (let t = 0; t < this.dim; t++) out[offset + t] = this.#prototypes[p + t] + this.noise * gaussian(this.random);
   }
@@ -85,9 +102,22 @@ export class SyntheticClusters {
    *
    * @param not The class to avoid.
    * @returns A class.
+   * @throws {TypeError} When `not` is not a number.
+   * @throws {RangeError} When `not` is not an integer in [0, classes).
    */
   otherClass(not: number): number {
+    checkInt("SyntheticClusters.otherClass", "not", not, 0, this.classes - 1);
     const c = Math.floor(this.random() * (this.classes - 1));
     return c >= not ? c + 1 : c;
   }
+}
+
+/**
+ * Checks a noise level: at most {@linkcode MAX_NOISE}, so that every sample is a finite f32.
+ *
+ * @throws {TypeError} When `noise` is not a number.
+ * @throws {RangeError} When it is not in [0, MAX_NOISE].
+ */
+export function checkNoise(op: string, arg: string, noise: number): void {
+  checkRange(op, arg, noise, 0, MAX_NOISE, "samples must stay finite f32");
 }

@@ -187,10 +187,16 @@ export class Kernel implements Encodable {
   readonly #uniforms = new Map<string, GPUBuffer>();
 
   /**
-   * Checks the bindings against the shader, then creates (or takes from the cache) the pipeline and binds.
+   * Checks the bindings against the shader, then creates (or takes from the cache) the pipeline, takes the
+   * uniforms from the pool and binds. Nothing is held when it throws.
    *
    * @param gpu The context.
    * @param spec Shader, entry point, bindings and grid.
+   * @throws {TypeError} When the bindings are not exactly those the entry point uses.
+   * @throws {RangeError} When the grid exceeds the device's workgroups per dimension.
+   * @throws {GpuError} When the pipeline is not cached yet (or a uniform must be allocated) and an earlier op's GPU
+   * error is pending.
+   * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, spec: KernelSpec) {
     const { op, shader, entry } = spec;
@@ -221,25 +227,29 @@ export class Kernel implements Encodable {
     this.entry = entry;
     this.groups = groups;
     this.#gpu = gpu;
-    for (const [name, data] of Object.entries(spec.uniforms ?? {})) {
-      const buffer = gpu.acquire(`${op}:${name}`, data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      gpu.device.queue.writeBuffer(buffer, 0, data);
-      this.#uniforms.set(name, buffer);
-    }
     const declared = shaderBindings(shader);
     const kinds: (BindingKind | null)[] = [];
-    const resources: (Binding | null)[] = [];
-    for (const b of declared) {
-      const used = uses.includes(b.name);
-      kinds[b.binding] = used ? b.kind : null;
-      const value = this.#uniforms.get(b.name) ?? spec.bindings[b.name];
-      resources[b.binding] = used ? (value instanceof Tensor ? value.binding : value!) : null;
-    }
-    for (let i = 0; i < kinds.length; i++) {
-      kinds[i] ??= null;
-      resources[i] ??= null;
-    }
+    for (const b of declared) kinds[b.binding] = uses.includes(b.name) ? b.kind : null;
+    for (let i = 0; i < kinds.length; i++) kinds[i] ??= null;
+    // The pipeline first: if creating it throws (a pending GPU error, a lost device), no uniform is held.
     this.#pipeline = gpu.pipeline(op, shader, entry, kinds, constants);
+    try {
+      for (const [name, data] of Object.entries(spec.uniforms ?? {})) {
+        const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+        const buffer = gpu.acquire(`${op}:${name}`, data.byteLength, usage);
+        this.#uniforms.set(name, buffer);
+        gpu.device.queue.writeBuffer(buffer, 0, data);
+      }
+    } catch (error) {
+      this.destroy(); // the uniforms taken before the one that failed
+      throw error;
+    }
+    const resources: (Binding | null)[] = kinds.map(() => null);
+    for (const b of declared) {
+      if (!uses.includes(b.name)) continue;
+      const value = this.#uniforms.get(b.name) ?? spec.bindings[b.name];
+      resources[b.binding] = value instanceof Tensor ? value.binding : value!;
+    }
     this.#bindGroup = gpu.bindGroup(op, this.#pipeline, resources);
   }
 

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { rangeError, typeError } from "./_check.ts";
-import type { Gpu } from "./device.ts";
+import { checkEnum, checkInt, F32_MAX, rangeError, typeError } from "./_check.ts";
+import { Gpu } from "./device.ts";
 
 /** Element types a tensor can hold. All are 4 bytes wide. */
 export type DType = "f32" | "u32" | "i32";
@@ -19,10 +19,14 @@ export type HostArray = Float32Array | Uint32Array | Int32Array;
 
 const TENSOR_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+const DTYPES: readonly DType[] = ["f32", "u32", "i32"];
+const ARRAY_NAMES: Record<DType, string> = { f32: "Float32Array", u32: "Uint32Array", i32: "Int32Array" };
+
 function checkShape(op: string, shape: readonly number[]): number {
   if (!Array.isArray(shape)) typeError(op, "shape", "an array of integers", shape);
   let size = 1;
   for (const dim of shape) {
+    if (typeof dim !== "number") typeError(op, "shape", "an array of integers", shape);
     if (!Number.isInteger(dim) || dim < 0) {
       rangeError(op, "shape", "non-negative integers", shape);
     }
@@ -31,10 +35,42 @@ function checkShape(op: string, shape: readonly number[]): number {
   return size;
 }
 
-function dtypeOf(data: HostArray): DType {
+/** The dtype a host array uploads as, or null when it is not a {@linkcode HostArray}. */
+function dtypeOf(data: unknown): DType | null {
   if (data instanceof Float32Array) return "f32";
   if (data instanceof Uint32Array) return "u32";
-  return "i32";
+  if (data instanceof Int32Array) return "i32";
+  return null;
+}
+
+/**
+ * Checks that `gpu` is a {@linkcode Gpu}: the first check of every op that takes one.
+ *
+ * @param op The op, for the message.
+ * @param gpu The argument.
+ * @param arg Its name (default "gpu").
+ * @throws {TypeError} When `gpu` is not a Gpu (for example a GPUDevice, or null).
+ */
+export function checkGpu(op: string, gpu: unknown, arg = "gpu"): asserts gpu is Gpu {
+  if (!(gpu instanceof Gpu)) typeError(op, arg, "a Gpu (from requestGpu)", gpu);
+}
+
+/**
+ * Checks that `t` is a live tensor of `gpu` (and of `dtype`, when given): the one check every launcher runs on
+ * every tensor argument before any GPU work. Shapes are the launcher's own (a RangeError).
+ *
+ * @param op The op, for the message.
+ * @param arg The argument's name.
+ * @param t The argument.
+ * @param gpu The context the op runs on.
+ * @param dtype The element type it must have.
+ * @throws {TypeError} When `t` is not a Tensor, is destroyed, belongs to another Gpu, or has another dtype.
+ */
+export function checkTensor(op: string, arg: string, t: unknown, gpu: Gpu, dtype?: DType): asserts t is Tensor {
+  if (!(t instanceof Tensor)) typeError(op, arg, dtype ? `a Tensor (${dtype})` : "a Tensor", t);
+  if (t.destroyed) typeError(op, arg, "a live Tensor", "a destroyed tensor");
+  if (t.gpu !== gpu) typeError(op, arg, "a Tensor of the same Gpu", "a tensor of another Gpu");
+  if (dtype !== undefined && t.dtype !== dtype) typeError(op, `${arg}.dtype`, JSON.stringify(dtype), t.dtype);
 }
 
 /**
@@ -96,9 +132,9 @@ export class Tensor {
    * @param start First element, counted in this tensor.
    * @param shape Dimensions of the view.
    * @returns The view; destroying it does nothing, destroying the parent ends it.
-   * @throws {TypeError} When this tensor is destroyed, or `shape` is not an array.
-   * @throws {RangeError} When `shape` has a dimension that is not a non-negative integer or holds no element, or the
-   * view is out of this tensor's bounds or not at an aligned byte offset.
+   * @throws {TypeError} When this tensor is destroyed, `start` is not a number, or `shape` is not an array of numbers.
+   * @throws {RangeError} When `shape` has a dimension that is not a non-negative integer, holds no element or more
+   * than this tensor, or the view is out of this tensor's bounds or not at an aligned byte offset.
    *
    * @example Rows 64..127 of a matrix
    * ```ts
@@ -115,6 +151,8 @@ export class Tensor {
     const op = "Tensor.view";
     this.#checkAlive(op);
     const size = checkShape(op, shape);
+    if (size > this.size) rangeError(op, "shape", `at most ${this.size} elements (this tensor's)`, shape);
+    if (typeof start !== "number") typeError(op, "start", "an integer", start);
     if (!Number.isInteger(start) || start < 0 || start + size > this.size) {
       rangeError(op, "start", `an integer in [0, ${this.size - size}] for a view of ${size} elements`, start);
     }
@@ -135,8 +173,13 @@ export class Tensor {
   /**
    * True when this tensor's bytes overlap `other`'s (views of one buffer
    * included).
+   *
+   * @param other Another tensor.
+   * @returns Whether they share a byte.
+   * @throws {TypeError} When `other` is not a Tensor.
    */
   overlaps(other: Tensor): boolean {
+    if (!(other instanceof Tensor)) typeError("Tensor.overlaps", "other", "a Tensor", other);
     return this.buffer === other.buffer && this.offset < other.offset + Math.max(4, other.bytes) &&
       other.offset < this.offset + Math.max(4, this.bytes);
   }
@@ -148,14 +191,20 @@ export class Tensor {
    * @param shape Dimensions.
    * @param dtype Element type (default f32).
    * @returns The tensor.
-   * @throws {TypeError} When `shape` is not an array.
-   * @throws {RangeError} When a dimension is not a non-negative integer.
+   * @throws {TypeError} When `gpu` is not a Gpu, `shape` is not an array of numbers, or `dtype` is not a string.
+   * @throws {RangeError} When a dimension is not a non-negative integer, or `dtype` is not "f32", "u32" or "i32".
    * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   static empty(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
-    const size = checkShape("Tensor.empty", shape);
+    return Tensor.#empty("Tensor.empty", gpu, shape, dtype);
+  }
+
+  static #empty(op: string, gpu: Gpu, shape: readonly number[], dtype: DType): Tensor {
+    checkGpu(op, gpu);
+    const size = checkShape(op, shape);
+    checkEnum(op, "dtype", dtype, DTYPES);
     const buffer = gpu.acquire(`tensor[${shape.join("x")}]`, size * 4, TENSOR_USAGE);
     return new Tensor(gpu, buffer, shape, dtype);
   }
@@ -167,14 +216,14 @@ export class Tensor {
    * @param shape Dimensions.
    * @param dtype Element type (default f32).
    * @returns The tensor.
-   * @throws {TypeError} When `shape` is not an array.
-   * @throws {RangeError} When a dimension is not a non-negative integer.
+   * @throws {TypeError} When `gpu` is not a Gpu, `shape` is not an array of numbers, or `dtype` is not a string.
+   * @throws {RangeError} When a dimension is not a non-negative integer, or `dtype` is not "f32", "u32" or "i32".
    * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   static zeros(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
-    const t = Tensor.empty(gpu, shape, dtype);
+    const t = Tensor.#empty("Tensor.zeros", gpu, shape, dtype);
     t.fill(0);
     return t;
   }
@@ -186,13 +235,17 @@ export class Tensor {
    * @param data Elements, row-major; its type sets the dtype.
    * @param shape Dimensions; their product must equal `data.length`.
    * @returns The tensor.
-   * @throws {TypeError} When `shape` is not an array.
+   * @throws {TypeError} When `gpu` is not a Gpu, `data` is not a Float32Array, Uint32Array or Int32Array, or `shape`
+   * is not an array of numbers.
    * @throws {RangeError} When a dimension is not a non-negative integer, or their product is not `data.length`.
    * @throws {OutOfMemoryError} When the tensor exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   static from(gpu: Gpu, data: HostArray, shape: readonly number[]): Tensor {
+    checkGpu("Tensor.from", gpu);
+    const dtype = dtypeOf(data);
+    if (dtype === null) typeError("Tensor.from", "data", "a Float32Array, Uint32Array or Int32Array", data);
     const size = checkShape("Tensor.from", shape);
     if (size !== data.length) {
       rangeError(
@@ -202,7 +255,7 @@ export class Tensor {
         data.length,
       );
     }
-    const t = Tensor.empty(gpu, shape, dtypeOf(data));
+    const t = Tensor.empty(gpu, shape, dtype);
     t.write(data);
     return t;
   }
@@ -215,13 +268,15 @@ export class Tensor {
   /**
    * Overwrites the tensor with `data` (queue-ordered with submits).
    *
-   * @param data Exactly `size` elements.
-   * @throws {TypeError} When the tensor is destroyed.
+   * @param data Exactly `size` elements, in the typed array of the tensor's dtype.
+   * @throws {TypeError} When the tensor is destroyed, or `data` is not the typed array of its dtype.
    * @throws {RangeError} When `data.length` is not `size`.
    */
   write(data: HostArray): void {
-    this.#checkAlive("Tensor.write");
-    if (data.length !== this.size) rangeError("Tensor.write", "data.length", `${this.size}`, data.length);
+    const op = "Tensor.write";
+    this.#checkAlive(op);
+    if (dtypeOf(data) !== this.dtype) typeError(op, "data", `a ${ARRAY_NAMES[this.dtype]} (dtype ${this.dtype})`, data);
+    if (data.length !== this.size) rangeError(op, "data.length", `${this.size}`, data.length);
     if (this.size > 0) {
       this.gpu.device.queue.writeBuffer(this.buffer, this.offset, data.buffer, data.byteOffset, this.bytes);
     }
@@ -230,11 +285,20 @@ export class Tensor {
   /**
    * Sets every element to `value` (its bit pattern for the tensor's dtype).
    *
-   * @param value The value.
-   * @throws {TypeError} When the tensor is destroyed.
+   * @param value The value: for f32 any number an f32 holds (NaN and ±Infinity included, for poisoning), for u32 an
+   * integer in [0, 2³² − 1], for i32 one in [−2³¹, 2³¹ − 1].
+   * @throws {TypeError} When the tensor is destroyed, or `value` is not a number.
+   * @throws {RangeError} When `value` does not fit the dtype (a finite f32 beyond ±3.4e38 would become ±Infinity).
    */
   fill(value: number): void {
-    this.#checkAlive("Tensor.fill");
+    const op = "Tensor.fill";
+    this.#checkAlive(op);
+    if (typeof value !== "number") typeError(op, "value", "a number", value);
+    if (this.dtype === "u32") checkInt(op, "value", value, 0, 2 ** 32 - 1);
+    else if (this.dtype === "i32") checkInt(op, "value", value, -(2 ** 31), 2 ** 31 - 1);
+    else if (Number.isFinite(value) && Math.abs(value) > F32_MAX) {
+      rangeError(op, "value", "an f32: finite values within ±3.4e38 (or NaN, ±Infinity)", value);
+    }
     const host = this.dtype === "f32"
       ? new Float32Array(this.size)
       : this.dtype === "u32"

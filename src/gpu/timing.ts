@@ -6,7 +6,8 @@
  * @module
  */
 
-import { checkInt } from "./_check.ts";
+import { checkBool, checkFunction, checkInt, checkObject, checkString } from "./_check.ts";
+import { checkGpu } from "./tensor.ts";
 import type { Gpu } from "./device.ts";
 import { median } from "./_median.ts";
 
@@ -39,8 +40,11 @@ export interface Timing {
  * @param encode Records the work (dispatches) into the pass.
  * @param options Repetitions and method.
  * @returns The median and every sample.
- * @throws {TypeError} When `options.warmup` or `options.iterations` is not a number.
- * @throws {RangeError} When `options.warmup` is not an integer >= 0, or `options.iterations` not one >= 1.
+ * @throws {TypeError} When `gpu` is not a Gpu, `encode` is not a function, `options` is not an object,
+ * `options.warmup` or `options.iterations` is not a number, `options.wallClock` not a boolean or `options.op` not a
+ * string.
+ * @throws {RangeError} When `options.warmup` is not an integer >= 0, `options.iterations` not one >= 1, or
+ * `options.op` is empty.
  * @throws {GpuError} When an earlier op's GPU error is pending, or the timed work causes one.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -61,19 +65,27 @@ export async function timeGpu(
   encode: (pass: GPUComputePassEncoder) => void,
   options: TimingOptions = {},
 ): Promise<Timing> {
+  checkObject("timeGpu", "options", options);
   const op = options.op ?? "timeGpu";
+  checkString("timeGpu", "options.op", op, true);
+  checkGpu(op, gpu);
+  checkFunction(op, "encode", encode, "a function recording work into a compute pass");
   const warmup = options.warmup ?? 2;
   const iterations = options.iterations ?? 10;
   checkInt(op, "options.warmup", warmup, 0);
   checkInt(op, "options.iterations", iterations, 1);
+  if (options.wallClock !== undefined) checkBool(op, "options.wallClock", options.wallClock);
   const useTimestamps = gpu.hasTimestamps && !options.wallClock;
   const device = gpu.device;
-  const querySet = useTimestamps ? device.createQuerySet({ type: "timestamp", count: 2 }) : null;
-  const resolve = useTimestamps
-    ? gpu.acquire(`${op}:resolve`, 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC)
-    : null;
+  let querySet: GPUQuerySet | null = null;
+  let resolve: GPUBuffer | null = null;
   const samplesMs: number[] = [];
   try {
+    if (useTimestamps) {
+      // Inside the try: if either creation throws, the finally frees the other.
+      resolve = gpu.acquire(`${op}:resolve`, 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+      querySet = device.createQuerySet({ type: "timestamp", count: 2 });
+    }
     for (let run = 0; run < warmup + iterations; run++) {
       const encoder = device.createCommandEncoder({ label: op });
       const pass = encoder.beginComputePass(

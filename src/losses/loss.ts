@@ -22,10 +22,10 @@
  * @module
  */
 
-import { checkNumber, checkRange, F32_MIN_NORMAL, rangeError, typeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkNumber, checkRange, F32_MIN_NORMAL, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkTensor, Tensor } from "../gpu/tensor.ts";
 import {
   contrastKernel,
   type ContrastParams,
@@ -103,12 +103,11 @@ export function parseReadouts(data: ArrayLike<number>): ContrastiveReadouts {
   return out;
 }
 
-export function checkEmbeddings(op: string, arg: string, t: Tensor): void {
-  if (!(t instanceof Tensor)) typeError(op, arg, "a Tensor", t);
+export function checkEmbeddings(op: string, arg: string, t: Tensor, gpu: Gpu): void {
+  checkTensor(op, arg, t, gpu, "f32");
   if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
     rangeError(op, `${arg}.shape`, "[rows, D] with rows, D >= 1", t.shape);
   }
-  if (t.dtype !== "f32") typeError(op, `${arg}.dtype`, '"f32"', t.dtype);
 }
 
 /**
@@ -116,21 +115,20 @@ export function checkEmbeddings(op: string, arg: string, t: Tensor): void {
  */
 export function checkIndexTable(
   op: string,
+  arg: string,
   indices: ArrayLike<number>,
   shape: { rows: number; kMax: number; candidates: number },
   into: Uint32Array,
 ): void {
-  if (indices === null || typeof indices !== "object" || typeof indices.length !== "number") {
-    typeError(op, "indices", "an array of candidate indices", indices);
-  }
+  checkArrayLike(op, arg, indices, "an array of candidate indices");
   const total = shape.rows * (shape.kMax + 1);
   if (indices.length !== total) {
-    rangeError(op, "indices.length", `B·(1 + kMax) = ${shape.rows}·${shape.kMax + 1} = ${total}`, indices.length);
+    rangeError(op, `${arg}.length`, `B·(1 + kMax) = ${shape.rows}·${shape.kMax + 1} = ${total}`, indices.length);
   }
   for (let i = 0; i < total; i++) {
     const v = indices[i];
     if (!Number.isInteger(v) || v < 0 || v >= shape.candidates) {
-      rangeError(op, `indices[${i}]`, `an integer in [0, ${shape.candidates - 1}] (a row of c)`, v);
+      rangeError(op, `${arg}[${i}]`, `an integer in [0, ${shape.candidates - 1}] (a row of c)`, v);
     }
     into[i] = v;
   }
@@ -213,6 +211,7 @@ export abstract class ContrastiveLoss implements Encodable {
   /** Tensors freed by `destroy`. */
   protected readonly owned: Tensor[] = [];
   #readoutKernel: Kernel | null = null;
+  #destroyed = false;
 
   /**
    * Allocates what every layout shares; subclasses validate their inputs first.
@@ -220,11 +219,15 @@ export abstract class ContrastiveLoss implements Encodable {
    * @param gpu The context.
    * @param op The op name.
    * @param params The reduction's parameters.
+   * @throws {TypeError} When called for ContrastiveLoss itself (it is abstract: construct a layout).
    * @throws {OutOfMemoryError} When a per-row buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   protected constructor(gpu: Gpu, op: string, params: ContrastParams) {
+    if (new.target === ContrastiveLoss) {
+      typeError("ContrastiveLoss", "the class", "a layout (SampledContrastiveLoss or NtXentLoss)", "ContrastiveLoss");
+    }
     this.gpu = gpu;
     this.op = op;
     this.rows = params.rows;
@@ -292,15 +295,32 @@ export abstract class ContrastiveLoss implements Encodable {
    */
   abstract encode(pass: GPUComputePassEncoder): void;
 
+  /** True after {@linkcode ContrastiveLoss.destroy}. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /**
+   * Throws when the loss is destroyed: its buffers are back in the pool, where another owner may hold them now.
+   *
+   * @param op The method called, for the message.
+   * @throws {TypeError} When the loss is destroyed.
+   */
+  protected checkAlive(op: string): void {
+    if (this.#destroyed) typeError(op, "the loss", "live (not destroyed)", "destroyed");
+  }
+
   /**
    * Runs the loss once in its own submit. A training step encodes instead.
    *
+   * @throws {TypeError} When the loss is destroyed.
    * @throws {RangeError} When a {@linkcode SampledContrastiveLoss} has no index table, or a {@linkcode SupConLoss}
    * no labels, yet.
    * @throws {GpuError} When an earlier op's GPU error is pending (nothing is submitted).
    * @throws {DeviceLostError} When the device is lost.
    */
   run(): void {
+    this.checkAlive(`${this.op}.run`);
     this.gpu.runPass(this.op, this);
   }
 
@@ -315,11 +335,14 @@ export abstract class ContrastiveLoss implements Encodable {
    * @throws {DeviceLostError} When the device is lost, before or while waiting.
    */
   async readReadouts(): Promise<ContrastiveReadouts> {
+    this.checkAlive(`${this.op}.readReadouts`);
     return parseReadouts(await this.readouts.read());
   }
 
-  /** Frees every buffer the loss owns (not its inputs); safe right after a submit. */
+  /** Frees every buffer the loss owns (not its inputs); safe right after a submit. Later calls do nothing. */
   destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
     this.#readoutKernel?.destroy();
     for (const t of this.owned) t.destroy();
     this.gpu.release(this.params);

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { rangeError } from "../gpu/_check.ts";
+import { checkObject, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, type Tensor } from "../gpu/tensor.ts";
 import { inBatchLayout, InBatchPasses } from "./_in_batch.ts";
 import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
@@ -69,8 +69,8 @@ export class NtXentLoss extends ContrastiveLoss {
    * @param gpu The context.
    * @param z Embeddings, f32 [2B, D]: rows i and i + B are a positive pair.
    * @param options τ, weighting and tile.
-   * @throws {TypeError} When `z` is not an f32 Tensor, `options.tau` or `options.tile` is not a number, or
-   * `options.weighting` is neither a name nor an object.
+   * @throws {TypeError} When `gpu` is not a Gpu, `z` is not a live f32 Tensor of `gpu`, `options` is not an object,
+   * `options.tau` or `options.tile` is not a number, or `options.weighting` is neither a name nor an object.
    * @throws {RangeError} When `z` is not [2B, D] with 2B even and >= 4 and D >= 1, `options.tau` is not > 0, the
    * weighting is invalid, or `options.tile` is not a multiple of 64 whose tile² floats fit one storage binding.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
@@ -79,7 +79,9 @@ export class NtXentLoss extends ContrastiveLoss {
    */
   constructor(gpu: Gpu, z: Tensor, options: NtXentOptions = {}) {
     const op = "NtXentLoss";
-    checkEmbeddings(op, "z", z);
+    checkGpu(op, gpu);
+    checkEmbeddings(op, "z", z, gpu);
+    checkObject(op, "options", options);
     const [rows, dim] = z.shape;
     if (rows % 2 !== 0 || rows < 4) {
       rangeError(op, "z.shape[0]", "an even number >= 4 (2B rows: two views of B >= 2 examples)", rows);
@@ -101,16 +103,19 @@ export class NtXentLoss extends ContrastiveLoss {
    * and read-outs into `pass`.
    *
    * @param pass An open compute pass.
+   * @throws {TypeError} When the loss is destroyed.
    * @throws {GpuError} On the first encode, when an earlier op's GPU error is pending.
    * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
+    this.checkAlive(`${this.op}.encode`);
     this.#passes.encode(pass);
     this.encodeReadouts(pass);
   }
 
-  /** Frees every buffer the loss owns (not z). */
+  /** Frees every buffer the loss owns (not z). Later calls do nothing. */
   override destroy(): void {
+    if (this.destroyed) return;
     this.#passes.destroy();
     super.destroy();
   }

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkObject, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
+import { checkGpu } from "../gpu/tensor.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { InverseIndex } from "../ops/_inverse_index.ts";
@@ -94,8 +95,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * @param q Anchors, f32 [B, D] (L2-normalised for the cosine reading).
    * @param c Candidates, f32 [N, D].
    * @param options kMax, k, τ, weighting and optionally the index table.
-   * @throws {TypeError} When `q` or `c` is not an f32 Tensor, `options` is not an object, one of its numbers is not a
-   * number, `options.weighting` is neither a name nor an object, or `options.indices` is not array-like.
+   * @throws {TypeError} When `gpu` is not a Gpu, `q` or `c` is not a live f32 Tensor of `gpu`, `options` is not an
+   * object, one of its numbers is not a number, `options.weighting` is neither a name nor an object, or
+   * `options.indices` is not array-like.
    * @throws {RangeError} When `q` or `c` is not [rows, D] with rows, D >= 1, their D differ, `options.kMax` is not an
    * integer in [1, 65535], `options.k` not one in [1, kMax], `options.tau` not > 0, the weighting is invalid, or
    * `options.indices` is not B·(1 + kMax) integers indexing rows of `c`.
@@ -105,12 +107,13 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    */
   constructor(gpu: Gpu, q: Tensor, c: Tensor, options: SampledContrastiveOptions) {
     const op = "SampledContrastiveLoss";
-    checkEmbeddings(op, "q", q);
-    checkEmbeddings(op, "c", c);
+    checkGpu(op, gpu);
+    checkEmbeddings(op, "q", q, gpu);
+    checkEmbeddings(op, "c", c, gpu);
     if (c.shape[1] !== q.shape[1]) {
       rangeError(op, "c.shape", `[N, ${q.shape[1]}] (the same D as q)`, c.shape);
     }
-    if (typeof options !== "object" || options === null) typeError(op, "options", "an object with kMax", options);
+    checkObject(op, "options", options, "an object with kMax");
     checkInt(op, "options.kMax", options.kMax, 1, 65535);
     const k = options.k ?? options.kMax;
     checkInt(op, "options.k", k, 1, options.kMax);
@@ -118,7 +121,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     const [rows, dim] = q.shape;
     const queue = options.queue;
     if (queue !== undefined) {
-      checkEmbeddings(op, "options.queue", queue);
+      checkEmbeddings(op, "options.queue", queue, gpu);
       if (queue.shape[1] !== dim) rangeError(op, "options.queue.shape", `[Nq, ${dim}] (the same D as q)`, queue.shape);
     }
     const queued = queue?.shape[0] ?? 0;
@@ -126,7 +129,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     const width = options.kMax + 1;
     const hostIndices = new Uint32Array(rows * width);
     const tableShape = { rows, kMax: options.kMax, candidates: candidates + queued };
-    if (options.indices !== undefined) checkIndexTable(op, options.indices, tableShape, hostIndices);
+    if (options.indices !== undefined) checkIndexTable(op, "options.indices", options.indices, tableShape, hostIndices);
     super(gpu, op, {
       ...base,
       rows,
@@ -197,10 +200,11 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * pipeline, no allocation.
    *
    * @param k 1..kMax.
-   * @throws {TypeError} When `k` is not a number.
+   * @throws {TypeError} When `k` is not a number, or the loss is destroyed.
    * @throws {RangeError} When `k` is not an integer in [1, kMax].
    */
   setK(k: number): void {
+    this.checkAlive(`${this.op}.setK`);
     checkInt(`${this.op}.setK`, "k", k, 1, this.kMax);
     this.#k = k;
     this.#hostK[0] = k;
@@ -217,8 +221,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * @throws {RangeError} When `indices` is not B·(1 + kMax) integers in [0, candidates).
    */
   setIndices(indices: ArrayLike<number>): void {
+    this.checkAlive(`${this.op}.setIndices`);
     const shape = { rows: this.rows, kMax: this.kMax, candidates: this.candidates + this.queued };
-    checkIndexTable(`${this.op}.setIndices`, indices, shape, this.#hostIndices);
+    checkIndexTable(`${this.op}.setIndices`, "indices", indices, shape, this.#hostIndices);
     this.#upload();
   }
 
@@ -234,11 +239,13 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
    * Records scores, loss and dScores, dQ, dC and read-outs into `pass`.
    *
    * @param pass An open compute pass.
+   * @throws {TypeError} When the loss is destroyed.
    * @throws {RangeError} When no index table was set (`options.indices` or `setIndices`).
    * @throws {GpuError} On the first encode, when an earlier op's GPU error is pending.
    * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
+    this.checkAlive(`${this.op}.encode`);
     if (!this.#hasIndices) {
       rangeError(this.op, "indices", "set (options.indices or setIndices) before the first encode", "unset");
     }
@@ -246,8 +253,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     this.encodeReadouts(pass);
   }
 
-  /** Frees every buffer the loss owns (not q or c). */
+  /** Frees every buffer the loss owns (not q or c). Later calls do nothing. */
   override destroy(): void {
+    if (this.destroyed) return;
     for (const k of this.#kernels) k.destroy();
     super.destroy();
     this.gpu.release(this.#block);

@@ -8,9 +8,9 @@
  * @module
  */
 
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, type Tensor } from "../gpu/tensor.ts";
 import { PARAMS_GRAD_SCALE_OFFSET } from "../ops/contrast.ts";
 import { inBatchLayout, InBatchPasses } from "./_in_batch.ts";
 import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
@@ -108,7 +108,8 @@ export class SupConLoss extends ContrastiveLoss {
    * @param gpu The context.
    * @param z Embeddings, f32 [N, D] (L2-normalised for the cosine reading), N >= 2.
    * @param options τ, weighting ("infonce" or "adnce"), tile and labels.
-   * @throws {TypeError} When `z` is not an f32 Tensor, `options.tau` or `options.tile` is not a number,
+   * @throws {TypeError} When `gpu` is not a Gpu, `z` is not a live f32 Tensor of `gpu`, `options` is not an object,
+   * `options.tau` or `options.tile` is not a number,
    * `options.weighting` is neither a name nor an object, or `options.labels` is not array-like.
    * @throws {RangeError} When `z` is not [N, D] with N >= 2 and D >= 1, `options.weighting.kind` is "dcl" or "hcl"
    * (or unknown), the weighting or `options.tau` is invalid, `options.tile` is not a multiple of 64 whose tile²
@@ -119,7 +120,9 @@ export class SupConLoss extends ContrastiveLoss {
    */
   constructor(gpu: Gpu, z: Tensor, options: SupConOptions = {}) {
     const op = "SupConLoss";
-    checkEmbeddings(op, "z", z);
+    checkGpu(op, gpu);
+    checkEmbeddings(op, "z", z, gpu);
+    checkObject(op, "options", options);
     const [rows, dim] = z.shape;
     if (rows < 2) rangeError(op, "z.shape[0]", ">= 2 (N rows, an anchor and another)", rows);
     const w = options.weighting;
@@ -170,6 +173,7 @@ export class SupConLoss extends ContrastiveLoss {
    * @throws {RangeError} When `labels` is not N integers in [0, 2³² − 1].
    */
   setLabels(labels: ArrayLike<number>): void {
+    this.checkAlive(`${this.op}.setLabels`);
     const scratch = new Uint32Array(this.rows);
     const anchors = checkLabels(`${this.op}.setLabels`, "labels", labels, scratch);
     this.#hostLabels.set(scratch);
@@ -189,11 +193,13 @@ export class SupConLoss extends ContrastiveLoss {
    * and read-outs into `pass`.
    *
    * @param pass An open compute pass.
+   * @throws {TypeError} When the loss is destroyed.
    * @throws {RangeError} When no labels were set (`options.labels` or `setLabels`).
    * @throws {GpuError} On the first encode, when an earlier op's GPU error is pending.
    * @throws {DeviceLostError} On the first encode, when the device is lost.
    */
   encode(pass: GPUComputePassEncoder): void {
+    this.checkAlive(`${this.op}.encode`);
     if (this.#anchors < 0) {
       rangeError(this.op, "labels", "set (options.labels or setLabels) before the first encode", "unset");
     }
@@ -201,8 +207,9 @@ export class SupConLoss extends ContrastiveLoss {
     this.encodeReadouts(pass);
   }
 
-  /** Frees every buffer the loss owns (not z). */
+  /** Frees every buffer the loss owns (not z). Later calls do nothing. */
   override destroy(): void {
+    if (this.destroyed) return;
     this.#passes.destroy();
     super.destroy();
   }

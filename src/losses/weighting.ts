@@ -7,7 +7,7 @@
  * @module
  */
 
-import { checkNumber, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
+import { checkEnum, checkNumber, checkRange, F32_MAX, typeError } from "../gpu/_check.ts";
 import { LOG_TERM_LIMIT } from "../ops/contrast.ts";
 
 /** Plain InfoNCE: every negative weighs 1. */
@@ -81,7 +81,8 @@ export interface WeightingParams {
  * @param weighting The weighting (default InfoNCE).
  * @param arg How errors name it (default "options.weighting").
  * @returns Its parameters.
- * @throws {TypeError} When `weighting` is neither a name nor an object, or one of its numbers is not a number.
+ * @throws {TypeError} When `weighting` is neither a name nor an object, its kind is not a string, or one of its
+ * numbers is not a number.
  * @throws {RangeError} When its kind is unknown, or `mu` is not finite, `sigma` not > 0, `tauPlus` not in [0, 1) or
  * `beta` not >= 0.
  *
@@ -101,6 +102,7 @@ export function weightingParams(
   const w = typeof weighting === "string" ? { kind: weighting } : weighting;
   if (typeof w !== "object" || w === null) typeError(op, `${arg}`, "a weighting object or name", w);
   const none = { beta: 0, mu: 0, invTwoSigma2: 0, tauPlus: 0, debias: false };
+  checkEnum(op, `${arg}.kind`, w.kind, ["infonce", "adnce", "dcl", "hcl"] as const);
   switch (w.kind) {
     case "infonce":
       return { kind: "infonce", ...none };
@@ -125,12 +127,5 @@ export function weightingParams(
       checkRange(op, `${arg}.beta`, beta, 0, F32_MAX, "a finite f32");
       return { ...none, kind: w.kind, beta, tauPlus, debias: true };
     }
-    default:
-      return rangeError(
-        op,
-        `${arg}.kind`,
-        '"infonce", "adnce", "dcl" or "hcl"',
-        (w as { kind: unknown }).kind,
-      );
   }
 }

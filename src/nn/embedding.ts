@@ -9,12 +9,12 @@
  */
 
 import shader from "../../shaders/embedding.wgsl" with { type: "text" };
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkEnum, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { InverseIndex } from "../ops/_inverse_index.ts";
-import type { Init, ParameterStore } from "./parameters.ts";
+import { type Init, INITS, ParameterStore } from "./parameters.ts";
 
 const WG = 64;
 
@@ -29,15 +29,16 @@ export interface BoundEmbedding {
    *
    * @param offsets bags + 1 non-decreasing offsets from 0.
    * @param ids The ids, each < vocab.
-   * @throws {TypeError} When `ids` is not an array of at least offsets[bags] ids.
-   * @throws {RangeError} When `offsets` is not bags + 1 non-decreasing integers from 0 to at most maxIds, or an id is
-   * not an integer in [0, vocab).
+   * @throws {TypeError} When `offsets` or `ids` is not array-like.
+   * @throws {RangeError} When `offsets` is not bags + 1 non-decreasing integers from 0 to at most maxIds, `ids` holds
+   * fewer than offsets[bags] ids, or an id is not an integer in [0, vocab).
    */
   setBags(offsets: ArrayLike<number>, ids: ArrayLike<number>): void;
   /**
    * Uploads one id per bag (plain Embedding).
    *
    * @param ids bags ids.
+   * @throws {TypeError} When `ids` is not array-like.
    * @throws {RangeError} When `ids` is not `bags` integers in [0, vocab).
    */
   setIds(ids: ArrayLike<number>): void;
@@ -46,7 +47,8 @@ export interface BoundEmbedding {
    *
    * @param dOutput Gradient with respect to the output.
    * @returns The backward step.
-   * @throws {RangeError} When `dOutput` is not a Tensor of bags·D elements.
+   * @throws {TypeError} When `dOutput` is not a live f32 Tensor of the bound Gpu.
+   * @throws {RangeError} When `dOutput` does not have bags·D elements.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
@@ -91,12 +93,19 @@ export class EmbeddingBag {
    * @param vocab Number of ids.
    * @param dim Embedding width.
    * @param init Initialiser (default Xavier over [vocab, dim]).
-   * @throws {TypeError} When `vocab` or `dim` is not a number.
-   * @throws {RangeError} When `vocab` or `dim` is not an integer >= 1, `store` is built, or the name is taken.
+   * @throws {TypeError} When `store` is not a ParameterStore, `name` or `init` is not a string, or `vocab` or `dim`
+   * is not a number.
+   * @throws {RangeError} When `name` is empty, `vocab` or `dim` is not an integer >= 1, `init` is unknown, `store` is
+   * built, or the name is taken.
    */
   constructor(store: ParameterStore, name: string, vocab: number, dim: number, init: Init = "xavier") {
-    checkInt("EmbeddingBag", "vocab", vocab, 1);
-    checkInt("EmbeddingBag", "dim", dim, 1);
+    const op = "EmbeddingBag";
+    if (!(store instanceof ParameterStore)) typeError(op, "store", "a ParameterStore", store);
+    checkString(op, "name", name, true);
+    checkInt(op, "vocab", vocab, 1);
+    checkInt(op, "dim", dim, 1);
+    checkEnum(op, "init", init, INITS);
+    if (store.built) rangeError(op, "store", "not built yet (declare every layer, then build)", "built");
     this.name = name;
     this.vocab = vocab;
     this.dim = dim;
@@ -107,10 +116,11 @@ export class EmbeddingBag {
   /**
    * Allocates for a batch shape and binds the forward.
    *
-   * @param gpu The context.
+   * @param gpu The context (the store's).
    * @param shape Bags per batch and the most ids a batch may hold.
    * @returns The bound embedding.
-   * @throws {TypeError} When `shape.bags` or `shape.maxIds` is not a number.
+   * @throws {TypeError} When `gpu` is not the store's Gpu, `shape` is not an object, `shape.bags` or `shape.maxIds`
+   * is not a number, or the store is destroyed.
    * @throws {RangeError} When `shape.bags` or `shape.maxIds` is not an integer >= 1, or the store is not built.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
@@ -118,8 +128,12 @@ export class EmbeddingBag {
    */
   bind(gpu: Gpu, shape: { bags: number; maxIds: number }): BoundEmbedding {
     const op = `EmbeddingBag ${this.name}`;
+    checkGpu(op, gpu);
+    if (gpu !== this.#store.gpu) typeError(op, "gpu", "the Gpu of the layer's ParameterStore", "another Gpu");
+    checkObject(op, "shape", shape);
     checkInt(op, "shape.bags", shape.bags, 1);
     checkInt(op, "shape.maxIds", shape.maxIds, 1);
+    const table = this.#store.param(`${this.name}.weight`); // before allocating: throws when the store is not built
     const { bags, maxIds } = shape;
     const { vocab, dim } = this;
     const ids = Tensor.zeros(gpu, [maxIds], "u32");
@@ -150,12 +164,13 @@ export class EmbeddingBag {
       kernels.push(k);
       return k;
     };
-    const table = this.#store.param(`${this.name}.weight`);
     const forward = kernel("bag_forward", { dims, table, ids, bag_offsets: offsets, out: output }, bags * dim);
     const setBags = (bagOffsets: ArrayLike<number>, bagIds: ArrayLike<number>) => {
       const set = `${op}.setBags`;
-      if (bagOffsets?.length !== bags + 1) {
-        rangeError(set, "offsets.length", `bags + 1 = ${bags + 1}`, bagOffsets?.length);
+      checkArrayLike(set, "offsets", bagOffsets, "an array of bag offsets");
+      checkArrayLike(set, "ids", bagIds, "an array of ids");
+      if (bagOffsets.length !== bags + 1) {
+        rangeError(set, "offsets.length", `bags + 1 = ${bags + 1}`, bagOffsets.length);
       }
       if (bagOffsets[0] !== 0) rangeError(set, "offsets[0]", "0", bagOffsets[0]);
       for (let b = 0; b < bags; b++) {
@@ -166,9 +181,7 @@ export class EmbeddingBag {
       }
       const total = bagOffsets[bags];
       if (total > maxIds) rangeError(set, `offsets[${bags}]`, `<= maxIds (${maxIds})`, total);
-      if (typeof bagIds !== "object" || bagIds === null || bagIds.length < total) {
-        typeError(set, "ids", `an array of at least ${total} ids`, bagIds?.length);
-      }
+      if (bagIds.length < total) rangeError(set, "ids.length", `at least offsets[${bags}] = ${total}`, bagIds.length);
       for (let i = 0; i < total; i++) {
         const v = bagIds[i];
         if (!Number.isInteger(v) || v < 0 || v >= vocab) {
@@ -203,12 +216,14 @@ export class EmbeddingBag {
       forward,
       setBags,
       setIds: (oneEach) => {
-        if (oneEach?.length !== bags) rangeError(`${op}.setIds`, "ids.length", `bags (${bags})`, oneEach?.length);
+        checkArrayLike(`${op}.setIds`, "ids", oneEach, "an array of ids");
+        if (oneEach.length !== bags) rangeError(`${op}.setIds`, "ids.length", `bags (${bags})`, oneEach.length);
         setBags(host.identity, oneEach);
       },
       bindBackward: (dOutput) => {
-        if (!(dOutput instanceof Tensor) || dOutput.size !== bags * dim) {
-          rangeError(`${op}.bindBackward`, "dOutput.shape", `[${bags}, ${dim}]`, dOutput?.shape);
+        checkTensor(`${op}.bindBackward`, "dOutput", dOutput, gpu, "f32");
+        if (dOutput.size !== bags * dim) {
+          rangeError(`${op}.bindBackward`, "dOutput.shape", `[${bags}, ${dim}]`, dOutput.shape);
         }
         const dTable = this.#store.grad(`${this.name}.weight`);
         return kernel("bag_backward", {

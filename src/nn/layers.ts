@@ -9,14 +9,14 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import { checkBool, checkEnum, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { sequence } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import { type Activation, activationBackward, activationForward } from "../ops/activation.ts";
+import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
+import { type Activation, activationBackward, activationForward, ACTIVATIONS } from "../ops/activation.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
 import { MatmulKernel } from "../ops/matmul.ts";
-import type { Init, ParameterStore } from "./parameters.ts";
+import { type Init, INITS, ParameterStore } from "./parameters.ts";
 
 /** A layer bound to one batch: its output and its forward, and how to bind its backward. */
 export interface BoundLayer {
@@ -30,8 +30,8 @@ export interface BoundLayer {
    * @param dOutput Gradient with respect to the output.
    * @param dInput Where to write the gradient with respect to the input, or null if not needed.
    * @returns The backward work.
-   * @throws {TypeError} When `dOutput` or `dInput` is not a Tensor (for a {@linkcode Linear} layer, not an f32 one).
-   * @throws {RangeError} When `dOutput` or `dInput` does not have the output's or the input's shape, in f32.
+   * @throws {TypeError} When `dOutput` or `dInput` is not a live f32 Tensor of the Gpu the layer is bound on.
+   * @throws {RangeError} When `dOutput` or `dInput` does not have as many elements as the output or the input.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
@@ -77,12 +77,25 @@ export interface Layer {
   outputDim(inputDim: number): number;
   /** Binds the layer to `input` [rows, inDim]. */
   bind(gpu: Gpu, input: Tensor): BoundLayer;
+  /**
+   * Throws what `bind` on `gpu` would throw for a reason other than its input (parameters not built, or on another
+   * Gpu), before anything is allocated; a network checks every layer this way before binding the first.
+   */
+  checkBindable?(gpu: Gpu): void;
 }
 
-function checkInput(op: string, input: Tensor, dim: number): number {
-  if (!(input instanceof Tensor)) typeError(op, "input", "a Tensor", input);
-  if (input.shape.length !== 2 || input.shape[1] !== dim || input.dtype !== "f32") {
-    rangeError(op, "input.shape", `[rows, ${dim}] (f32)`, input.shape);
+/** Checks a gradient argument: a live f32 tensor of `gpu` with `like`'s number of elements. */
+export function checkGrad(op: string, arg: string, t: Tensor, gpu: Gpu, like: Tensor): void {
+  checkTensor(op, arg, t, gpu, "f32");
+  if (t.size !== like.size) rangeError(op, `${arg}.shape`, `[${like.shape.join(", ")}] (f32)`, t.shape);
+}
+
+/** Checks a layer's input: a live f32 [rows, D] tensor of `gpu`, with D = `dim` when given; returns rows. */
+export function checkInput(op: string, gpu: Gpu, input: Tensor, dim?: number): number {
+  checkGpu(op, gpu);
+  checkTensor(op, "input", input, gpu, "f32");
+  if (input.shape.length !== 2 || (dim !== undefined && input.shape[1] !== dim)) {
+    rangeError(op, "input.shape", `[rows, ${dim ?? "D"}] (f32)`, input.shape);
   }
   return input.shape[0];
 }
@@ -104,12 +117,18 @@ export class Linear implements Layer {
    * @param inDim Input width.
    * @param outDim Output width.
    * @param init Initialiser of W (default Kaiming); b starts at zero.
-   * @throws {TypeError} When `inDim` or `outDim` is not a number.
-   * @throws {RangeError} When `inDim` or `outDim` is not an integer >= 1, `store` is built, or the names are taken.
+   * @throws {TypeError} When `store` is not a ParameterStore, `name` or `init` is not a string, or `inDim` or
+   * `outDim` is not a number.
+   * @throws {RangeError} When `name` is empty, `inDim` or `outDim` is not an integer >= 1, `init` is unknown, `store`
+   * is built, or the names are taken.
    */
   constructor(store: ParameterStore, name: string, inDim: number, outDim: number, init: Init = "kaiming") {
+    if (!(store instanceof ParameterStore)) typeError("Linear", "store", "a ParameterStore", store);
+    checkString("Linear", "name", name, true);
     checkInt("Linear", "inDim", inDim, 1);
     checkInt("Linear", "outDim", outDim, 1);
+    checkEnum("Linear", "init", init, INITS);
+    if (store.built) rangeError("Linear", "store", "not built yet (declare every layer, then build)", "built");
     this.name = name;
     this.inDim = inDim;
     this.outDim = outDim;
@@ -131,25 +150,43 @@ export class Linear implements Layer {
   }
 
   /**
-   * Binds the layer to `input`: allocates the output and records the forward.
+   * Checks that the parameters can be bound on `gpu`.
    *
    * @param gpu The context.
+   * @throws {TypeError} When `gpu` is not a Gpu or not the store's, or the store is destroyed.
+   * @throws {RangeError} When the store is not built.
+   */
+  checkBindable(gpu: Gpu): void {
+    const op = `Linear ${this.name}`;
+    checkGpu(op, gpu);
+    if (gpu !== this.#store.gpu) typeError(op, "gpu", "the Gpu of the layer's ParameterStore", "another Gpu");
+    this.#store.param(`${this.name}.weight`); // throws when the store is not built, or destroyed
+  }
+
+  /**
+   * Binds the layer to `input`: allocates the output and records the forward.
+   *
+   * @param gpu The context (the store's).
    * @param input f32 [rows, inDim].
    * @returns The bound layer.
-   * @throws {TypeError} When `input` is not a Tensor.
-   * @throws {RangeError} When `input` is not f32 [rows, inDim], or the store is not built.
+   * @throws {TypeError} When `gpu` is not the store's Gpu, or `input` is not a live f32 Tensor of it.
+   * @throws {RangeError} When `input` is not [rows, inDim], or the store is not built.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
-    const rows = checkInput(`Linear ${this.name}`, input, this.inDim);
+    const op = `Linear ${this.name}`;
+    this.checkBindable(gpu);
+    const rows = checkInput(op, gpu, input, this.inDim);
     const store = this.#store;
     const w = store.param(`${this.name}.weight`);
     const output = Tensor.empty(gpu, [rows, this.outDim]);
     const forward = new MatmulKernel(gpu, input, w, { bias: store.param(`${this.name}.bias`), out: output });
     const owned: Tensor[] = [output];
     return boundLayer(output, forward, owned, (dOutput, dInput) => {
+      checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
+      if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
       const ones = Tensor.empty(gpu, [rows, 1]);
       ones.fill(1);
       owned.push(ones);
@@ -181,12 +218,11 @@ export class ActivationLayer implements Layer {
    * A parameter-free activation layer.
    *
    * @param kind The activation.
+   * @throws {TypeError} When `kind` is not a string.
    * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh".
    */
   constructor(kind: Activation) {
-    if (!["relu", "gelu", "tanh"].includes(kind)) {
-      rangeError("ActivationLayer", "kind", '"relu", "gelu" or "tanh"', kind);
-    }
+    checkEnum("ActivationLayer", "kind", kind, ACTIVATIONS);
     this.kind = kind;
     this.name = kind;
   }
@@ -201,20 +237,22 @@ export class ActivationLayer implements Layer {
    * @param gpu The context.
    * @param input An f32 tensor of any shape.
    * @returns The bound layer.
-   * @throws {TypeError} When `input` is not an f32 Tensor.
+   * @throws {TypeError} When `gpu` is not a Gpu, or `input` is not a live f32 Tensor of it.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
+    const op = `ActivationLayer ${this.name}`;
+    checkGpu(op, gpu);
+    checkTensor(op, "input", input, gpu, "f32");
     const output = Tensor.empty(gpu, input.shape);
     const forward = activationForward(gpu, this.kind, input, output);
-    return boundLayer(
-      output,
-      forward,
-      [output],
-      (dOutput, dInput) => dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : sequence([]),
-    );
+    return boundLayer(output, forward, [output], (dOutput, dInput) => {
+      checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
+      if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
+      return dInput ? activationBackward(gpu, this.kind, input, dOutput, dInput) : sequence([]);
+    });
   }
 }
 
@@ -232,20 +270,22 @@ export class L2Normalize implements Layer {
    * @param gpu The context.
    * @param input f32 [rows, D].
    * @returns The bound layer.
-   * @throws {TypeError} When `input` is not a 2-D Tensor.
+   * @throws {TypeError} When `gpu` is not a Gpu, or `input` is not a live f32 Tensor of it.
+   * @throws {RangeError} When `input` is not 2-D.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   bind(gpu: Gpu, input: Tensor): BoundLayer {
+    const op = "L2Normalize";
+    const rows = checkInput(op, gpu, input);
     const output = Tensor.empty(gpu, input.shape);
-    const norms = Tensor.empty(gpu, [input.shape[0]]);
+    const norms = Tensor.empty(gpu, [rows]);
     const forward = l2normForward(gpu, input, output, norms);
-    return boundLayer(
-      output,
-      forward,
-      [output, norms],
-      (dOutput, dInput) => dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : sequence([]),
-    );
+    return boundLayer(output, forward, [output, norms], (dOutput, dInput) => {
+      checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
+      if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
+      return dInput ? l2normBackward(gpu, output, norms, dOutput, dInput) : sequence([]);
+    });
   }
 }

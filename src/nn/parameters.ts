@@ -8,13 +8,16 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
+import { checkEnum, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import { seededRandom } from "../data/random.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
+import { checkSeed, seededRandom } from "../data/random.ts";
 
 /** How a parameter starts. */
 export type Init = "kaiming" | "xavier" | "zeros";
+
+/** The initialisers. */
+export const INITS: readonly Init[] = ["kaiming", "xavier", "zeros"];
 
 /** One named parameter: its shape and its place in the flat buffers. */
 export interface ParameterSlot {
@@ -62,34 +65,53 @@ export class ParameterStore {
   #length = 0;
   #params: Tensor | null = null;
   #grads: Tensor | null = null;
+  #destroyed = false;
 
   /**
    * An empty store; declare parameters with `add`, then `build`.
    *
    * @param gpu The context.
-   * @param options Seed of the initialisers (default 0).
+   * @param options Seed of the initialisers (default 0; any finite number, its low 32 bits are used).
+   * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, or `options.seed` is not a number.
+   * @throws {RangeError} When `options.seed` is NaN or ±Infinity.
    */
   constructor(gpu: Gpu, options: { seed?: number } = {}) {
+    checkGpu("ParameterStore", gpu);
+    checkObject("ParameterStore", "options", options);
+    const seed = options.seed ?? 0;
+    checkSeed("ParameterStore", "options.seed", seed);
     this.gpu = gpu;
-    this.seed = options.seed ?? 0;
+    this.seed = seed;
   }
 
   /**
    * Declares a parameter; call before {@linkcode ParameterStore.build}.
    *
    * @param name Unique name.
-   * @param shape Dimensions.
+   * @param shape Dimensions (at least one; a scalar is [1]).
    * @param init Initialiser.
-   * @param fan Fan-in and fan-out (default from a [in, out] shape).
+   * @param fan Fan-in and fan-out, integers >= 1 (default the first and last dimensions of `shape`).
    * @returns Its slot.
-   * @throws {TypeError} When a dimension of `shape` is not a number.
-   * @throws {RangeError} When the store is already built, `name` is taken, or a dimension is not an integer >= 1.
+   * @throws {TypeError} When `name` is not a string, `shape` is not an array of numbers, `init` is not a string, or
+   * `fan` is not an array of two numbers.
+   * @throws {RangeError} When the store is already built, `name` is empty or taken, `shape` is empty or has a
+   * dimension that is not an integer >= 1, `init` is not "kaiming", "xavier" or "zeros", or a fan is not an integer
+   * >= 1.
    */
   add(name: string, shape: readonly number[], init: Init, fan?: [number, number]): ParameterSlot {
     const op = "ParameterStore.add";
+    checkString(op, "name", name, true);
     if (this.#params) rangeError(op, "name", "declared before build()", name);
     if (this.slots.some((s) => s.name === name)) rangeError(op, "name", "unique", name);
-    for (const d of shape) checkInt(op, "shape", d, 1);
+    if (!Array.isArray(shape)) typeError(op, "shape", "an array of integers", shape);
+    if (shape.length === 0) rangeError(op, "shape", "at least one dimension (a scalar is [1])", shape);
+    shape.forEach((d, i) => checkInt(op, `shape[${i}]`, d, 1));
+    checkEnum(op, "init", init, INITS);
+    if (fan !== undefined) {
+      if (!Array.isArray(fan) || fan.length !== 2) typeError(op, "fan", "[fanIn, fanOut]", fan);
+      checkInt(op, "fan[0]", fan[0], 1);
+      checkInt(op, "fan[1]", fan[1], 1);
+    }
     const size = shape.reduce((a, b) => a * b, 1);
     const slot: ParameterSlot = {
       name,
@@ -97,7 +119,7 @@ export class ParameterStore {
       offset: this.#length,
       size,
       init,
-      fan: fan ?? [shape[0], shape[shape.length - 1]],
+      fan: fan ? [fan[0], fan[1]] : [shape[0], shape[shape.length - 1]],
     };
     this.#length += Math.ceil(size / ALIGN) * ALIGN;
     this.slots.push(slot);
@@ -112,11 +134,13 @@ export class ParameterStore {
   /**
    * Allocates the flat parameter and gradient buffers and initialises the parameters (seeded).
    *
+   * @throws {TypeError} When the store is destroyed.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   build(): void {
+    if (this.#destroyed) typeError("ParameterStore.build", "the store", "live (not destroyed)", "destroyed");
     if (this.#params) return;
     const host = new Float32Array(Math.max(1, this.#length));
     const random = seededRandom(this.seed);
@@ -130,13 +154,20 @@ export class ParameterStore {
         : 0;
       for (let i = 0; i < slot.size; i++) host[slot.offset + i] = bound === 0 ? 0 : (2 * random() - 1) * bound;
     }
-    this.#params = Tensor.from(this.gpu, host, [host.length]);
-    this.#grads = Tensor.zeros(this.gpu, [host.length]);
+    const params = Tensor.from(this.gpu, host, [host.length]);
+    try {
+      this.#grads = Tensor.zeros(this.gpu, [host.length]);
+    } catch (error) {
+      params.destroy();
+      throw error;
+    }
+    this.#params = params;
   }
 
   /**
    * The flat parameter buffer.
    *
+   * @throws {TypeError} When the store is destroyed.
    * @throws {RangeError} When the store is not built.
    */
   get params(): Tensor {
@@ -146,6 +177,7 @@ export class ParameterStore {
   /**
    * The flat gradient buffer.
    *
+   * @throws {TypeError} When the store is destroyed.
    * @throws {RangeError} When the store is not built.
    */
   get grads(): Tensor {
@@ -158,13 +190,12 @@ export class ParameterStore {
    * @param name Its name.
    * @param shape A reshape of the same size (default its own shape).
    * @returns The view.
-   * @throws {TypeError} When `shape` is not an array, or the store is destroyed.
-   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` is not a valid shape that
-   * fits in the flat buffer from the slot's offset.
+   * @throws {TypeError} When `name` is not a string, `shape` is not an array of numbers, or the store is destroyed.
+   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` does not hold exactly the
+   * parameter's elements.
    */
   param(name: string, shape?: readonly number[]): Tensor {
-    const slot = this.slot(name);
-    return this.#built().params.view(slot.offset, shape ?? slot.shape);
+    return this.#view("ParameterStore.param", "params", name, shape);
   }
 
   /**
@@ -173,13 +204,24 @@ export class ParameterStore {
    * @param name Its name.
    * @param shape A reshape of the same size (default its own shape).
    * @returns The view.
-   * @throws {TypeError} When `shape` is not an array, or the store is destroyed.
-   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` is not a valid shape that
-   * fits in the flat buffer from the slot's offset.
+   * @throws {TypeError} When `name` is not a string, `shape` is not an array of numbers, or the store is destroyed.
+   * @throws {RangeError} When `name` is not declared, the store is not built, or `shape` does not hold exactly the
+   * parameter's elements.
    */
   grad(name: string, shape?: readonly number[]): Tensor {
-    const slot = this.slot(name);
-    return this.#built().grads.view(slot.offset, shape ?? slot.shape);
+    return this.#view("ParameterStore.grad", "grads", name, shape);
+  }
+
+  #view(op: string, kind: "params" | "grads", name: string, shape?: readonly number[]): Tensor {
+    const slot = this.#slot(op, name);
+    const flat = this.#built(op)[kind];
+    if (shape === undefined) return flat.view(slot.offset, slot.shape);
+    if (!Array.isArray(shape)) typeError(op, "shape", "an array of integers", shape);
+    shape.forEach((d, i) => checkInt(op, `shape[${i}]`, d, 0));
+    const size = shape.reduce((a, b) => a * b, 1);
+    // A view of another size would read or write the neighbouring parameters.
+    if (size !== slot.size) rangeError(op, "shape", `a shape of ${slot.size} elements (${name})`, shape);
+    return flat.view(slot.offset, shape);
   }
 
   /**
@@ -187,11 +229,17 @@ export class ParameterStore {
    *
    * @param name Its name.
    * @returns The slot.
+   * @throws {TypeError} When `name` is not a string.
    * @throws {RangeError} When `name` is not declared.
    */
   slot(name: string): ParameterSlot {
+    return this.#slot("ParameterStore.slot", name);
+  }
+
+  #slot(op: string, name: string): ParameterSlot {
+    checkString(op, "name", name);
     const slot = this.slots.find((s) => s.name === name);
-    if (!slot) rangeError("ParameterStore", "name", `one of ${this.slots.map((s) => s.name).join(", ")}`, name);
+    if (!slot) rangeError(op, "name", `one of ${this.slots.map((s) => s.name).join(", ")}`, name);
     return slot;
   }
 
@@ -199,20 +247,30 @@ export class ParameterStore {
    * Records zeroing of every gradient (gradients accumulate, `+=`, through the step).
    *
    * @param encoder The step's encoder, outside any pass.
+   * @throws {TypeError} When `encoder` is not a GPUCommandEncoder, or the store is destroyed.
    * @throws {RangeError} When the store is not built.
    */
   zeroGrads(encoder: GPUCommandEncoder): void {
-    const grads = this.#built().grads;
+    const op = "ParameterStore.zeroGrads";
+    if (!(encoder instanceof GPUCommandEncoder)) typeError(op, "encoder", "a GPUCommandEncoder", encoder);
+    const grads = this.#built(op).grads;
     encoder.clearBuffer(grads.buffer, grads.offset, grads.bytes);
   }
 
-  /** Frees the flat buffers. */
+  /** True once the flat buffers exist ({@linkcode ParameterStore.build}) and until {@linkcode ParameterStore.destroy}. */
+  get built(): boolean {
+    return this.#params !== null && !this.#destroyed;
+  }
+
+  /** Frees the flat buffers; later uses of the store throw. */
   destroy(): void {
+    this.#destroyed = true;
     this.#params?.destroy();
     this.#grads?.destroy();
   }
 
-  #built(): { params: Tensor; grads: Tensor } {
+  #built(op = "ParameterStore"): { params: Tensor; grads: Tensor } {
+    if (this.#destroyed) typeError(op, "the store", "live (not destroyed)", "destroyed");
     if (!this.#params || !this.#grads) {
       rangeError("ParameterStore", "build()", "called before parameters are used", "not called");
     }

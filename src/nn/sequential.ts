@@ -5,13 +5,13 @@
  * @module
  */
 
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { checkBool, checkEnum, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { sequence } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import type { Activation } from "../ops/activation.ts";
-import { ActivationLayer, type BoundLayer, L2Normalize, type Layer, Linear } from "./layers.ts";
-import type { Init, ParameterStore } from "./parameters.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
+import { type Activation, ACTIVATIONS } from "../ops/activation.ts";
+import { ActivationLayer, type BoundLayer, checkGrad, checkInput, L2Normalize, type Layer, Linear } from "./layers.ts";
+import { type Init, ParameterStore } from "./parameters.ts";
 
 /** A network bound to one batch. */
 export interface BoundNetwork {
@@ -27,8 +27,8 @@ export interface BoundNetwork {
    * @param dOutput Gradient with respect to the output (for example a loss's dQ).
    * @param dInput Where to write the gradient with respect to the input (default: not computed).
    * @returns The backward step (layers in reverse order).
-   * @throws {TypeError} When `dOutput` or `dInput` is not a Tensor (before a {@linkcode Linear} layer, not an f32 one).
-   * @throws {RangeError} When `dOutput` or `dInput` does not have the output's or the input's shape, in f32.
+   * @throws {TypeError} When `dOutput` or `dInput` is not a live f32 Tensor of the Gpu the network is bound on.
+   * @throws {RangeError} When `dOutput` or `dInput` does not have as many elements as the output or the input.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
@@ -67,8 +67,19 @@ export class Sequential implements Layer {
    *
    * @param layers The layers, first to last.
    * @param name A name for errors.
+   * @throws {TypeError} When `layers` is not an array of layers (objects with `bind` and `outputDim`), or `name` is
+   * not a string.
+   * @throws {RangeError} When `name` is empty.
    */
   constructor(layers: readonly Layer[], name = "sequential") {
+    if (!Array.isArray(layers)) typeError("Sequential", "layers", "an array of layers", layers);
+    layers.forEach((layer, i) => {
+      const l = layer as Partial<Layer> | null;
+      if (typeof l !== "object" || l === null || typeof l.bind !== "function" || typeof l.outputDim !== "function") {
+        typeError("Sequential", `layers[${i}]`, "a layer (with bind and outputDim)", layer);
+      }
+    });
+    checkString("Sequential", "name", name, true);
     this.layers = [...layers];
     this.name = name;
   }
@@ -85,29 +96,46 @@ export class Sequential implements Layer {
   }
 
   /**
+   * Checks every layer that can say whether it binds on `gpu`.
+   *
+   * @param gpu The context.
+   * @throws {TypeError} When `gpu` is not a Gpu, or a layer's parameters are on another Gpu or destroyed.
+   * @throws {RangeError} When a layer's parameters are not built.
+   */
+  checkBindable(gpu: Gpu): void {
+    checkGpu(this.name, gpu);
+    for (const layer of this.layers) layer.checkBindable?.(gpu);
+  }
+
+  /**
    * Binds every layer in order, after checking the widths.
    *
    * @param gpu The context.
    * @param input f32 [rows, D].
    * @returns The bound network.
-   * @throws {TypeError} When `input` is not a 2-D Tensor (or, before an activation, not an f32 one).
-   * @throws {RangeError} When a layer does not accept the width before it, `input` is not f32 (before a
-   * {@linkcode Linear} layer), or the store is not built.
+   * @throws {TypeError} When `gpu` is not a Gpu (or not the Gpu of a layer's parameters), or `input` is not a live
+   * f32 Tensor of it.
+   * @throws {RangeError} When `input` is not 2-D, a layer does not accept the width before it, or a store is not
+   * built.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   bind(gpu: Gpu, input: Tensor): BoundNetwork {
-    if (!(input instanceof Tensor) || input.shape.length !== 2) {
-      typeError(this.name, "input", "a [rows, D] Tensor", input?.shape);
-    }
-    this.outputDim(input.shape[1]); // validates widths before any allocation
+    this.checkBindable(gpu); // every layer's parameters, before any allocation
+    checkInput(this.name, gpu, input);
+    this.outputDim(input.shape[1]); // and the widths
     const bound: BoundLayer[] = [];
     let x = input;
-    for (const layer of this.layers) {
-      const b = layer.bind(gpu, x);
-      bound.push(b);
-      x = b.output;
+    try {
+      for (const layer of this.layers) {
+        const b = layer.bind(gpu, x);
+        bound.push(b);
+        x = b.output;
+      }
+    } catch (error) {
+      bound.forEach((b) => b.destroy()); // a layer that cannot say in advance why it fails
+      throw error;
     }
     const grads: Tensor[] = [];
     return {
@@ -116,6 +144,9 @@ export class Sequential implements Layer {
       forward: sequence(bound.map((b) => b.forward)),
       // Layers in reverse; each writes the gradient of its input, the previous layer's output.
       bindBackward: (dOutput, dInput = null) => {
+        const op = `${this.name}.bindBackward`;
+        checkGrad(op, "dOutput", dOutput, gpu, x);
+        if (dInput != null) checkGrad(op, "dInput", dInput, gpu, input);
         const backwards: Encodable[] = [];
         let d = dOutput;
         for (let i = bound.length - 1; i >= 0; i--) {
@@ -151,14 +182,25 @@ export interface MlpOptions {
  * @param dims Widths, input first, e.g. [784, 256, 128].
  * @param options Activation and normalisation.
  * @returns The network.
- * @throws {TypeError} When a width is not a number.
+ * @throws {TypeError} When `store` is not a ParameterStore, `dims` is not an array, a width is not a number,
+ * `options` is not an object, `options.activation` or `options.name` is not a string, or `options.normalize` not a
+ * boolean.
  * @throws {RangeError} When `dims` has fewer than two widths, a width is not an integer >= 1, `options.activation`
- * is unknown (with three widths or more), `store` is built, or a parameter name is taken.
+ * is unknown, `options.name` is empty, `store` is built, or a parameter name is taken.
  */
 export function mlp(store: ParameterStore, dims: readonly number[], options: MlpOptions = {}): Sequential {
-  if (!Array.isArray(dims) || dims.length < 2) rangeError("mlp", "dims", "at least two widths", dims);
+  const op = "mlp";
+  if (!(store instanceof ParameterStore)) typeError(op, "store", "a ParameterStore", store);
+  if (store.built) rangeError(op, "store", "not built yet (declare every layer, then build)", "built");
+  if (!Array.isArray(dims)) typeError(op, "dims", "an array of widths", dims);
+  if (dims.length < 2) rangeError(op, "dims", "at least two widths", dims);
+  dims.forEach((d, i) => checkInt(op, `dims[${i}]`, d, 1));
+  checkObject(op, "options", options);
   const activation = options.activation ?? "relu";
+  checkEnum(op, "options.activation", activation, ACTIVATIONS);
   const prefix = options.name ?? "mlp";
+  checkString(op, "options.name", prefix, true);
+  if (options.normalize !== undefined) checkBool(op, "options.normalize", options.normalize);
   const layers: Layer[] = [];
   for (let i = 0; i + 1 < dims.length; i++) {
     if (i > 0) layers.push(new ActivationLayer(activation));
@@ -185,9 +227,10 @@ export interface TwoTowerOptions extends Omit<MlpOptions, "name"> {
  * @param dims Widths, input first.
  * @param options Sharing, activation, normalisation.
  * @returns The two encoders.
- * @throws {TypeError} When a width is not a number.
+ * @throws {TypeError} When an argument has the wrong type (see {@linkcode mlp}), or `options.shared` is not a
+ * boolean.
  * @throws {RangeError} When `dims` has fewer than two widths, a width is not an integer >= 1, `options.activation`
- * is unknown (with three widths or more), `store` is built, or a parameter name is taken.
+ * is unknown, `store` is built, or a parameter name is taken.
  *
  * @example Separate towers
  * ```ts
@@ -206,7 +249,9 @@ export function twoTower(
   dims: readonly number[],
   options: TwoTowerOptions = {},
 ): { query: Sequential; candidate: Sequential } {
+  checkObject("twoTower", "options", options);
   const { shared = true, ...rest } = options;
+  checkBool("twoTower", "options.shared", shared);
   if (shared) {
     const encoder = mlp(store, dims, { ...rest, name: "encoder" });
     return { query: encoder, candidate: encoder };

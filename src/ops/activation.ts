@@ -6,29 +6,37 @@
  */
 
 import shader from "../../shaders/activation.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { checkEnum, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, type Tensor } from "../gpu/tensor.ts";
 
 /** The activations a layer can use. */
 export type Activation = "relu" | "gelu" | "tanh";
 
-const CODE: Record<Activation, number> = { relu: 0, gelu: 1, tanh: 2 };
+/** The activations, in the order of their WGSL codes (`ACT`). */
+export const ACTIVATIONS: readonly Activation[] = ["relu", "gelu", "tanh"];
 const WG = 64;
 
-function checkSame(op: string, name: string, t: Tensor, like: Tensor): void {
-  if (!(t instanceof Tensor)) typeError(op, name, "a Tensor", t);
-  if (t.size !== like.size || t.dtype !== "f32") {
-    rangeError(op, `${name}.shape`, `[${like.shape.join(", ")}] (f32)`, t.shape);
-  }
+function checkSame(gpu: Gpu, op: string, name: string, t: Tensor, like: Tensor): void {
+  checkTensor(op, name, t, gpu, "f32");
+  if (t.size !== like.size) rangeError(op, `${name}.shape`, `[${like.shape.join(", ")}] (f32)`, t.shape);
 }
 
-function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, out: Tensor, dY?: Tensor): Kernel {
-  if (!(kind in CODE)) rangeError(op, "kind", '"relu", "gelu" or "tanh"', kind);
-  if (!(x instanceof Tensor) || x.dtype !== "f32") typeError(op, "x", "an f32 Tensor", x);
-  checkSame(op, "out", out, x);
-  if (dY) checkSame(op, "dY", dY, x);
+function bind(
+  gpu: Gpu,
+  op: string,
+  kind: Activation,
+  entry: string,
+  x: Tensor,
+  [outName, out]: [string, Tensor],
+  dY?: Tensor,
+): Kernel {
+  checkGpu(op, gpu);
+  checkEnum(op, "kind", kind, ACTIVATIONS);
+  checkTensor(op, "x", x, gpu, "f32");
+  if (entry === "act_backward") checkSame(gpu, op, "dY", dY!, x);
+  checkSame(gpu, op, outName, out, x);
   return new Kernel(gpu, {
     op,
     shader,
@@ -37,7 +45,7 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
     uniforms: { dims: new Uint32Array([x.size, 0, 0, 0]) },
     workgroupSize: WG,
     threads: x.size,
-    constants: { ACT: CODE[kind] },
+    constants: { ACT: ACTIVATIONS.indexOf(kind) },
   });
 }
 
@@ -49,8 +57,9 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
  * @param x Input, any shape.
  * @param y Output, the size of x.
  * @returns The bound work.
- * @throws {TypeError} When `x` is not an f32 Tensor, or `y` is not a Tensor.
- * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `y` is not f32 of x's size.
+ * @throws {TypeError} When `gpu` is not a Gpu, `kind` is not a string, or `x` or `y` is not a live f32 Tensor of
+ * `gpu`.
+ * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `y` is not of x's size.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -67,7 +76,7 @@ function bind(gpu: Gpu, op: string, kind: Activation, entry: string, x: Tensor, 
  * ```
  */
 export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tensor): Encodable {
-  return bind(gpu, "activationForward", kind, "act_forward", x, y);
+  return bind(gpu, "activationForward", kind, "act_forward", x, ["y", y]);
 }
 
 /**
@@ -79,11 +88,12 @@ export function activationForward(gpu: Gpu, kind: Activation, x: Tensor, y: Tens
  * @param dY Gradient with respect to the output.
  * @param dX Gradient with respect to the input (written).
  * @returns The bound work.
- * @throws {TypeError} When `x` is not an f32 Tensor, or `dY` or `dX` is not a Tensor.
- * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `dY` or `dX` is not f32 of x's size.
+ * @throws {TypeError} When `gpu` is not a Gpu, `kind` is not a string, or `x`, `dY` or `dX` is not a live f32
+ * Tensor of `gpu`.
+ * @throws {RangeError} When `kind` is not "relu", "gelu" or "tanh", or `dY` or `dX` is not of x's size.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  */
 export function activationBackward(gpu: Gpu, kind: Activation, x: Tensor, dY: Tensor, dX: Tensor): Encodable {
-  return bind(gpu, "activationBackward", kind, "act_backward", x, dX, dY);
+  return bind(gpu, "activationBackward", kind, "act_backward", x, ["dX", dX], dY);
 }

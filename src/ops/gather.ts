@@ -7,10 +7,10 @@
  */
 
 import shader from "../../shaders/gather.wgsl" with { type: "text" };
-import { checkInt, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkObject, checkRange, F32_MAX, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, type Tensor } from "../gpu/tensor.ts";
 
 const WG = 256;
 
@@ -47,8 +47,11 @@ export interface GatherOptions {
  *
  * @param width Bytes per row.
  * @returns ceil(width / 4).
+ * @throws {TypeError} When `width` is not a number.
+ * @throws {RangeError} When `width` is not an integer >= 1.
  */
 export function wordsPerRow(width: number): number {
+  checkInt("wordsPerRow", "width", width, 1);
   return Math.ceil(width / 4);
 }
 
@@ -89,10 +92,12 @@ export function packBytes(bytes: Uint8Array, rows: number, width: number): Uint3
  * @param out f32 [R, width].
  * @param options Scale, shift, warps.
  * @returns The bound work.
- * @throws {TypeError} When `ids` is not a u32 Tensor, a layout or option number is not a number, or `options.warps`
- * is given without `layout.imageShape`.
- * @throws {RangeError} When a layout size is not an integer >= 1, `layout.imageShape` does not multiply to the
- * width, `data`, `out` or `options.warps` has the wrong dtype or size, or a scale or shift is not finite.
+ * @throws {TypeError} When `gpu` is not a Gpu; `layout` or `options` is not an object; `data` is not a live u32
+ * Tensor of `gpu`, `ids` not a u32 one, `out` or `options.warps` not an f32 one; a layout or option number is not a
+ * number; `layout.imageShape` is not an array; or `options.warps` is given without `layout.imageShape`.
+ * @throws {RangeError} When a layout size is not an integer >= 1, `layout.imageShape` is not two of them that
+ * multiply to the width, `data`, `out` or `options.warps` has the wrong size, or a scale or shift is not a finite
+ * f32.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -118,21 +123,30 @@ export function gatherBytes(
   options: GatherOptions = {},
 ): Encodable {
   const op = "gatherBytes";
+  checkGpu(op, gpu);
+  checkObject(op, "layout", layout);
+  checkObject(op, "options", options);
   checkInt(op, "layout.rows", layout.rows, 1);
   checkInt(op, "layout.width", layout.width, 1);
   const words = wordsPerRow(layout.width);
-  if (!(data instanceof Tensor) || data.dtype !== "u32" || data.size !== layout.rows * words) {
-    rangeError(op, "data", `a u32 Tensor of rows·ceil(width/4) = ${layout.rows * words} words`, data?.shape);
+  checkTensor(op, "data", data, gpu, "u32");
+  if (data.size !== layout.rows * words) {
+    rangeError(op, "data", `a u32 Tensor of rows·ceil(width/4) = ${layout.rows * words} words`, data.shape);
   }
-  if (!(ids instanceof Tensor) || ids.dtype !== "u32") typeError(op, "ids", "a u32 Tensor", ids?.dtype);
+  checkTensor(op, "ids", ids, gpu, "u32");
   const rows = ids.size;
-  if (!(out instanceof Tensor) || out.dtype !== "f32" || out.size !== rows * layout.width) {
-    rangeError(op, "out.shape", `[${rows}, ${layout.width}] (f32)`, out?.shape);
-  }
+  checkTensor(op, "out", out, gpu, "f32");
+  if (out.size !== rows * layout.width) rangeError(op, "out.shape", `[${rows}, ${layout.width}] (f32)`, out.shape);
   const scale = options.scale ?? 1 / 255;
   const shift = options.shift ?? 0;
   checkRange(op, "options.scale", scale, -F32_MAX, F32_MAX, "a finite f32");
   checkRange(op, "options.shift", shift, -F32_MAX, F32_MAX, "a finite f32");
+  if (layout.imageShape !== undefined && !Array.isArray(layout.imageShape)) {
+    typeError(op, "layout.imageShape", "[height, width]", layout.imageShape);
+  }
+  if (layout.imageShape !== undefined && layout.imageShape.length !== 2) {
+    rangeError(op, "layout.imageShape", "[height, width]", layout.imageShape);
+  }
   const [imageH, imageW] = layout.imageShape ?? [1, layout.width];
   checkInt(op, "layout.imageShape[0]", imageH, 1);
   checkInt(op, "layout.imageShape[1]", imageW, 1);
@@ -142,13 +156,15 @@ export function gatherBytes(
   const { warps, photometric } = options;
   if (warps !== undefined) {
     if (!layout.imageShape) typeError(op, "layout.imageShape", "given when options.warps is", undefined);
-    if (!(warps instanceof Tensor) || warps.dtype !== "f32" || warps.size !== rows * WARP_FLOATS) {
-      rangeError(op, "options.warps.shape", `[${rows}, ${WARP_FLOATS}] (f32, one mat3x3 per row)`, warps?.shape);
+    checkTensor(op, "options.warps", warps, gpu, "f32");
+    if (warps.size !== rows * WARP_FLOATS) {
+      rangeError(op, "options.warps.shape", `[${rows}, ${WARP_FLOATS}] (f32, one mat3x3 per row)`, warps.shape);
     }
   }
   if (photometric !== undefined) {
     if (warps === undefined) typeError(op, "options.warps", "given when options.photometric is", undefined);
-    if (!(photometric instanceof Tensor) || photometric.dtype !== "f32" || photometric.size !== rows * 4) {
+    checkTensor(op, "options.photometric", photometric, gpu, "f32");
+    if (photometric.size !== rows * 4) {
       rangeError(op, "options.photometric.shape", `[${rows}, 4] (f32)`, photometric?.shape);
     }
   }

@@ -6,16 +6,24 @@
  */
 
 import shader from "../../shaders/l2norm.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, type Tensor } from "../gpu/tensor.ts";
 
 const WG = 64;
 
-function check(op: string, name: string, t: Tensor, rows: number, dim: number): void {
-  if (!(t instanceof Tensor)) typeError(op, name, "a Tensor", t);
-  if (t.size !== rows * dim || t.dtype !== "f32") rangeError(op, `${name}.shape`, `[${rows}, ${dim}] (f32)`, t.shape);
+/** Checks the tensor whose [rows, D] sets the others' shapes. */
+function checkRows(gpu: Gpu, op: string, name: string, t: Tensor): [number, number] {
+  checkGpu(op, gpu);
+  checkTensor(op, name, t, gpu, "f32");
+  if (t.shape.length !== 2) rangeError(op, `${name}.shape`, "[rows, D]", t.shape);
+  return [t.shape[0], t.shape[1]];
+}
+
+function check(gpu: Gpu, op: string, name: string, t: Tensor, rows: number, dim: number): void {
+  checkTensor(op, name, t, gpu, "f32");
+  if (t.size !== rows * dim) rangeError(op, `${name}.shape`, `[${rows}, ${dim}] (f32)`, t.shape);
 }
 
 function bind(
@@ -45,8 +53,8 @@ function bind(
  * @param z Output [rows, D].
  * @param norms Output [rows]: the clamped norms.
  * @returns The bound work.
- * @throws {TypeError} When `h` is not a 2-D Tensor, or `z` or `norms` is not a Tensor.
- * @throws {RangeError} When `z` is not f32 [rows, D] or `norms` not f32 [rows].
+ * @throws {TypeError} When `gpu` is not a Gpu, or `h`, `z` or `norms` is not a live f32 Tensor of `gpu`.
+ * @throws {RangeError} When `h` is not 2-D, `z` not [rows, D] or `norms` not [rows].
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -65,10 +73,9 @@ function bind(
  */
 export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): Encodable {
   const op = "l2normForward";
-  if (!(h instanceof Tensor) || h.shape.length !== 2) typeError(op, "h", "a [rows, D] Tensor", h?.shape);
-  const [rows, dim] = h.shape;
-  check(op, "z", z, rows, dim);
-  check(op, "norms", norms, rows, 1);
+  const [rows, dim] = checkRows(gpu, op, "h", h);
+  check(gpu, op, "z", z, rows, dim);
+  check(gpu, op, "norms", norms, rows, 1);
   return bind(gpu, op, "l2norm_forward", { h, out: z, norms }, rows, dim);
 }
 
@@ -81,17 +88,16 @@ export function l2normForward(gpu: Gpu, h: Tensor, z: Tensor, norms: Tensor): En
  * @param dZ Gradient with respect to z.
  * @param dH Gradient with respect to h (written).
  * @returns The bound work.
- * @throws {TypeError} When `z` is not a 2-D Tensor, or `norms`, `dZ` or `dH` is not a Tensor.
- * @throws {RangeError} When `norms` is not f32 [rows], or `dZ` or `dH` not f32 [rows, D].
+ * @throws {TypeError} When `gpu` is not a Gpu, or `z`, `norms`, `dZ` or `dH` is not a live f32 Tensor of `gpu`.
+ * @throws {RangeError} When `z` is not 2-D, `norms` not [rows], or `dZ` or `dH` not [rows, D].
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  */
 export function l2normBackward(gpu: Gpu, z: Tensor, norms: Tensor, dZ: Tensor, dH: Tensor): Encodable {
   const op = "l2normBackward";
-  if (!(z instanceof Tensor) || z.shape.length !== 2) typeError(op, "z", "a [rows, D] Tensor", z?.shape);
-  const [rows, dim] = z.shape;
-  check(op, "norms", norms, rows, 1);
-  check(op, "dZ", dZ, rows, dim);
-  check(op, "dH", dH, rows, dim);
+  const [rows, dim] = checkRows(gpu, op, "z", z);
+  check(gpu, op, "norms", norms, rows, 1);
+  check(gpu, op, "dZ", dZ, rows, dim);
+  check(gpu, op, "dH", dH, rows, dim);
   return bind(gpu, op, "l2norm_backward", { h: z, out: dH, norms, g: dZ }, rows, dim);
 }

@@ -14,10 +14,10 @@
  */
 
 import shader from "../../shaders/matmul.wgsl" with { type: "text" };
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { checkBool, checkEnum, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { timeGpu } from "../gpu/timing.ts";
 
 /** Which operands are transposed. */
@@ -68,10 +68,17 @@ export interface MatmulOptions {
 const OP = "matmul";
 const FORMS: readonly MatmulForm[] = ["nn", "nt", "tn"];
 
-function check2d(arg: string, t: Tensor): void {
+function check2d(arg: string, t: Tensor, gpu?: Gpu): void {
   if (!(t instanceof Tensor)) typeError(OP, arg, "a Tensor", t);
+  checkTensor(OP, arg, t, gpu ?? t.gpu, "f32");
   if (t.shape.length !== 2) rangeError(OP, `${arg}.shape`, "two-dimensional", t.shape);
-  if (t.dtype !== "f32") typeError(OP, `${arg}.dtype`, '"f32"', t.dtype);
+}
+
+/** Checks a variant name: a key of {@linkcode MATMUL_VARIANTS} itself, never one of its prototype's. */
+function checkVariant(op: string, arg: string, name: unknown): asserts name is string {
+  const names = Object.keys(MATMUL_VARIANTS);
+  if (typeof name !== "string") typeError(op, arg, `one of ${names.join(", ")}`, name);
+  if (!Object.hasOwn(MATMUL_VARIANTS, name)) rangeError(op, arg, `one of ${names.join(", ")}`, name);
 }
 
 /**
@@ -80,12 +87,18 @@ function check2d(arg: string, t: Tensor): void {
  * @param a Left operand.
  * @param b Right operand.
  * @param form Operand layout.
+ * @param gpu The context both must belong to (default a's).
  * @returns The dimensions.
  */
-export function matmulShape(a: Tensor, b: Tensor, form: MatmulForm = "nn"): { m: number; n: number; k: number } {
-  check2d("a", a);
-  check2d("b", b);
-  if (!FORMS.includes(form)) rangeError(OP, "options.form", '"nn", "nt" or "tn"', form);
+export function matmulShape(
+  a: Tensor,
+  b: Tensor,
+  form: MatmulForm = "nn",
+  gpu?: Gpu,
+): { m: number; n: number; k: number } {
+  check2d("a", a, gpu);
+  check2d("b", b, gpu ?? a.gpu);
+  checkEnum(OP, "options.form", form, FORMS);
   const [m, k] = form === "tn" ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [kb, n] = form === "nt" ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (k !== kb) {
@@ -166,27 +179,30 @@ export class MatmulKernel implements Encodable {
    * @param a Left operand.
    * @param b Right operand.
    * @param options Form, bias, output, variant.
-   * @throws {TypeError} When `a` or `b` is not an f32 Tensor, or `options.bias` or `options.out` is not a Tensor.
+   * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, `a`, `b`, `options.bias` or
+   * `options.out` is not a live f32 Tensor of `gpu`, `options.form` or `options.variant` is not a string, or
+   * `options.accumulate` is not a boolean.
    * @throws {RangeError} When an operand is not 2-D or the shapes disagree for the form, `options.form` or
-   * `options.variant` is unknown, `options.bias` is not f32 [N], `options.out` is not f32 [M, N] or overlaps an
+   * `options.variant` is unknown, `options.bias` is not [N], `options.out` is not [M, N] or overlaps an
    * operand, `options.accumulate` is set without `options.out`, or the grid exceeds the device's limit.
    * @throws {OutOfMemoryError} When the output exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = {}) {
+    checkGpu(OP, gpu);
+    checkObject(OP, "options", options);
     const form = options.form ?? "nn";
-    const { m, n, k } = matmulShape(a, b, form);
+    const { m, n, k } = matmulShape(a, b, form, gpu);
     const { bias, out, accumulate = false } = options;
+    checkBool(OP, "options.accumulate", accumulate);
     if (bias !== undefined) {
-      if (!(bias instanceof Tensor)) typeError(OP, "options.bias", "a Tensor", bias);
-      if (bias.size !== n || bias.dtype !== "f32") {
-        rangeError(OP, "options.bias.shape", `[${n}] (f32, one per column of C)`, bias.shape);
-      }
+      checkTensor(OP, "options.bias", bias, gpu, "f32");
+      if (bias.size !== n) rangeError(OP, "options.bias.shape", `[${n}] (f32, one per column of C)`, bias.shape);
     }
     if (out !== undefined) {
-      if (!(out instanceof Tensor)) typeError(OP, "options.out", "a Tensor", out);
-      if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n || out.dtype !== "f32") {
+      checkTensor(OP, "options.out", out, gpu, "f32");
+      if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n) {
         rangeError(OP, "options.out.shape", `[${m}, ${n}] (f32)`, out.shape);
       }
       if (out.overlaps(a) || out.overlaps(b) || (bias !== undefined && out.overlaps(bias))) {
@@ -196,8 +212,8 @@ export class MatmulKernel implements Encodable {
       rangeError(OP, "options.out", "given when options.accumulate is true", out);
     }
     const variantName = options.variant ?? defaultVariant(gpu, form);
+    checkVariant(OP, "options.variant", variantName);
     const variant = MATMUL_VARIANTS[variantName];
-    if (!variant) rangeError(OP, "options.variant", `one of ${Object.keys(MATMUL_VARIANTS).join(", ")}`, variantName);
     const groups: [number, number] = [
       Math.max(1, Math.ceil(n / (variant.wgX * variant.tn))),
       Math.max(1, Math.ceil(m / (variant.wgY * variant.tm))),
@@ -214,25 +230,30 @@ export class MatmulKernel implements Encodable {
     this.k = k;
     this.variant = variantName;
     this.out = out ?? Tensor.empty(gpu, [m, n]);
-    this.#kernel = new Kernel(gpu, {
-      op: OP,
-      shader,
-      entry: `matmul_${variant.entry}`,
-      bindings: { A: a, B: b, bias: bias ?? gpu.dummy, C: this.out },
-      uniforms: { dims: new Uint32Array([m, n, k, 0]) },
-      workgroups: groups,
-      constants: {
-        TRANS_A: form === "tn",
-        TRANS_B: form === "nt",
-        HAS_BIAS: bias !== undefined,
-        ACCUMULATE: accumulate,
-        WG_X: variant.wgX,
-        WG_Y: variant.wgY,
-        TM: variant.tm,
-        TN: variant.tn,
-        BK: variant.bk ?? 16,
-      },
-    });
+    try {
+      this.#kernel = new Kernel(gpu, {
+        op: OP,
+        shader,
+        entry: `matmul_${variant.entry}`,
+        bindings: { A: a, B: b, bias: bias ?? gpu.dummy, C: this.out },
+        uniforms: { dims: new Uint32Array([m, n, k, 0]) },
+        workgroups: groups,
+        constants: {
+          TRANS_A: form === "tn",
+          TRANS_B: form === "nt",
+          HAS_BIAS: bias !== undefined,
+          ACCUMULATE: accumulate,
+          WG_X: variant.wgX,
+          WG_Y: variant.wgY,
+          TM: variant.tm,
+          TN: variant.tn,
+          BK: variant.bk ?? 16,
+        },
+      });
+    } catch (error) {
+      if (out === undefined) this.out.destroy(); // a pending GPU error or a lost device: hold nothing
+      throw error;
+    }
   }
 
   /**
@@ -259,7 +280,8 @@ export class MatmulKernel implements Encodable {
  * @param b Right operand, f32 [K, N] ([N, K] in form "nt").
  * @param options Form, bias, output, variant.
  * @returns C, f32 [M, N] (`options.out` when given).
- * @throws {TypeError} When `a` or `b` is not an f32 Tensor, or `options.bias` or `options.out` is not a Tensor.
+ * @throws {TypeError} When an argument has the wrong type, or a tensor is not a live f32 Tensor of `gpu` (see
+ * {@linkcode MatmulKernel}'s constructor).
  * @throws {RangeError} When the operands or options do not fit (see {@linkcode MatmulKernel}'s constructor).
  * @throws {OutOfMemoryError} When the output exceeds the device's buffer limits.
  * @throws {GpuError} When an earlier op's GPU error is pending.
@@ -304,11 +326,13 @@ export interface MatmulTrial {
  * small shapes on llvmpipe (see the README's benchmark notes).
  *
  * @param gpu The context.
- * @param options Shape to tune at (default 512³) and runs per variant.
+ * @param options Shape to tune at (default 512³), runs per variant, and the variants (default all but naive).
  * @returns Every trial, fastest first within each form.
- * @throws {TypeError} When `options.iterations` is not a number.
- * @throws {RangeError} When `options.size` is not an integer >= 0, `options.iterations` not one >= 1, or a name in
- * `options.variants` is not a key of {@linkcode MATMUL_VARIANTS}.
+ * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, `options.size` or `options.iterations`
+ * is not a number, or `options.variants` is not an array of strings.
+ * @throws {RangeError} When `options.size` is not an integer >= 1 whose size² floats fit one storage binding,
+ * `options.iterations` not one >= 1, or `options.variants` is empty or names something that is not a key of
+ * {@linkcode MATMUL_VARIANTS}; all before any GPU work.
  * @throws {OutOfMemoryError} When the size² operands exceed the device's buffer limits.
  * @throws {GpuError} When an earlier op's GPU error is pending, or a timed kernel causes one.
  * @throws {DeviceLostError} When the device is lost.
@@ -327,23 +351,37 @@ export async function tuneMatmul(
   gpu: Gpu,
   options: { size?: number; iterations?: number; variants?: readonly string[] } = {},
 ): Promise<MatmulTrial[]> {
+  const op = "tuneMatmul";
+  checkGpu(op, gpu);
+  checkObject(op, "options", options);
   const size = options.size ?? 512;
+  const maxSize = Math.floor(Math.sqrt(gpu.limits.maxStorageBufferBindingSize / 4));
+  checkInt(op, "options.size", size, 1, maxSize);
+  const iterations = options.iterations ?? 3;
+  checkInt(op, "options.iterations", iterations, 1);
   const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
-  const a = Tensor.zeros(gpu, [size, size]);
-  const b = Tensor.zeros(gpu, [size, size]);
-  const out = Tensor.empty(gpu, [size, size]);
+  if (!Array.isArray(names)) typeError(op, "options.variants", "an array of variant names", names);
+  if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
+  names.forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
+  const tensors: Tensor[] = [];
   const trials: MatmulTrial[] = [];
   try {
+    const a = Tensor.zeros(gpu, [size, size]);
+    tensors.push(a);
+    const b = Tensor.zeros(gpu, [size, size]);
+    tensors.push(b);
+    const out = Tensor.empty(gpu, [size, size]);
+    tensors.push(out);
     for (const form of FORMS) {
       const forForm: MatmulTrial[] = [];
       for (const variant of names) {
         const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
-        const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
-          op: `tuneMatmul:${variant}`,
-          warmup: 1,
-          iterations: options.iterations ?? 3,
-        });
-        kernel.destroy();
+        let t;
+        try {
+          t = await timeGpu(gpu, (pass) => kernel.encode(pass), { op: `tuneMatmul:${variant}`, warmup: 1, iterations });
+        } finally {
+          kernel.destroy();
+        }
         forForm.push({ form, variant, medianMs: t.medianMs, gflops: (2 * size ** 3) / (t.medianMs * 1e6) });
       }
       forForm.sort((x, y) => x.medianMs - y.medianMs);
@@ -351,9 +389,7 @@ export async function tuneMatmul(
       for (const trial of forForm) trials.push(trial);
     }
   } finally {
-    a.destroy();
-    b.destroy();
-    out.destroy();
+    for (const t of tensors) t.destroy();
   }
   return trials;
 }

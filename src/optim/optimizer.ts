@@ -8,11 +8,20 @@
  */
 
 import shader from "../../shaders/optim.wgsl" with { type: "text" };
-import { checkInt, checkNumber, checkRange, F32_MAX, F32_MIN_NORMAL, rangeError } from "../gpu/_check.ts";
+import {
+  checkEnum,
+  checkInt,
+  checkNumber,
+  checkObject,
+  checkRange,
+  F32_MAX,
+  F32_MIN_NORMAL,
+  typeError,
+} from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import type { ParameterStore } from "../nn/parameters.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
+import { ParameterStore } from "../nn/parameters.ts";
 
 /** Which update rule. */
 export type OptimizerKind = "sgd" | "adam" | "adamw";
@@ -46,11 +55,13 @@ const HYPER_BYTES = 64;
  * Warm-up then cosine decay: lr rises linearly to `peak` over `warmup`
  * steps, then follows a half cosine down to `floor` at `total`.
  *
- * @param options Peak, floor, warm-up steps and total steps.
- * @returns The schedule, a function of the step (1-based).
- * @throws {TypeError} When `peak`, `warmup` or `total` is not a number.
- * @throws {RangeError} When `peak` is not finite and > 0, `warmup` not an integer >= 0, or `total` not one >=
- * max(1, warmup).
+ * @param options Peak, floor (default 0), warm-up steps and total steps.
+ * @returns The schedule, a function of the step (1-based), which throws a TypeError for a step that is not a
+ * number and a RangeError for one that is not an integer >= 0.
+ * @throws {TypeError} When `options` is not an object, or `options.peak`, `floor`, `warmup` or `total` is not a
+ * number.
+ * @throws {RangeError} When `options.peak` is not finite and > 0, `floor` not finite in [0, peak], `warmup` not an
+ * integer >= 0, or `total` not one >= max(1, warmup).
  *
  * @example
  * ```ts
@@ -65,11 +76,14 @@ const HYPER_BYTES = 64;
 export function warmupCosine(
   options: { peak: number; floor?: number; warmup: number; total: number },
 ): (step: number) => number {
+  checkObject("warmupCosine", "options", options);
   const { peak, floor = 0, warmup, total } = options;
-  checkNumber("warmupCosine", "peak", peak, (v) => v > 0, "> 0");
-  checkInt("warmupCosine", "warmup", warmup, 0);
-  checkInt("warmupCosine", "total", total, Math.max(1, warmup));
+  checkNumber("warmupCosine", "options.peak", peak, (v) => v > 0, "> 0");
+  checkNumber("warmupCosine", "options.floor", floor, (v) => v >= 0 && v <= peak, `in [0, peak (${peak})]`);
+  checkInt("warmupCosine", "options.warmup", warmup, 0);
+  checkInt("warmupCosine", "options.total", total, Math.max(1, warmup));
   return (step) => {
+    checkInt("warmupCosine schedule", "step", step, 0);
     if (step <= warmup) return (peak * step) / Math.max(1, warmup);
     const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
     return floor + 0.5 * (peak - floor) * (1 + Math.cos(Math.PI * progress));
@@ -96,8 +110,9 @@ export function resolveOptimizerOptions(
   options: OptimizerOptions,
   prefix = "options",
 ): ResolvedOptimizerOptions {
-  const kind = options?.kind;
-  if (!["sgd", "adam", "adamw"].includes(kind)) rangeError(op, `${prefix}.kind`, '"sgd", "adam" or "adamw"', kind);
+  checkObject(op, prefix, options);
+  const kind = options.kind;
+  checkEnum(op, `${prefix}.kind`, kind, ["sgd", "adam", "adamw"] as const);
   const o = {
     kind,
     lr: options.lr,
@@ -161,6 +176,7 @@ export class Optimizer implements Encodable {
   readonly #partial: Tensor;
   readonly #options: ResolvedOptimizerOptions;
   #step = 0;
+  #destroyed = false;
 
   /**
    * Validates the options, then allocates the moments (zero) and binds once.
@@ -168,21 +184,25 @@ export class Optimizer implements Encodable {
    * @param gpu The context.
    * @param store The parameters (built).
    * @param options Rule and hyper-parameters.
-   * @throws {TypeError} When `options.lr` is neither a number nor a function, or another hyper-parameter is not a
-   * number.
+   * @throws {TypeError} When `gpu` is not a Gpu, `store` is not a ParameterStore of it (or is destroyed), `options`
+   * is not an object, `options.kind` is not a string, `options.lr` is neither a number nor a function, or another
+   * hyper-parameter is not a number.
    * @throws {RangeError} When `options.kind` is unknown, a hyper-parameter is out of its documented range, or `store`
    * is not built.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, store: ParameterStore, options: OptimizerOptions) {
+    checkGpu(OP, gpu);
+    if (!(store instanceof ParameterStore)) typeError(OP, "store", "a ParameterStore", store);
+    if (store.gpu !== gpu) typeError(OP, "store", "a ParameterStore of the same Gpu", "a store of another Gpu");
     const o = resolveOptimizerOptions(OP, options);
     const kind = o.kind;
+    const n = store.params.size; // throws when the store is not built, before anything is allocated
     this.kind = kind;
     this.#options = o;
     this.#gpu = gpu;
     this.#store = store;
-    const n = store.params.size;
     this.m = Tensor.zeros(gpu, [n]);
     this.v = Tensor.zeros(gpu, [kind === "sgd" ? 1 : n]);
     this.clip = Tensor.from(gpu, new Float32Array([1, 0]), [2]);
@@ -240,10 +260,13 @@ export class Optimizer implements Encodable {
    * once per submitted step, after the backward.
    *
    * @param pass An open compute pass.
-   * @throws {TypeError} When the `options.lr` function returns something other than a number.
+   * @throws {TypeError} When the optimizer is destroyed, or the `options.lr` function returns something other than
+   * a number.
    * @throws {RangeError} When the `options.lr` function returns a negative or non-finite rate.
    */
   encode(pass: GPUComputePassEncoder): void {
+    // Its uniform is back in the pool after destroy, where another owner may hold it.
+    if (this.#destroyed) typeError(`${OP}.encode`, "the optimizer", "live (not destroyed)", "destroyed");
     const lr = this.nextLearningRate;
     checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
     checkRange(OP, "learning rate", lr, 0, F32_MAX, "from options.lr, a finite f32");
@@ -283,8 +306,10 @@ export class Optimizer implements Encodable {
     return this.#store;
   }
 
-  /** Frees the moments and buffers (not the parameters). */
+  /** Frees the moments and buffers (not the parameters). Later calls do nothing. */
   destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
     for (const k of this.#kernels) k.destroy();
     for (const t of [this.m, this.v, this.clip, this.#partial]) t.destroy();
     this.#gpu.release(this.#hyper);

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
-import { Rng } from "../data/random.ts";
+import { checkArrayLike, checkBool, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
+import { checkSeed, Rng } from "../data/random.ts";
 import type { Stateful } from "../train/state.ts";
 
 /** Options of {@linkcode BatchNegativeSampler}. */
@@ -57,20 +57,27 @@ export class BatchNegativeSampler implements Stateful<number> {
    * Checks the options.
    *
    * @param options Batch, K_max, label exclusion, seed.
-   * @throws {TypeError} When `options.batch` or `options.kMax` is not a number.
-   * @throws {RangeError} When `options.batch` is not an integer >= 2, or `options.kMax` not one in [1, batch − 1].
+   * @throws {TypeError} When `options` is not an object, `options.batch`, `options.kMax` or `options.seed` is not a
+   * number, or `options.excludeSameLabel` not a boolean.
+   * @throws {RangeError} When `options.batch` is not an integer >= 2, `options.kMax` not one in [1, batch − 1], or
+   * `options.seed` not finite.
    */
   constructor(options: BatchNegativeSamplerOptions) {
     const op = "BatchNegativeSampler";
+    checkObject(op, "options", options);
     checkInt(op, "options.batch", options.batch, 2);
     const queue = options.queue ?? 0;
     checkInt(op, "options.queue", queue, 0);
     // Drawn with replacement, K could exceed the candidates; it may not exceed what one step can offer.
     checkInt(op, "options.kMax", options.kMax, 1, options.batch - 1 + queue);
+    const exclude = options.excludeSameLabel ?? false;
+    checkBool(op, "options.excludeSameLabel", exclude);
+    const seed = options.seed ?? 0;
+    checkSeed(op, "options.seed", seed);
     this.batch = options.batch;
     this.kMax = options.kMax;
-    this.excludeSameLabel = options.excludeSameLabel ?? false;
-    this.#rng = new Rng(options.seed ?? 0);
+    this.excludeSameLabel = exclude;
+    this.#rng = new Rng(seed);
     this.#eligible = new Uint32Array(options.batch);
   }
 
@@ -83,6 +90,8 @@ export class BatchNegativeSampler implements Stateful<number> {
    * Restores a state saved from {@linkcode BatchNegativeSampler.state}.
    *
    * @param state The state.
+   * @throws {TypeError} When `state` is not a number.
+   * @throws {RangeError} When `state` is NaN or ±Infinity.
    */
   setState(state: number): void {
     this.#rng.setState(state);
@@ -96,6 +105,7 @@ export class BatchNegativeSampler implements Stateful<number> {
    * @param out Where to write (allocated when absent).
    * @param queue The queue's filled slot count and every slot's label (−1 unknown), when negatives come from it too.
    * @returns The table.
+   * @throws {TypeError} When `labels` is given but not array-like, or `out` is given but not a Uint32Array.
    * @throws {RangeError} When excluding and `labels.length` is not `batch`, or `out.length` is not batch·(1 + kMax).
    */
   sample(
@@ -106,9 +116,11 @@ export class BatchNegativeSampler implements Stateful<number> {
     const op = "BatchNegativeSampler.sample";
     const { batch, kMax } = this;
     const width = kMax + 1;
+    if (labels !== undefined) checkArrayLike(op, "labels", labels, "an array of labels");
     if (this.excludeSameLabel && labels?.length !== batch) {
       rangeError(op, "labels.length", `batch (${batch}) when excludeSameLabel is set`, labels?.length);
     }
+    if (out !== undefined && !(out instanceof Uint32Array)) typeError(op, "out", "a Uint32Array", out);
     const table = out ?? new Uint32Array(batch * width);
     if (table.length !== batch * width) {
       rangeError(op, "out.length", `batch·(1 + kMax) = ${batch * width}`, table.length);

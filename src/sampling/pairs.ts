@@ -8,8 +8,8 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
-import { Rng } from "../data/random.ts";
+import { checkBool, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
+import { checkSeed, Rng } from "../data/random.ts";
 import type { Stateful } from "../train/state.ts";
 
 /** Options of {@linkcode PairSampler}. */
@@ -50,8 +50,8 @@ export class PairSampler implements Stateful<number> {
   /** This batch's labels (anchor i and positive i share labels[i]). */
   readonly labels: Uint32Array;
   readonly #labels: ArrayLike<number>;
-  /** Rows of each label. */
-  readonly #byLabel: Uint32Array[];
+  /** Rows of each label (a map: labels may be any integers, however sparse). */
+  readonly #byLabel: Map<number, Uint32Array>;
   readonly #rng: Rng;
   readonly #sameItem: boolean;
 
@@ -60,33 +60,44 @@ export class PairSampler implements Stateful<number> {
    *
    * @param labels The training labels, one per row, integers ≥ 0.
    * @param options Batch and seed.
-   * @throws {TypeError} When `labels` is not a non-empty array, or `options.batch` is not a number.
-   * @throws {RangeError} When a label is not a non-negative integer, or `options.batch` is not an integer >= 1.
+   * @throws {TypeError} When `labels` is not array-like, `options` is not an object, or `options.batch` or
+   * `options.seed` is not a number.
+   * @throws {RangeError} When `labels` is empty, a label is not an integer in [0, 2³² − 1], `options.batch` is not an
+   * integer >= 1, or `options.seed` is not finite.
    */
   constructor(labels: ArrayLike<number>, options: PairSamplerOptions) {
     const op = "PairSampler";
-    if (labels === null || typeof labels !== "object" || typeof labels.length !== "number" || labels.length < 1) {
+    if (labels === null || typeof labels !== "object" || typeof labels.length !== "number") {
       typeError(op, "labels", "a non-empty array of labels", labels);
     }
-    checkInt(op, "options.batch", options?.batch, 1);
-    let classes = 0;
+    if (labels.length < 1) rangeError(op, "labels", "a non-empty array of labels", labels);
+    checkObject(op, "options", options);
+    checkInt(op, "options.batch", options.batch, 1);
+    const seed = options.seed ?? 0;
+    checkSeed(op, "options.seed", seed);
     for (let i = 0; i < labels.length; i++) {
       const y = labels[i];
       if (!Number.isInteger(y) || y < 0) rangeError(op, `labels[${i}]`, "an integer >= 0", y);
-      classes = Math.max(classes, y + 1);
+      // Labels are copied into `this.labels`, a Uint32Array: each must fit one.
+      if (y > 2 ** 32 - 1) rangeError(op, `labels[${i}]`, "at most 2³² − 1 (a u32)", y);
     }
-    const counts = new Uint32Array(classes);
-    for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
-    this.#byLabel = Array.from(counts, (n) => new Uint32Array(n));
-    counts.fill(0);
-    for (let i = 0; i < labels.length; i++) this.#byLabel[labels[i]][counts[labels[i]]++] = i;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+    this.#byLabel = new Map([...counts].map(([y, n]) => [y, new Uint32Array(n)]));
+    counts.clear();
+    for (let i = 0; i < labels.length; i++) {
+      const n = counts.get(labels[i]) ?? 0;
+      this.#byLabel.get(labels[i])![n] = i;
+      counts.set(labels[i], n + 1);
+    }
     this.batch = options.batch;
     this.anchors = new Uint32Array(options.batch);
     this.positives = new Uint32Array(options.batch);
     this.labels = new Uint32Array(options.batch);
     this.#labels = labels;
-    this.#rng = new Rng(options.seed ?? 0);
+    this.#rng = new Rng(seed);
     this.#sameItem = options.sameItem ?? false;
+    checkBool(op, "options.sameItem", this.#sameItem);
   }
 
   /** The RNG state, for checkpoints. */
@@ -98,6 +109,8 @@ export class PairSampler implements Stateful<number> {
    * Restores a state saved from {@linkcode PairSampler.state}.
    *
    * @param state The state.
+   * @throws {TypeError} When `state` is not a number.
+   * @throws {RangeError} When `state` is NaN or ±Infinity.
    */
   setState(state: number): void {
     this.#rng.setState(state);
@@ -114,7 +127,7 @@ export class PairSampler implements Stateful<number> {
         this.labels[i] = this.#labels[a];
         continue;
       }
-      const same = this.#byLabel[this.#labels[a]];
+      const same = this.#byLabel.get(this.#labels[a])!;
       let p = a;
       // Another item with the anchor's label (the anchor itself only when it is alone in its class).
       for (let tries = 0; p === a && tries < 8; tries++) p = same[Math.floor(rng.next() * same.length)];

@@ -9,8 +9,16 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
-import { Rng } from "../data/random.ts";
+import {
+  checkArrayLike,
+  checkBool,
+  checkInt,
+  checkIntegers,
+  checkObject,
+  rangeError,
+  typeError,
+} from "../gpu/_check.ts";
+import { checkSeed, Rng } from "../data/random.ts";
 import type { Stateful } from "../train/state.ts";
 
 /** Options of {@linkcode PoolSampler}. */
@@ -54,27 +62,39 @@ export class PoolSampler implements Stateful<number> {
    * Checks the options (that every label leaves something to draw, when excluding).
    *
    * @param options Pool size, K_max, labels, seed.
-   * @throws {TypeError} When `options.items` or `options.kMax` is not a number, or `options.excludeSameLabel` is set
-   * without `options.labels`.
+   * @throws {TypeError} When `options` is not an object, `options.items`, `options.kMax` or `options.seed` is not a
+   * number, `options.labels` is not array-like, `options.excludeSameLabel` is not a boolean, or it is set without
+   * `options.labels`.
    * @throws {RangeError} When `options.items` is not an integer >= 2, `options.kMax` not one >= 1,
-   * `options.labels.length` is not `items`, or excluding leaves fewer than two distinct labels.
+   * `options.labels.length` is not `items`, a label is not an integer in [0, 2³² − 1], excluding leaves fewer than
+   * two distinct labels, or `options.seed` is not finite.
    */
   constructor(options: PoolSamplerOptions) {
     const op = "PoolSampler";
+    checkObject(op, "options", options);
     checkInt(op, "options.items", options.items, 2);
     checkInt(op, "options.kMax", options.kMax, 1);
+    const exclude = options.excludeSameLabel ?? false;
+    checkBool(op, "options.excludeSameLabel", exclude);
+    const seed = options.seed ?? 0;
+    checkSeed(op, "options.seed", seed);
+    if (options.labels !== undefined) {
+      checkArrayLike(op, "options.labels", options.labels, "an array of labels");
+      if (options.labels.length !== options.items) {
+        rangeError(op, "options.labels.length", `items (${options.items})`, options.labels.length);
+      }
+      // Copied into a Uint32Array: each label must fit one.
+      checkIntegers(op, "options.labels", options.labels, 0, 2 ** 32 - 1);
+    }
     this.items = options.items;
     this.kMax = options.kMax;
-    this.#exclude = options.excludeSameLabel ?? false;
+    this.#exclude = exclude;
     this.#labels = options.labels ? Uint32Array.from(options.labels) : null;
-    if (this.#labels && this.#labels.length !== this.items) {
-      rangeError(op, "options.labels.length", `items (${this.items})`, this.#labels.length);
-    }
     if (this.#exclude) {
       if (!this.#labels) typeError(op, "options.labels", "given when excludeSameLabel is true", undefined);
       if (new Set(this.#labels).size < 2) rangeError(op, "options.labels", "at least two distinct labels", "one");
     }
-    this.#rng = new Rng(options.seed ?? 0);
+    this.#rng = new Rng(seed);
   }
 
   /** The RNG state, for checkpoints; {@linkcode PoolSampler.setState} restores it. */
@@ -86,6 +106,8 @@ export class PoolSampler implements Stateful<number> {
    * Restores the RNG state saved from {@linkcode PoolSampler.state}.
    *
    * @param state The state.
+   * @throws {TypeError} When `state` is not a number.
+   * @throws {RangeError} When `state` is NaN or ±Infinity.
    */
   setState(state: number): void {
     this.#rng.setState(state);
@@ -97,10 +119,13 @@ export class PoolSampler implements Stateful<number> {
    * @param positives Each anchor's positive item.
    * @param out Where to write [B, 1 + kMax] (allocated when absent).
    * @returns The table.
+   * @throws {TypeError} When `positives` is not array-like, or `out` is given but not a Uint32Array.
    * @throws {RangeError} When `out.length` is not B·(1 + kMax), or a positive is not an integer in [0, items).
    */
   sample(positives: ArrayLike<number>, out?: Uint32Array): Uint32Array {
     const op = "PoolSampler.sample";
+    checkArrayLike(op, "positives", positives, "an array of items");
+    if (out !== undefined && !(out instanceof Uint32Array)) typeError(op, "out", "a Uint32Array", out);
     const width = this.kMax + 1;
     const table = out ?? new Uint32Array(positives.length * width);
     if (table.length !== positives.length * width) {

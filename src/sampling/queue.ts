@@ -7,10 +7,18 @@
  * @module
  */
 
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import {
+  checkArrayLike,
+  checkBool,
+  checkInt,
+  checkIntegers,
+  checkObject,
+  rangeError,
+  typeError,
+} from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import { Rng } from "../data/random.ts";
+import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
+import { checkSeed, Rng } from "../data/random.ts";
 import type { Stateful } from "../train/state.ts";
 
 /** What {@linkcode EmbeddingQueue.state} holds. */
@@ -64,21 +72,27 @@ export class EmbeddingQueue implements Stateful<QueueState> {
    *
    * @param gpu The context.
    * @param options Capacity, width, sampling seed.
-   * @throws {TypeError} When `options.capacity` or `options.dim` is not a number.
-   * @throws {RangeError} When `options.capacity` or `options.dim` is not an integer >= 1.
+   * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, or `options.capacity`, `options.dim` or
+   * `options.seed` is not a number.
+   * @throws {RangeError} When `options.capacity` or `options.dim` is not an integer >= 1, or `options.seed` is not
+   * finite.
    * @throws {OutOfMemoryError} When the queue exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, options: { capacity: number; dim: number; seed?: number }) {
     const op = "EmbeddingQueue";
+    checkGpu(op, gpu);
+    checkObject(op, "options", options);
     checkInt(op, "options.capacity", options.capacity, 1);
     checkInt(op, "options.dim", options.dim, 1);
+    const seed = options.seed ?? 0;
+    checkSeed(op, "options.seed", seed);
     this.capacity = options.capacity;
     this.dim = options.dim;
+    this.#rng = new Rng(seed);
     this.embeddings = Tensor.zeros(gpu, [options.capacity, options.dim]);
     this.#labels = new Int32Array(options.capacity).fill(-1);
-    this.#rng = new Rng(options.seed ?? 0);
   }
 
   /**
@@ -119,18 +133,24 @@ export class EmbeddingQueue implements Stateful<QueueState> {
    *
    * @param encoder The step's command encoder.
    * @param source f32 [n, D] with n ≤ capacity.
-   * @param labels The rows' labels, for label-aware sampling (default: none).
-   * @throws {TypeError} When `source` is not an f32 Tensor of whole D-wide rows.
-   * @throws {RangeError} When `source` has more rows than `capacity`, or `labels.length` is not its row count.
+   * @param labels The rows' labels, integers in [0, 2³¹ − 1], for label-aware sampling (default: none).
+   * @throws {TypeError} When `encoder` is not a GPUCommandEncoder, `source` is not a live f32 Tensor of the queue's
+   * Gpu, or `labels` is not array-like.
+   * @throws {RangeError} When `source` is not whole D-wide rows or has more rows than `capacity`, `labels.length` is
+   * not its row count, or a label is not an integer in [0, 2³¹ − 1].
    */
   push(encoder: GPUCommandEncoder, source: Tensor, labels?: ArrayLike<number>): void {
     const op = "EmbeddingQueue.push";
-    if (!(source instanceof Tensor) || source.dtype !== "f32" || source.size % this.dim !== 0) {
-      typeError(op, "source", `an f32 Tensor of [n, ${this.dim}]`, source?.shape);
-    }
+    if (!(encoder instanceof GPUCommandEncoder)) typeError(op, "encoder", "a GPUCommandEncoder", encoder);
+    checkTensor(op, "source", source, this.embeddings.gpu, "f32");
+    if (source.size % this.dim !== 0) rangeError(op, "source.shape", `[n, ${this.dim}]`, source.shape);
     const n = source.size / this.dim;
     if (n > this.capacity) rangeError(op, "source rows", `<= capacity (${this.capacity})`, n);
-    if (labels !== undefined && labels.length !== n) rangeError(op, "labels.length", `the rows (${n})`, labels.length);
+    if (labels !== undefined) {
+      checkArrayLike(op, "labels", labels, "an array of labels");
+      if (labels.length !== n) rangeError(op, "labels.length", `the rows (${n})`, labels.length);
+      checkIntegers(op, "labels", labels, 0, 2 ** 31 - 1); // an Int32Array holds them, -1 marking none
+    }
     const rowBytes = this.dim * 4;
     const first = Math.min(n, this.capacity - this.head);
     const q = this.embeddings;
@@ -163,12 +183,17 @@ export class EmbeddingQueue implements Stateful<QueueState> {
    * @param k Negatives per row.
    * @param excludeSameLabel Skip same-label slots (default false); a row with no other label draws from all.
    * @returns [rows, k] slot numbers.
-   * @throws {TypeError} When `k` is not a number, or `excludeSameLabel` is set with a row count instead of labels.
-   * @throws {RangeError} When `k` is not an integer >= 1, or nothing has been pushed yet.
+   * @throws {TypeError} When `anchorLabels` is neither a number nor array-like, `k` is not a number,
+   * `excludeSameLabel` is not a boolean, or it is set with a row count instead of labels.
+   * @throws {RangeError} When a row count is not an integer >= 0, `k` is not an integer >= 1, or nothing has been
+   * pushed yet.
    */
   sample(anchorLabels: ArrayLike<number> | number, k: number, excludeSameLabel = false): Uint32Array {
     const op = "EmbeddingQueue.sample";
+    if (typeof anchorLabels === "number") checkInt(op, "anchorLabels", anchorLabels, 0);
+    else checkArrayLike(op, "anchorLabels", anchorLabels, "labels, or a row count");
     checkInt(op, "k", k, 1);
+    checkBool(op, "excludeSameLabel", excludeSameLabel);
     if (this.filled === 0) rangeError(op, "filled", "at least one pushed row", 0);
     const rows = typeof anchorLabels === "number" ? anchorLabels : anchorLabels.length;
     if (excludeSameLabel && typeof anchorLabels === "number") {

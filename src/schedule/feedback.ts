@@ -10,8 +10,19 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
+import { checkInt, checkIntegers, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Stateful } from "../train/state.ts";
+
+/**
+ * Checks one metrics step's counts: a step >= 1, a K >= 1, and per-row counts that are integers >= 0. (That a
+ * count is at most K is checked where counts are used, by the K theory: this path only carries them.)
+ */
+function checkCounts(op: string, arg: string, counts: RankCounts): void {
+  checkObject(op, arg, counts, "{ step, k, below }");
+  checkInt(op, `${arg}.step`, counts.step, 1);
+  checkInt(op, `${arg}.k`, counts.k, 1);
+  checkIntegers(op, `${arg}.below`, counts.below, 0);
+}
 
 /** The rank counts of one metrics step. */
 export interface RankCounts {
@@ -69,8 +80,11 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    *
    * @param step The step about to run (1-based).
    * @returns A metrics step, or null.
+   * @throws {TypeError} When `step` is not a number.
+   * @throws {RangeError} When `step` is not an integer >= 1.
    */
   dueAt(step: number): number | null {
+    checkInt("RankCountFeedback.dueAt", "step", step, 1);
     const due = step - 1 - this.every;
     return due >= 1 && due % this.every === 0 ? due : null;
   }
@@ -79,8 +93,11 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    * Keeps counts that arrived, until they are due.
    *
    * @param counts The counts of one metrics step.
+   * @throws {TypeError} When `counts` is not an object, its step or K is not a number, or `below` is not array-like.
+   * @throws {RangeError} When its step or K is not an integer >= 1, or a count is not an integer >= 0.
    */
   add(counts: RankCounts): void {
+    checkCounts("RankCountFeedback.add", "counts", counts);
     this.#pending.set(counts.step, counts);
   }
 
@@ -89,8 +106,11 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    *
    * @param step A metrics step.
    * @returns True when they are pending.
+   * @throws {TypeError} When `step` is not a number.
+   * @throws {RangeError} When `step` is not an integer >= 1.
    */
   has(step: number): boolean {
+    checkInt("RankCountFeedback.has", "step", step, 1);
     return this.#pending.has(step);
   }
 
@@ -98,9 +118,11 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    * Puts the counts of metrics step `step` in effect.
    *
    * @param step A metrics step whose counts have arrived.
-   * @throws {RangeError} When they have not.
+   * @throws {TypeError} When `step` is not a number.
+   * @throws {RangeError} When `step` is not an integer >= 1, or its counts have not arrived.
    */
   apply(step: number): void {
+    checkInt("RankCountFeedback.apply", "step", step, 1);
     const counts = this.#pending.get(step);
     if (!counts) rangeError("RankCountFeedback.apply", "step", "a metrics step whose counts arrived", step);
     this.#current = counts;
@@ -121,8 +143,15 @@ export class RankCountFeedback implements Stateful<RankCountState> {
    * Restores a state saved from {@linkcode RankCountFeedback.state}.
    *
    * @param state The saved state.
+   * @throws {TypeError} When `state` is not `{ pending: [...], current }`, or a counts record is not one.
+   * @throws {RangeError} When a counts record is out of range (see {@linkcode RankCountFeedback.add}).
    */
   setState(state: RankCountState): void {
+    const op = "RankCountFeedback.setState";
+    checkObject(op, "state", state, "{ pending, current }");
+    if (!Array.isArray(state.pending)) typeError(op, "state.pending", "an array of counts", state.pending);
+    state.pending.forEach((c, i) => checkCounts(op, `state.pending[${i}]`, c));
+    if (state.current !== null) checkCounts(op, "state.current", state.current);
     this.#pending = new Map(state.pending.map((c) => [c.step, c]));
     this.#current = state.current;
   }

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Stateful } from "../train/state.ts";
-import { bestKFromCounts, type EffectivenessOptions, lambdaFromCounts } from "./theory.ts";
+import { bestKFromCounts, type EffectivenessOptions, K_LIMIT, lambdaFromCounts } from "./theory.ts";
 
 /** What a schedule may look at. */
 export interface ScheduleInput {
@@ -32,17 +32,31 @@ export interface KSchedule extends Stateful<readonly number[] | null> {
 /** The state protocol of a schedule that has none. */
 const STATELESS = { state: null, setState: () => {} } as const;
 
+/** Checks what `next` is given: progress counters, and counts when present (the closed loop checks those). */
+function checkInput(op: string, input: ScheduleInput): void {
+  checkObject(op, "input", input, "{ step, totalSteps }");
+  checkInt(op, "input.step", input.step, 0);
+  checkInt(op, "input.totalSteps", input.totalSteps, 1);
+  if (input.counts !== undefined) checkObject(op, "input.counts", input.counts, "{ below, kNow }");
+}
+
 /**
  * The same K every step.
  *
  * @param k K ≥ 1.
- * @returns The schedule.
+ * @returns The schedule. Its `next` throws as `ansSchedule`'s does for an input that is not `{ step, totalSteps }`.
  * @throws {TypeError} When `k` is not a number.
  * @throws {RangeError} When `k` is not an integer >= 1.
  */
 export function fixedK(k: number): KSchedule {
   checkInt("fixedK", "k", k, 1);
-  return { next: () => k, ...STATELESS };
+  return {
+    next(input) {
+      checkInput("fixedK.next", input);
+      return k;
+    },
+    ...STATELESS,
+  };
 }
 
 /** Options of {@linkcode ansSchedule}. */
@@ -63,8 +77,9 @@ export interface AnsOptions {
  * is our reading of P1's Figure 8, which we could not see.
  *
  * @param options Shape parameters.
- * @returns The schedule.
- * @throws {TypeError} When an option is not a number.
+ * @returns The schedule. Its `next` throws a TypeError for an input that is not `{ step, totalSteps }` of numbers,
+ * and a RangeError for a step that is not an integer >= 0 or a total not one >= 1.
+ * @throws {TypeError} When `options` is not an object, or an option is not a number.
  * @throws {RangeError} When `kStar` or `decayTo` is not an integer >= 1, `warmup` not in [0, 1], or `decayStart`
  * not in [warmup, 1].
  *
@@ -78,6 +93,7 @@ export interface AnsOptions {
  */
 export function ansSchedule(options: AnsOptions): KSchedule {
   const op = "ansSchedule";
+  checkObject(op, "options", options);
   const { kStar, warmup = 0.1, decayStart, decayTo = 1 } = options;
   checkInt(op, "options.kStar", kStar, 1);
   checkNumber(op, "options.warmup", warmup, (v) => v >= 0 && v <= 1, "in [0, 1]");
@@ -86,8 +102,10 @@ export function ansSchedule(options: AnsOptions): KSchedule {
   }
   checkInt(op, "options.decayTo", decayTo, 1);
   return {
-    next({ step, totalSteps }) {
-      const p = step / Math.max(1, totalSteps);
+    next(input) {
+      checkInput(`${op}.next`, input);
+      const { step, totalSteps } = input;
+      const p = step / totalSteps;
       if (p < warmup) return Math.max(1, Math.round(1 + (kStar - 1) * (p / warmup)));
       if (decayStart !== undefined && p > decayStart) {
         const q = Math.min(1, (p - decayStart) / Math.max(1e-12, 1 - decayStart));
@@ -129,14 +147,18 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
  * rises toward its limit, so the warm-up falls out of the model.
  *
  * @param options λ, K_max, cadence, smoothing, bound.
- * @returns The schedule. Its `next` throws as {@linkcode bestKFromCounts} does for invalid counts or `pseudoCounts`;
- * its `setState` throws RangeError for a state that is not [k in 1..kMax, smoothed K].
- * @throws {TypeError} When `lambda`, `kMax`, `every`, `smoothing`, `maxChange` or `initial` is not a number.
- * @throws {RangeError} When `lambda` is not in (0, 1], `kMax`, `every` or `maxChange` not an integer >= 1,
- * `smoothing` not in (0, 1], or `initial` not an integer in [1, kMax].
+ * @returns The schedule. Its `next` throws as `ansSchedule`'s does for a bad input, and as
+ * {@linkcode bestKFromCounts} does for invalid counts; its `setState` throws a TypeError for a state that is not an
+ * array and a RangeError for one that is not [k in 1..kMax, smoothed K in [1, kMax]].
+ * @throws {TypeError} When `options` is not an object, or `lambda`, `kMax`, `every`, `smoothing`, `maxChange`,
+ * `initial`, `pseudoCounts` or a weight is not a number.
+ * @throws {RangeError} When `lambda` is not in (0, 1], `kMax` is not an integer in [1, 65535], `every` or
+ * `maxChange` not one >= 1, `smoothing` not in (0, 1], `initial` not an integer in [1, kMax], or `pseudoCounts` or
+ * a piece of F(K) is out of range (see {@linkcode bestKFromCounts}).
  */
 export function closedLoopK(options: ClosedLoopOptions): KSchedule {
   const op = "closedLoopK";
+  checkObject(op, "options", options);
   const {
     lambda,
     kMax,
@@ -149,16 +171,20 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
     ...pieces
   } = options;
   checkNumber(op, "options.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
-  checkInt(op, "options.kMax", kMax, 1);
+  checkInt(op, "options.kMax", kMax, 1, K_LIMIT);
   checkInt(op, "options.every", every, 1);
   checkNumber(op, "options.smoothing", smoothing, (v) => v > 0 && v <= 1, "in (0, 1]");
   checkInt(op, "options.maxChange", maxChange, 1);
   checkInt(op, "options.initial", initial, 1, kMax);
+  // The pieces and pseudo-counts are checked now, not at the first update many steps in: one K* with K = 1.
+  bestKFromCounts(lambda, [1], 1, 1, { pseudoCounts, ...pieces });
   let k = initial;
   let smoothed = initial;
   let lambdaNow = lambda;
   return {
-    next({ step, counts }) {
+    next(input) {
+      checkInput(`${op}.next`, input);
+      const { step, counts } = input;
       if (counts && step > 0 && step % every === 0) {
         if (estimateLambda) {
           lambdaNow = (1 - smoothing) * lambdaNow + smoothing * lambdaFromCounts(counts.below, counts.kNow);
@@ -175,12 +201,19 @@ export function closedLoopK(options: ClosedLoopOptions): KSchedule {
     },
     setState(state) {
       const length = estimateLambda ? 3 : 2;
-      if (
-        !Array.isArray(state) || state.length !== length || !Number.isInteger(state[0]) || state[0] < 1 ||
-        state[0] > kMax
-      ) {
-        const what = estimateLambda ? "smoothed K, λ" : "smoothed K";
-        rangeError(`${op}.setState`, "state", `[k in 1..${kMax}, ${what}]`, state);
+      const expected = `[k in 1..${kMax}, ${estimateLambda ? "smoothed K, λ" : "smoothed K"}]`;
+      if (!Array.isArray(state)) typeError(`${op}.setState`, "state", expected, state);
+      const [savedK, savedSmoothed] = state;
+      if (state.length !== length || !Number.isInteger(savedK) || savedK < 1 || savedK > kMax) {
+        rangeError(`${op}.setState`, "state", expected, state);
+      }
+      // The moving average of targets in [1, kMax] stays in [1, kMax]; a NaN here would make every later K NaN.
+      if (typeof savedSmoothed !== "number" || !(savedSmoothed >= 1 && savedSmoothed <= kMax)) {
+        rangeError(`${op}.setState`, "state[1]", `a smoothed K in [1, ${kMax}]`, savedSmoothed);
+      }
+      // λ̂ is a moving average of estimates in [2^-10, 1] (and the λ it started from, in (0, 1]).
+      if (estimateLambda && (typeof state[2] !== "number" || !(state[2] > 0 && state[2] <= 1))) {
+        rangeError(`${op}.setState`, "state[2]", "a λ in (0, 1]", state[2]);
       }
       [k, smoothed] = state;
       if (estimateLambda) lambdaNow = state[2];

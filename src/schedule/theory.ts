@@ -14,7 +14,43 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import {
+  checkArrayLike,
+  checkEnum,
+  checkInt,
+  checkIntegers,
+  checkNumber,
+  checkObject,
+  rangeError,
+} from "../gpu/_check.ts";
+
+/** The largest K the theory tabulates: the sampled loss's kMax limit (a table of K values is allocated). */
+export const K_LIMIT = 65535;
+
+function checkLambda(op: string, lambda: number): void {
+  checkNumber(op, "lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+}
+
+/** Checks the pieces of F(K) and returns them with their defaults. */
+function checkPieces(op: string, options: EffectivenessOptions): Required<EffectivenessOptions> {
+  checkObject(op, "options", options);
+  const { wGood = 1, wBad = -1, informativeness = "model" } = options;
+  checkNumber(op, "options.wGood", wGood, () => true, "finite");
+  checkNumber(op, "options.wBad", wBad, () => true, "finite");
+  checkEnum(op, "options.informativeness", informativeness, ["model", "mi"] as const);
+  return { wGood, wBad, informativeness };
+}
+
+/** Checks P(B|K) at index K − 1: probabilities. */
+function checkAccuracy(op: string, modelAccuracy: readonly number[]): void {
+  checkArrayLike(op, "modelAccuracy", modelAccuracy, "an array of probabilities (P(B|K) at index K − 1)");
+  for (let i = 0; i < modelAccuracy.length; i++) {
+    const p = modelAccuracy[i];
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
+      rangeError(op, `modelAccuracy[${i}]`, "a probability in [0, 1]", p);
+    }
+  }
+}
 
 /** How informative a sample with K negatives is. */
 export type Informativeness = "model" | "mi";
@@ -47,9 +83,9 @@ export interface EffectivenessOptions {
  * @param kMax The largest K to estimate.
  * @param pseudoCounts a ≥ 0 (default 0: the estimator of docs/science.md §3 exactly).
  * @returns P̂(B|K) at index K − 1.
- * @throws {TypeError} When `kNow`, `kMax` or `pseudoCounts` is not a number.
- * @throws {RangeError} When `kNow` or `kMax` is not an integer >= 1, `pseudoCounts` is not finite and >= 0, `below`
- * is empty, or a count exceeds `kNow`.
+ * @throws {TypeError} When `below` is not array-like, or `kNow`, `kMax` or `pseudoCounts` is not a number.
+ * @throws {RangeError} When `kNow` is not an integer >= 1, `kMax` not one in [1, 65535], `pseudoCounts` is not finite
+ * and >= 0, `below` is empty, or a count is not an integer in [0, kNow].
  *
  * @example
  * ```ts
@@ -66,13 +102,25 @@ export function modelAccuracyFromCounts(
   pseudoCounts = 0,
 ): number[] {
   const op = "modelAccuracyFromCounts";
+  return modelAccuracy(op, "pseudoCounts", below, kNow, kMax, pseudoCounts);
+}
+
+function modelAccuracy(
+  op: string,
+  pseudoArg: string,
+  below: ArrayLike<number>,
+  kNow: number,
+  kMax: number,
+  pseudoCounts: number,
+): number[] {
+  checkArrayLike(op, "below", below, "an array of counts");
   checkInt(op, "kNow", kNow, 1);
-  checkInt(op, "kMax", kMax, 1);
-  checkNumber(op, "pseudoCounts", pseudoCounts, (v) => v >= 0, ">= 0");
+  checkInt(op, "kMax", kMax, 1, K_LIMIT);
+  checkNumber(op, pseudoArg, pseudoCounts, (v) => v >= 0, ">= 0");
   if (below.length === 0) rangeError(op, "below.length", ">= 1", 0);
+  checkIntegers(op, "below", below, 0, kNow);
   const out = new Array<number>(kMax).fill(0);
   for (let i = 0; i < below.length; i++) {
-    if (below[i] > kNow) rangeError(op, `below[${i}]`, `<= kNow (${kNow})`, below[i]);
     const f = (below[i] + pseudoCounts) / (kNow + 2 * pseudoCounts);
     let power = 1;
     for (let k = 0; k < kMax; k++) out[k] += power *= f;
@@ -86,21 +134,30 @@ export function modelAccuracyFromCounts(
  * @param lambda Per-negative label reliability λ in (0, 1].
  * @param modelAccuracy P(B|K) at index K − 1 (from counts, or μ^K).
  * @param options The pluggable pieces.
- * @returns F(K) at index K − 1.
- * @throws {TypeError} When `lambda` is not a number.
- * @throws {RangeError} When `lambda` is not in (0, 1], or `options.informativeness` is not "model" or "mi".
+ * @returns F(K) at index K − 1 (empty for an empty `modelAccuracy`).
+ * @throws {TypeError} When `lambda` is not a number, `modelAccuracy` is not an array, `options` is not an object,
+ * `options.wGood` or `options.wBad` is not a number, or `options.informativeness` not a string.
+ * @throws {RangeError} When `lambda` is not in (0, 1], an accuracy is not a probability in [0, 1], a weight is not
+ * finite, or `options.informativeness` is not "model" or "mi".
  */
 export function effectiveness(
   lambda: number,
   modelAccuracy: readonly number[],
   options: EffectivenessOptions = {},
 ): number[] {
-  checkNumber("effectiveness", "lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
-  const { wGood = 1, wBad = -1, informativeness = "model" } = options;
-  if (informativeness !== "model" && informativeness !== "mi") {
-    rangeError("effectiveness", "options.informativeness", '"model" or "mi"', informativeness);
-  }
-  return modelAccuracy.map((pB, i) => {
+  return effectivenessOf("effectiveness", lambda, modelAccuracy, options);
+}
+
+function effectivenessOf(
+  op: string,
+  lambda: number,
+  modelAccuracy: readonly number[],
+  options: EffectivenessOptions,
+): number[] {
+  checkLambda(op, lambda);
+  checkAccuracy(op, modelAccuracy);
+  const { wGood, wBad, informativeness } = checkPieces(op, options);
+  return Array.from(modelAccuracy, (pB, i) => {
     const k = i + 1;
     const pA = lambda ** k;
     const info = informativeness === "model" ? 1 - pB : Math.log(k + 1);
@@ -115,8 +172,9 @@ export function effectiveness(
  * @param modelAccuracy P(B|K) at index K − 1.
  * @param options The pluggable pieces of F.
  * @returns K*.
- * @throws {TypeError} When `lambda` is not a number.
- * @throws {RangeError} When `lambda` is not in (0, 1], or `options.informativeness` is not "model" or "mi".
+ * @throws {TypeError} When an argument has the wrong type (see {@linkcode effectiveness}).
+ * @throws {RangeError} When `modelAccuracy` is empty (there is no K to choose), or an argument is out of range (see
+ * {@linkcode effectiveness}).
  *
  * @example docs/science.md §3 worked value: λ = μ = 0.9 gives K* = 3
  * ```ts
@@ -126,7 +184,12 @@ export function effectiveness(
  * ```
  */
 export function bestK(lambda: number, modelAccuracy: readonly number[], options: EffectivenessOptions = {}): number {
-  const f = effectiveness(lambda, modelAccuracy, options);
+  return argmax("bestK", lambda, modelAccuracy, options);
+}
+
+function argmax(op: string, lambda: number, modelAccuracy: readonly number[], options: EffectivenessOptions): number {
+  const f = effectivenessOf(op, lambda, modelAccuracy, options);
+  if (f.length === 0) rangeError(op, "modelAccuracy", "at least one K (a non-empty array)", modelAccuracy);
   let best = 0;
   for (let i = 1; i < f.length; i++) if (f[i] > f[best]) best = i;
   return best + 1;
@@ -143,7 +206,8 @@ export function bestK(lambda: number, modelAccuracy: readonly number[], options:
  * @param kMax The largest K considered.
  * @param options The pieces of F(K) and the pseudo-counts.
  * @returns K*.
- * @throws {TypeError} When `lambda`, `kNow`, `kMax` or `options.pseudoCounts` is not a number.
+ * @throws {TypeError} When `lambda`, `kNow`, `kMax` or `options.pseudoCounts` is not a number, `below` is not
+ * array-like, or `options` is not an object.
  * @throws {RangeError} When an argument is out of range (see {@linkcode modelAccuracyFromCounts} and
  * {@linkcode effectiveness}).
  *
@@ -162,8 +226,11 @@ export function bestKFromCounts(
   kMax: number,
   options: EffectivenessOptions & { pseudoCounts?: number } = {},
 ): number {
+  const op = "bestKFromCounts";
+  checkLambda(op, lambda);
+  checkObject(op, "options", options);
   const { pseudoCounts = 1, ...pieces } = options;
-  return bestK(lambda, modelAccuracyFromCounts(below, kNow, kMax, pseudoCounts), pieces);
+  return argmax(op, lambda, modelAccuracy(op, "options.pseudoCounts", below, kNow, kMax, pseudoCounts), pieces);
 }
 
 /**
@@ -175,9 +242,9 @@ export function bestKFromCounts(
  * @param kMax The largest K considered.
  * @param options The pieces of F(K).
  * @returns K*.
- * @throws {TypeError} When `lambda` or `kMax` is not a number.
- * @throws {RangeError} When `lambda` is not in (0, 1], `kMax` not an integer >= 1, or `options.informativeness` is
- * not "model" or "mi".
+ * @throws {TypeError} When `lambda` or `kMax` is not a number, or `options` is not an object.
+ * @throws {RangeError} When `lambda` is not in (0, 1], `kMax` not an integer in [1, 65535], or an option is out of
+ * range (see {@linkcode effectiveness}).
  *
  * @example docs/science.md §3 limit values
  * ```ts
@@ -187,8 +254,9 @@ export function bestKFromCounts(
  * ```
  */
 export function limitBestK(lambda: number, kMax: number, options: EffectivenessOptions = {}): number {
-  checkInt("limitBestK", "kMax", kMax, 1);
-  return bestK(lambda, pairwiseAccuracy(1 - 1e-9, kMax), options);
+  checkLambda("limitBestK", lambda);
+  checkInt("limitBestK", "kMax", kMax, 1, K_LIMIT);
+  return argmax("limitBestK", lambda, pairwiseAccuracy(1 - 1e-9, kMax), options);
 }
 
 /**
@@ -199,11 +267,11 @@ export function limitBestK(lambda: number, kMax: number, options: EffectivenessO
  * @param kMax The largest K.
  * @returns μ^K at index K − 1.
  * @throws {TypeError} When `mu` or `kMax` is not a number.
- * @throws {RangeError} When `mu` is not in [0, 1], or `kMax` not an integer >= 1.
+ * @throws {RangeError} When `mu` is not in [0, 1], or `kMax` not an integer in [1, 65535].
  */
 export function pairwiseAccuracy(mu: number, kMax: number): number[] {
   checkNumber("pairwiseAccuracy", "mu", mu, (v) => v >= 0 && v <= 1, "in [0, 1]");
-  checkInt("pairwiseAccuracy", "kMax", kMax, 1);
+  checkInt("pairwiseAccuracy", "kMax", kMax, 1, K_LIMIT);
   return Array.from({ length: kMax }, (_, i) => mu ** (i + 1));
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkString } from "../gpu/_check.ts";
 import { CheckpointError } from "./safetensors.ts";
 
 /**
@@ -46,11 +47,15 @@ export async function writeFileAtomic(
 /**
  * Reads a checkpoint file's bytes.
  *
+ * @param op The op reading, for errors.
  * @param path The file.
  * @returns Its bytes.
+ * @throws {TypeError} When `path` is not a string.
+ * @throws {RangeError} When `path` is empty.
  * @throws {CheckpointError} When the file cannot be read (missing, a folder, no permission).
  */
-export async function readCheckpointFile(path: string): Promise<Uint8Array> {
+export async function readCheckpointFile(op: string, path: string): Promise<Uint8Array> {
+  checkString(op, "path", path, true);
   try {
     return await Deno.readFile(path);
   } catch (error) {

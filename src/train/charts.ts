@@ -7,6 +7,7 @@
  */
 
 import asciichart from "asciichart";
+import { checkBool, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { TrainRecord } from "./records.ts";
 
 /** One evaluation point. */
@@ -15,6 +16,28 @@ export interface EvalPoint {
   step: number;
   /** kNN accuracy in [0, 1]. */
   accuracy: number;
+}
+
+/** The fields a chart plots from each record and each evaluation point: finite numbers (a NaN breaks a plot's scale). */
+const RECORD_FIELDS = ["step", "loss", "k", "kStar"] as const;
+const EVAL_FIELDS = ["step", "accuracy"] as const;
+
+function checkPoints(
+  op: string,
+  arg: string,
+  points: readonly object[],
+  fields: readonly string[],
+  what: string,
+): void {
+  if (!Array.isArray(points)) typeError(op, arg, `an array of ${what}`, points);
+  points.forEach((point, i) => {
+    checkObject(op, `${arg}[${i}]`, point, what);
+    for (const field of fields) {
+      const v = (point as Record<string, unknown>)[field];
+      if (typeof v !== "number") typeError(op, `${arg}[${i}].${field}`, "a number", v);
+      if (!Number.isFinite(v)) rangeError(op, `${arg}[${i}].${field}`, "finite", v);
+    }
+  });
 }
 
 /** Resamples `values` to at most `width` points (mean of each bucket), so a long run fits a terminal line. */
@@ -35,6 +58,11 @@ function fit(values: readonly number[], width: number): number[] {
  * @param options Plot width in characters (default 70), height in rows (default 8), and `color` for the two K
  *   series (default true; turn it off for logs and NO_COLOR).
  * @returns The text to print.
+ * @throws {TypeError} When `records` or `evals` is not an array of records (with numeric step, loss, k and kStar;
+ * step and accuracy), `options` is not an object, `options.width` or `options.height` is not a number, or
+ * `options.color` not a boolean.
+ * @throws {RangeError} When a plotted number is not finite, or `options.width` or `options.height` is not an
+ * integer in [1, 1000].
  *
  * @example
  * ```ts
@@ -42,6 +70,7 @@ function fit(values: readonly number[], width: number): number[] {
  * import { terminalCharts } from "../../mod.ts";
  * const records = [1, 2, 3].map((step) => ({
  *   step, loss: 3 / step, k: step, kStar: 3, pB: 0.5, miBound: 0, eta: 0, top1: 0.5, gradNorm: 1, stepsPerSecond: 1,
+ *   lambdaHat: 0.9, donskerVaradhan: 0,
  * }));
  * assert.match(terminalCharts(records, [{ step: 3, accuracy: 0.8 }]), /loss/);
  * ```
@@ -51,9 +80,16 @@ export function terminalCharts(
   evals: readonly EvalPoint[],
   options: { width?: number; height?: number; color?: boolean } = {},
 ): string {
+  const op = "terminalCharts";
+  checkPoints(op, "records", records, RECORD_FIELDS, "training records");
+  checkPoints(op, "evals", evals, EVAL_FIELDS, "evaluation points");
+  checkObject(op, "options", options);
   const width = options.width ?? 70;
   const color = options.color ?? true;
   const height = options.height ?? 8;
+  checkInt(op, "options.width", width, 1, 1000);
+  checkInt(op, "options.height", height, 1, 1000);
+  checkBool(op, "options.color", color);
   if (records.length === 0) return "(no metrics yet)";
   const span = `steps ${records[0].step}–${records.at(-1)!.step}`;
   const ks = fit(records.map((r) => r.k), width);
@@ -91,12 +127,19 @@ export function terminalCharts(
  * @param evals Evaluation points.
  * @param title A title (for example the run's configuration).
  * @returns The SVG text.
+ * @throws {TypeError} When `records` or `evals` is not an array of records (see {@linkcode terminalCharts}), or
+ * `title` is not a string; checked before Vega is loaded.
+ * @throws {RangeError} When a plotted number is not finite.
  */
 export async function svgCharts(
   records: readonly TrainRecord[],
   evals: readonly EvalPoint[],
   title: string,
 ): Promise<string> {
+  const op = "svgCharts";
+  checkPoints(op, "records", records, RECORD_FIELDS, "training records");
+  checkPoints(op, "evals", evals, EVAL_FIELDS, "evaluation points");
+  checkString(op, "title", title);
   const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
   const rows = [
     ...records.map((r) => ({ step: r.step, value: r.loss, panel: "loss", series: "loss" })),

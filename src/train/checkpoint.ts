@@ -73,7 +73,7 @@ export async function loadCheckpoint(
   store: ParameterStore,
   optimizer: Optimizer | null,
 ): Promise<CheckpointState> {
-  return loadCheckpointBytes(await readCheckpointFile(path), store, optimizer, { source: path });
+  return loadCheckpointBytes(await readCheckpointFile("loadCheckpoint", path), store, optimizer, { source: path });
 }
 
 /**
@@ -85,5 +85,5 @@ export async function loadCheckpoint(
  * @throws {CheckpointError} When the file is not a valid checkpoint, or its config is not JSON.
  */
 export async function readCheckpointConfig(path: string): Promise<unknown> {
-  return checkpointConfig(await readCheckpointFile(path), path);
+  return checkpointConfig(await readCheckpointFile("readCheckpointConfig", path), path);
 }

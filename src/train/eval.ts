@@ -7,12 +7,12 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
-import { Tensor } from "../gpu/tensor.ts";
-import type { DeviceDataset, LabelledBytes } from "../data/dataset.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
+import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
 import { Rng } from "../data/random.ts";
-import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
+import { type BoundNetwork, Sequential } from "../nn/sequential.ts";
 
 /** What {@linkcode knnEvaluate} measures. */
 export interface KnnResult {
@@ -36,9 +36,11 @@ export interface KnnResult {
  * @param dim D.
  * @param options `k` neighbours that vote (default 10) and the `recallAt` ranks (default [1, 5], those ≤ N).
  * @returns Accuracy and recalls.
- * @throws {TypeError} When `dim`, `options.k` or a rank in `options.recallAt` is not a number.
- * @throws {RangeError} When `dim` is not an integer >= 1, `bank` or `queries` is not labels·dim long, or `options.k`
- * or a rank is not an integer in [1, N].
+ * @throws {TypeError} When `bank` or `queries` is not a Float32Array, a label list is not array-like, `options` is
+ * not an object, `options.recallAt` is not an array, or `dim`, `options.k` or a rank is not a number.
+ * @throws {RangeError} When `dim` is not an integer >= 1, there is no bank item or no query (accuracy over none is
+ * 0/0), `bank` or `queries` is not labels·dim long or holds a non-finite value, or `options.k` or a rank is not an
+ * integer in [1, N].
  *
  * @example Two clusters on the unit circle
  * ```ts
@@ -62,9 +64,16 @@ export function knnEvaluate(
   options: { k?: number; recallAt?: readonly number[] } = {},
 ): KnnResult {
   const op = "knnEvaluate";
+  if (!(bank instanceof Float32Array)) typeError(op, "bank", "a Float32Array of embeddings", bank);
+  checkArrayLike(op, "bankLabels", bankLabels, "an array of labels");
+  if (!(queries instanceof Float32Array)) typeError(op, "queries", "a Float32Array of embeddings", queries);
+  checkArrayLike(op, "queryLabels", queryLabels, "an array of labels");
   checkInt(op, "dim", dim, 1);
+  checkObject(op, "options", options);
   const n = bankLabels.length;
   const q = queryLabels.length;
+  if (n === 0) rangeError(op, "bankLabels.length", ">= 1 (a bank to search)", n);
+  if (q === 0) rangeError(op, "queryLabels.length", ">= 1 (accuracy over no query is 0/0)", q);
   if (bank.length !== n * dim) rangeError(op, "bank.length", `bankLabels.length·dim = ${n * dim}`, bank.length);
   if (queries.length !== q * dim) {
     rangeError(op, "queries.length", `queryLabels.length·dim = ${q * dim}`, queries.length);
@@ -76,6 +85,7 @@ export function knnEvaluate(
   }
   const k = options.k ?? 10;
   const recallAt = options.recallAt ?? [1, 5].filter((r) => r <= n);
+  if (!Array.isArray(recallAt)) typeError(op, "options.recallAt", "an array of ranks", recallAt);
   checkInt(op, "options.k", k, 1, n);
   recallAt.forEach((r, i) => checkInt(op, `options.recallAt[${i}]`, r, 1, n));
   const depth = recallAt.reduce((a, r) => Math.max(a, r), k);
@@ -162,6 +172,7 @@ export class Embedder<Name extends string> {
   readonly #input: Tensor;
   readonly #bound: BoundNetwork;
   readonly #gathers: Record<Name, Encodable>;
+  #destroyed = false;
 
   /**
    * Binds the encoder to one chunk and a gather from each dataset.
@@ -170,9 +181,11 @@ export class Embedder<Name extends string> {
    * @param encoder The encoder (its input width must be the datasets' row width).
    * @param datasets The datasets, by name.
    * @param options Rows per chunk (default 500).
-   * @throws {TypeError} When `options.chunk` is not a number.
-   * @throws {RangeError} When `options.chunk` is not an integer ≥ 1, the datasets' widths differ from each other or
-   * from the encoder's, or the encoder's store is not built.
+   * @throws {TypeError} When `gpu` is not a Gpu, `encoder` is not a Sequential, `datasets` is not an object of
+   * DeviceDatasets of `gpu`, `options` is not an object or `options.chunk` not a number, or the encoder's parameters
+   * are on another Gpu.
+   * @throws {RangeError} When `datasets` is empty, `options.chunk` is not an integer ≥ 1, the datasets' widths differ
+   * from each other or from the encoder's, or the encoder's store is not built; all before anything is allocated.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
@@ -184,16 +197,27 @@ export class Embedder<Name extends string> {
     options: { chunk?: number } = {},
   ) {
     const op = "Embedder";
+    checkGpu(op, gpu);
+    if (!(encoder instanceof Sequential)) typeError(op, "encoder", "a Sequential", encoder);
+    checkObject(op, "datasets", datasets, "an object of DeviceDatasets by name");
+    checkObject(op, "options", options);
     this.chunk = options.chunk ?? 500;
     checkInt(op, "options.chunk", this.chunk, 1);
     const names = Object.keys(datasets) as Name[];
-    const width = datasets[names[0]]?.layout.width;
+    if (names.length === 0) rangeError(op, "datasets", "at least one DeviceDataset", "an empty object");
+    for (const name of names) {
+      const d: unknown = datasets[name];
+      if (!(d instanceof DeviceDataset)) typeError(op, `datasets.${name}`, "a DeviceDataset", d);
+      if (d.data.gpu !== gpu) typeError(op, `datasets.${name}`, "a DeviceDataset of the same Gpu", "another Gpu's");
+    }
+    const width = datasets[names[0]].layout.width;
     for (const name of names) {
       if (datasets[name].layout.width !== width) {
         rangeError(op, `datasets.${name}.layout.width`, `the same width as the others (${width})`, width);
       }
     }
     this.dim = encoder.outputDim(width);
+    encoder.checkBindable(gpu); // the store built, on this Gpu: before the chunk's buffers are allocated
     this.#gpu = gpu;
     this.#datasets = datasets;
     this.#ids = Tensor.zeros(gpu, [this.chunk], "u32");
@@ -208,12 +232,20 @@ export class Embedder<Name extends string> {
    *
    * @param name Which dataset.
    * @param rows Row numbers.
-   * @returns Embeddings, [rows.length, D] row-major.
-   * @throws {RangeError} When a row number is out of range.
+   * @returns Embeddings, [rows.length, D] row-major (empty for no rows).
+   * @throws {TypeError} When the embedder is destroyed, `name` is not a string, or `rows` is not array-like.
+   * @throws {RangeError} When `name` is not one of the datasets, or a row number is out of range.
    * @throws {GpuError} When an earlier op's GPU error is pending, or the embedding work causes one.
    * @throws {DeviceLostError} When the device is lost.
    */
   async embed(name: Name, rows: ArrayLike<number>): Promise<Float32Array> {
+    const op = "Embedder.embed";
+    if (this.#destroyed) typeError(op, "the embedder", "live (not destroyed)", "destroyed");
+    checkString(op, "name", name);
+    if (!Object.hasOwn(this.#datasets, name)) {
+      rangeError(op, "name", `one of ${Object.keys(this.#datasets).join(", ")}`, name);
+    }
+    checkArrayLike(op, "rows", rows, "an array of row numbers");
     const { chunk, dim } = this;
     const gather = this.#gathers[name];
     const available = this.#datasets[name].layout.rows;
@@ -224,7 +256,7 @@ export class Embedder<Name extends string> {
       for (let i = 0; i < chunk; i++) {
         const r = rows[start + Math.min(i, n - 1)]; // a short last chunk repeats its last row
         if (!Number.isInteger(r) || r < 0 || r >= available) {
-          rangeError("Embedder.embed", `rows[${start + i}]`, `an integer in [0, ${available - 1}]`, r);
+          rangeError(op, `rows[${start + i}]`, `an integer in [0, ${available - 1}]`, r);
         }
         ids[i] = r;
       }
@@ -239,8 +271,10 @@ export class Embedder<Name extends string> {
     return result;
   }
 
-  /** Frees the chunk's buffers and bound work (not the datasets or the encoder's parameters). */
+  /** Frees the chunk's buffers and bound work (not the datasets or the encoder's parameters). Later calls do nothing. */
   destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
     for (const gather of Object.values<Encodable>(this.#gathers)) gather.destroy();
     for (const t of [this.#bound, this.#ids, this.#input]) t.destroy();
   }

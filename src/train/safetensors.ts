@@ -21,7 +21,7 @@ import {
 
 export { CheckpointError };
 
-import { rangeError, typeError } from "../gpu/_check.ts";
+import { checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 
 /** Element types this library writes and reads (safetensors names). */
 export type SafetensorsDtype = "F32" | "U32" | "I32" | "U8";
@@ -51,7 +51,8 @@ function isSupported(dtype: unknown): dtype is SafetensorsDtype {
  * @param tensors Named tensors.
  * @param metadata String-to-string metadata (`__metadata__`).
  * @returns The file's bytes.
- * @throws {TypeError} When a tensor's data is not the typed array of its dtype, or a metadata value is not a string.
+ * @throws {TypeError} When `tensors`, a tensor or `metadata` is not an object, a tensor's data is not the typed array
+ * of its dtype, or a metadata value is not a string.
  * @throws {RangeError} When a tensor is named `__metadata__`, has a dtype other than F32, U32, I32 or U8, a shape
  * that is not an array of non-negative integers or whose product is not its data's length, when a name or value
  * is not well-formed Unicode, or when the header would exceed the format's 100,000,000 bytes.
@@ -71,8 +72,11 @@ export function encodeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const op = "encodeSafetensors";
+  checkObject(op, "tensors", tensors, "an object of tensors by name");
+  checkObject(op, "metadata", metadata, "an object of strings by key");
   for (const [name, t] of Object.entries(tensors)) {
     const arg = `tensors[${JSON.stringify(name)}]`;
+    checkObject(op, arg, t, "{ dtype, shape, data }");
     if (name === "__metadata__") {
       rangeError(op, "a tensor's name", 'anything but "__metadata__" (the format reserves it)', name);
     }
@@ -140,6 +144,7 @@ export function encodeSafetensors(
  * @param bytes The file's bytes.
  * @param path The file's name, for errors.
  * @returns The tensors (copies) and the metadata (empty when the file has none).
+ * @throws {TypeError} When `bytes` is not a Uint8Array, or `path` is not a string.
  * @throws {CheckpointError} When a rule of the format is broken (the message names the rule and the offending
  * tensor, key or value), or when a tensor's dtype is valid but not F32, U32, I32 or U8 ("unsupported dtype").
  *
@@ -157,6 +162,8 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   path: string,
 ): { tensors: Record<string, HostTensor>; metadata: Record<string, string> } {
+  if (!(bytes instanceof Uint8Array)) typeError("decodeSafetensors", "bytes", "a Uint8Array", bytes);
+  checkString("decodeSafetensors", "path", path);
   const fail = (message: string): never => {
     throw new CheckpointError(path, message);
   };
@@ -202,12 +209,15 @@ export function decodeSafetensors(
  *
  * @param path The file.
  * @returns Tensors and metadata.
+ * @throws {TypeError} When `path` is not a string.
+ * @throws {RangeError} When `path` is empty.
  * @throws {CheckpointError} When the file cannot be read, or breaks a rule of the format (see
  * {@linkcode decodeSafetensors}).
  */
 export async function readSafetensors(
   path: string,
 ): Promise<{ tensors: Record<string, HostTensor>; metadata: Record<string, string> }> {
+  checkString("readSafetensors", "path", path, true);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -197,8 +197,10 @@ export class Trainer {
       const due = this.#run.feedback.dueAt(s);
       if (due !== null) {
         this.#accept(step.takeMetrics());
-        if (!this.#run.feedback.has(due)) this.#accept(await step.flush()); // late: wait for exactly these
-        this.#run.feedback.apply(due);
+        if (this.config.mode !== "supcon") { // SupCon has no rank counts to wait for (#accept)
+          if (!this.#run.feedback.has(due)) this.#accept(await step.flush()); // late: wait for exactly these
+          this.#run.feedback.apply(due);
+        }
       }
       const counts = this.#run.feedback.current;
       const loss = step.loss;
@@ -267,10 +269,10 @@ export class Trainer {
       if (this.#failed) throw this.#failed;
       const below = Array.from(m.below!);
       const k = m.negatives;
-      this.#run.feedback.add({ step: m.step, k, below });
-      // K* exactly as the closed loop computes it (its pieces and pseudo-counts). SupCon has no single positive
-      // to rank negatives against, so no rank counts and no K*: 0.
+      // SupCon has no single positive to rank negatives against (its K is a mean over rows): no rank counts, no
+      // feedback, and no K*: 0. Otherwise K* exactly as the closed loop computes it (its pieces and pseudo-counts).
       const ranked = this.config.mode !== "supcon";
+      if (ranked) this.#run.feedback.add({ step: m.step, k, below });
       const kStar = ranked ? bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory) : 0;
       const rate = (this.stepsDone - this.#startStep) / ((performance.now() - this.#started) / 1000);
       const record = trainRecord(m, ranked ? below : null, kStar, rate);
@@ -384,7 +386,7 @@ export class Trainer {
    */
   async resume(path: string): Promise<void> {
     const { readCheckpointFile } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
-    this.#resumeFrom(await readCheckpointFile(path), path, "Trainer.resume");
+    this.#resumeFrom(await readCheckpointFile("Trainer.resume", path), path, "Trainer.resume");
   }
 
   /**

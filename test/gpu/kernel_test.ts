@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { requestGpu } from "../../src/gpu/device.ts";
+import { DeviceLostError } from "../../src/gpu/errors.ts";
 import { entryBindings, Kernel, shaderBindings } from "../../src/gpu/_kernel.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
@@ -154,5 +156,29 @@ Deno.test({
     assert.deepEqual(results[0], Float32Array.from({ length: n }, (_, i) => 2 * (i - 10.5)));
     assert.deepEqual(results[1], results[0]);
     x.destroy();
+  },
+});
+
+Deno.test({
+  name: "a kernel whose pipeline cannot be created takes no uniform from the pool",
+  ...gpuTest,
+  async fn() {
+    const gpu = await requestGpu(); // destroyed below: not the shared one
+    const x = Tensor.zeros(gpu, [4]);
+    const y = Tensor.empty(gpu, [4]);
+    const spec = (workgroupSize: number) => ({
+      op: "snippet",
+      shader: SNIPPET,
+      entry: "double",
+      bindings: { x, y },
+      uniforms: { dims: new Uint32Array([4, 0, 0, 0]) },
+      workgroupSize,
+      threads: 4,
+    });
+    new Kernel(gpu, spec(8)).destroy(); // its 16-byte uniform is back in the pool
+    gpu.destroy(); // from now on a pipeline not yet cached throws DeviceLostError
+    assert.throws(() => new Kernel(gpu, spec(16)), DeviceLostError);
+    // The uniform is still pooled: taking it allocates nothing, which on a lost device would throw.
+    gpu.acquire("check", 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   },
 });
