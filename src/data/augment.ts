@@ -9,7 +9,7 @@
  */
 
 import { mat3 } from "wgpu-matrix";
-import { checkInt, checkNumber, checkObject, checkRange, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkRange, rangeError, typeError } from "../gpu/_check.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
 import { Rng } from "./random.ts";
 

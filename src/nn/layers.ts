@@ -9,7 +9,7 @@
  * @module
  */
 
-import { checkBool, checkEnum, checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
+import { checkEnum, checkInt, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { sequence } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
