@@ -1,5 +1,5 @@
 /**
- * `deno task bench [matmul] [contrast] [gather] [step]`: runs the named benchmark
+ * `deno task bench [matmul] [contrast] [gather] [knn] [step]`: runs the named benchmark
  * families (all when none is named) on the default adapter, prints their
  * tables, and writes the same rows as JSON to
  * bench/results/<adapter>[-<families>].json for later comparison.
@@ -8,10 +8,11 @@
 import { requestGpu } from "../src/gpu/device.ts";
 import { benchContrast } from "./contrast_bench.ts";
 import { benchGather } from "./gather_bench.ts";
+import { benchKnn } from "./knn_bench.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchStep } from "./step_bench.ts";
 
-const FAMILIES = ["matmul", "contrast", "gather", "step"] as const;
+const FAMILIES = ["matmul", "contrast", "gather", "knn", "step"] as const;
 const asked = Deno.args.filter((a) => !a.startsWith("-"));
 for (const a of asked) {
   if (!(FAMILIES as readonly string[]).includes(a)) {
@@ -108,6 +109,27 @@ if (families.includes("gather")) {
       ["median ms", "r", (r) => r.medianMs.toFixed(3)],
       ["f32 GB/s delivered", "r", (r) => r.gbPerS.toFixed(2)],
       ["vs host path", "r", (r) => `${r.speedup.toFixed(1)}×`],
+    ]),
+  );
+}
+
+if (families.includes("knn")) {
+  const rows = await benchKnn(gpu, log);
+  json.knn = rows;
+  lines.push(
+    "",
+    "kNN evaluation (unit-norm embeddings, 10 neighbours per query, identical lists): the GPU search (matmul blocks, " +
+      "32 candidates per query, float64 re-ranking on the host; uploads and read-backs included) against the host " +
+      "scan, wall clock:",
+    "",
+    ...table(rows, [
+      ["queries × bank", "l", (r) => `${r.queries} × ${r.bank}`],
+      ["D", "r", (r) => String(r.dim)],
+      ["host ms", "r", (r) => r.hostMs.toFixed(0)],
+      ["GPU ms", "r", (r) => r.gpuMs.toFixed(0)],
+      ["GPU GFLOP/s", "r", (r) => r.gpuGflops.toFixed(1)],
+      ["vs host", "r", (r) => `${r.speedup.toFixed(1)}×`],
+      ["rows settled on host", "r", (r) => String(r.hostScans)],
     ]),
   );
 }

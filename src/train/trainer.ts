@@ -44,7 +44,8 @@ import {
   type TrainerSnapshot,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
-import { knnEvaluate, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
+import { knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
+import { KNN_CANDIDATES } from "../ops/knn.ts";
 import { restoreStates, type StatesOf, statesOf } from "./state.ts";
 import { drawBatch, type HostBatch, hostBatch, type RunState } from "./_batch.ts";
 import { NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
@@ -324,14 +325,17 @@ export class Trainer {
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const pixels = source === "pixels";
     const dim = pixels ? train.width : this.config.dims[this.config.dims.length - 1];
-    return knnEvaluate(
+    const args = [
       pixels ? pixelEmbeddings(train, bankRows) : await this.embed("train", bankRows),
       Array.from(bankRows, (r) => train.cleanLabels[r]),
       pixels ? pixelEmbeddings(test, queryRows) : await this.embed("test", queryRows),
       Array.from(queryRows, (r) => test.cleanLabels[r]),
       dim,
       { k: sizes.k ?? 10 },
-    );
+    ] as const;
+    // The GPU search returns the host scan's answer exactly; it keeps 32 candidates per query, enough for k ≤ 32.
+    if ((sizes.k ?? 10) > KNN_CANDIDATES) return knnEvaluate(...args);
+    return await this.#recovering(() => knnEvaluateOnGpu(this.gpu, ...args));
   }
 
   /**

@@ -1,0 +1,293 @@
+/**
+ * Nearest neighbours by dot product (cosine for L2-normalised rows): the
+ * exact host scan, and a GPU search that returns the same answer faster.
+ *
+ * The GPU search computes a block of similarities S = Q·Bᵀ with matmul,
+ * keeps each row's {@linkcode KNN_CANDIDATES} best columns
+ * (shaders/knn.wgsl), then re-scores those candidates on the host in
+ * float64, exactly as the host scan does, and sorts them the same way
+ * (similarity descending, then bank row ascending). The fp32 similarities
+ * only choose candidates; a bound on their rounding error decides whether
+ * the candidates surely hold the true top `depth`, and a row where it cannot
+ * be sure (many near-ties at the cut) is scanned on the host. So the result
+ * is identical to {@linkcode hostNeighbours}, ties included.
+ *
+ * @module
+ */
+
+import shader from "../../shaders/knn.wgsl" with { type: "text" };
+import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import type { Encodable, Gpu } from "../gpu/device.ts";
+import { Kernel } from "../gpu/_kernel.ts";
+import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
+import { MatmulKernel } from "./matmul.ts";
+
+/** Candidates the GPU keeps per query row (`M` in shaders/knn.wgsl); the deepest neighbour list it serves. */
+export const KNN_CANDIDATES = 32;
+
+const WG = 32; // threads per row; WG·M·8 bytes = 8 KiB of workgroup memory, within every adapter's 16 KiB
+const SIMS_BYTES = 64 * 2 ** 20; // one block of similarities at most
+
+/**
+ * Binds the candidate selection: for each of `rows` rows of `sims`, its
+ * {@linkcode KNN_CANDIDATES} largest entries, best first.
+ *
+ * @param gpu The context.
+ * @param sims f32 [rows, n].
+ * @param candIdx u32 [rows, KNN_CANDIDATES]: columns (0xffffffff past the n-th when n < KNN_CANDIDATES).
+ * @param candSim f32 [rows, KNN_CANDIDATES]: their similarities.
+ * @returns The bound work.
+ * @throws {TypeError} When `gpu` is not a Gpu, or a tensor is not a live tensor of it of the dtype named.
+ * @throws {RangeError} When `sims` is not 2-D, or a candidate tensor does not hold rows·KNN_CANDIDATES elements.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
+ *
+ * @example The three best of a row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu, Tensor } from "../../mod.ts";
+ * import { KNN_CANDIDATES, topCandidates } from "./knn.ts";
+ * const gpu = await requestGpu();
+ * const sims = Tensor.from(gpu, new Float32Array([0.1, 0.9, -0.5, 0.9, 0.3]), [1, 5]);
+ * const idx = Tensor.empty(gpu, [1, KNN_CANDIDATES], "u32");
+ * const sim = Tensor.empty(gpu, [1, KNN_CANDIDATES]);
+ * gpu.runPass("example", topCandidates(gpu, sims, idx, sim));
+ * assert.deepEqual(Array.from((await idx.read()).subarray(0, 3)), [1, 3, 4]); // ties: the lower column first
+ * gpu.destroy();
+ * ```
+ */
+export function topCandidates(gpu: Gpu, sims: Tensor, candIdx: Tensor, candSim: Tensor): Encodable {
+  const op = "topCandidates";
+  checkGpu(op, gpu);
+  checkTensor(op, "sims", sims, gpu, "f32");
+  if (sims.shape.length !== 2) rangeError(op, "sims.shape", "[rows, n]", sims.shape);
+  const [rows, n] = sims.shape;
+  checkTensor(op, "candIdx", candIdx, gpu, "u32");
+  checkTensor(op, "candSim", candSim, gpu, "f32");
+  for (const [name, t] of [["candIdx", candIdx], ["candSim", candSim]] as const) {
+    if (t.size !== rows * KNN_CANDIDATES) rangeError(op, `${name}.shape`, `[${rows}, ${KNN_CANDIDATES}]`, t.shape);
+  }
+  return new Kernel(gpu, {
+    op,
+    shader,
+    entry: "top_candidates",
+    bindings: { sims, cand_idx: candIdx, cand_sim: candSim },
+    uniforms: { params: new Uint32Array([rows, n, 0, 0]) },
+    workgroupSize: WG,
+    workgroups: rows,
+  });
+}
+
+/** Neighbour lists of Q queries, `depth` each, query-major: bank rows and their float64 similarities. */
+export interface Neighbours {
+  /** List length per query. */
+  depth: number;
+  /** Bank rows, [Q, depth], best first (similarity descending, then row ascending). */
+  rows: Int32Array;
+  /** Their similarities, [Q, depth]. */
+  sims: Float64Array;
+  /** Queries the GPU search could not settle and scanned on the host (always all of them for the host scan). */
+  hostScans: number;
+}
+
+/** q·b in float64, in one fixed order: the host scan and the GPU search's re-scoring agree to the last bit. */
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let t = 0; t < dim; t++) s += a[ao + t] * b[bo + t];
+  return s;
+}
+
+/** Scans the whole bank for query `i` and writes its `depth` best into `out` at i·depth. */
+function scanQuery(bank: Float32Array, queries: Float32Array, dim: number, i: number, out: Neighbours): void {
+  const { depth, rows, sims } = out;
+  const at = i * depth;
+  sims.fill(-Infinity, at, at + depth);
+  rows.fill(-1, at, at + depth);
+  const n = bank.length / dim;
+  const last = at + depth - 1;
+  for (let j = 0; j < n; j++) {
+    const s = dot(queries, i * dim, bank, j * dim, dim);
+    if (s <= sims[last]) continue; // an equal similarity keeps the lower row, already in
+    let p = last;
+    while (p > at && sims[p - 1] < s) {
+      sims[p] = sims[p - 1];
+      rows[p] = rows[p - 1];
+      p--;
+    }
+    sims[p] = s;
+    rows[p] = j;
+  }
+}
+
+function checkNeighbourArgs(
+  op: string,
+  bank: Float32Array,
+  queries: Float32Array,
+  dim: number,
+  depth: number,
+  maxDepth = Infinity,
+): void {
+  if (!(bank instanceof Float32Array)) typeError(op, "bank", "a Float32Array", bank);
+  if (!(queries instanceof Float32Array)) typeError(op, "queries", "a Float32Array", queries);
+  checkInt(op, "dim", dim, 1);
+  if (bank.length === 0 || bank.length % dim !== 0) {
+    rangeError(op, "bank.length", `a multiple of dim (${dim}), > 0`, bank.length);
+  }
+  if (queries.length % dim !== 0) rangeError(op, "queries.length", `a multiple of dim (${dim})`, queries.length);
+  checkInt(op, "depth", depth, 1, Math.min(bank.length / dim, maxDepth));
+}
+
+/**
+ * The `depth` nearest bank rows of every query by float64 dot product, by
+ * scanning the whole bank: the reference the GPU search must equal.
+ *
+ * @param bank [N, D] row-major.
+ * @param queries [Q, D] row-major.
+ * @param dim D.
+ * @param depth Neighbours per query, at most N.
+ * @returns The neighbour lists.
+ * @throws {TypeError} When `bank` or `queries` is not a Float32Array, or `dim` or `depth` is not a number.
+ * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), or `depth` is not in [1, N].
+ *
+ * @example Two bank rows, one query
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hostNeighbours } from "./knn.ts";
+ * const nn = hostNeighbours(new Float32Array([1, 0, 0, 1]), new Float32Array([0.6, 0.8]), 2, 2);
+ * assert.deepEqual(Array.from(nn.rows), [1, 0]);
+ * ```
+ */
+export function hostNeighbours(bank: Float32Array, queries: Float32Array, dim: number, depth: number): Neighbours {
+  checkNeighbourArgs("hostNeighbours", bank, queries, dim, depth);
+  const q = queries.length / dim;
+  const out = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: q };
+  for (let i = 0; i < q; i++) scanQuery(bank, queries, dim, i, out);
+  return out;
+}
+
+function rowNorms(x: Float32Array, dim: number): Float64Array {
+  const norms = new Float64Array(x.length / dim);
+  for (let i = 0; i < norms.length; i++) norms[i] = Math.sqrt(dot(x, i * dim, x, i * dim, dim));
+  return norms;
+}
+
+/**
+ * The same neighbour lists as {@linkcode hostNeighbours}, found on the GPU:
+ * the bank is uploaded once, queries go in blocks of at most 64 MiB of
+ * similarities, and each block costs one submit and one small read-back.
+ *
+ * @param gpu The context.
+ * @param bank [N, D] row-major.
+ * @param queries [Q, D] row-major.
+ * @param dim D.
+ * @param depth Neighbours per query, at most N and at most {@linkcode KNN_CANDIDATES}.
+ * @returns The neighbour lists; `hostScans` counts the queries settled on the host.
+ * @throws {TypeError} When `gpu` is not a Gpu, `bank` or `queries` is not a Float32Array, or `dim` or `depth` is not
+ * a number.
+ * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), or `depth` is not in
+ * [1, min(N, KNN_CANDIDATES)].
+ * @throws {OutOfMemoryError} When the bank exceeds the device's buffer limits.
+ * @throws {GpuError} When an earlier op's GPU error is pending, or the search causes one.
+ * @throws {DeviceLostError} When the device is lost.
+ *
+ * @example Agrees with the host scan
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu } from "../../mod.ts";
+ * import { gpuNeighbours, hostNeighbours } from "./knn.ts";
+ * const gpu = await requestGpu();
+ * const bank = Float32Array.from({ length: 300 }, (_, i) => Math.sin(i));
+ * const queries = Float32Array.from({ length: 30 }, (_, i) => Math.cos(i));
+ * const onGpu = await gpuNeighbours(gpu, bank, queries, 3, 5);
+ * assert.deepEqual(onGpu.rows, hostNeighbours(bank, queries, 3, 5).rows);
+ * gpu.destroy();
+ * ```
+ */
+export async function gpuNeighbours(
+  gpu: Gpu,
+  bank: Float32Array,
+  queries: Float32Array,
+  dim: number,
+  depth: number,
+): Promise<Neighbours> {
+  const op = "gpuNeighbours";
+  checkGpu(op, gpu);
+  checkNeighbourArgs(op, bank, queries, dim, depth, KNN_CANDIDATES);
+  const n = bank.length / dim;
+  const q = queries.length / dim;
+  const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
+  if (q === 0) return out;
+  const bankNorms = rowNorms(bank, dim);
+  const queryNorms = rowNorms(queries, dim);
+  const maxBank = bankNorms.reduce((a, b) => Math.max(a, b), 0);
+  const maxQuery = queryNorms.reduce((a, b) => Math.max(a, b), 0);
+  // fp32 dot products of D terms err by at most γ_D·‖q‖·‖b‖, γ_D = D·u/(1 − D·u), u = 2^-23 (WGSL rounds each
+  // add and multiply to a neighbour of the exact result; the order of the sum does not matter), plus D·2^-125
+  // for subnormals flushed to zero; the host's float64 sums err by γ_D with u = 2^-53. Past 1e30 the fp32 sums
+  // could overflow: then every query is scanned on the host.
+  const gamma = (u: number) => (dim * u) / (1 - dim * u);
+  const slack = (gamma(2 ** -23) + gamma(2 ** -53)) * maxBank;
+  const flushSlack = dim * 2 ** -124;
+  if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) {
+    for (let i = 0; i < q; i++) scanQuery(bank, queries, dim, i, out);
+    out.hostScans = q;
+    return out;
+  }
+  const block = Math.max(1, Math.min(q, Math.floor(SIMS_BYTES / 4 / n)));
+  const bankT = Tensor.from(gpu, bank, [n, dim]);
+  const queryT = Tensor.zeros(gpu, [block, dim]);
+  const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
+  const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
+  const parts: { destroy(): void }[] = [];
+  try {
+    const sims = new MatmulKernel(gpu, queryT, bankT, { form: "nt" });
+    const select = topCandidates(gpu, sims.out, candIdx, candSim);
+    parts.push(sims, sims.out, select);
+    const order = new Int32Array(KNN_CANDIDATES);
+    const rescored = new Float64Array(KNN_CANDIDATES);
+    const settled = Math.min(n, KNN_CANDIDATES); // candidates that are real columns
+    for (let start = 0; start < q; start += block) {
+      const rows = Math.min(block, q - start);
+      const chunk = queries.subarray(start * dim, (start + rows) * dim);
+      queryT.write(rows === block ? chunk : padded(chunk, block * dim));
+      gpu.runPass(op, (pass) => {
+        sims.encode(pass);
+        select.encode(pass);
+      });
+      const [idx, sim] = await Promise.all([candIdx.read(), candSim.read()]) as [Uint32Array, Float32Array];
+      for (let r = 0; r < rows; r++) {
+        const i = start + r;
+        const base = r * KNN_CANDIDATES;
+        for (let p = 0; p < settled; p++) {
+          order[p] = idx[base + p];
+          rescored[p] = dot(queries, i * dim, bank, order[p] * dim, dim);
+        }
+        const ranked = Array.from({ length: settled }, (_, p) => p).sort((a, b) =>
+          rescored[b] - rescored[a] || order[a] - order[b]
+        );
+        // Every column left out scored at most the last candidate's fp32 similarity, so its float64 score is at
+        // most that plus both errors: below the depth-th kept score, it cannot belong to the list.
+        const cut = rescored[ranked[depth - 1]];
+        const bound = sim[base + KNN_CANDIDATES - 1] + slack * queryNorms[i] + flushSlack;
+        if (n > KNN_CANDIDATES && !(cut > bound)) {
+          scanQuery(bank, queries, dim, i, out);
+          out.hostScans++;
+          continue;
+        }
+        for (let p = 0; p < depth; p++) {
+          out.rows[i * depth + p] = order[ranked[p]];
+          out.sims[i * depth + p] = rescored[ranked[p]];
+        }
+      }
+    }
+  } finally {
+    for (const t of [...parts, bankT, queryT, candIdx, candSim]) t.destroy();
+  }
+  return out;
+}
+
+function padded(values: Float32Array, length: number): Float32Array {
+  const out = new Float32Array(length);
+  out.set(values);
+  return out;
+}

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { gpuNeighbours, hostNeighbours, KNN_CANDIDATES, topCandidates } from "../../src/ops/knn.ts";
+import { knnEvaluate, knnEvaluateOnGpu } from "../../src/train/eval.ts";
+import { gpuTest, runSteps, testGpu } from "../util/gpu.ts";
+import { freshSeed, seededRandom, uniform } from "../util/random.ts";
+
+/** The reference: every column scored in float64 (t = 0..D−1), sorted by score descending, then column ascending. */
+function sortedNeighbours(bank: Float32Array, queries: Float32Array, dim: number, depth: number) {
+  const n = bank.length / dim;
+  const q = queries.length / dim;
+  const rows: number[] = [];
+  const sims: number[] = [];
+  for (let i = 0; i < q; i++) {
+    const scored = Array.from({ length: n }, (_, j) => {
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += queries[i * dim + t] * bank[j * dim + t];
+      return { j, s };
+    });
+    scored.sort((a, b) => b.s - a.s || a.j - b.j);
+    for (const { j, s } of scored.slice(0, depth)) rows.push(j), sims.push(s);
+  }
+  return { rows, sims };
+}
+
+function unitRows(values: Float32Array, dim: number): Float32Array {
+  for (let i = 0; i < values.length / dim; i++) {
+    let sq = 0;
+    for (let t = 0; t < dim; t++) sq += values[i * dim + t] ** 2;
+    for (let t = 0; t < dim; t++) values[i * dim + t] /= Math.sqrt(sq);
+  }
+  return values;
+}
+
+Deno.test({
+  name: "topCandidates() keeps each row's 32 largest, ties by lower column (7 rows × 1031, many equal values; n = 5)",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn candidates"));
+    for (const [rows, n] of [[7, 1031], [3, 5]]) {
+      // Values on a coarse grid, so that many are exactly equal and the tie order is exercised.
+      const values = Float32Array.from({ length: rows * n }, () => Math.round(random() * 40) / 8);
+      const sims = Tensor.from(gpu, values, [rows, n]);
+      const idx = Tensor.empty(gpu, [rows, KNN_CANDIDATES], "u32");
+      const sim = Tensor.empty(gpu, [rows, KNN_CANDIDATES]);
+      const work = topCandidates(gpu, sims, idx, sim);
+      runSteps(gpu, work);
+      const [gotIdx, gotSim] = [await idx.read(), await sim.read()];
+      for (let r = 0; r < rows; r++) {
+        const order = Array.from({ length: n }, (_, j) => j)
+          .sort((a, b) => values[r * n + b] - values[r * n + a] || a - b)
+          .slice(0, KNN_CANDIDATES);
+        const kept = Math.min(n, KNN_CANDIDATES);
+        // Exact: the kernel only compares the fp32 values it is given.
+        assert.deepEqual(Array.from(gotIdx.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)), order);
+        assert.deepEqual(
+          Array.from(gotSim.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)),
+          order.map((j) => values[r * n + j]),
+        );
+        for (let p = kept; p < KNN_CANDIDATES; p++) assert.equal(gotIdx[r * KNN_CANDIDATES + p], 0xffffffff);
+      }
+      work.destroy();
+      [sims, idx, sim].forEach((t) => t.destroy());
+    }
+  },
+});
+
+Deno.test({
+  name: "gpuNeighbours() equals the float64 sort exactly (123 queries × 1031 bank rows, D = 29, depth 10; N = 7)",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn neighbours"));
+    for (const [q, n, dim, depth] of [[123, 1031, 29, 10], [9, 7, 3, 7]]) {
+      const bank = unitRows(uniform(random, n * dim), dim);
+      const queries = unitRows(uniform(random, q * dim), dim);
+      const want = sortedNeighbours(bank, queries, dim, depth);
+      const got = await gpuNeighbours(gpu, bank, queries, dim, depth);
+      assert.deepEqual(Array.from(got.rows), want.rows);
+      assert.deepEqual(Array.from(got.sims), want.sims);
+      const host = hostNeighbours(bank, queries, dim, depth);
+      assert.deepEqual(Array.from(host.rows), want.rows);
+      assert.deepEqual(Array.from(host.sims), want.sims);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "gpuNeighbours() with 200 duplicates of the query's nearest row and near-ties 1 ulp apart: the host's lowest rows",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn ties"));
+    const [n, dim] = [600, 8];
+    const bank = unitRows(uniform(random, n * dim), dim);
+    const query = bank.slice(0, dim);
+    // Rows 100..299 are exact copies of the query's direction, rows 300..399 the same nudged by one ulp in one
+    // coordinate: far more than 32 candidates tie or nearly tie at the top.
+    for (let j = 100; j < 400; j++) bank.set(query, j * dim);
+    for (let j = 300; j < 400; j++) {
+      const x = bank.subarray(j * dim, (j + 1) * dim);
+      const t = j % dim;
+      x[t] = new Float32Array([x[t] * (1 + 2 ** -23)])[0];
+    }
+    const queries = new Float32Array([...query, ...bank.slice(5 * dim, 6 * dim)]);
+    for (const depth of [1, 10, 32]) {
+      const want = sortedNeighbours(bank, queries, dim, depth);
+      const got = await gpuNeighbours(gpu, bank, queries, dim, depth);
+      assert.deepEqual(Array.from(got.rows), want.rows);
+      assert.deepEqual(Array.from(got.sims), want.sims);
+      // The first query cannot be settled from 32 fp32 candidates (its cut sits inside the ties): scanned on the host.
+      assert.ok(got.hostScans >= 1, `hostScans ${got.hostScans}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "gpuNeighbours() on rows too large for fp32 dot products (norms 1e16) scans on the host, with the same answer",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn large"));
+    const dim = 5;
+    const bank = uniform(random, 50 * dim, 1e16);
+    const queries = uniform(random, 4 * dim, 1e16);
+    const got = await gpuNeighbours(gpu, bank, queries, dim, 3);
+    assert.equal(got.hostScans, 4);
+    assert.deepEqual(Array.from(got.rows), sortedNeighbours(bank, queries, dim, 3).rows);
+  },
+});
+
+Deno.test({
+  name: "knnEvaluateOnGpu() returns knnEvaluate's result on clustered embeddings (k = 1, 10, 25; recall@1, 5, 32)",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn evaluate"));
+    const [n, q, dim, classes] = [1500, 301, 16, 7];
+    const centres = uniform(random, classes * dim);
+    const embed = (count: number) => {
+      const labels = Array.from({ length: count }, () => Math.floor(random() * classes));
+      const x = new Float32Array(count * dim);
+      labels.forEach((y, i) => {
+        for (let t = 0; t < dim; t++) x[i * dim + t] = centres[y * dim + t] + 2.5 * (random() - 0.5);
+      });
+      return { x: unitRows(x, dim), labels };
+    };
+    const bank = embed(n);
+    const queries = embed(q);
+    for (const options of [{ k: 1 }, { k: 10 }, { k: 25, recallAt: [1, 5, 32] }]) {
+      const host = knnEvaluate(bank.x, bank.labels, queries.x, queries.labels, dim, options);
+      const onGpu = await knnEvaluateOnGpu(gpu, bank.x, bank.labels, queries.x, queries.labels, dim, options);
+      assert.deepEqual(onGpu, host);
+      assert.ok(host.accuracy > 0.3 && host.accuracy < 1, `accuracy ${host.accuracy}: neither trivial nor perfect`);
+    }
+    const args = [bank.x, bank.labels, queries.x, queries.labels, dim] as const;
+    await assert.rejects(() => knnEvaluateOnGpu(gpu, ...args, { k: 33 }), /knnEvaluateOnGpu as options\.k must be/);
+    await assert.rejects(
+      () => knnEvaluateOnGpu(gpu, ...args, { k: 3, recallAt: [40] }),
+      /knnEvaluateOnGpu as options\.recallAt must be an integer in \[1, 32\]/,
+    );
+    await assert.rejects(() => knnEvaluateOnGpu(null as never, ...args), /knnEvaluateOnGpu as gpu must be/);
+  },
+});
