@@ -1,278 +1,371 @@
 /**
- * `deno task experiment` — the evidence for the claims of docs/science.md. For each
- * dataset (Fashion-MNIST when installed, and the synthetic set whose noise
- * rate, hence λ, is exact) and label-noise rate r, and several seeds, it
- * trains with fixed K ∈ {1, 2, 4, 8, 16, 32}, with ANS ramping to the
- * theory's K*, with closed-loop K, and with ADNCE in closed loop, then
- * measures kNN accuracy on clean test labels. It writes a markdown table,
- * a plot and every run's record into `docs/`.
+ * `deno task experiment` — how many negatives, where the question lives:
+ * negatives drawn without looking at labels (uniform over the batch and a
+ * queue of past positives), so that a fraction 1/C of them share the
+ * anchor's class; λ = 1 − 1/C is set by merging classes (C ∈ {2, 5, 10}),
+ * with symmetric label noise r on top. Per cell (dataset, C, r) and seed it
+ * trains with fixed K from 1 to 256, with ANS ramping to the theory's K*, and
+ * with the closed loop given λ and estimating λ, then measures kNN accuracy
+ * on the clean (merged) test labels. Writes docs/experiment.md, .svg and
+ * every run to docs/experiment-runs.jsonl.
  *
- *   deno task experiment [--steps 150] [--seeds 3] [--datasets fashion,synthetic] [--rates 0,0.2,0.4]
+ * Runs are appended as they finish and a rerun skips those already there
+ * (same dataset, C, r, seed, method, steps), so the experiment can be
+ * stopped and continued; the report says how many seeds each cell has.
+ * Seeds go outermost: the first seed of every cell comes first.
+ *
+ *   deno task experiment [--steps 2000] [--seeds 3] [--datasets fashion,synthetic] [--classes 2,5,10]
+ *                        [--rates 0,0.2] [--ks 1,2,4,8,16,32,64,128,256] [--report-only] [--fresh]
  */
 
 import { parseArgs } from "node:util";
 import {
+  FASHION_MNIST_MERGES,
   hasMnistFiles,
+  injectLabelNoise,
   type LabelledBytes,
   limitBestK,
   loadMnistFiles,
+  mergeClasses,
+  moduloMerge,
   requestGpu,
   resolveTrainerConfig,
+  Rng,
   syntheticSplits,
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { quietNodeDeprecations } from "../src/train/console.ts";
+import { stats, table, writeVegaLiteSvg } from "./_report.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
   options: {
-    steps: { type: "string", default: "150" },
+    steps: { type: "string", default: "2000" },
     seeds: { type: "string", default: "3" },
     datasets: { type: "string", default: "fashion,synthetic" },
-    rates: { type: "string", default: "0,0.2,0.4" },
+    classes: { type: "string", default: "2,5,10" },
+    rates: { type: "string", default: "0,0.2" },
+    ks: { type: "string", default: "1,2,4,8,16,32,64,128,256" },
     out: { type: "string", default: "docs" },
+    "report-only": { type: "boolean", default: false },
+    fresh: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
   console.log(`Usage: deno task experiment [options]
-  --steps N        training steps per run (default 150)
+  --steps N        training steps per run (default 2000)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
-  --rates LIST     symmetric label-noise rates (default 0,0.2,0.4)
+  --classes LIST   merged class counts C, each 2, 5 or 10 (default 2,5,10)
+  --rates LIST     symmetric label-noise rates on the merged labels (default 0,0.2)
+  --ks LIST        fixed K values, each in 1..256 (default 1,2,4,8,16,32,64,128,256)
+  --report-only    write the report from the runs already in experiment-runs.jsonl, train nothing
+  --fresh          forget earlier runs (default: skip runs already recorded)
   --out DIR        where experiment.md, experiment.svg and experiment-runs.jsonl go (default docs)`);
   Deno.exit(0);
 }
-const steps = Number(args.steps);
-const seeds = Number(args.seeds);
-const rates = args.rates.split(",").map(Number);
+const list = (flag: string, text: string, ok: (v: number) => boolean, expected: string) =>
+  text.split(",").map((t) => {
+    const v = Number(t);
+    if (!ok(v)) throw new RangeError(`--${flag} must list ${expected}: got ${t}`);
+    return v;
+  });
+const [steps] = list("steps", args.steps, (v) => Number.isInteger(v) && v >= 10, "one integer >= 10");
+const [seeds] = list("seeds", args.seeds, (v) => Number.isInteger(v) && v >= 1, "one integer >= 1");
+const classesList = list("classes", args.classes, (v) => [2, 5, 10].includes(v), "2, 5 or 10");
+const rates = list("rates", args.rates, (v) => v >= 0 && v < 1, "rates in [0, 1)");
+const FIXED = list("ks", args.ks, (v) => Number.isInteger(v) && v >= 1 && v <= 256, "integers in 1..256");
 const datasets = args.datasets.split(",");
-if (!Number.isInteger(steps) || steps < 10) throw new RangeError(`--steps must be an integer >= 10: got ${args.steps}`);
-if (!Number.isInteger(seeds) || seeds < 1) throw new RangeError(`--seeds must be an integer >= 1: got ${args.seeds}`);
-for (const r of rates) if (!(r >= 0 && r < 1)) throw new RangeError(`--rates must be in [0, 1): got ${r}`);
 for (const d of datasets) {
   if (d !== "fashion" && d !== "synthetic") throw new RangeError(`--datasets must list fashion or synthetic: got ${d}`);
 }
-if (datasets.includes("fashion") && !await hasMnistFiles()) {
+if (datasets.includes("fashion") && !args["report-only"] && !await hasMnistFiles()) {
   throw new Error("Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, or --datasets synthetic");
 }
 
-const FIXED = [1, 2, 4, 8, 16, 32];
-const K_MAX = 32;
+const K_MAX = 256;
+const BATCH = 128;
+const QUEUE = 256; // past positives: with the batch's 127 other rows, 383 candidates for K up to 256
+const SHAPES = {
+  fashion: { name: "Fashion-MNIST", dims: [784, 256, 128], bank: 5000, queries: 2000 },
+  synthetic: { name: "synthetic clusters (16×16, noise 3.5)", dims: [256, 128, 64], bank: 5000, queries: 2000 },
+} as const;
+
 type Method = { name: string; config: (kStar: number) => Partial<TrainerConfig> };
-const methods: Method[] = [
+const METHODS: Method[] = [
   ...FIXED.map((k) => ({ name: `K=${k}`, config: () => ({ schedule: { kind: "fixed" as const, k } }) })),
   { name: "ANS", config: (kStar) => ({ schedule: { kind: "ans" as const, kStar, warmup: 0.2 } }) },
-  { name: "closed loop", config: () => ({ schedule: { kind: "closed" as const, every: 10, maxChange: 4 } }) },
+  { name: "closed loop, λ known", config: () => ({ schedule: { kind: "closed" as const } }) },
   {
-    name: "ADNCE, closed loop",
-    config: () => ({
-      schedule: { kind: "closed" as const, every: 10, maxChange: 4 },
-      loss: { tau: 0.1, weighting: { kind: "adnce" as const, mu: 0.7, sigma: 0.5 } },
-    }),
+    name: "closed loop, λ estimated",
+    config: () => ({ schedule: { kind: "closed" as const, estimateLambda: true } }),
   },
 ];
 
-// Per dataset: the encoder and batch, sized so that one run takes seconds on llvmpipe.
-const SHAPES = {
-  fashion: { dims: [784, 128, 64], batch: 64, bank: 5000, queries: 2000 },
-  synthetic: { dims: [256, 64, 32], batch: 64, bank: 4000, queries: 2000 },
-} as const;
-
-async function load(
-  dataset: string,
-  rate: number,
-  seed: number,
-): Promise<{ train: LabelledBytes; test: LabelledBytes }> {
-  if (dataset === "fashion") return await loadMnistFiles(undefined, { labelNoise: rate, seed });
-  return syntheticSplits({ side: 16, noise: 3.5, labelNoise: rate, seed, trainRows: 12_000, testRows: 2_000 });
-}
-
 interface Run {
   dataset: string;
+  classes: number;
   rate: number;
   seed: number;
   method: string;
+  steps: number;
   lambda: number;
-  kStarLimit: number;
-  kStarFinal: number;
-  kFinal: number;
   accuracy: number;
   recall1: number;
+  kFinal: number;
+  kMean: number;
+  kStarFinal: number;
+  lambdaHat: number;
   seconds: number;
 }
 
+/** The dataset with its classes merged to C, then r of the merged training labels flipped. */
+async function load(dataset: string, classes: number, rate: number, seed: number) {
+  const raw = dataset === "fashion"
+    ? await loadMnistFiles()
+    : syntheticSplits({ side: 16, noise: 3.5, seed, trainRows: 12_000, testRows: 2_000 });
+  const mapping = dataset === "fashion" ? FASHION_MNIST_MERGES[classes as 2 | 5 | 10] : moduloMerge(10, classes);
+  const train = mergeClasses(raw.train, mapping);
+  const test = mergeClasses(raw.test, mapping);
+  const rng = new Rng(1000 + seed);
+  const labels = rate > 0 ? injectLabelNoise(train.cleanLabels, classes, rate, () => rng.next()).labels : train.labels;
+  return { train: { ...train, labels } as LabelledBytes, test };
+}
+
+const runsPath = `${args.out}/experiment-runs.jsonl`;
+const key = (r: Pick<Run, "dataset" | "classes" | "rate" | "seed" | "method" | "steps">) =>
+  [r.dataset, r.classes, r.rate, r.seed, r.method, r.steps].join("|");
+await Deno.mkdir(args.out, { recursive: true });
+if (args.fresh) await Deno.writeTextFile(runsPath, "");
+let recorded: Run[] = [];
+try {
+  recorded = (await Deno.readTextFile(runsPath)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+} catch (error) {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
+const done = new Set(recorded.map(key));
+
 const gpu = await requestGpu();
 const adapter = gpu.info.description || gpu.info.vendor;
-const total = datasets.length * rates.length * seeds * methods.length;
-console.log(
-  `experiment on ${adapter}: ${total} runs of ${steps} steps (${datasets} × r ∈ {${rates}} × ${seeds} seeds)`,
-);
-await Deno.mkdir(args.out, { recursive: true });
-const runsPath = `${args.out}/experiment-runs.jsonl`;
-await Deno.writeTextFile(runsPath, "");
-const runs: Run[] = [];
-const began = performance.now();
-for (const dataset of datasets) {
-  const shape = SHAPES[dataset as keyof typeof SHAPES];
-  for (const rate of rates) {
-    for (let seed = 1; seed <= seeds; seed++) {
-      const data = await load(dataset, rate, seed);
-      for (const method of methods) {
-        const base: TrainerConfig = {
-          dims: [...shape.dims],
-          batch: shape.batch,
-          kMax: K_MAX,
-          steps,
-          seed,
-          labelNoise: rate,
-          metricsEvery: 10,
-          evalSizes: { bank: shape.bank, queries: shape.queries },
-        };
-        const lambda = resolveTrainerConfig(base, data.train).lambda;
-        const kStarLimit = limitBestK(lambda, K_MAX);
-        const t0 = performance.now();
-        const trainer = new Trainer(gpu, data, { ...base, ...method.config(kStarLimit) });
-        const records = await trainer.run();
-        const result = await trainer.evaluate();
-        trainer.destroy();
-        const tail = records.slice(-5);
-        const run: Run = {
-          dataset,
-          rate,
-          seed,
-          method: method.name,
-          lambda,
-          kStarLimit,
-          kStarFinal: tail.reduce((s, r) => s + r.kStar, 0) / tail.length,
-          kFinal: records.at(-1)!.k,
-          accuracy: result.accuracy,
-          recall1: result.recall[1],
-          seconds: (performance.now() - t0) / 1000,
-        };
-        runs.push(run);
-        await Deno.writeTextFile(runsPath, JSON.stringify(run) + "\n", { append: true });
-        const elapsed = (performance.now() - began) / 1000;
-        const eta = (elapsed / runs.length) * (total - runs.length);
-        console.log(
-          `[${runs.length}/${total}] ${dataset} r=${rate} seed ${seed} ${method.name}: ` +
-            `${(100 * run.accuracy).toFixed(1)}% (K ${run.kFinal}, ${run.seconds.toFixed(1)} s, ETA ${
-              Math.round(eta / 60)
-            } min)`,
-        );
+const plan: { dataset: string; classes: number; rate: number; seed: number; method: Method }[] = [];
+for (let seed = 1; seed <= seeds; seed++) {
+  for (const dataset of datasets) {
+    for (const classes of classesList) {
+      for (const rate of rates) {
+        for (const method of METHODS) {
+          if (!done.has(key({ dataset, classes, rate, seed, method: method.name, steps }))) {
+            plan.push({ dataset, classes, rate, seed, method });
+          }
+        }
       }
     }
   }
 }
-
-// Aggregate: mean ± sd over seeds per (dataset, r, method).
-const stats = (xs: number[]) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
-  return { m, sd };
-};
-const cell = (d: string, r: number, name: string) =>
-  runs.filter((x) => x.dataset === d && x.rate === r && x.method === name);
-const lines: string[] = [];
-const date = new Date().toISOString().slice(0, 10);
-lines.push(
-  "# Experiment: how many negatives, fixed or adaptive, InfoNCE or ADNCE",
-  "",
-  `Command: \`deno task experiment --steps ${steps} --seeds ${seeds} --datasets ${datasets} --rates ${rates}\`  `,
-  `Date: ${date}. Adapter: ${adapter}. Seeds: 1–${seeds}. Wall time: ${
-    ((performance.now() - began) / 60000).toFixed(1)
-  } min.`,
-  "",
-  "Each run trains an L2-normalised MLP contrastively: an anchor's positive is another training item with its",
-  "(noisy) label; its K negatives are other rows' positives with a different (noisy) label, so a flipped label",
-  "makes a false negative, and λ = P(a negative is really a negative) follows from r (docs/science.md §3, our model).",
-  "Accuracy is k-NN (k = 10) accuracy on clean test labels against a bank of clean-labelled training items,",
-  "mean ± sd over seeds, in %. Shapes: " +
-    Object.entries(SHAPES).filter(([d]) => datasets.includes(d)).map(([d, s]) =>
-      `${d} MLP ${s.dims.join("→")}, B = ${s.batch}, bank ${s.bank} × ${s.queries} queries`
-    ).join("; ") + `; τ = 0.1, Adam (peak lr 2e-3, warm-up and cosine), ${steps} steps, K_max = ${K_MAX}.`,
-  "ANS ramps K from 1 to K*(λ, μ → 1) over the first 20% and holds; the closed loop recomputes K* every 10 steps",
-  "from the live rank counts (smoothed, at most ±4 per update). ADNCE uses μ = 0.7, σ = 0.5 (the official CIFAR-10 centre and width) at the same τ.",
-  "",
+console.log(
+  `experiment on ${adapter}: ${plan.length} runs of ${steps} steps to go (${done.size} recorded in ${runsPath})`,
 );
-for (const d of datasets) {
-  lines.push(`## ${d === "fashion" ? "Fashion-MNIST" : "Synthetic clusters (16×16, 10 classes)"}`, "");
-  lines.push(
-    `| method | ${rates.map((r) => `r = ${r}`).join(" | ")} |`,
-    `|---|${rates.map(() => "---:").join("|")}|`,
+const began = performance.now();
+type Loaded = { id: string; data: { train: LabelledBytes; test: LabelledBytes } };
+let loaded = null as Loaded | null;
+for (const [i, p] of (args["report-only"] ? [] : plan).entries()) {
+  const id = `${p.dataset}|${p.classes}|${p.rate}|${p.seed}`;
+  if (loaded?.id !== id) loaded = { id, data: await load(p.dataset, p.classes, p.rate, p.seed) };
+  const shape = SHAPES[p.dataset as keyof typeof SHAPES];
+  const base: TrainerConfig = {
+    dims: [...shape.dims],
+    batch: BATCH,
+    kMax: K_MAX,
+    queue: QUEUE,
+    excludeSameLabel: false,
+    steps,
+    seed: p.seed,
+    metricsEvery: 10,
+    evalSizes: { bank: shape.bank, queries: shape.queries },
+  };
+  const lambda = resolveTrainerConfig(base, loaded.data.train).lambda;
+  const t0 = performance.now();
+  const trainer = new Trainer(gpu, loaded.data, { ...base, ...p.method.config(limitBestK(lambda, K_MAX)) });
+  const records = await trainer.run();
+  const result = await trainer.evaluate();
+  trainer.destroy();
+  const tail = records.slice(-10);
+  const mean = (f: (r: (typeof records)[number]) => number, rs = tail) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+  const run: Run = {
+    dataset: p.dataset,
+    classes: p.classes,
+    rate: p.rate,
+    seed: p.seed,
+    method: p.method.name,
+    steps,
+    lambda,
+    accuracy: result.accuracy,
+    recall1: result.recall[1],
+    kFinal: records.at(-1)!.k,
+    kMean: mean((r) => r.k, records),
+    kStarFinal: mean((r) => r.kStar),
+    lambdaHat: mean((r) => r.lambdaHat),
+    seconds: (performance.now() - t0) / 1000,
+  };
+  recorded.push(run);
+  await Deno.writeTextFile(runsPath, JSON.stringify(run) + "\n", { append: true });
+  const eta = ((performance.now() - began) / 1000 / (i + 1)) * (plan.length - i - 1);
+  console.log(
+    `[${i + 1}/${plan.length}] ${p.dataset} C=${p.classes} r=${p.rate} seed ${p.seed} ${p.method.name}: ` +
+      `${(100 * run.accuracy).toFixed(1)}% (K ${run.kFinal}, λ̂ ${run.lambdaHat.toFixed(3)}, ` +
+      `${run.seconds.toFixed(0)} s, ETA ${(eta / 3600).toFixed(1)} h)`,
   );
-  for (const m of methods) {
-    lines.push(`| ${m.name} | ${
-      rates.map((r) => {
-        const s = stats(cell(d, r, m.name).map((x) => 100 * x.accuracy));
-        return `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}`;
-      }).join(" | ")
-    } |`);
-  }
-  lines.push("");
-  lines.push(`| summary | ${rates.map((r) => `r = ${r}`).join(" | ")} |`, `|---|${rates.map(() => "---:").join("|")}|`);
-  const row = (label: string, f: (r: number) => string) => lines.push(`| ${label} | ${rates.map(f).join(" | ")} |`);
-  row("λ", (r) => cell(d, r, "K=1")[0].lambda.toFixed(3));
-  row("predicted K* (μ → 1 limit)", (r) => String(cell(d, r, "K=1")[0].kStarLimit));
-  row(
-    "closed loop: K* at the end (mean)",
-    (r) => stats(cell(d, r, "closed loop").map((x) => x.kStarFinal)).m.toFixed(1),
-  );
-  row("empirically best fixed K", (r) => {
-    // Means of percentages, as in the table above, so that the two round alike.
-    const best = FIXED.map((k) => ({ k, m: stats(cell(d, r, `K=${k}`).map((x) => 100 * x.accuracy)).m }))
-      .sort((a, b) => b.m - a.m)[0];
-    return `${best.k} (${best.m.toFixed(1)})`;
-  });
-  row("ADNCE − InfoNCE (closed loop)", (r) => {
-    const diff = stats(cell(d, r, "ADNCE, closed loop").map((x) => x.accuracy)).m -
-      stats(cell(d, r, "closed loop").map((x) => x.accuracy)).m;
-    return `${diff >= 0 ? "+" : ""}${(100 * diff).toFixed(1)}`;
-  });
-  lines.push("");
 }
-lines.push("![accuracy by method and noise rate](experiment.svg)", "");
-await Deno.writeTextFile(`${args.out}/experiment.md`, lines.join("\n"));
 
-quietNodeDeprecations();
-const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
-const points = runs.map((r) => ({ ...r, accuracy: 100 * r.accuracy, noise: `r = ${r.rate}` }));
-const spec = vegaLite.compile({
+// The report, from every recorded run of this length.
+const runs = recorded.filter((r) => r.steps === steps);
+const cellRuns = (d: string, c: number, r: number, m: string) =>
+  runs.filter((x) => x.dataset === d && x.classes === c && x.rate === r && x.method === m);
+const pct = (xs: number[]) => {
+  if (!xs.length) return "—";
+  const s = stats(xs.map((x) => 100 * x));
+  return xs.length > 1 ? `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}` : `${s.m.toFixed(1)} (1 seed)`;
+};
+const date = new Date().toISOString().slice(0, 10);
+const lines = [
+  "# Experiment: how many negatives, with label-unaware negatives",
+  "",
+  `Command: \`deno task experiment --steps ${steps} --seeds ${seeds} --datasets ${datasets} --classes ${classesList} ` +
+  `--rates ${rates} --ks ${FIXED}\`  `,
+  `Report written ${date}. Adapter: ${adapter}. Runs recorded: ${runs.length} of ${
+    datasets.length * classesList.length * rates.length * seeds * METHODS.length
+  } planned (seeds 1–${seeds}); each cell below says how many seeds it has.`,
+  "",
+  "Setting (P1's): an anchor's positive is another training item with its (noisy, merged) label; its K negatives",
+  "are drawn uniformly, without looking at labels, from the other 127 rows of the batch and a queue of the last",
+  `${QUEUE} positives' embeddings (MoCo-style, no gradient through them). A negative shares the anchor's class with`,
+  "probability 1/C, so λ = 1 − 1/C: C = 2, 5, 10 give λ = 0.5, 0.8, 0.9. Label noise r flips merged training",
+  "labels symmetrically (it corrupts positives; λ as modelled does not include it). Accuracy: kNN (k = 10) on clean",
+  "merged test labels against clean-labelled training items, mean ± sd over seeds, in %. " +
+  Object.entries(SHAPES).filter(([d]) => datasets.includes(d)).map(([, s]) =>
+    `${s.name}: MLP ${s.dims.join("→")}, bank ${s.bank} × ${s.queries} queries`
+  ).join("; ") + `. B = ${BATCH}, τ = 0.1, InfoNCE, Adam (peak lr 2e-3, warm-up and cosine), ${steps} steps, ` +
+  `K_max = ${K_MAX}.`,
+  "ANS ramps K from 1 to K*(λ, μ → 1) over the first 20% and holds. The closed loop recomputes K* every 20 steps",
+  'from the live rank counts (F(K) variant "model": I(K) = 1 − P(B|K), w_good = 1, w_bad = −1, Beta(1, 1)',
+  'pseudo-counts; smoothed, at most ±4 per update); "λ estimated" replaces the known λ by the running estimate',
+  "λ̂ = 2·(fraction of negatives below the positive) − 1 (docs/science.md §3). F(K)'s pieces were fixed before",
+  "these runs and not changed after.",
+  "",
+];
+const points: Record<string, unknown>[] = [];
+for (const d of datasets) {
+  lines.push(`## ${SHAPES[d as keyof typeof SHAPES].name}`, "");
+  const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
+  lines.push(
+    ...table(
+      ["method", ...cells.map((x) => x.label)],
+      METHODS.map((m) => [m.name, ...cells.map(({ c, r }) => pct(cellRuns(d, c, r, m.name).map((x) => x.accuracy)))]),
+    ),
+    "",
+  );
+  const summary = (label: string, f: (c: number, r: number) => string) => [label, ...cells.map(({ c, r }) => f(c, r))];
+  const bestFixed = (c: number, r: number) =>
+    FIXED.map((k) => ({ k, xs: cellRuns(d, c, r, `K=${k}`).map((x) => x.accuracy) }))
+      .filter((b) => b.xs.length).map((b) => ({ ...b, m: stats(b.xs).m })).sort((a, b) => b.m - a.m)[0];
+  const versus = (c: number, r: number, name: string) => {
+    const best = bestFixed(c, r);
+    const xs = cellRuns(d, c, r, name).map((x) => x.accuracy);
+    if (!best || !xs.length) return "—";
+    const diff = 100 * (stats(xs).m - best.m);
+    return `${diff >= 0 ? "+" : ""}${diff.toFixed(1)}`;
+  };
+  const kMeans = (c: number, r: number, name: string, f: (x: Run) => number, digits = 1) => {
+    const xs = cellRuns(d, c, r, name).map(f);
+    return xs.length ? stats(xs).m.toFixed(digits) : "—";
+  };
+  lines.push(
+    ...table(["summary", ...cells.map((x) => x.label)], [
+      summary("λ = 1 − 1/C", (c) => (1 - 1 / c).toFixed(2)),
+      summary("best fixed K (accuracy)", (c, r) => {
+        const b = bestFixed(c, r);
+        return b ? `${b.k} (${(100 * b.m).toFixed(1)})` : "—";
+      }),
+      summary('K* predicted, F "model", μ → 1', (c) => String(limitBestK(1 - 1 / c, K_MAX))),
+      summary('K* predicted, F "mi" (log(K+1)), μ → 1', (c) => {
+        return String(limitBestK(1 - 1 / c, K_MAX, { informativeness: "mi" }));
+      }),
+      summary(
+        "K* of the closed loop at the end (λ known)",
+        (c, r) => kMeans(c, r, "closed loop, λ known", (x) => x.kStarFinal),
+      ),
+      summary(
+        "K at the end (λ known / λ estimated)",
+        (c, r) =>
+          `${kMeans(c, r, "closed loop, λ known", (x) => x.kFinal)} / ${
+            kMeans(c, r, "closed loop, λ estimated", (x) => x.kFinal)
+          }`,
+      ),
+      summary(
+        "λ̂ at the end (estimated run)",
+        (c, r) => kMeans(c, r, "closed loop, λ estimated", (x) => x.lambdaHat, 3),
+      ),
+      summary("ANS − best fixed (points)", (c, r) => versus(c, r, "ANS")),
+      summary("closed loop, λ known − best fixed", (c, r) => versus(c, r, "closed loop, λ known")),
+      summary("closed loop, λ estimated − best fixed", (c, r) => versus(c, r, "closed loop, λ estimated")),
+      summary(
+        "seeds in the cell (fewest over methods)",
+        (c, r) => String(Math.min(...METHODS.map((m) => cellRuns(d, c, r, m.name).length))),
+      ),
+    ]),
+    "",
+  );
+  for (const { c, r, label } of cells) {
+    for (const k of FIXED) {
+      const xs = cellRuns(d, c, r, `K=${k}`).map((x) => 100 * x.accuracy);
+      if (xs.length) {
+        points.push({ dataset: d, cell: label, k, accuracy: stats(xs).m, sd: stats(xs).sd, kind: "fixed K" });
+      }
+    }
+    points.push({ dataset: d, cell: label, k: limitBestK(1 - 1 / c, K_MAX), kind: "K* (model, μ → 1)" });
+  }
+}
+lines.push(
+  "![accuracy against fixed K per λ, predicted K* marked](experiment.svg)",
+  "",
+  "## The first experiment: label-aware negatives",
+  "",
+  "Kept from before (docs/experiment-label-aware.md, `deno task experiment:label-aware`): negatives drawn only among",
+  "rows with another label, so λ < 1 only through label noise.",
+  "",
+  ...(await Deno.readTextFile(`${args.out}/experiment-label-aware.md`)).split("\n").slice(1)
+    .map((l) => l.replace(/^## /, "### ").replace("(experiment-label-aware.svg)", "(experiment-label-aware.svg)")),
+);
+await Deno.writeTextFile(`${args.out}/experiment.md`, lines.join("\n") + "\n");
+await writeVegaLiteSvg(`${args.out}/experiment.svg`, {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: `kNN test accuracy by method (mean ± sd over ${seeds} seeds, ${steps} steps, ${adapter})`,
+  title: `kNN accuracy against fixed K (mean over seeds; rule: predicted K*), ${steps} steps, ${adapter}`,
   data: { values: points },
-  facet: { row: { field: "dataset", type: "nominal", title: null } },
+  facet: {
+    row: { field: "dataset", type: "nominal", title: null },
+    column: { field: "cell", type: "nominal", title: null },
+  },
   spec: {
-    width: 620,
-    height: 180,
+    width: 150,
+    height: 120,
     layer: [
       {
-        mark: { type: "errorbar", extent: "stdev" },
+        transform: [{ filter: "datum.kind === 'fixed K'" }],
+        mark: { type: "line", point: true },
         encoding: {
-          x: { field: "method", type: "nominal", sort: methods.map((m) => m.name), title: null },
-          y: { field: "accuracy", type: "quantitative", scale: { zero: false }, title: "accuracy (%)" },
-          color: { field: "noise", type: "nominal", title: "label noise" },
-          xOffset: { field: "noise" },
+          x: { field: "k", type: "quantitative", scale: { type: "log", base: 2 }, title: "K" },
+          y: { field: "accuracy", type: "quantitative", scale: { zero: false }, title: "kNN accuracy (%)" },
         },
       },
       {
-        mark: { type: "point", filled: true },
-        encoding: {
-          x: { field: "method", type: "nominal", sort: methods.map((m) => m.name) },
-          y: { aggregate: "mean", field: "accuracy", type: "quantitative" },
-          color: { field: "noise", type: "nominal" },
-          xOffset: { field: "noise" },
-        },
+        transform: [{ filter: "datum.kind !== 'fixed K'" }],
+        mark: { type: "rule", color: "firebrick", strokeDash: [4, 3] },
+        encoding: { x: { field: "k", type: "quantitative" } },
       },
     ],
   },
   resolve: { scale: { y: "independent" } },
-}).spec;
-await Deno.writeTextFile(
-  `${args.out}/experiment.svg`,
-  await new vega.View(vega.parse(spec), { renderer: "none" }).toSVG(),
-);
+});
 console.log(lines.join("\n"));
-console.log(`wrote ${args.out}/experiment.md, ${args.out}/experiment.svg, ${runsPath}`);
+console.log(`wrote ${args.out}/experiment.md, ${args.out}/experiment.svg (${runs.length} runs in ${runsPath})`);
 gpu.destroy();
