@@ -13,14 +13,19 @@ import { parseArgs } from "node:util";
 import {
   type AffineRanges,
   FASHION_MNIST_DIR,
+  FASHION_MNIST_MERGES,
   hasMnistFiles,
+  injectLabelNoise,
   type LabelledBytes,
   limitBestK,
   loadMnistFiles,
+  mergeClasses,
+  moduloMerge,
   NonFiniteLossError,
   type PhotometricRanges,
   requestGpu,
   resolveTrainerConfig,
+  Rng,
   type ScheduleConfig,
   svgCharts,
   syntheticSplits,
@@ -42,6 +47,8 @@ Data
                         (default: ${FASHION_MNIST_DIR} when present, else the synthetic set)
   --synthetic           use the embedded synthetic set (12,000 train + 2,000 test, 10 classes)
   --noise R             flip this fraction of the training labels (symmetric label noise; default 0)
+  --classes C           merge the 10 classes into C = 2 or 5 by a fixed mapping (Fashion-MNIST: FASHION_MNIST_MERGES;
+                        synthetic: y mod C); evaluation uses the merged labels too (default 10)
   --augment / --no-augment
                         random affine warps of both views on the GPU (default: on for images; in simclr mode
                         also random resized crops, contrast, brightness and pixel noise)
@@ -51,11 +58,16 @@ Model and loss
   --tau T               temperature (default 0.1; simclr 0.2)
   --lr LR               peak Adam learning rate, warm-up then cosine (default 0.002)
 K (negatives per anchor)
+  --negatives HOW       aware: only rows of another label (default); unaware: uniform, so a fraction ≈ 1/C of
+                        them share the anchor's class (λ = 1 − 1/C)
+  --queue N             also draw negatives from a queue of the last N positives' embeddings (MoCo-style, no
+                        gradient through them), so K can pass the batch (default 0)
   --schedule NAME       closed | ans | fixed (default closed)
-  --kmax K              largest K, at most batch − 1 (default 32, or batch − 1 if smaller)
+  --kmax K              largest K, at most batch − 1 + queue (default 32, or batch − 1 + queue if smaller)
   --k K                 K of the fixed schedule (default 8)
   --kstar K             K* the ANS schedule ramps to (default: the theory's K* for λ, model-accuracy limit)
-  --lambda L            label reliability λ for the theory (default: from the classes and --noise)
+  --lambda L            label reliability λ for the theory (default: from the classes, --noise and --negatives)
+  --estimate-lambda     the closed loop estimates λ from the rank counts instead (docs/science.md §3)
 Run
   --steps N             training steps (default 700)
   --batch B             anchor-positive pairs (simclr: items, 2B views) per step (default 128; simclr 256)
@@ -73,6 +85,10 @@ const { values: args } = parseArgs({
     data: { type: "string" },
     synthetic: { type: "boolean", default: false },
     noise: { type: "string", default: "0" },
+    classes: { type: "string", default: "10" },
+    negatives: { type: "string", default: "aware" },
+    queue: { type: "string", default: "0" },
+    "estimate-lambda": { type: "boolean", default: false },
     augment: { type: "boolean" },
     "no-augment": { type: "boolean", default: false },
     mode: { type: "string", default: "pairs" },
@@ -116,14 +132,19 @@ function oneOf<T extends string>(flag: string, text: string, allowed: readonly T
   return text as T;
 }
 
-const mode = oneOf("mode", args.mode, ["pairs", "simclr"] as const);
+const mode = oneOf("mode", args.mode, ["pairs", "simclr", "supcon"] as const);
 const DEFAULTS = {
   pairs: { dims: "256,128", batch: "128", tau: "0.1" },
   simclr: { dims: "512,128", batch: "256", tau: "0.2" },
+  supcon: { dims: "512,128", batch: "256", tau: "0.1" },
 };
 const steps = int("steps", args.steps, 1);
 const batch = int("batch", args.batch ?? DEFAULTS[mode].batch, 2);
-const kMax = args.kmax === undefined ? Math.min(32, batch - 1) : int("kmax", args.kmax, 1);
+const queue = int("queue", args.queue, 0);
+const kMax = args.kmax === undefined ? Math.min(32, batch - 1 + queue) : int("kmax", args.kmax, 1);
+const classes = int("classes", args.classes, 2);
+if (![2, 5, 10].includes(classes)) throw new RangeError(`--classes must be 2, 5 or 10: got ${args.classes}`);
+const negatives = oneOf("negatives", args.negatives, ["aware", "unaware"] as const);
 const seed = int("seed", args.seed, 0);
 const evalEvery = int("eval-every", args["eval-every"], 1);
 const noise = real("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");
@@ -137,11 +158,23 @@ const realImages = dataDir !== null && !args.synthetic;
 let data: { train: LabelledBytes; test: LabelledBytes };
 let dataName: string;
 if (realImages) {
-  data = await loadMnistFiles(dataDir, { labelNoise: noise, seed });
+  data = await loadMnistFiles(dataDir, { labelNoise: classes === 10 ? noise : 0, seed });
   dataName = `${dataDir} (${data.train.rows} train, ${data.test.rows} test)`;
 } else {
-  data = syntheticSplits({ labelNoise: noise, seed: 100 + seed });
+  data = syntheticSplits({ labelNoise: classes === 10 ? noise : 0, seed: 100 + seed });
   dataName = "synthetic clusters (12,000 train, 2,000 test; --data DIR or dataset-fashion-mnist for real data)";
+}
+
+if (classes !== 10) {
+  // Merge first, then flip among the merged classes: a flip always changes the label the trainer sees.
+  const mapping = realImages ? FASHION_MNIST_MERGES[classes as 2 | 5] : moduloMerge(10, classes);
+  const [train, test] = [mergeClasses(data.train, mapping), mergeClasses(data.test, mapping)];
+  const rng = new Rng(seed);
+  const labels = noise > 0
+    ? injectLabelNoise(train.cleanLabels, classes, noise, () => rng.next()).labels
+    : train.labels;
+  data = { train: { ...train, labels }, test };
+  dataName += `, merged into ${classes} classes`;
 }
 
 const augmenting = args.augment ?? ((realImages || mode !== "pairs") && !args["no-augment"]);
@@ -165,6 +198,8 @@ const config: TrainerConfig = {
   dims: [data.train.width, ...hidden],
   batch,
   kMax,
+  queue,
+  excludeSameLabel: negatives === "aware",
   steps,
   seed,
   labelNoise: noise,
@@ -184,7 +219,7 @@ const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "fixed", k: int("k", args.k, 1) }
   : scheduleKind === "ans"
   ? { kind: "ans", kStar: args.kstar ? int("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
-  : { kind: "closed" };
+  : { kind: "closed", estimateLambda: args["estimate-lambda"] };
 const trainer = new Trainer(gpu, data, { ...config, schedule });
 
 await Deno.mkdir(args.out, { recursive: true });
@@ -203,7 +238,8 @@ console.log(
   `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${mode} mode, ${loss}, τ ${trainer.config.loss.tau}, ` +
     (mode !== "pairs"
       ? `${batch} items (${2 * batch} views, ${2 * batch - 2} negatives each), `
-      : `batch ${batch}, K ≤ ${kMax}, ${scheduleKind} schedule, `) +
+      : `batch ${batch}, K ≤ ${kMax}, label-${negatives} negatives${queue ? ` (+ a queue of ${queue})` : ""}, ` +
+        `${scheduleKind} schedule${args["estimate-lambda"] ? " (λ estimated)" : ""}, `) +
     `λ = ${lambda.toFixed(4)} (K* in the μ → 1 limit: ${limitKStar}), ` +
     `augmentation ${augment ? "on" : "off"}${photometric ? " (with crops and photometric)" : ""}, ${steps} steps, ` +
     `seed ${seed}`,

@@ -126,6 +126,8 @@ export function resolveTrainerConfig(
   checkInt(op, "config.batch", batch, 2);
   const queue = config.queue ?? 0;
   checkInt(op, "config.queue", queue, 0, 1 << 20);
+  // Each step pushes its B positives into the queue: it must hold at least one batch.
+  if (queue > 0 && queue < batch) rangeError(op, "config.queue", `0 or at least config.batch (${batch})`, queue);
   const kMax = config.kMax ?? Math.min(64, batch - 1);
   checkInt(op, "config.kMax", kMax, 1, batch - 1 + queue);
   const steps = config.steps ?? 600;
