@@ -43,7 +43,7 @@ import {
   fixedK,
   gatherBytes,
   gaussian,
-  type Gpu,
+  Gpu,
   hasMnistFiles,
   IdxError,
   injectLabelNoise,
@@ -524,13 +524,29 @@ function tensorDoors(f: Fixtures): Door[] {
       good: (g: Gpu) => assert.ok(g.device),
       free: destroy,
       bad: {
-        // FIXME(main): src/gpu/device.ts: requestGpu(null) and requestGpu({ adapter: "x" }) throw a TypeError that
-        // does not name the argument ("Cannot read properties of null"); left out here, listed in the report.
-        // The WebIDL conversion already names the field:
+        options: object({ optional: true }),
+        "options.adapter": [
+          refuse("a string", "x", T),
+          refuse("an object", {}, T),
+          refuse("a GPUDevice", f.gpu.device, T),
+        ],
+        // The WebIDL conversion names the field:
         "options.powerPreference": [
           refuse("an unknown name", "fastest", T, /powerPreference/),
           accept("low power", "low-power", "a valid GPUPowerPreference", (g: Gpu) => assert.ok(g.device)),
         ],
+      },
+    },
+    {
+      // Wraps the second context's device again: a Gpu of the same device, with counters of its own.
+      name: "new Gpu(adapter, device)",
+      gpu: true,
+      args: () => ({ adapter: f.other.adapter, device: f.other.device }),
+      call: (a) => new Gpu(a.adapter as GPUAdapter, a.device as GPUDevice),
+      good: (g: Gpu) => assert.deepEqual([g.device, g.counters.buffersAllocated], [f.other.device, 0]),
+      bad: {
+        adapter: [...object(), refuse("an object", {}, T), refuse("a GPUDevice", f.gpu.device, T)],
+        device: [...object(), refuse("an object", {}, T), refuse("a GPUAdapter", f.gpu.adapter, T)],
       },
     },
     {
@@ -2744,9 +2760,6 @@ Deno.test({
 
 /** Exports with no door, and why. */
 const NOT_DOORS: Record<string, string> = {
-  // FIXME(main): src/gpu/device.ts: new Gpu(adapter, device) with a bad adapter or device throws a TypeError that
-  // names nothing ("Cannot read properties of null (reading 'info')"); listed in the report. Use requestGpu.
-  Gpu: "its constructor only wires a device from requestGpu (FIXME(main), see the report)",
   GpuError: "an error class: any value becomes message text",
   DeviceLostError: "an error class",
   NoAdapterError: "an error class",
