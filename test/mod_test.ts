@@ -83,6 +83,7 @@ import {
   seededRandom,
   Sequential,
   sliceRows,
+  SupConLoss,
   svgCharts,
   SyntheticClusters,
   syntheticImages,
@@ -2449,6 +2450,23 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
     refuse("a NaN accuracy", [{ step: 1, accuracy: NaN }]),
     refuse("a point without step", [{ accuracy: 0.5 }], T),
   ];
+  const encoders = [
+    ...object(),
+    refuse("an object", {}, T),
+    refuse("a layer, not a Sequential", new L2Normalize(), T),
+    refuse("on a store not built", unbuilt.encoder, R, notBuilt),
+  ];
+  const otherStore = new ParameterStore(f.other);
+  otherStore.add("w", [1], "zeros");
+  otherStore.build();
+  const queues = {
+    good: new EmbeddingQueue(f.gpu, { capacity: 8, dim: 3 }),
+    narrow: new EmbeddingQueue(f.gpu, { capacity: 8, dim: 2 }),
+    small: new EmbeddingQueue(f.gpu, { capacity: 4, dim: 3 }),
+    dead: new EmbeddingQueue(f.gpu, { capacity: 8, dim: 3 }),
+  };
+  queues.dead.destroy();
+  f.owned.push(otherStore, queues.good, queues.narrow, queues.small);
   const stepParts = () => ({
     "parts.store": built.store,
     "parts.query": built.encoder,
@@ -2469,24 +2487,116 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
   };
   return [
     {
-      // FIXME(main): src/train/step.ts: `parts` or `options` null, or `parts.query` not a network, throw a TypeError
-      // that names nothing ("Cannot read properties of null"); a bad `parts.store`, `options.loss` or
-      // `options.optimizer` throws a named error only after the encoders' activations are allocated (a leak), and so
-      // does a bad `parts.xc` (the query encoder is bound first); `options.counts` is not checked to be a boolean.
-      // Listed in the report, left out here.
       name: "new TrainingStep(gpu, parts, options)",
       gpu: true,
       args: () => ({ gpu: f.gpu, ...stepParts() }),
       call: (a) => new TrainingStep(a.gpu as Gpu, arg(a, "parts"), arg(a, "options")),
       good: (s) => assert.equal(s.step, 0),
       free: destroy,
-      // The encoders check gpu and the inputs when they are bound, under their own names.
-      names: { gpu: / as gpu must be a Gpu/, "parts.xq": / as input[ .]/ },
+      // An input the encoder's first layer does not accept is named by that layer ("input width").
+      names: { "parts.xq": / as (parts\.xq[ .]|input width )/, "parts.xc": / as (parts\.xc[ .]|input width )/ },
       bad: {
         gpu: gpuArg(f),
-        "parts.xq": tensorArg(f, [2, 4], "f32", [[2, 5]]),
+        parts: object(),
+        "parts.store": [
+          ...object(),
+          refuse("an object", {}, T),
+          refuse("not built", unbuilt.store, R),
+          refuse("of another Gpu", otherStore, T),
+        ],
+        "parts.query": encoders,
+        "parts.candidate": encoders,
+        "parts.xq": tensorArg(f, [2, 4], "f32", [[2, 5], [8]]),
+        "parts.xc": tensorArg(f, [6, 4], "f32", [[6, 5], [24]]),
+        "parts.queue": [
+          refuse("a string", "queue", T),
+          refuse("an object", {}, T),
+          refuse("of another width", queues.narrow, R),
+          refuse("smaller than the candidates of a step", queues.small, R),
+          refuse("destroyed", queues.dead, T),
+          accept("a queue of the encoders' width", queues.good, "each step pushes its candidates into it", (s) => {
+            assert.equal(s.step, 0);
+          }),
+        ],
+        "parts.gather": [
+          refuse("a string", "gather", T),
+          refuse("without query", {}, T),
+          refuse("a query that is not Encodable", { query: {} }, T),
+          refuse("a candidate that is not Encodable", { query: { encode() {} }, candidate: "x" }, T),
+        ],
+        options: object(),
         "options.metricsEvery": int(1, Infinity, { optional: true }),
         "options.ring": int(1, 64, { optional: true }),
+        "options.counts": [
+          ...BOOL,
+          accept("true", true, "the rank counts are read too", (s) => assert.equal(s.step, 0)),
+        ],
+        "options.loss": object(),
+        "options.loss.layout": choice(["views"], { optional: true }),
+        "options.loss.kMax": int(1, 65535),
+        "options.loss.k": int(1, 2, { optional: true }),
+        "options.loss.tau": real([0, -1, 1e300], { optional: true }),
+        "options.loss.weighting": [refuse("a number", 3, T), refuse("an unknown name", "nce")],
+        "options.loss.indices": [
+          ...integers([0, 1, 2, 1, 2, 3], 0, 5, { optional: true }),
+          refuse("the wrong length", [0, 1]),
+        ],
+        "options.loss.queue": tensorArg(f, [4, 3], "f32", [[4, 2]], { optional: true }),
+        "options.optimizer": object(),
+        "options.optimizer.kind": choice(["sgd", "adam", "adamw"]),
+        "options.optimizer.lr": [...real([0, -1, 1e300]), refuse("a string", "fast", T)],
+        "options.optimizer.clipNorm": real([0, -1], { optional: true }),
+      },
+    },
+    {
+      name: "new TrainingStep(…) in the views layout with SupCon",
+      gpu: true,
+      args: () => ({
+        gpu: f.gpu,
+        "parts.store": built.store,
+        "parts.query": built.encoder,
+        "parts.xq": f.t([4, 4]),
+        "options.loss.layout": "views",
+        "options.loss.supcon": true,
+        "options.loss.labels": [0, 1, 0, 1],
+        "options.optimizer.kind": "sgd",
+        "options.optimizer.lr": 0.1,
+      }),
+      call: (a) => new TrainingStep(a.gpu as Gpu, arg(a, "parts"), arg(a, "options")),
+      good: (s) => assert.ok(s.loss instanceof SupConLoss),
+      free: destroy,
+      bad: {
+        "parts.xq": tensorArg(f, [4, 4], "f32", [[1, 4]]),
+        "options.loss.supcon": [
+          ...BOOL,
+          accept("false", false, "NT-Xent (labels unused)", (s) => assert.ok(s.loss instanceof NtXentLoss)),
+        ],
+        "options.loss.tile": [refuse("not a multiple of 64", 100), refuse("a string", "64", T), refuse("NaN", NaN)],
+        "options.loss.weighting": [refuse("DCL, which SupCon refuses", "dcl"), refuse("a number", 3, T)],
+        "options.loss.labels": [
+          ...integers([0, 1, 0, 1], 0, 2 ** 32 - 1, { optional: true }),
+          refuse("the wrong length", [0, 1]),
+        ],
+      },
+    },
+    {
+      name: "new TrainingStep(…) in the views layout with NT-Xent",
+      gpu: true,
+      args: () => ({
+        gpu: f.gpu,
+        "parts.store": built.store,
+        "parts.query": built.encoder,
+        "parts.xq": f.t([4, 4]),
+        "options.loss.layout": "views",
+        "options.optimizer.kind": "sgd",
+        "options.optimizer.lr": 0.1,
+      }),
+      call: (a) => new TrainingStep(a.gpu as Gpu, arg(a, "parts"), arg(a, "options")),
+      good: (s) => assert.ok(s.loss instanceof NtXentLoss),
+      free: destroy,
+      bad: {
+        "parts.xq": tensorArg(f, [4, 4], "f32", [[3, 4], [2, 4]]),
+        "options.loss.tile": [refuse("not a multiple of 64", 100), refuse("below 64", 32)],
       },
     },
     {
