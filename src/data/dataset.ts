@@ -78,6 +78,23 @@ export function checkLabelledBytes(op: string, name: string, data: LabelledBytes
 }
 
 /**
+ * Checks that a dataset's packed bytes fit one storage binding of `gpu` (what {@linkcode DeviceDataset} uploads).
+ *
+ * @param op The op, for the message.
+ * @param name The dataset argument's name.
+ * @param data A checked dataset.
+ * @param gpu The context.
+ * @throws {RangeError} When the packed bytes exceed the device's `maxStorageBufferBindingSize`.
+ */
+export function checkFitsDevice(op: string, name: string, data: LabelledBytes, gpu: Gpu): void {
+  const bytes = data.rows * wordsPerRow(data.width) * 4;
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    rangeError(op, `${name}.images`, `at most maxStorageBufferBindingSize (${limit}) bytes once packed`, bytes);
+  }
+}
+
+/**
  * A labelled byte dataset resident on the GPU.
  *
  * @example Upload three 2×2 images and gather two of them as f32
@@ -122,11 +139,7 @@ export class DeviceDataset {
     const op = "DeviceDataset";
     checkGpu(op, gpu);
     checkLabelledBytes(op, "host", host);
-    const bytes = host.rows * wordsPerRow(host.width) * 4;
-    const limit = gpu.limits.maxStorageBufferBindingSize;
-    if (bytes > limit) {
-      rangeError(op, "host.images", `at most maxStorageBufferBindingSize (${limit}) bytes once packed`, bytes);
-    }
+    checkFitsDevice(op, "host", host, gpu);
     this.host = host;
     this.layout = { rows: host.rows, width: host.width, imageShape: host.imageShape };
     const packed = packBytes(host.images, host.rows, host.width);
