@@ -50,16 +50,20 @@ import {
   l2normForward,
   type LabelledBytes,
   lambdaFromClasses,
+  lambdaFromCounts,
   lambdaFromLabelNoise,
   limitBestK,
   Linear,
+  linearProbe,
   loadCheckpoint,
   loadCheckpointBytes,
   loadMnistFiles,
   matmul,
   MatmulKernel,
+  mergeClasses,
   mlp,
   modelAccuracyFromCounts,
+  moduloMerge,
   NtXentLoss,
   Optimizer,
   OutOfMemoryError,
@@ -68,7 +72,9 @@ import {
   pairwiseAccuracy,
   ParameterStore,
   parseIdx,
+  pixelEmbeddings,
   PoolSampler,
+  randomPhotometric,
   randomWarps,
   RankCountFeedback,
   readIdx,
@@ -970,7 +976,11 @@ function lossDoors(f: Fixtures): Door[] {
   const liveNtXent = new NtXentLoss(f.gpu, f.t([4, 8]));
   const deadNtXent = new NtXentLoss(f.gpu, f.t([4, 8]));
   deadNtXent.destroy();
-  f.owned.push(live, liveNtXent);
+  const liveSupCon = new SupConLoss(f.gpu, f.t([4, 8]), { labels: [0, 1, 0, 1] });
+  const deadSupCon = new SupConLoss(f.gpu, f.t([4, 8]));
+  deadSupCon.destroy();
+  const unlabelledSupCon = new SupConLoss(f.gpu, f.t([4, 8]));
+  f.owned.push(live, liveNtXent, liveSupCon, unlabelledSupCon);
   const weighting = [
     refuse("a number", 3, T),
     refuse("a prototype key", "toString"),
@@ -982,7 +992,7 @@ function lossDoors(f: Fixtures): Door[] {
     refuse("a string parameter", { kind: "hcl", beta: "1" }, T),
     accept("another weighting", { kind: "dcl", tauPlus: 0.2 }, "DCL is one of the weightings", destroy),
   ];
-  const finite = async (loss: SampledContrastiveLoss | NtXentLoss) => {
+  const finite = async (loss: SampledContrastiveLoss | NtXentLoss | SupConLoss) => {
     loss.run();
     const r = await loss.readReadouts();
     assert.ok(Number.isFinite(r.meanLoss), `mean loss ${r.meanLoss}`);
@@ -1065,6 +1075,58 @@ function lossDoors(f: Fixtures): Door[] {
       args: () => ({ "the loss": liveNtXent }),
       call: (a) => (a["the loss"] as NtXentLoss).run(),
       bad: { "the loss": [refuse("destroyed", deadNtXent, T)] },
+    },
+    {
+      name: "new SupConLoss(gpu, z, options)",
+      gpu: true,
+      args: () => ({ gpu: f.gpu, z: f.t([4, 8]), "options.labels": [0, 1, 0, 1] }),
+      call: (a) => new SupConLoss(a.gpu as Gpu, a.z as Tensor, arg(a, "options")),
+      good: finite,
+      free: destroy,
+      bad: {
+        gpu: gpuArg(f),
+        z: tensorArg(f, [4, 8], "f32", [[32], [1, 8], [0, 8]]),
+        options: object({ optional: true }),
+        "options.tau": real([0, -1, 1e300, 1e-300], { optional: true }),
+        "options.tile": [...int(64, Infinity, { optional: true }), refuse("not a multiple of 64", 100)],
+        "options.weighting": [
+          ...weighting.filter((c) => "expect" in c && c.label !== "a string parameter"),
+          refuse("a string parameter", { kind: "adnce", mu: "0.7" }, T),
+          refuse("DCL (one positive only)", "dcl"),
+          refuse("HCL (one positive only)", { kind: "hcl", beta: 1 }),
+          accept("ADNCE", { kind: "adnce", mu: 0.7, sigma: 0.5 }, "ADNCE weights the negatives only", finite),
+        ],
+        "options.labels": [
+          ...integers([0, 1, 0, 1], 0, 2 ** 32 - 1, { optional: true }),
+          refuse("the wrong length", [0, 1]),
+          accept("no positive at all", [0, 1, 2, 3], "no anchor has a term: the loss is 0", async (loss) => {
+            loss.run();
+            assert.deepEqual(Object.values(await loss.readReadouts()).slice(0, 1), [0]);
+          }),
+        ],
+      },
+    },
+    {
+      name: "supConLoss.setLabels(labels)",
+      args: () => ({ "the loss": liveSupCon, labels: [0, 0, 1, 1] }),
+      call: (a) => (a["the loss"] as SupConLoss).setLabels(a.labels as number[]),
+      good: () => assert.equal(liveSupCon.anchors, 4),
+      bad: {
+        "the loss": [refuse("destroyed", deadSupCon, T)],
+        labels: [...integers([0, 0, 1, 1], 0, 2 ** 32 - 1), refuse("the wrong length", [0, 1])],
+      },
+    },
+    {
+      name: "supConLoss.run() before any labels",
+      gpu: true,
+      args: () => ({ "the loss": liveSupCon }),
+      call: (a) => (a["the loss"] as SupConLoss).run(),
+      bad: {
+        "the loss": [
+          refuse("destroyed", deadSupCon, T),
+          refuse("without labels", unlabelledSupCon, R, / as labels must be set/),
+        ],
+      },
     },
     {
       name: "new ContrastiveLoss(…) (abstract)",
@@ -1792,6 +1854,81 @@ async function dataDoors(f: Fixtures): Promise<Door[]> {
       },
     },
     {
+      name: "mergeClasses(data, mapping)",
+      args: () => ({
+        ...Object.fromEntries(Object.entries(host()).map(([k, v]) => [k.replace("host", "data"), v])),
+        "data.classes": 4,
+        "data.labels": [0, 1, 3],
+        "data.cleanLabels": [0, 2, 3],
+        mapping: [0, 1, 0, 1],
+      }),
+      call: (a) => mergeClasses(arg(a, "data"), a.mapping as number[]),
+      good: (d) =>
+        assert.deepEqual([d.classes, Array.from(d.labels), Array.from(d.cleanLabels)], [2, [0, 1, 1], [0, 0, 1]]),
+      bad: {
+        data: object(),
+        "data.classes": int(2, 256),
+        "data.labels": [refuse("a string", "013", T), refuse("a label >= classes", [4, 0, 0])],
+        mapping: [
+          ...integers([0, 1, 0, 1], 0, 3).filter((c) => c.label !== "a string element"),
+          refuse("a string element", ["1", 1, 0, 1], T),
+          refuse("one entry short", [0, 1, 0]),
+          refuse("one merged class", [0, 0, 0, 0]),
+          refuse("a merged class skipped", [0, 2, 0, 2]),
+        ],
+      },
+    },
+    {
+      name: "moduloMerge(classes, into)",
+      args: () => ({ classes: 6, into: 3 }),
+      call: (a) => moduloMerge(a.classes as number, a.into as number),
+      good: (m) => assert.deepEqual(m, [0, 1, 2, 0, 1, 2]),
+      bad: {
+        classes: [
+          ...int(2, 256),
+          refuse("not a multiple of into", 7, R, / as into must be a divisor of classes \(7\)/),
+        ],
+        into: [...int(2, 6), refuse("not a divisor of classes", 4)],
+      },
+    },
+    {
+      name: "randomPhotometric(rng, rows, ranges, out)",
+      args: () => ({ rng: new Rng(1), rows: 2, "ranges.noise": 0.5 }),
+      call: (a) => randomPhotometric(a.rng as Rng, a.rows as number, arg(a, "ranges"), a.out as Float32Array),
+      good: (p) => assert.ok(p.length === 8 && p[2] >= 0 && p[2] <= 0.5 && p[6] >= 0 && p[6] <= 0.5),
+      bad: {
+        rng: [
+          refuse("a string", "rng", T),
+          refuse("null", null, T),
+          refuse("undefined", undefined, T),
+          refuse("an object", {}, T),
+          refuse("a function", Math.random, T),
+        ],
+        rows: int(1),
+        ranges: object({ optional: true }),
+        "ranges.contrast": [
+          refuse("a string", "1", T),
+          refuse("one number", [1], T),
+          refuse("decreasing", [2, 1]),
+          refuse("a negative", [-1, 1]),
+          refuse("a NaN", [NaN, 1]),
+          refuse("a string element", ["1", 1], T),
+          refuse("huge", [1, 1e300]),
+        ],
+        "ranges.brightness": real([-1, 1e300], { optional: true }),
+        "ranges.noise": real([-1, 1e300], { optional: true }),
+        out: [
+          refuse("a string", "out", T),
+          refuse("a plain array", new Array(8).fill(0), T),
+          refuse("a Float64Array", new Float64Array(8), T),
+          refuse("the wrong length", new Float32Array(4)),
+          accept("a Float32Array of rows·4", new Float32Array(8), "written in place and returned", (p) => {
+            assert.equal(p.length, 8);
+          }),
+        ],
+      },
+    },
+    {
       name: "syntheticImages(options)",
       args: () => ({ "options.rows": 4, "options.side": 2, "options.classes": 2 }),
       call: (a) => syntheticImages(arg(a, "options")),
@@ -2224,6 +2361,16 @@ function scheduleDoors(_f: Fixtures): Door[] {
       call: (a) => lambdaFromLabelNoise(a.classes as number, a.noise as number),
       good: (l) => assert.equal(l, 1),
       bad: { classes: int(2), noise: real([-0.1, 1]) },
+    },
+    {
+      name: "lambdaFromCounts(below, kNow)",
+      args: () => ({ below: [9, 9, 9], kNow: 10 }),
+      call: (a) => lambdaFromCounts(a.below as number[], a.kNow as number),
+      good: (l) => assert.equal(l, 0.8),
+      bad: {
+        below: [...integers([9, 9, 9], 0, 10), refuse("empty", [])],
+        kNow: int(1),
+      },
     },
     {
       name: "limitBestK(lambda, kMax, options)",
@@ -2917,6 +3064,82 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
       },
     },
     {
+      name: "linearProbe(train, trainLabels, test, testLabels, dim, classes, options)",
+      args: () => ({
+        train: new Float32Array([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9]),
+        trainLabels: [0, 0, 1, 1],
+        test: new Float32Array([0.8, 0.2, 0.2, 0.8]),
+        testLabels: [0, 1],
+        dim: 2,
+        classes: 2,
+        "options.steps": 50,
+      }),
+      call: (a) =>
+        linearProbe(
+          a.train as Float32Array,
+          a.trainLabels as number[],
+          a.test as Float32Array,
+          a.testLabels as number[],
+          a.dim as number,
+          a.classes as number,
+          arg(a, "options"),
+        ),
+      good: (r) => assert.deepEqual([r.accuracy, r.trainAccuracy], [1, 1]),
+      bad: {
+        train: [
+          refuse("a string", "x", T),
+          ...missing(true),
+          refuse("a plain array", [1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9], T),
+          refuse("a Float64Array", new Float64Array(8), T),
+          refuse("the wrong length", new Float32Array(6)),
+          refuse("a NaN feature", new Float32Array([NaN, 0, 0.9, 0.1, 0, 1, 0.1, 0.9])),
+        ],
+        trainLabels: [...integers([0, 0, 1, 1], 0, 1), refuse("empty", [])],
+        test: [
+          refuse("a string", "x", T),
+          ...missing(true),
+          refuse("the wrong length", new Float32Array(3)),
+          refuse("an Infinity feature", new Float32Array([Infinity, 0, 0, 1])),
+        ],
+        testLabels: [...integers([0, 1], 0, 1), refuse("empty (accuracy over none is 0/0)", [])],
+        dim: [...int(1), refuse("another width", 4, R, / as train\.length must be labels·dim = 16/)],
+        classes: int(2),
+        options: object({ optional: true }),
+        "options.steps": int(1, Infinity, { optional: true }),
+        "options.lr": real([0, -1], { optional: true }),
+        "options.l2": [
+          ...real([-1], { optional: true }),
+          accept("zero", 0, "no penalty", (r) => assert.equal(r.accuracy, 1)),
+        ],
+      },
+    },
+    {
+      name: "pixelEmbeddings(data, rows)",
+      args: () => ({
+        "data.images": new Uint8Array([3, 4, 0, 9]),
+        "data.rows": 2,
+        "data.width": 2,
+        rows: [1, 0],
+      }),
+      call: (a) => pixelEmbeddings(arg(a, "data"), a.rows as number[]),
+      good: (z) => assert.deepEqual(z, new Float32Array([0, 1, 0.6, 0.8])),
+      bad: {
+        data: object(),
+        "data.rows": int(1),
+        "data.width": int(1),
+        "data.images": [
+          refuse("a string", "pixels", T),
+          ...missing(true),
+          refuse("a plain array", [3, 4, 0, 9], T),
+          refuse("the wrong length", new Uint8Array(3)),
+        ],
+        rows: [
+          ...integers([1, 0], 0, 1),
+          accept("none", [], "no row, no embedding", (z) => assert.equal(z.length, 0)),
+        ],
+      },
+    },
+    {
       name: "saveCheckpoint(path, store, optimizer, state, hooks)",
       gpu: true,
       args: () => ({ path: `${f.dir}/save.safetensors`, store: built.store, optimizer: null, "state.step": 1 }),
@@ -3097,16 +3320,6 @@ const NOT_DOORS: Record<string, string> = {
   FASHION_MNIST_DIR: "a constant",
   FASHION_MNIST_MERGES: "a frozen table, not callable",
   PHOTOMETRIC_FLOATS: "a constant",
-  // Exports added after the table was written; their doors are the next commit's (issue 13).
-  SupConLoss: "no door yet",
-  checkpointBytes: "no door yet",
-  loadCheckpointBytes: "no door yet",
-  lambdaFromCounts: "no door yet",
-  linearProbe: "no door yet",
-  mergeClasses: "no door yet",
-  moduloMerge: "no door yet",
-  pixelEmbeddings: "no door yet",
-  randomPhotometric: "no door yet",
 };
 
 const GROUPS = [

@@ -336,8 +336,10 @@ export function moduloMerge(classes: number, into: number): number[] {
  * @param data The dataset.
  * @param mapping For each class, its merged class (integers from 0, every merged class used).
  * @returns The merged dataset.
- * @throws {RangeError} When the mapping has not one entry per class, or its values are not 0..C−1 all used with
- * C ≥ 2.
+ * @throws {TypeError} When `data` is not a labelled dataset (see {@linkcode DeviceDataset}'s constructor), or
+ * `mapping` is not an array or holds a value that is not a number.
+ * @throws {RangeError} When `data` is inconsistent, the mapping has not one entry per class, or its values are not
+ * 0..C−1 all used with C ≥ 2.
  *
  * @example Four classes into two
  * ```ts
@@ -351,8 +353,10 @@ export function moduloMerge(classes: number, into: number): number[] {
  */
 export function mergeClasses(data: LabelledBytes, mapping: readonly number[]): LabelledBytes {
   const op = "mergeClasses";
-  if (!Array.isArray(mapping) || mapping.length !== data.classes) {
-    rangeError(op, "mapping.length", `data.classes (${data.classes})`, mapping?.length);
+  checkLabelledBytes(op, "data", data);
+  if (!Array.isArray(mapping)) typeError(op, "mapping", "an array of merged classes", mapping);
+  if (mapping.length !== data.classes) {
+    rangeError(op, "mapping.length", `data.classes (${data.classes})`, mapping.length);
   }
   mapping.forEach((y, i) => checkInt(op, `mapping[${i}]`, y, 0, data.classes - 1));
   const classes = mapping.reduce((a, y) => Math.max(a, y), -1) + 1;
