@@ -161,7 +161,8 @@ export function randomWarps(rng: Rng, rows: number, ranges: AffineRanges = {}, o
  * @param ranges Parameter ranges.
  * @param out Destination of rows·4 floats (allocated when absent).
  * @returns The changes.
- * @throws {TypeError} When `ranges.contrast` is not a [low, high] pair or a range is not a number.
+ * @throws {TypeError} When `rng` is not an Rng, `rows` or a range is not a number, `ranges` is not an object,
+ * `ranges.contrast` is not a [low, high] pair, or `out` is not a Float32Array.
  * @throws {RangeError} When `rows` is not an integer >= 1, a range is out of its bounds, or `out.length` is not rows·4.
  *
  * @example No change at the default ranges
@@ -179,8 +180,10 @@ export function randomPhotometric(
   out?: Float32Array,
 ): Float32Array {
   const op = "randomPhotometric";
+  if (!(rng instanceof Rng)) typeError(op, "rng", "an Rng", rng);
   checkInt(op, "rows", rows, 1);
   const { contrast, brightness, noise } = checkPhotometricRanges(op, ranges);
+  if (out !== undefined && !(out instanceof Float32Array)) typeError(op, "out", "a Float32Array", out);
   const looks = out ?? new Float32Array(rows * PHOTOMETRIC_FLOATS);
   if (looks.length !== rows * PHOTOMETRIC_FLOATS) {
     rangeError(op, "out.length", `rows·4 = ${rows * PHOTOMETRIC_FLOATS}`, looks.length);

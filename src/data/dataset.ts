@@ -78,6 +78,23 @@ export function checkLabelledBytes(op: string, name: string, data: LabelledBytes
 }
 
 /**
+ * Checks that a dataset's packed bytes fit one storage binding of `gpu` (what {@linkcode DeviceDataset} uploads).
+ *
+ * @param op The op, for the message.
+ * @param name The dataset argument's name.
+ * @param data A checked dataset.
+ * @param gpu The context.
+ * @throws {RangeError} When the packed bytes exceed the device's `maxStorageBufferBindingSize`.
+ */
+export function checkFitsDevice(op: string, name: string, data: LabelledBytes, gpu: Gpu): void {
+  const bytes = data.rows * wordsPerRow(data.width) * 4;
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    rangeError(op, `${name}.images`, `at most maxStorageBufferBindingSize (${limit}) bytes once packed`, bytes);
+  }
+}
+
+/**
  * A labelled byte dataset resident on the GPU.
  *
  * @example Upload three 2×2 images and gather two of them as f32
@@ -122,11 +139,7 @@ export class DeviceDataset {
     const op = "DeviceDataset";
     checkGpu(op, gpu);
     checkLabelledBytes(op, "host", host);
-    const bytes = host.rows * wordsPerRow(host.width) * 4;
-    const limit = gpu.limits.maxStorageBufferBindingSize;
-    if (bytes > limit) {
-      rangeError(op, "host.images", `at most maxStorageBufferBindingSize (${limit}) bytes once packed`, bytes);
-    }
+    checkFitsDevice(op, "host", host, gpu);
     this.host = host;
     this.layout = { rows: host.rows, width: host.width, imageShape: host.imageShape };
     const packed = packBytes(host.images, host.rows, host.width);
@@ -323,8 +336,10 @@ export function moduloMerge(classes: number, into: number): number[] {
  * @param data The dataset.
  * @param mapping For each class, its merged class (integers from 0, every merged class used).
  * @returns The merged dataset.
- * @throws {RangeError} When the mapping has not one entry per class, or its values are not 0..C−1 all used with
- * C ≥ 2.
+ * @throws {TypeError} When `data` is not a labelled dataset (see {@linkcode DeviceDataset}'s constructor), or
+ * `mapping` is not an array or holds a value that is not a number.
+ * @throws {RangeError} When `data` is inconsistent, the mapping has not one entry per class, or its values are not
+ * 0..C−1 all used with C ≥ 2.
  *
  * @example Four classes into two
  * ```ts
@@ -338,8 +353,10 @@ export function moduloMerge(classes: number, into: number): number[] {
  */
 export function mergeClasses(data: LabelledBytes, mapping: readonly number[]): LabelledBytes {
   const op = "mergeClasses";
-  if (!Array.isArray(mapping) || mapping.length !== data.classes) {
-    rangeError(op, "mapping.length", `data.classes (${data.classes})`, mapping?.length);
+  checkLabelledBytes(op, "data", data);
+  if (!Array.isArray(mapping)) typeError(op, "mapping", "an array of merged classes", mapping);
+  if (mapping.length !== data.classes) {
+    rangeError(op, "mapping.length", `data.classes (${data.classes})`, mapping.length);
   }
   mapping.forEach((y, i) => checkInt(op, `mapping[${i}]`, y, 0, data.classes - 1));
   const classes = mapping.reduce((a, y) => Math.max(a, y), -1) + 1;

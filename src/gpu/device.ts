@@ -11,6 +11,7 @@
  * @module
  */
 
+import { typeError } from "./_check.ts";
 import { type GpuError, OutOfMemoryError } from "./errors.ts";
 import { DeviceErrors } from "./_device_errors.ts";
 import { BufferPool } from "./_buffer_pool.ts";
@@ -18,15 +19,8 @@ import { PipelineCache, printWgsl } from "./_pipeline_cache.ts";
 import type { AdapterInfo, Binding, BindingKind, Encodable, GpuCounters, OverrideConstants } from "./types.ts";
 
 export { requestGpu } from "./request.ts";
-export type {
-  AdapterInfo,
-  Binding,
-  BindingKind,
-  Encodable,
-  GpuCounters,
-  GpuOptions,
-  OverrideConstants,
-} from "./types.ts";
+export type { AdapterInfo, Binding, BindingKind, Encodable, GpuCounters } from "./types.ts";
+export type { GpuOptions, OverrideConstants } from "./types.ts";
 
 /**
  * The GPU context. Create it with {@linkcode requestGpu}.
@@ -77,8 +71,11 @@ export class Gpu {
    *
    * @param adapter The adapter.
    * @param device A device from that adapter.
+   * @throws {TypeError} When `adapter` is not a GPUAdapter or `device` not a GPUDevice.
    */
   constructor(adapter: GPUAdapter, device: GPUDevice) {
+    if (!(adapter instanceof GPUAdapter)) typeError("Gpu", "adapter", "a GPUAdapter", adapter);
+    if (!(device instanceof GPUDevice)) typeError("Gpu", "device", "a GPUDevice (from adapter.requestDevice)", device);
     this.adapter = adapter;
     this.device = device;
     const i = adapter.info;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkObject, typeError } from "./_check.ts";
 import { Gpu } from "./device.ts";
 import { GpuError, NoAdapterError } from "./errors.ts";
 import type { GpuOptions } from "./types.ts";
@@ -28,6 +29,8 @@ const OPTIONAL_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
  *
  * @param options Adapter choice.
  * @returns The GPU context.
+ * @throws {TypeError} When `options` is not an object, or `options.adapter` is not a GPUAdapter (`options.powerPreference`
+ * that is not a GPUPowerPreference is refused by WebGPU's own TypeError, which names it).
  * @throws {GpuError} When the adapter refuses to create a device.
  * @throws {NoAdapterError} When no WebGPU adapter exists.
  *
@@ -42,6 +45,10 @@ const OPTIONAL_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
  * ```
  */
 export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
+  checkObject("requestGpu", "options", options);
+  if (options.adapter !== undefined && !(options.adapter instanceof GPUAdapter)) {
+    typeError("requestGpu", "options.adapter", "a GPUAdapter (from navigator.gpu.requestAdapter)", options.adapter);
+  }
   const adapter = options.adapter ??
     (await navigator.gpu?.requestAdapter({
       powerPreference: options.powerPreference ?? "high-performance",

@@ -36,22 +36,29 @@ export interface InBatchLayout {
  * @param op The op, named by errors.
  * @param rows N.
  * @param tile `options.tile`: a multiple of 64 whose tile² floats fit one binding, or undefined.
+ * @param arg How errors name `tile` (default "options.tile").
  * @returns The layout and tile edge.
  * @throws {TypeError} When `tile` is not a number.
  * @throws {RangeError} When `tile` is not a multiple of 64 whose tile² floats fit one storage binding.
  */
-export function inBatchLayout(gpu: Gpu, op: string, rows: number, tile: number | undefined): InBatchLayout {
+export function inBatchLayout(
+  gpu: Gpu,
+  op: string,
+  rows: number,
+  tile: number | undefined,
+  arg = "options.tile",
+): InBatchLayout {
   const bindingLimit = gpu.limits.maxStorageBufferBindingSize;
   if (tile === undefined) {
     const materialised = rows * rows * 4 <= Math.min(MATERIALISE_MAX_BYTES, bindingLimit);
     return materialised ? { layout: "materialised", tile: rows } : { layout: "tiled", tile: DEFAULT_TILE };
   }
-  checkInt(op, "options.tile", tile, 64);
-  if (tile % 64 !== 0) rangeError(op, "options.tile", "a multiple of 64", tile);
+  checkInt(op, arg, tile, 64);
+  if (tile % 64 !== 0) rangeError(op, arg, "a multiple of 64", tile);
   if (tile * tile * 4 > bindingLimit) {
     rangeError(
       op,
-      "options.tile",
+      arg,
       `at most ${Math.floor(Math.sqrt(bindingLimit / 4))} (tile² floats in one binding)`,
       tile,
     );

@@ -12,7 +12,7 @@
 import { checkObject, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu, type Tensor } from "../gpu/tensor.ts";
-import { inBatchLayout, InBatchPasses } from "./_in_batch.ts";
+import { type InBatchLayout, inBatchLayout, InBatchPasses } from "./_in_batch.ts";
 import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
 /** Options of {@linkcode NtXentLoss}. */
@@ -23,6 +23,33 @@ export interface NtXentOptions extends ContrastiveOptions {
    * takes at most 64 MiB (and fits a storage binding), else 2048.
    */
   tile?: number;
+}
+
+/**
+ * Checks the options of an NT-Xent loss over `rows` (2B) rows, before any GPU work (a training step checks its
+ * loss's options with it before it binds its encoder).
+ *
+ * @param op The op, named by errors.
+ * @param gpu The context (its binding limit bounds the tile).
+ * @param rows 2B.
+ * @param options The options.
+ * @param prefix How errors name the options (default "options").
+ * @returns The reduction's parameters and the layout.
+ * @throws {TypeError} When `options` is not an object, `options.tau` or `options.tile` is not a number, or the
+ * weighting is neither a name nor an object.
+ * @throws {RangeError} When `options.tau` is not > 0, the weighting is invalid, or `options.tile` is not a multiple
+ * of 64 whose tile² floats fit one storage binding.
+ */
+export function checkNtXentOptions(
+  op: string,
+  gpu: Gpu,
+  rows: number,
+  options: NtXentOptions,
+  prefix = "options",
+): { base: ReturnType<typeof baseParams>; layout: InBatchLayout } {
+  checkObject(op, prefix, options);
+  const base = baseParams(op, options, prefix);
+  return { base, layout: inBatchLayout(gpu, op, rows, options.tile, `${prefix}.tile`) };
 }
 
 /**
@@ -81,13 +108,11 @@ export class NtXentLoss extends ContrastiveLoss {
     const op = "NtXentLoss";
     checkGpu(op, gpu);
     checkEmbeddings(op, "z", z, gpu);
-    checkObject(op, "options", options);
     const [rows, dim] = z.shape;
     if (rows % 2 !== 0 || rows < 4) {
       rangeError(op, "z.shape[0]", "an even number >= 4 (2B rows: two views of B >= 2 examples)", rows);
     }
-    const base = baseParams(op, options);
-    const layout = inBatchLayout(gpu, op, rows, options.tile);
+    const { base, layout } = checkNtXentOptions(op, gpu, rows, options);
     super(gpu, op, { ...base, rows, k: 0, kMax: 0, dim, candidates: 0, inBatch: true, gradScale: 1 / rows });
     this.layout = layout.layout;
     this.tile = layout.tile;

@@ -33,6 +33,45 @@ export interface SampledContrastiveOptions extends ContrastiveOptions {
 }
 
 /**
+ * Checks the options of a sampled loss of `rows` anchors over `candidates` candidates of width `dim`, before any
+ * GPU work (a training step checks its loss's options with it before it binds its encoders).
+ *
+ * @param op The op, named by errors.
+ * @param gpu The context (the queue's).
+ * @param shape B, D and N.
+ * @param options The options.
+ * @param prefix How errors name the options (default "options").
+ * @returns K, the reduction's parameters, the queue's rows and the index table (zeros when not given).
+ * @throws {TypeError} When `options` is not an object, one of its numbers is not a number, the weighting is neither
+ * a name nor an object, `options.queue` is not a live f32 Tensor of `gpu`, or `options.indices` is not array-like.
+ * @throws {RangeError} When an option is out of its range (see {@linkcode SampledContrastiveLoss}'s constructor).
+ */
+export function checkSampledOptions(
+  op: string,
+  gpu: Gpu,
+  shape: { rows: number; dim: number; candidates: number },
+  options: SampledContrastiveOptions,
+  prefix = "options",
+): { k: number; base: ReturnType<typeof baseParams>; queued: number; hostIndices: Uint32Array } {
+  checkObject(op, prefix, options, "an object with kMax");
+  checkInt(op, `${prefix}.kMax`, options.kMax, 1, 65535);
+  const k = options.k ?? options.kMax;
+  checkInt(op, `${prefix}.k`, k, 1, options.kMax);
+  const base = baseParams(op, options, prefix);
+  const { rows, dim, candidates } = shape;
+  const queue = options.queue;
+  if (queue !== undefined) {
+    checkEmbeddings(op, `${prefix}.queue`, queue, gpu);
+    if (queue.shape[1] !== dim) rangeError(op, `${prefix}.queue.shape`, `[Nq, ${dim}] (the same D as q)`, queue.shape);
+  }
+  const queued = queue?.shape[0] ?? 0;
+  const hostIndices = new Uint32Array(rows * (options.kMax + 1));
+  const table = { rows, kMax: options.kMax, candidates: candidates + queued };
+  if (options.indices !== undefined) checkIndexTable(op, `${prefix}.indices`, options.indices, table, hostIndices);
+  return { k, base, queued, hostIndices };
+}
+
+/**
  * Sampled-K InfoNCE and its weighted relatives: anchor i scores Q_i against
  * candidates C[idx[i, 0..K]], idx[i, 0] its positive.
  *
@@ -113,23 +152,11 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     if (c.shape[1] !== q.shape[1]) {
       rangeError(op, "c.shape", `[N, ${q.shape[1]}] (the same D as q)`, c.shape);
     }
-    checkObject(op, "options", options, "an object with kMax");
-    checkInt(op, "options.kMax", options.kMax, 1, 65535);
-    const k = options.k ?? options.kMax;
-    checkInt(op, "options.k", k, 1, options.kMax);
-    const base = baseParams(op, options);
     const [rows, dim] = q.shape;
-    const queue = options.queue;
-    if (queue !== undefined) {
-      checkEmbeddings(op, "options.queue", queue, gpu);
-      if (queue.shape[1] !== dim) rangeError(op, "options.queue.shape", `[Nq, ${dim}] (the same D as q)`, queue.shape);
-    }
-    const queued = queue?.shape[0] ?? 0;
     const candidates = c.shape[0];
+    const { k, base, queued, hostIndices } = checkSampledOptions(op, gpu, { rows, dim, candidates }, options);
+    const queue = options.queue;
     const width = options.kMax + 1;
-    const hostIndices = new Uint32Array(rows * width);
-    const tableShape = { rows, kMax: options.kMax, candidates: candidates + queued };
-    if (options.indices !== undefined) checkIndexTable(op, "options.indices", options.indices, tableShape, hostIndices);
     super(gpu, op, {
       ...base,
       rows,

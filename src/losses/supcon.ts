@@ -12,7 +12,7 @@ import { checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu, type Tensor } from "../gpu/tensor.ts";
 import { PARAMS_GRAD_SCALE_OFFSET } from "../ops/contrast.ts";
-import { inBatchLayout, InBatchPasses } from "./_in_batch.ts";
+import { type InBatchLayout, inBatchLayout, InBatchPasses } from "./_in_batch.ts";
 import { baseParams, checkEmbeddings, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
 /** Options of {@linkcode SupConLoss}. */
@@ -49,6 +49,45 @@ function checkLabels(op: string, arg: string, labels: ArrayLike<number>, into: U
   for (const n of counts.values()) if (n > 1) anchors += n;
   for (let i = 0; i < into.length; i++) into[i] = labels[i];
   return anchors;
+}
+
+/**
+ * Checks the options of a SupCon loss over `rows` rows, before any GPU work (a training step checks its loss's
+ * options with it before it binds its encoder).
+ *
+ * @param op The op, named by errors.
+ * @param gpu The context (its binding limit bounds the tile).
+ * @param rows N.
+ * @param options The options.
+ * @param prefix How errors name the options (default "options").
+ * @returns The reduction's parameters, the layout, the labels (zeros when not given) and the rows that have a
+ * positive (−1 when no labels are given).
+ * @throws {TypeError} When `options` is not an object, `options.tau` or `options.tile` is not a number, the
+ * weighting is neither a name nor an object, or `options.labels` is not array-like.
+ * @throws {RangeError} When the weighting is DCL, HCL or invalid, `options.tau` is not > 0, `options.tile` is not a
+ * multiple of 64 whose tile² floats fit one storage binding, or `options.labels` is not N integers in [0, 2³² − 1].
+ */
+export function checkSupConOptions(
+  op: string,
+  gpu: Gpu,
+  rows: number,
+  options: SupConOptions,
+  prefix = "options",
+): { base: ReturnType<typeof baseParams>; layout: InBatchLayout; hostLabels: Uint32Array; anchors: number } {
+  checkObject(op, prefix, options);
+  const w = options.weighting;
+  const kind = typeof w === "string" ? w : (typeof w === "object" && w !== null ? w.kind : undefined);
+  if (kind === "dcl" || kind === "hcl") {
+    // DCL/HCL subtract τ+·M·e^(l_0), the expected mass of one positive among the negatives: defined for
+    // one positive per anchor, not for SupCon's many (docs/science.md §2.5).
+    rangeError(op, `${prefix}.weighting.kind`, '"infonce" or "adnce" (DCL and HCL debias one positive)', kind);
+  }
+  const base = baseParams(op, options, prefix);
+  const layout = inBatchLayout(gpu, op, rows, options.tile, `${prefix}.tile`);
+  const hostLabels = new Uint32Array(rows);
+  const labels = options.labels;
+  const anchors = labels === undefined ? -1 : checkLabels(op, `${prefix}.labels`, labels, hostLabels);
+  return { base, layout, hostLabels, anchors };
 }
 
 /**
@@ -122,20 +161,9 @@ export class SupConLoss extends ContrastiveLoss {
     const op = "SupConLoss";
     checkGpu(op, gpu);
     checkEmbeddings(op, "z", z, gpu);
-    checkObject(op, "options", options);
     const [rows, dim] = z.shape;
     if (rows < 2) rangeError(op, "z.shape[0]", ">= 2 (N rows, an anchor and another)", rows);
-    const w = options.weighting;
-    const kind = typeof w === "string" ? w : (typeof w === "object" && w !== null ? w.kind : undefined);
-    if (kind === "dcl" || kind === "hcl") {
-      // DCL/HCL subtract τ+·M·e^(l_0), the expected mass of one positive among the negatives: defined for
-      // one positive per anchor, not for SupCon's many (docs/science.md §2.5).
-      rangeError(op, "options.weighting.kind", '"infonce" or "adnce" (DCL and HCL debias one positive)', kind);
-    }
-    const base = baseParams(op, options);
-    const layout = inBatchLayout(gpu, op, rows, options.tile);
-    const hostLabels = new Uint32Array(rows);
-    const anchors = options.labels === undefined ? -1 : checkLabels(op, "options.labels", options.labels, hostLabels);
+    const { base, layout, hostLabels, anchors } = checkSupConOptions(op, gpu, rows, options);
     super(gpu, op, {
       ...base,
       rows,

@@ -262,6 +262,11 @@ export class ParameterStore {
     return this.#params !== null && !this.#destroyed;
   }
 
+  /** True after {@linkcode ParameterStore.destroy}. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
   /** Frees the flat buffers; later uses of the store throw. */
   destroy(): void {
     this.#destroyed = true;

@@ -306,6 +306,11 @@ export class Optimizer implements Encodable {
     return this.#store;
   }
 
+  /** True after {@linkcode Optimizer.destroy}. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
   /** Frees the moments and buffers (not the parameters). Later calls do nothing. */
   destroy(): void {
     if (this.#destroyed) return;

@@ -326,8 +326,9 @@ export function lambdaFromLabelNoise(classes: number, noise: number): number {
  * @param below Per row, negatives scored strictly below the positive.
  * @param kNow The K they were counted at.
  * @returns λ̂.
- * @throws {TypeError} When `kNow` is not a number.
- * @throws {RangeError} When `kNow` is not an integer >= 1, or `below` is empty.
+ * @throws {TypeError} When `kNow` is not a number, or `below` is not array-like.
+ * @throws {RangeError} When `kNow` is not an integer >= 1, or `below` is empty or holds a count that is not an
+ * integer in [0, kNow].
  *
  * @example A model that ranks every true negative below the positive and half the false ones
  * ```ts
@@ -340,6 +341,7 @@ export function lambdaFromLabelNoise(classes: number, noise: number): number {
 export function lambdaFromCounts(below: ArrayLike<number>, kNow: number): number {
   const op = "lambdaFromCounts";
   checkInt(op, "kNow", kNow, 1);
+  checkIntegers(op, "below", below, 0, kNow);
   if (below.length < 1) rangeError(op, "below.length", ">= 1", below.length);
   let sum = 0;
   for (let i = 0; i < below.length; i++) sum += below[i];

@@ -45,6 +45,32 @@ export async function writeFileAtomic(
 }
 
 /**
+ * Checks, before anything is computed for it, that `path` names a file in a folder that exists (a save reads its
+ * tensors back from the GPU first; a missing folder is reported before that). Whether the folder can be written is
+ * left to the write, which reports it unchanged.
+ *
+ * @param op The op saving, for errors.
+ * @param path The file.
+ * @throws {TypeError} When `path` is not a string.
+ * @throws {RangeError} When `path` is empty.
+ * @throws {Deno.errors.NotFound} When its folder does not exist (or is not a folder).
+ */
+export async function checkSavePath(op: string, path: string): Promise<void> {
+  checkString(op, "path", path, true);
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const folder = cut < 0 ? "." : cut === 0 ? path[0] : path.slice(0, cut);
+  const info = await Deno.stat(folder).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  if (!info?.isDirectory) {
+    throw new Deno.errors.NotFound(
+      `Cannot run ${op} as path must be in a folder that exists: current value is ${JSON.stringify(path)}`,
+    );
+  }
+}
+
+/**
  * Reads a checkpoint file's bytes.
  *
  * @param op The op reading, for errors.

@@ -7,13 +7,13 @@
  */
 
 import { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "../data/augment.ts";
-import type { Rng } from "../data/random.ts";
+import { Rng } from "../data/random.ts";
 import { SampledContrastiveLoss } from "../losses/sampled.ts";
 import { SupConLoss } from "../losses/supcon.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
-import type { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
-import type { PairSampler } from "../sampling/pairs.ts";
-import type { RankCountFeedback } from "../schedule/feedback.ts";
+import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
+import { PairSampler } from "../sampling/pairs.ts";
+import { RankCountFeedback } from "../schedule/feedback.ts";
 import type { KSchedule } from "../schedule/schedules.ts";
 import type { ResolvedTrainerConfig } from "./config.ts";
 import type { TrainerDevice } from "./_trainer_device.ts";
@@ -26,6 +26,31 @@ export type RunState = {
   schedule: KSchedule;
   feedback: RankCountFeedback;
 };
+
+/**
+ * A run's host state at its start, seeded from the config: negatives seed + 1, pairs seed + 2, warps seed + 3.
+ *
+ * @param cfg The resolved config.
+ * @param labels The training labels (noisy, as training sees them).
+ * @param schedule The K schedule.
+ * @returns The run state.
+ */
+export function runState(cfg: ResolvedTrainerConfig, labels: ArrayLike<number>, schedule: KSchedule): RunState {
+  const { batch, kMax, seed } = cfg;
+  return {
+    negatives: new BatchNegativeSampler({
+      batch,
+      kMax,
+      excludeSameLabel: cfg.excludeSameLabel,
+      seed: seed + 1,
+      queue: cfg.queue,
+    }),
+    pairs: new PairSampler(labels, { batch, seed: seed + 2, sameItem: cfg.mode !== "pairs" }),
+    warps: new Rng(seed + 3),
+    schedule,
+    feedback: new RankCountFeedback(cfg.metricsEvery),
+  };
+}
 
 /** Host arrays of one batch: the index table, the views' ids, warps and photometric changes. */
 export interface HostBatch {

@@ -10,7 +10,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
+import { checkFitsDevice, DeviceDataset, type LabelledBytes } from "../data/dataset.ts";
 import { mlp, type Sequential } from "../nn/sequential.ts";
 import { ParameterStore } from "../nn/parameters.ts";
 import { WARP_FLOATS } from "../ops/gather.ts";
@@ -60,6 +60,7 @@ export interface TrainerDevice {
  * @param cfg The resolved config (checked before any GPU work).
  * @param k0 The K of the first step.
  * @returns The bound device side.
+ * @throws {RangeError} When a dataset's packed bytes exceed one storage binding (before anything is uploaded).
  */
 export function bindTrainerDevice(
   gpu: Gpu,
@@ -68,6 +69,9 @@ export function bindTrainerDevice(
   k0: number,
 ): TrainerDevice {
   const { batch, kMax } = cfg;
+  // Both sets fit the device before either is uploaded (the config checked everything else).
+  checkFitsDevice("Trainer", "data.train", data.train, gpu);
+  checkFitsDevice("Trainer", "data.test", data.test, gpu);
   const owned: { destroy(): void }[] = [];
   const train = new DeviceDataset(gpu, data.train);
   const test = data.test === data.train ? train : new DeviceDataset(gpu, data.test);

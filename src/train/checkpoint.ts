@@ -7,10 +7,18 @@
  * @module
  */
 
+import { checkFunction, checkObject, checkString } from "../gpu/_check.ts";
 import type { ParameterStore } from "../nn/parameters.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import { checkpointBytes, checkpointConfig, type CheckpointState, loadCheckpointBytes } from "./checkpoint_bytes.ts";
-import { readCheckpointFile, writeFileAtomic } from "./_atomic_file.ts";
+import {
+  checkModel,
+  checkpointBytes,
+  checkpointConfig,
+  type CheckpointState,
+  checkState,
+  loadCheckpointBytes,
+} from "./checkpoint_bytes.ts";
+import { checkSavePath, readCheckpointFile, writeFileAtomic } from "./_atomic_file.ts";
 
 export type { CheckpointState } from "./checkpoint_bytes.ts";
 
@@ -22,11 +30,17 @@ export type { CheckpointState } from "./checkpoint_bytes.ts";
  * @param optimizer The optimizer whose moments to save, or null.
  * @param state Step, RNG state, config.
  * @param hooks For tests: `beforeRename` simulates a crash between write and rename.
- * @throws {RangeError} When `store` is not built.
- * @throws {TypeError} When `store` or `optimizer` is destroyed, or `state.config` cannot be JSON-serialised.
+ * @throws {TypeError} Before any GPU work: when `path` is not a string, `store` not a live ParameterStore,
+ * `optimizer` neither null nor a live Optimizer of `store`, `state` not an object, `state.step` or `state.rngState`
+ * not a number, `state.config` not JSON-serialisable, `state.extra` not an object of host tensors, `hooks` not an
+ * object, or `hooks.beforeRename` not a function.
+ * @throws {RangeError} Before any GPU work: when `path` is empty, `store` is not built, `state.step` is not an
+ * integer >= 0, `state.rngState` not one in [0, 2³² − 1], or an extra tensor is invalid.
+ * @throws {Deno.errors.NotFound} Before any GPU work: when the folder does not exist.
  * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
  * @throws {DeviceLostError} When the device is lost.
- * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
+ * @throws {Deno.errors.PermissionDenied} When the folder cannot be written (and any other file-system error of the
+ * write, unchanged).
  *
  * @example Save and load
  * ```ts
@@ -50,6 +64,13 @@ export async function saveCheckpoint(
   state: CheckpointState,
   hooks: { beforeRename?: () => void } = {},
 ): Promise<void> {
+  const op = "saveCheckpoint";
+  checkString(op, "path", path, true);
+  checkModel(op, store, optimizer);
+  checkState(op, state);
+  checkObject(op, "hooks", hooks);
+  if (hooks.beforeRename != null) checkFunction(op, "hooks.beforeRename", hooks.beforeRename);
+  await checkSavePath(op, path); // a missing folder, before the tensors are read back
   await writeFileAtomic(path, await checkpointBytes(store, optimizer, state), hooks);
 }
 
@@ -65,14 +86,17 @@ export async function saveCheckpoint(
  * format (see `decodeSafetensors`); when its metadata is not an ncegpu checkpoint's (format, optimizer
  * kind, `step` and `optimizer_step` not decimal step counts, `rng_state` not a 32-bit integer, `config` not JSON);
  * or when its tensors do not fit the model (a missing or extra tensor, a dtype other than F32, another shape).
- * @throws {RangeError} When `store` is not built.
- * @throws {TypeError} When `store` or `optimizer` is destroyed.
+ * @throws {TypeError} Before reading the file: when `path` is not a string, `store` not a live ParameterStore, or
+ * `optimizer` neither null nor a live Optimizer of `store`.
+ * @throws {RangeError} Before reading the file: when `path` is empty or `store` is not built.
  */
 export async function loadCheckpoint(
   path: string,
   store: ParameterStore,
   optimizer: Optimizer | null,
 ): Promise<CheckpointState> {
+  checkString("loadCheckpoint", "path", path, true);
+  checkModel("loadCheckpoint", store, optimizer);
   return loadCheckpointBytes(await readCheckpointFile("loadCheckpoint", path), store, optimizer, { source: path });
 }
 

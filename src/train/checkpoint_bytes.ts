@@ -9,9 +9,16 @@
  * @module
  */
 
-import type { ParameterStore } from "../nn/parameters.ts";
-import type { Optimizer } from "../optim/optimizer.ts";
-import { CheckpointError, decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import { checkInt, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
+import { ParameterStore } from "../nn/parameters.ts";
+import { Optimizer } from "../optim/optimizer.ts";
+import {
+  checkHostTensors,
+  CheckpointError,
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+} from "./safetensors.ts";
 
 /** What a checkpoint records besides tensors. */
 export interface CheckpointState {
@@ -26,6 +33,52 @@ export interface CheckpointState {
 }
 
 const FORMAT = "ncegpu-checkpoint-1";
+
+/**
+ * Checks the model a checkpoint is saved from or loaded into, before any GPU work.
+ *
+ * @param op The op, for the message.
+ * @param store The parameters.
+ * @param optimizer The optimizer, or null.
+ * @throws {TypeError} When `store` is not a live ParameterStore, or `optimizer` is neither null nor a live Optimizer
+ * of `store`.
+ * @throws {RangeError} When `store` is not built.
+ */
+export function checkModel(op: string, store: ParameterStore, optimizer: Optimizer | null): void {
+  if (!(store instanceof ParameterStore)) typeError(op, "store", "a ParameterStore", store);
+  if (store.destroyed) typeError(op, "store", "live (not destroyed)", "destroyed");
+  if (!store.built) rangeError(op, "store", "built (call store.build() first)", "not built");
+  if (optimizer === null) return;
+  if (!(optimizer instanceof Optimizer)) typeError(op, "optimizer", "an Optimizer, or null", optimizer);
+  if (optimizer.destroyed) typeError(op, "optimizer", "live (not destroyed)", "destroyed");
+  if (optimizer.store !== store) typeError(op, "optimizer", "the Optimizer of store", "an optimizer of another store");
+}
+
+/**
+ * Checks what a checkpoint records besides tensors, before any GPU readback.
+ *
+ * @param op The op, for the message.
+ * @param state The state.
+ * @returns `state.config` as JSON.
+ * @throws {TypeError} When `state` is not an object, `state.step` or `state.rngState` is not a number,
+ * `state.config` is not JSON-serialisable, or `state.extra` is not an object of host tensors.
+ * @throws {RangeError} When `state.step` is not an integer >= 0, `state.rngState` not one in [0, 2³² − 1], or an extra
+ * tensor is invalid (see `encodeSafetensors`).
+ */
+export function checkState(op: string, state: CheckpointState): string {
+  checkObject(op, "state", state);
+  checkInt(op, "state.step", state.step, 0);
+  if (state.rngState !== undefined) checkInt(op, "state.rngState", state.rngState, 0, 2 ** 32 - 1);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(state.config ?? null);
+  } catch {
+    // A cycle or a BigInt: json stays undefined.
+  }
+  if (typeof json !== "string") typeError(op, "state.config", "JSON-serialisable (plain data)", state.config);
+  if (state.extra !== undefined) checkHostTensors(op, "state.extra", state.extra);
+  return json;
+}
 
 function tensorNames(
   store: ParameterStore,
@@ -48,8 +101,11 @@ function tensorNames(
  * @param optimizer The optimizer whose moments to save, or null.
  * @param state Step, RNG state, config.
  * @returns The bytes.
- * @throws {RangeError} When `store` is not built.
- * @throws {TypeError} When `store` or `optimizer` is destroyed, or `state.config` cannot be JSON-serialised.
+ * @throws {TypeError} Before any GPU work: when `store` is not a live ParameterStore, `optimizer` neither null nor a
+ * live Optimizer of `store`, `state` not an object, `state.step` or `state.rngState` not a number, `state.config`
+ * not JSON-serialisable, or `state.extra` not an object of host tensors.
+ * @throws {RangeError} Before any GPU work: when `store` is not built, `state.step` is not an integer >= 0,
+ * `state.rngState` not one in [0, 2³² − 1], or an extra tensor is invalid.
  * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -73,6 +129,9 @@ export async function checkpointBytes(
   optimizer: Optimizer | null,
   state: CheckpointState,
 ): Promise<Uint8Array> {
+  const op = "checkpointBytes";
+  checkModel(op, store, optimizer);
+  const config = checkState(op, state);
   const flat = {
     params: (await store.params.read()) as Float32Array,
     m: optimizer ? (await optimizer.m.read()) as Float32Array : null,
@@ -89,7 +148,7 @@ export async function checkpointBytes(
     step: String(state.step),
     optimizer: optimizer?.kind ?? "none",
     optimizer_step: String(optimizer?.step ?? 0),
-    config: JSON.stringify(state.config ?? null),
+    config,
   };
   if (state.rngState !== undefined) metadata.rng_state = String(state.rngState);
   return encodeSafetensors(tensors, metadata);
@@ -108,8 +167,9 @@ export async function checkpointBytes(
  * `decodeSafetensors`); when their metadata is not an ncegpu checkpoint's (format, optimizer kind, `step` and
  * `optimizer_step` not decimal step counts, `rng_state` not a 32-bit integer, `config` not JSON); or when their
  * tensors do not fit the model (a missing or extra tensor, a dtype other than F32, another shape).
+ * @throws {TypeError} When `bytes` is not a Uint8Array, `store` not a live ParameterStore, `optimizer` neither null
+ * nor a live Optimizer of `store`, `options` not an object, or `options.source` not a string.
  * @throws {RangeError} When `store` is not built.
- * @throws {TypeError} When `store` or `optimizer` is destroyed.
  *
  * @example A checkpoint of another model is refused before anything is written
  * ```ts
@@ -133,7 +193,12 @@ export function loadCheckpointBytes(
   optimizer: Optimizer | null,
   options: { source?: string } = {},
 ): CheckpointState {
+  const op = "loadCheckpointBytes";
+  if (!(bytes instanceof Uint8Array)) typeError(op, "bytes", "a Uint8Array", bytes);
+  checkModel(op, store, optimizer);
+  checkObject(op, "options", options);
   const source = options.source ?? "checkpoint";
+  checkString(op, "options.source", source);
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== FORMAT) {
     throw new CheckpointError(

@@ -5,16 +5,28 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError, typeError } from "../gpu/_check.ts";
+import {
+  checkBool,
+  checkEnum,
+  checkInt,
+  checkNumber,
+  checkObject,
+  checkRange,
+  F32_MAX,
+  F32_MIN_NORMAL,
+  rangeError,
+  typeError,
+} from "../gpu/_check.ts";
 import {
   type AffineRanges,
   checkAffineRanges,
   checkPhotometricRanges,
   type PhotometricRanges,
 } from "../data/augment.ts";
-import type { LabelledBytes } from "../data/dataset.ts";
+import { checkLabelledBytes, type LabelledBytes } from "../data/dataset.ts";
+import { checkSeed } from "../data/random.ts";
 import { baseParams, type ContrastiveOptions } from "../losses/loss.ts";
-import type { Activation } from "../ops/activation.ts";
+import { type Activation, ACTIVATIONS } from "../ops/activation.ts";
 import { type OptimizerOptions, resolveOptimizerOptions } from "../optim/optimizer.ts";
 import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
 import { type EffectivenessOptions, lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
@@ -61,7 +73,8 @@ export interface TrainerConfig {
   kMax?: number;
   /**
    * Pairs mode: a queue of this many past positives' embeddings (MoCo-style, detached) from which negatives
-   * are drawn too, so K can exceed the batch (default 0: negatives from the batch only).
+   * are drawn too, so K can exceed the batch; at least `batch`, the positives a step pushes (default 0: negatives
+   * from the batch only).
    */
   queue?: number;
   /** The K schedule (default closed loop). */
@@ -72,7 +85,7 @@ export interface TrainerConfig {
   labelNoise?: number;
   /** Never use a negative with the anchor's label (default true). */
   excludeSameLabel?: boolean;
-  /** Temperature and negative weighting (default τ = 0.1, InfoNCE). */
+  /** Temperature and negative weighting, and nothing else: the trainer sets the rest (default τ = 0.1, InfoNCE). */
   loss?: ContrastiveOptions;
   /** Peak learning rate of Adam with warm-up and cosine decay (default 2e-3). */
   lr?: number;
@@ -106,8 +119,11 @@ export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "eva
  * @param train The training set (its width and classes set defaults).
  * @param test The test set (default the training set): its width and rows are checked.
  * @returns The resolved config.
- * @throws {TypeError} When `config` is not an object, or a field that must be a number is not one.
- * @throws {RangeError} When a field is out of range; the message names it.
+ * @throws {TypeError} When `config` is not an object; `train` or `test` is not a labelled dataset (see
+ * `DeviceDataset`); `config.dims`, `config.loss`, `config.optimizer`, `config.schedule` or `config.evalSizes` has
+ * the wrong type; a field that must be a number, a string or a boolean is not one.
+ * @throws {RangeError} When a field is out of range, an unknown name, or (`config.loss`) a field the trainer sets
+ * itself; the message names it.
  */
 export function resolveTrainerConfig(
   config: TrainerConfig,
@@ -115,19 +131,27 @@ export function resolveTrainerConfig(
   test: LabelledBytes = train,
 ): ResolvedTrainerConfig {
   const op = "Trainer";
-  if (typeof config !== "object" || config === null) typeError(op, "config", "an object", config);
-  if (typeof train !== "object" || train === null) typeError(op, "data.train", "a labelled dataset", train);
+  checkObject(op, "config", config);
+  checkLabelledBytes(op, "data.train", train);
+  checkLabelledBytes(op, "data.test", test);
   const dims = config.dims ?? [train.width, 256, 128];
-  if (!Array.isArray(dims) || dims.length < 2 || dims[0] !== train.width) {
+  if (!Array.isArray(dims)) typeError(op, "config.dims", "an array of widths", dims);
+  if (dims.length < 2 || dims[0] !== train.width) {
     rangeError(op, "config.dims", `widths starting with the dataset's row width (${train.width})`, dims);
   }
   dims.forEach((d, i) => checkInt(op, `config.dims[${i}]`, d, 1));
+  const mode = config.mode ?? "pairs";
+  checkEnum(op, "config.mode", mode, ["pairs", "simclr", "supcon"] as const);
   const batch = config.batch ?? 256;
   checkInt(op, "config.batch", batch, 2);
   const queue = config.queue ?? 0;
   checkInt(op, "config.queue", queue, 0, 1 << 20);
-  // Each step pushes its B positives into the queue: it must hold at least one batch.
-  if (queue > 0 && queue < batch) rangeError(op, "config.queue", `0 or at least config.batch (${batch})`, queue);
+  // Each step pushes its B positives' embeddings into the queue.
+  if (mode === "pairs" && queue > 0 && queue < batch) {
+    rangeError(op, "config.queue", `0 or >= config.batch (${batch}), the positives a step pushes`, queue);
+  }
+  const seed = config.seed ?? 1;
+  checkSeed(op, "config.seed", seed);
   const kMax = config.kMax ?? Math.min(64, batch - 1);
   checkInt(op, "config.kMax", kMax, 1, batch - 1 + queue);
   const steps = config.steps ?? 600;
@@ -135,6 +159,7 @@ export function resolveTrainerConfig(
   const labelNoise = config.labelNoise ?? 0;
   checkNumber(op, "config.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
   const excludeSameLabel = config.excludeSameLabel ?? true;
+  checkBool(op, "config.excludeSameLabel", excludeSameLabel);
   // λ: with label-aware negatives a false negative needs a flipped label; without, any same-class draw is one.
   // SimCLR never looks at labels: its negatives are label-unaware whatever excludeSameLabel says.
   const labelAware = excludeSameLabel && config.mode !== "simclr";
@@ -143,16 +168,19 @@ export function resolveTrainerConfig(
   checkNumber(op, "config.lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
   const lr = config.lr ?? 2e-3;
   checkNumber(op, "config.lr", lr, (v) => v > 0, "> 0");
+  checkRange(op, "config.lr", lr, F32_MIN_NORMAL, F32_MAX, "a normal f32");
   const metricsEvery = config.metricsEvery ?? 10;
   checkInt(op, "config.metricsEvery", metricsEvery, 1);
-  const evalSizes = { k: 10, ...(config.evalSizes ?? { bank: 2000, queries: 1000 }) };
+  const sizes = config.evalSizes ?? { bank: 2000, queries: 1000 };
+  checkObject(op, "config.evalSizes", sizes);
+  const evalSizes = { k: 10, ...sizes };
+  evalSizes.k ??= 10;
   checkInt(op, "config.evalSizes.k", evalSizes.k, 1);
   checkInt(op, "config.evalSizes.bank", evalSizes.bank, evalSizes.k);
   checkInt(op, "config.evalSizes.queries", evalSizes.queries, 1);
   const schedule = config.schedule ?? { kind: "closed" };
-  if (!["fixed", "ans", "closed"].includes(schedule?.kind)) {
-    rangeError(op, "config.schedule.kind", '"fixed", "ans" or "closed"', schedule?.kind);
-  }
+  checkObject(op, "config.schedule", schedule);
+  checkEnum(op, "config.schedule.kind", schedule.kind, ["fixed", "ans", "closed"] as const);
   // Everything below is checked here, before any GPU work, by the same functions the parts use later.
   if (schedule.kind === "fixed") checkInt(op, "config.schedule.k", schedule.k, 1, kMax);
   if (schedule.kind === "ans") {
@@ -160,17 +188,20 @@ export function resolveTrainerConfig(
     checkInt(op, "config.schedule.decayTo", schedule.decayTo ?? 1, 1, kMax);
   }
   const activation = config.activation ?? "relu";
-  if (!["relu", "gelu", "tanh"].includes(activation)) {
-    rangeError(op, "config.activation", '"relu", "gelu" or "tanh"', activation);
-  }
+  checkEnum(op, "config.activation", activation, ACTIVATIONS);
   const loss = config.loss ?? { tau: 0.1 };
+  checkObject(op, "config.loss", loss);
+  // The trainer sets the layout, K, the index table and the queue itself: a field for them here would be spread
+  // over the step's loss options.
+  for (const key of Object.keys(loss)) {
+    if (key !== "tau" && key !== "weighting") {
+      rangeError(op, `config.loss.${key}`, "absent (config.loss holds tau and weighting)", (loss as never)[key]);
+    }
+  }
   baseParams(op, loss, "config.loss");
   const optimizer = config.optimizer ?? { kind: "adam", clipNorm: 1 };
+  checkObject(op, "config.optimizer", optimizer);
   resolveOptimizerOptions(op, { ...optimizer, lr }, "config.optimizer");
-  const mode = config.mode ?? "pairs";
-  if (!["pairs", "simclr", "supcon"].includes(mode)) {
-    rangeError(op, "config.mode", '"pairs", "simclr" or "supcon"', mode);
-  }
   if (mode === "supcon") {
     const kind = typeof config.loss?.weighting === "string" ? config.loss.weighting : config.loss?.weighting?.kind;
     if (kind === "dcl" || kind === "hcl") {
@@ -185,9 +216,7 @@ export function resolveTrainerConfig(
     checkPhotometricRanges(op, photometric, "config.photometric");
     if (augment === null) typeError(op, "config.augment", "given when config.photometric is", augment);
   }
-  if (test?.width !== train.width) {
-    rangeError(op, "data.test.width", `the training set's (${train.width})`, test?.width);
-  }
+  if (test.width !== train.width) rangeError(op, "data.test.width", `the training set's (${train.width})`, test.width);
   if (augment && !train.imageShape) typeError(op, "data.train.imageShape", "given when config.augment is", undefined);
   if (evalSizes.bank > train.rows) {
     rangeError(op, "config.evalSizes.bank", `<= training rows (${train.rows})`, evalSizes.bank);
@@ -210,7 +239,7 @@ export function resolveTrainerConfig(
     lr,
     optimizer,
     steps,
-    seed: config.seed ?? 1,
+    seed,
     augment,
     photometric,
     metricsEvery,

@@ -386,13 +386,26 @@ export function seededOrder(n: number, seed: number): Uint32Array {
  * ```
  */
 export function pixelEmbeddings(data: LabelledBytes, rows: ArrayLike<number>): Float32Array {
+  const op = "pixelEmbeddings";
+  // What it reads of the dataset, then the row numbers, before anything is allocated.
+  checkObject(op, "data", data, "a labelled dataset");
+  checkInt(op, "data.rows", data.rows, 1);
+  checkInt(op, "data.width", data.width, 1);
+  if (!(data.images instanceof Uint8Array)) typeError(op, "data.images", "a Uint8Array", data.images);
+  if (data.images.length !== data.rows * data.width) {
+    rangeError(op, "data.images.length", `rows·width = ${data.rows * data.width}`, data.images.length);
+  }
+  checkArrayLike(op, "rows", rows, "an array of row numbers");
   const { width } = data;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (typeof r !== "number" || !Number.isInteger(r) || r < 0 || r >= data.rows) {
+      rangeError(op, `rows[${i}]`, `an integer in [0, ${data.rows - 1}]`, r);
+    }
+  }
   const out = new Float32Array(rows.length * width);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (!Number.isInteger(r) || r < 0 || r >= data.rows) {
-      rangeError("pixelEmbeddings", `rows[${i}]`, `an integer in [0, ${data.rows - 1}]`, r);
-    }
     let sq = 0;
     for (let p = 0; p < width; p++) sq += data.images[r * width + p] ** 2;
     const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;

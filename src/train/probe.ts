@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkInt, checkNumber, rangeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkInt, checkNumber, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 
 /** Options of {@linkcode linearProbe}. */
 export interface ProbeOptions {
@@ -41,6 +41,8 @@ export interface ProbeResult {
  * @param classes Number of classes.
  * @param options Steps, learning rate, L2 penalty.
  * @returns Held-out and training accuracy.
+ * @throws {TypeError} When `train` or `test` is not a Float32Array, a labels argument is not array-like, `dim`,
+ * `classes` or an option is not a number, or `options` is not an object.
  * @throws {RangeError} When a size, a label or an option is out of range, or a feature is not finite.
  *
  * @example Two separable clusters
@@ -64,16 +66,20 @@ export function linearProbe(
   const op = "linearProbe";
   checkInt(op, "dim", dim, 1);
   checkInt(op, "classes", classes, 2);
+  checkObject(op, "options", options);
   const { steps = 200, lr = 0.05, l2 = 1e-4 } = options;
   checkInt(op, "options.steps", steps, 1);
   checkNumber(op, "options.lr", lr, (v) => v > 0, "> 0");
   checkNumber(op, "options.l2", l2, (v) => v >= 0, ">= 0");
   for (const [name, x, labels] of [["train", train, trainLabels], ["test", test, testLabels]] as const) {
-    if (labels.length < 1 || x.length !== labels.length * dim) {
-      rangeError(op, `${name}.length`, `labels·dim = ${labels.length * dim} with at least one row`, x.length);
+    if (!(x instanceof Float32Array)) typeError(op, name, "a Float32Array of features", x);
+    checkArrayLike(op, `${name}Labels`, labels, "an array of labels");
+    if (labels.length < 1) rangeError(op, `${name}Labels.length`, ">= 1 (a row at least)", labels.length);
+    if (x.length !== labels.length * dim) {
+      rangeError(op, `${name}.length`, `labels·dim = ${labels.length * dim}`, x.length);
     }
     for (let i = 0; i < labels.length; i++) {
-      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= classes) {
+      if (typeof labels[i] !== "number" || !Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= classes) {
         rangeError(op, `${name}Labels[${i}]`, `an integer in [0, ${classes - 1}]`, labels[i]);
       }
     }

@@ -55,6 +55,18 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/**
+ * The error a step's metrics call for: the loss or, else, the gradient norm not finite.
+ *
+ * @param m The step's metrics.
+ * @returns The error, or null when both are finite.
+ */
+export function nonFinite(m: StepMetrics): NonFiniteLossError | null {
+  if (!Number.isFinite(m.meanLoss)) return new NonFiniteLossError(m.step, `the loss (${m.meanLoss})`);
+  if (!Number.isFinite(m.gradNorm)) return new NonFiniteLossError(m.step, `the gradient norm (${m.gradNorm})`);
+  return null;
+}
+
 /** Callbacks a front end attaches (progress bar, JSONL, charts). */
 export interface TrainerHooks {
   /** After every submitted step. */

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { checkInt, typeError } from "../gpu/_check.ts";
+import { checkInt, checkObject, typeError } from "../gpu/_check.ts";
 import { type Gpu, requestGpu } from "../gpu/device.ts";
 import type { QueueState } from "../sampling/queue.ts";
-import type { StatesOf } from "./state.ts";
+import { type StatesOf, statesOf } from "./state.ts";
 import type { RunState } from "./_batch.ts";
 import type { TrainerDevice } from "./_trainer_device.ts";
 
@@ -58,12 +58,15 @@ export interface TrainerSnapshot {
  * @param options The trainer's options.
  * @returns The options.
  * @throws {RangeError} When `snapshotEvery` or `attempts` is not an integer ≥ 1.
- * @throws {TypeError} When `requestGpu` is not a function.
+ * @throws {TypeError} When `options` or `options.recovery` is not an object (`recovery` may be false), or
+ * `requestGpu` is not a function.
  */
 export function recoveryOptions(options: TrainerOptions): Required<RecoveryOptions> | null {
   const op = "Trainer";
-  if (options?.recovery === false) return null;
-  const r = options?.recovery ?? {};
+  checkObject(op, "options", options);
+  if (options.recovery === false) return null;
+  const r = options.recovery ?? {};
+  checkObject(op, "options.recovery", r, "an object of recovery options, or false");
   const snapshotEvery = r.snapshotEvery ?? 100;
   checkInt(op, "options.recovery.snapshotEvery", snapshotEvery, 1);
   const attempts = r.attempts ?? 3;
@@ -94,6 +97,18 @@ export async function snapshotDevice(device: TrainerDevice): Promise<DeviceSnaps
       }
       : null,
   };
+}
+
+/**
+ * A trainer's snapshot: its device side, a copy of its run state, and how many records it had.
+ *
+ * @param device The bound device side (every submitted step has reported).
+ * @param run The run's host state.
+ * @param records Records kept so far.
+ * @returns The snapshot.
+ */
+export async function trainerSnapshot(device: TrainerDevice, run: RunState, records: number): Promise<TrainerSnapshot> {
+  return { device: await snapshotDevice(device), states: structuredClone(statesOf(run)), records };
 }
 
 /**

@@ -44,6 +44,41 @@ function isSupported(dtype: unknown): dtype is SafetensorsDtype {
 }
 
 /**
+ * Checks named host tensors as {@linkcode encodeSafetensors} writes them (a checkpoint checks its extra tensors with
+ * it before it reads anything back from the GPU).
+ *
+ * @param op The op, for the message.
+ * @param arg How errors name the object of tensors.
+ * @param tensors The tensors by name.
+ * @throws {TypeError} When `tensors` or a tensor is not an object, or a tensor's data is not the typed array of its
+ * dtype.
+ * @throws {RangeError} When a tensor is named `__metadata__` or is not well-formed Unicode, or has a dtype other than
+ * F32, U32, I32 or U8, or a shape that is not an array of non-negative integers whose product is its data's length.
+ */
+export function checkHostTensors(op: string, arg: string, tensors: Record<string, HostTensor>): void {
+  checkObject(op, arg, tensors, "an object of tensors by name");
+  for (const [name, t] of Object.entries(tensors)) {
+    const at = `${arg}[${JSON.stringify(name)}]`;
+    checkObject(op, at, t, "{ dtype, shape, data }");
+    if (name === "__metadata__") {
+      rangeError(op, "a tensor's name", 'anything but "__metadata__" (the format reserves it)', name);
+    }
+    if (!name.isWellFormed()) rangeError(op, "a tensor's name", "well-formed Unicode", name);
+    if (!isSupported(t.dtype)) rangeError(op, `${at}.dtype`, "one of F32, U32, I32, U8", t.dtype);
+    if (!(t.data instanceof ARRAYS[t.dtype])) {
+      typeError(op, `${at}.data`, `a ${ARRAYS[t.dtype].name} (dtype ${t.dtype})`, t.data?.constructor?.name ?? t.data);
+    }
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) {
+      rangeError(op, `${at}.shape`, "an array of non-negative integers", t.shape);
+    }
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) {
+      rangeError(op, `${at}.data.length`, `the product of its shape (${count})`, t.data.length);
+    }
+  }
+}
+
+/**
  * Serialises tensors and string metadata to safetensors bytes. Tensors are laid out largest element first, then
  * by name, so that each starts at a multiple of its element size (the data starts 8-byte aligned), as the
  * reference implementation lays them out.
@@ -72,27 +107,8 @@ export function encodeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const op = "encodeSafetensors";
-  checkObject(op, "tensors", tensors, "an object of tensors by name");
+  checkHostTensors(op, "tensors", tensors);
   checkObject(op, "metadata", metadata, "an object of strings by key");
-  for (const [name, t] of Object.entries(tensors)) {
-    const arg = `tensors[${JSON.stringify(name)}]`;
-    checkObject(op, arg, t, "{ dtype, shape, data }");
-    if (name === "__metadata__") {
-      rangeError(op, "a tensor's name", 'anything but "__metadata__" (the format reserves it)', name);
-    }
-    if (!name.isWellFormed()) rangeError(op, "a tensor's name", "well-formed Unicode", name);
-    if (!isSupported(t.dtype)) rangeError(op, `${arg}.dtype`, "one of F32, U32, I32, U8", t.dtype);
-    if (!(t.data instanceof ARRAYS[t.dtype])) {
-      typeError(op, `${arg}.data`, `a ${ARRAYS[t.dtype].name} (dtype ${t.dtype})`, t.data?.constructor?.name ?? t.data);
-    }
-    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) {
-      rangeError(op, `${arg}.shape`, "an array of non-negative integers", t.shape);
-    }
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) {
-      rangeError(op, `${arg}.data.length`, `the product of its shape (${count})`, t.data.length);
-    }
-  }
   for (const [key, value] of Object.entries(metadata)) {
     const arg = `metadata[${JSON.stringify(key)}]`;
     if (typeof value !== "string") typeError(op, arg, "a string", value);

@@ -10,18 +10,18 @@
  * @module
  */
 
-import { checkInt, typeError } from "../gpu/_check.ts";
+import { checkBool, checkEnum, checkFunction, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { DeviceLostError, type GpuError } from "../gpu/errors.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkTensor, type Tensor } from "../gpu/tensor.ts";
 import { type ContrastiveReadouts, parseReadouts } from "../losses/loss.ts";
-import { NtXentLoss, type NtXentOptions } from "../losses/nt_xent.ts";
-import { SupConLoss } from "../losses/supcon.ts";
-import { SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
-import type { BoundNetwork, Sequential } from "../nn/sequential.ts";
-import type { ParameterStore } from "../nn/parameters.ts";
-import { Optimizer, type OptimizerOptions } from "../optim/optimizer.ts";
-import type { EmbeddingQueue } from "../sampling/queue.ts";
+import { checkNtXentOptions, NtXentLoss, type NtXentOptions } from "../losses/nt_xent.ts";
+import { checkSupConOptions, SupConLoss } from "../losses/supcon.ts";
+import { checkSampledOptions, SampledContrastiveLoss, type SampledContrastiveOptions } from "../losses/sampled.ts";
+import { type BoundNetwork, Sequential } from "../nn/sequential.ts";
+import { ParameterStore } from "../nn/parameters.ts";
+import { Optimizer, type OptimizerOptions, resolveOptimizerOptions } from "../optim/optimizer.ts";
+import { EmbeddingQueue } from "../sampling/queue.ts";
 
 /** What a step reports, a few steps after it ran. */
 export interface StepMetrics extends ContrastiveReadouts {
@@ -82,6 +82,84 @@ export interface StepOptions {
 }
 
 const METRIC_BYTES = 48; // 8 read-outs + [clip scale, grad norm], padded; then the rank counts when asked for
+const OP = "TrainingStep";
+
+/**
+ * Checks everything a step binds, before anything is allocated: the options, the store, each encoder with its
+ * input, the loss's options against the encoders' output shapes, the queue, the gathers and the optimizer's options.
+ *
+ * @returns The layout, the ring's length and the cadence.
+ */
+function checkStep(
+  gpu: Gpu,
+  parts: StepParts,
+  options: StepOptions,
+): { views: boolean; ring: number; metricsEvery: number; counts: boolean } {
+  checkGpu(OP, gpu);
+  checkObject(OP, "parts", parts);
+  checkObject(OP, "options", options);
+  const metricsEvery = options.metricsEvery ?? 1;
+  checkInt(OP, "options.metricsEvery", metricsEvery, 1);
+  const ring = options.ring ?? 4;
+  checkInt(OP, "options.ring", ring, 1, 64);
+  const counts = options.counts ?? false;
+  checkBool(OP, "options.counts", counts);
+  const store = parts.store;
+  if (!(store instanceof ParameterStore)) typeError(OP, "parts.store", "a ParameterStore", store);
+  if (store.gpu !== gpu) typeError(OP, "parts.store", "a ParameterStore of the same Gpu", "a store of another Gpu");
+  if (!store.built) rangeError(OP, "parts.store", "built (and not destroyed)", "not built");
+  const loss = options.loss;
+  checkObject(OP, "options.loss", loss);
+  const layout = (loss as Partial<ViewsLossOptions>).layout;
+  if (layout !== undefined) checkEnum(OP, "options.loss.layout", layout, ["views"] as const);
+  const views = layout === "views";
+  const [rows, dim] = encoderShape(gpu, parts.query, parts.xq, "query", "xq");
+  if (views) {
+    const supcon = (loss as ViewsLossOptions).supcon ?? false;
+    checkBool(OP, "options.loss.supcon", supcon);
+    if (supcon && rows < 2) rangeError(OP, "parts.xq.shape[0]", ">= 2 (SupCon: an anchor and another row)", rows);
+    if (!supcon && (rows % 2 !== 0 || rows < 4)) {
+      rangeError(OP, "parts.xq.shape[0]", "an even number >= 4 (2B rows: two views of B >= 2 examples)", rows);
+    }
+    if (supcon) checkSupConOptions(OP, gpu, rows, loss as ViewsLossOptions, "options.loss");
+    else checkNtXentOptions(OP, gpu, rows, loss as ViewsLossOptions, "options.loss");
+  } else {
+    const [candidates, width] = encoderShape(gpu, parts.candidate, parts.xc, "candidate", "xc");
+    if (width !== dim) rangeError(OP, "parts.candidate", `an encoder to the query's width (${dim})`, width);
+    checkSampledOptions(OP, gpu, { rows, dim, candidates }, loss as SampledContrastiveOptions, "options.loss");
+    const queue = parts.queue;
+    if (queue !== undefined) {
+      if (!(queue instanceof EmbeddingQueue)) typeError(OP, "parts.queue", "an EmbeddingQueue", queue);
+      checkTensor(OP, "parts.queue.embeddings", queue.embeddings, gpu, "f32");
+      if (queue.dim !== dim) rangeError(OP, "parts.queue.dim", `the encoders' width (${dim})`, queue.dim);
+      if (queue.capacity < candidates) {
+        rangeError(OP, "parts.queue.capacity", `>= the candidates pushed each step (${candidates})`, queue.capacity);
+      }
+    }
+  }
+  if (parts.gather !== undefined) {
+    checkObject(OP, "parts.gather", parts.gather);
+    for (const key of ["query", "candidate"] as const) {
+      const work = parts.gather[key];
+      if (key === "query" || work !== undefined) {
+        checkFunction(OP, `parts.gather.${key}.encode`, (work as Partial<Encodable> | undefined)?.encode);
+      }
+    }
+  }
+  resolveOptimizerOptions(OP, options.optimizer, "options.optimizer");
+  return { views, ring, metricsEvery, counts };
+}
+
+/** Checks an encoder and its input as its bind would, under the step's names; returns its output's [rows, D]. */
+function encoderShape(gpu: Gpu, net: unknown, x: unknown, name: string, input: string): [number, number] {
+  if (!(net instanceof Sequential)) typeError(OP, `parts.${name}`, "a Sequential (an encoder)", net);
+  checkTensor(OP, `parts.${input}`, x, gpu, "f32");
+  if (x.shape.length !== 2 || x.shape[0] < 1) {
+    rangeError(OP, `parts.${input}.shape`, "[rows, width] with rows >= 1", x.shape);
+  }
+  net.checkBindable(gpu);
+  return [x.shape[0], net.outputDim(x.shape[1])];
+}
 
 /**
  * A bound contrastive training step: query and candidate encoders over
@@ -136,37 +214,32 @@ export class TrainingStep {
   #failure: GpuError | null = null;
 
   /**
-   * Binds the encoders, the loss and the optimizer, and allocates the staging ring, once.
+   * Checks everything, then binds the encoders, the loss and the optimizer, and allocates the staging ring, once.
    *
    * @param gpu The context.
    * @param parts Store, encoders, their inputs, and the work that fills them.
    * @param options The loss's and the optimizer's options, the metrics cadence and ring, and `counts`.
-   * @throws {RangeError} When `metricsEvery` or `ring` is out of range, the loss's or optimizer's options are, an
-   * encoder does not accept its input's width or dtype, the two encoders' widths differ, or the store is not built.
-   * @throws {TypeError} When `xq` or `xc` is not a 2-D Tensor, `options.loss` is not an object, or an option that
-   * must be a number is not one.
+   * @throws {TypeError} When `gpu` is not a Gpu; `parts`, `options` or `options.loss` is not an object; `parts.store`
+   * is not a ParameterStore of `gpu`; `parts.query` (or, in the sampled layout, `parts.candidate`) is not a
+   * Sequential, or its parameters are on another Gpu; `parts.xq` (or `parts.xc`) is not a live f32 Tensor of `gpu`;
+   * `parts.queue` is not a live EmbeddingQueue of `gpu`; `parts.gather` is not an object of Encodables;
+   * `options.counts` or `options.loss.supcon` is not a boolean; or an option that must be a number is not one.
+   * @throws {RangeError} When `metricsEvery` or `ring` is out of range, the store is not built, `options.loss.layout`
+   * is not "views", the loss's or optimizer's options are out of range, an encoder does not accept its input's width,
+   * the two encoders' widths differ, the views layout has too few rows, or the queue's width or capacity does not fit.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   constructor(gpu: Gpu, parts: StepParts, options: StepOptions) {
-    this.metricsEvery = options.metricsEvery ?? 1;
-    checkInt("TrainingStep", "options.metricsEvery", this.metricsEvery, 1);
-    const ring = options.ring ?? 4;
-    checkInt("TrainingStep", "options.ring", ring, 1, 64);
+    const { views, ring, metricsEvery, counts } = checkStep(gpu, parts, options);
+    this.metricsEvery = metricsEvery;
     this.#gpu = gpu;
     this.#store = parts.store;
     this.#gather = parts.gather ?? null;
     this.#queue = parts.queue ?? null;
-    this.#counts = options.counts ?? false;
-    const lossOptions = options?.loss;
-    if (typeof lossOptions !== "object" || lossOptions === null) {
-      typeError("TrainingStep", "options.loss", "an object", lossOptions);
-    }
-    const views = "layout" in lossOptions && lossOptions.layout === "views";
-    if (!views && (!parts.candidate || !parts.xc)) {
-      typeError("TrainingStep", "parts.candidate and parts.xc", "given in the sampled layout", parts.candidate);
-    }
+    this.#counts = counts;
+    const lossOptions = options.loss;
     this.#query = parts.query.bind(gpu, parts.xq);
     this.#candidate = views ? null : parts.candidate!.bind(gpu, parts.xc!);
     if (views) {

@@ -21,34 +21,29 @@
  * @module
  */
 
-import { checkInt, rangeError } from "../gpu/_check.ts";
+import { checkInt, checkObject, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { DeviceLostError } from "../gpu/errors.ts";
+import { checkGpu } from "../gpu/tensor.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
-import { Rng } from "../data/random.ts";
 import { SampledContrastiveLoss } from "../losses/sampled.ts";
-import { BatchNegativeSampler } from "../sampling/batch_negatives.ts";
-import type { QueueState } from "../sampling/queue.ts";
-import { PairSampler } from "../sampling/pairs.ts";
-import { RankCountFeedback } from "../schedule/feedback.ts";
 import { bestKFromCounts, type EffectivenessOptions } from "../schedule/theory.ts";
-import { checkpointBytes, checkpointConfig, loadCheckpointBytes } from "./checkpoint_bytes.ts";
-import { CheckpointError } from "./safetensors.ts";
+import { resumeTrainer, trainerCheckpointBytes } from "./_trainer_checkpoint.ts";
 import { bindTrainerDevice, type TrainerDevice } from "./_trainer_device.ts";
 import {
   type RecoveryOptions,
   recoveryOptions,
   restoreDevice,
-  snapshotDevice,
   type TrainerOptions,
   type TrainerSnapshot,
+  trainerSnapshot,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
 import { knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
 import { KNN_CANDIDATES } from "../ops/knn.ts";
-import { restoreStates, type StatesOf, statesOf } from "./state.ts";
-import { drawBatch, type HostBatch, hostBatch, type RunState } from "./_batch.ts";
-import { NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
+import { restoreStates } from "./state.ts";
+import { drawBatch, type HostBatch, hostBatch, type RunState, runState } from "./_batch.ts";
+import { nonFinite, type NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
 import type { StepMetrics } from "./step.ts";
 
 /** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
@@ -101,18 +96,21 @@ export class Trainer {
   #started = 0; // when run() began, and at which step: for the steps/s rate
   #startStep = 0;
   #failed: NonFiniteLossError | null = null;
+  #destroyed = false;
 
   /**
-   * Checks the config against the data, then uploads the datasets and binds
-   * every kernel once.
+   * Checks everything (the config against the data), then uploads the
+   * datasets and binds every kernel once.
    *
    * @param gpu The context.
    * @param data Training and test sets (same width and classes).
    * @param config The run.
    * @param options Recovery from a lost device.
-   * @throws {TypeError} When the config is not an object, a field that must be a number is not one, or augmentation
-   * is asked for rows that are not images.
-   * @throws {RangeError} When a config field, an option, or the data is out of range; the message names it.
+   * @throws {TypeError} When `gpu` is not a Gpu, `data` or the config is not an object, `data.train` or `data.test`
+   * is not a labelled dataset, a config field or option has the wrong type (see {@linkcode resolveTrainerConfig}),
+   * or augmentation is asked for rows that are not images.
+   * @throws {RangeError} When a config field, an option, or the data is out of range (a dataset too large for one
+   * storage binding included); the message names it.
    * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
@@ -123,25 +121,14 @@ export class Trainer {
     config: TrainerConfig = {},
     options: TrainerOptions = {},
   ) {
-    const cfg = resolveTrainerConfig(config, data?.train, data?.test);
+    checkGpu("Trainer", gpu);
+    checkObject("Trainer", "data", data, "{ train, test }");
+    const cfg = resolveTrainerConfig(config, data.train, data.test ?? null);
     this.config = cfg;
     const schedule = buildSchedule(cfg);
     this.#theory = cfg.schedule.kind === "closed" ? cfg.schedule : {};
     this.#recovery = recoveryOptions(options);
-    const { batch, kMax, seed } = cfg;
-    this.#run = {
-      negatives: new BatchNegativeSampler({
-        batch,
-        kMax,
-        excludeSameLabel: cfg.excludeSameLabel,
-        seed: seed + 1,
-        queue: cfg.queue,
-      }),
-      pairs: new PairSampler(data.train.labels, { batch, seed: seed + 2, sameItem: cfg.mode !== "pairs" }),
-      warps: new Rng(seed + 3),
-      schedule,
-      feedback: new RankCountFeedback(cfg.metricsEvery),
-    };
+    this.#run = runState(cfg, data.train.labels, schedule);
     this.#host = hostBatch(cfg);
     this.#data = data;
     this.#device = bindTrainerDevice(gpu, data, cfg, schedule.next({ step: 0, totalSteps: cfg.steps }));
@@ -252,20 +239,13 @@ export class Trainer {
 
   async #takeSnapshot(): Promise<void> {
     this.#accept(await this.#device.step.flush());
-    this.#snapshot = {
-      device: await snapshotDevice(this.#device),
-      states: structuredClone(statesOf(this.#run)),
-      records: this.records.length,
-    };
+    this.#snapshot = await trainerSnapshot(this.#device, this.#run, this.records.length);
   }
 
   #accept(metrics: StepMetrics[]): void {
     if (this.#failed) throw this.#failed;
     for (const m of metrics) {
-      if (!Number.isFinite(m.meanLoss)) this.#failed = new NonFiniteLossError(m.step, `the loss (${m.meanLoss})`);
-      else if (!Number.isFinite(m.gradNorm)) {
-        this.#failed = new NonFiniteLossError(m.step, `the gradient norm (${m.gradNorm})`);
-      }
+      this.#failed = nonFinite(m);
       // Sticky: once a step is non-finite, neither training nor saving goes on.
       if (this.#failed) throw this.#failed;
       const below = Array.from(m.below!);
@@ -300,7 +280,8 @@ export class Trainer {
   /**
    * kNN accuracy (and recall@1, @5) of test embeddings against training
    * embeddings, both with their clean labels: the first `bank` rows of a
-   * seeded permutation of the training set, the first `queries` test rows.
+   * seeded permutation of the training set, the first `queries` test rows. The neighbours are found on the GPU
+   * (knnEvaluateOnGpu, the host scan's answer exactly) when k ≤ 32, else on the host.
    *
    * @param sizes Bank, queries and k (default the config's `evalSizes`).
    * @param source "encoder" (default), or "pixels": the raw-pixel baseline under the same protocol.
@@ -324,17 +305,15 @@ export class Trainer {
     const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const pixels = source === "pixels";
-    const dim = pixels ? train.width : this.config.dims[this.config.dims.length - 1];
     const args = [
       pixels ? pixelEmbeddings(train, bankRows) : await this.embed("train", bankRows),
       Array.from(bankRows, (r) => train.cleanLabels[r]),
       pixels ? pixelEmbeddings(test, queryRows) : await this.embed("test", queryRows),
       Array.from(queryRows, (r) => test.cleanLabels[r]),
-      dim,
+      pixels ? train.width : this.config.dims[this.config.dims.length - 1],
       { k: sizes.k ?? 10 },
     ] as const;
-    // The GPU search returns the host scan's answer exactly; it keeps 32 candidates per query, enough for k ≤ 32.
-    if ((sizes.k ?? 10) > KNN_CANDIDATES) return knnEvaluate(...args);
+    if ((sizes.k ?? 10) > KNN_CANDIDATES) return knnEvaluate(...args); // the GPU search keeps 32 per query
     return await this.#recovering(() => knnEvaluateOnGpu(this.gpu, ...args));
   }
 
@@ -344,15 +323,17 @@ export class Trainer {
    * save non-finite metrics.
    *
    * @param path The checkpoint file.
+   * @throws {TypeError} When `path` is not a string, or the trainer is destroyed.
+   * @throws {RangeError} When `path` is empty.
+   * @throws {Deno.errors.NotFound} When the folder does not exist (checked before the tensors are read back).
    * @throws {NonFiniteLossError} When a step's metrics were not finite: the last good checkpoint stays.
    * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
    * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
-   * @throws {Deno.errors.NotFound} When the folder does not exist (and any other file-system error, unchanged).
    */
   async save(path: string): Promise<void> {
-    const bytes = await this.saveBytes();
-    const { writeFileAtomic } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
-    await writeFileAtomic(path, bytes);
+    const files = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
+    await files.checkSavePath("Trainer.save", path); // before the tensors are read back
+    await files.writeFileAtomic(path, await this.saveBytes());
   }
 
   /**
@@ -361,22 +342,16 @@ export class Trainer {
    * refuses to save non-finite metrics.
    *
    * @returns The checkpoint's bytes.
+   * @throws {TypeError} When the trainer is destroyed.
    * @throws {NonFiniteLossError} When a step's metrics were not finite.
    * @throws {GpuError} When submitted work caused a GPU error (the tensors are read back first).
    * @throws {DeviceLostError} When the device is lost and recovery is off or failed.
    */
   async saveBytes(): Promise<Uint8Array> {
+    if (this.#destroyed) typeError("Trainer.saveBytes", "the trainer", "live (not destroyed)", "destroyed");
     return await this.#recovering(async () => {
       this.#accept(await this.#device.step.flush());
-      const queue = this.#device.queue;
-      return await checkpointBytes(this.#device.store, this.#device.step.optimizer, {
-        step: this.stepsDone,
-        rngState: this.#run.pairs.state,
-        config: { trainer: this.config, state: statesOf(this.#run), queue: queue?.state ?? null },
-        extra: queue
-          ? { queue: { dtype: "F32", shape: [...queue.embeddings.shape], data: await queue.embeddings.read() } }
-          : undefined,
-      });
+      return await trainerCheckpointBytes(this.#device, this.#run, this.config);
     });
   }
 
@@ -384,13 +359,18 @@ export class Trainer {
    * Loads a checkpoint saved by a trainer with the same config, and continues from its step.
    *
    * @param path The checkpoint file.
-   * @throws {CheckpointError} When the file is not a valid checkpoint of this model, or holds no trainer state.
-   * @throws {RangeError} When it was saved with another config (checked before anything is loaded), or its
-   * sampler, schedule or feedback state is missing or invalid.
+   * @throws {TypeError} When `path` is not a string, or the trainer is destroyed.
+   * @throws {CheckpointError} When the file cannot be read, is not a valid checkpoint of this model, or holds no
+   * trainer state.
+   * @throws {RangeError} When `path` is empty, or the file was saved with another config (checked before anything is
+   * loaded), or its sampler, schedule or feedback state is missing or invalid.
    */
   async resume(path: string): Promise<void> {
+    if (this.#destroyed) typeError("Trainer.resume", "the trainer", "live (not destroyed)", "destroyed");
     const { readCheckpointFile } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
-    this.#resumeFrom(await readCheckpointFile("Trainer.resume", path), path, "Trainer.resume");
+    const bytes = await readCheckpointFile("Trainer.resume", path);
+    resumeTrainer("Trainer.resume", bytes, path, { device: this.#device, run: this.#run, config: this.config });
+    this.#snapshot = null; // the snapshot was of the run before the resume
   }
 
   /**
@@ -399,38 +379,21 @@ export class Trainer {
    *
    * @param bytes The checkpoint's bytes.
    * @param source The name errors start with (default `"checkpoint"`).
+   * @throws {TypeError} When `bytes` is not a Uint8Array, `source` not a string, or the trainer is destroyed.
    * @throws {CheckpointError} When the bytes are not a valid checkpoint of this model, or hold no trainer state.
    * @throws {RangeError} When they were saved with another config (checked before anything is loaded), or their
    * sampler, schedule or feedback state is missing or invalid.
    */
   resumeBytes(bytes: Uint8Array, source: string = "checkpoint"): void {
-    this.#resumeFrom(bytes, source, "Trainer.resumeBytes");
+    if (this.#destroyed) typeError("Trainer.resumeBytes", "the trainer", "live (not destroyed)", "destroyed");
+    resumeTrainer("Trainer.resumeBytes", bytes, source, { device: this.#device, run: this.#run, config: this.config });
+    this.#snapshot = null;
   }
 
-  #resumeFrom(bytes: Uint8Array, source: string, op: string): void {
-    type Saved = { trainer?: unknown; state?: StatesOf<RunState>; queue?: QueueState | null };
-    const saved = checkpointConfig(bytes, source) as Saved | null;
-    if (!saved?.trainer || !saved.state) throw new CheckpointError(source, "holds no trainer config and state");
-    const mine = JSON.stringify(this.config);
-    if (JSON.stringify(saved.trainer) !== mine) {
-      rangeError(op, "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
-    }
-    const loaded = loadCheckpointBytes(bytes, this.#device.store, this.#device.step.optimizer, { source });
-    const queue = this.#device.queue;
-    if (queue) {
-      const embeddings = loaded.extra?.queue?.data;
-      if (!saved.queue || !(embeddings instanceof Float32Array) || embeddings.length !== queue.embeddings.size) {
-        throw new CheckpointError(source, "holds no queue of past candidates of this run's size");
-      }
-      queue.embeddings.write(embeddings);
-      queue.setState(saved.queue);
-    }
-    restoreStates(this.#run, saved.state);
-    this.#snapshot = null; // the snapshot was of the run before the resume
-  }
-
-  /** Frees everything the trainer allocated, and the devices it requested after a loss. */
+  /** Frees everything the trainer allocated, and the devices it requested after a loss. Later calls do nothing. */
   destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
     this.#device.destroy();
     for (const gpu of this.#requested) gpu.destroy();
   }

@@ -29,7 +29,10 @@ Deno.test("bad settings are rejected, naming the setting and its value", () => {
     [{ batch: 1 }, /config\.batch must be an integer >= 2: current value is 1/],
     [{ batch: 8, kMax: 8 }, /config\.kMax must be an integer in \[1, 7\]: current value is 8/],
     [{ lambda: 0 }, /config\.lambda must be in \(0, 1\]: current value is 0/],
-    [{ batch: 8, queue: 7 }, /config\.queue must be 0 or at least config\.batch \(8\): current value is 7/],
+    [
+      { batch: 8, queue: 7 },
+      /config\.queue must be 0 or >= config\.batch \(8\), the positives a step pushes: current value is 7/,
+    ],
     [{ labelNoise: 1 }, /config\.labelNoise must be in \[0, 1\): current value is 1/],
     [{ lr: -1 }, /config\.lr must be > 0: current value is -1/],
     [
