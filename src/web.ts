@@ -117,6 +117,7 @@ export type { BatchNegativeSamplerOptions } from "./sampling/batch_negatives.ts"
 export { PoolSampler } from "./sampling/pool.ts";
 export type { PoolSamplerOptions } from "./sampling/pool.ts";
 export { EmbeddingQueue } from "./sampling/queue.ts";
+export type { QueueState } from "./sampling/queue.ts";
 
 // How many negatives: the K theory and K schedules.
 export {
