@@ -1,6 +1,7 @@
 /**
- * What the experiment scripts share: mean ± sd, markdown tables, and a
- * Vega-Lite chart rendered to SVG headless.
+ * What the experiment scripts share: mean ± sd, markdown tables, a
+ * Vega-Lite chart rendered to SVG headless (and the score-by-method chart
+ * two of them draw), the JSON-lines file of runs and the ETA.
  */
 
 import { quietNodeDeprecations } from "../src/train/console.ts";
@@ -33,4 +34,81 @@ export async function writeVegaLiteSvg(path: string, spec: Record<string, unknow
   const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
   const compiled = vegaLite.compile(spec as unknown as Parameters<typeof vegaLite.compile>[0]).spec;
   await Deno.writeTextFile(path, await new vega.View(vega.parse(compiled), { renderer: "none" }).toSVG());
+}
+
+/** What {@linkcode methodChart} plots. */
+export interface MethodChart {
+  /** The chart's title. */
+  title: string;
+  /** One point per run: its `dataset`, `method`, the score `y` and the `group` it is drawn in. */
+  points: readonly Record<string, unknown>[];
+  /** The methods, in the order the x axis lists them. */
+  methods: readonly string[];
+  /** The score's field, and the y axis's title. */
+  y: { field: string; title: string };
+  /** The field that groups runs side by side within a method (a colour each), and the legend's title. */
+  group: { field: string; title: string | null };
+  /** One panel's size in pixels. */
+  width: number;
+  height: number;
+}
+
+/**
+ * A Vega-Lite spec: a panel per dataset, the score by method, each group's mean ± sd over seeds as an error bar
+ * and its mean as a point.
+ */
+export function methodChart(c: MethodChart): Record<string, unknown> {
+  const x = () => ({ field: "method", type: "nominal", sort: [...c.methods] });
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: c.title,
+    data: { values: c.points },
+    facet: { row: { field: "dataset", type: "nominal", title: null } },
+    spec: {
+      width: c.width,
+      height: c.height,
+      layer: [
+        {
+          mark: { type: "errorbar", extent: "stdev" },
+          encoding: {
+            x: { ...x(), title: null },
+            y: { field: c.y.field, type: "quantitative", scale: { zero: false }, title: c.y.title },
+            color: { field: c.group.field, type: "nominal", title: c.group.title },
+            xOffset: { field: c.group.field },
+          },
+        },
+        {
+          mark: { type: "point", filled: true },
+          encoding: {
+            x: x(),
+            y: { aggregate: "mean", field: c.y.field, type: "quantitative" },
+            color: { field: c.group.field, type: "nominal" },
+            xOffset: { field: c.group.field },
+          },
+        },
+      ],
+    },
+    resolve: { scale: { y: "independent" } },
+  };
+}
+
+/**
+ * A new, empty JSON-lines file of runs, `name` in `out` (created).
+ *
+ * @returns Its path, and how to append a run as one line.
+ */
+export async function freshRunLog(
+  out: string,
+  name: string,
+): Promise<{ path: string; append(run: unknown): Promise<void> }> {
+  await Deno.mkdir(out, { recursive: true });
+  const path = `${out}/${name}`;
+  await Deno.writeTextFile(path, "");
+  return { path, append: (run) => Deno.writeTextFile(path, JSON.stringify(run) + "\n", { append: true }) };
+}
+
+/** Whole minutes left when `done` of `total` runs took the time since `began` (a performance.now()). */
+export function minutesLeft(began: number, done: number, total: number): number {
+  const elapsed = (performance.now() - began) / 1000;
+  return Math.round((elapsed / done) * (total - done) / 60);
 }

@@ -18,10 +18,8 @@
  *                        [--rates 0,0.2] [--ks 1,2,4,8,16,32,64,128,256] [--report-only] [--fresh]
  */
 
-import { parseArgs } from "node:util";
 import {
   FASHION_MNIST_MERGES,
-  hasMnistFiles,
   injectLabelNoise,
   type LabelledBytes,
   limitBestK,
@@ -35,25 +33,21 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
+import { listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { stats, table, writeVegaLiteSvg } from "./_report.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
+const args = parseFlags(
+  {
     steps: { type: "string", default: "2000" },
     seeds: { type: "string", default: "3" },
     datasets: { type: "string", default: "fashion,synthetic" },
     classes: { type: "string", default: "2,5,10" },
     rates: { type: "string", default: "0,0.2" },
     ks: { type: "string", default: "1,2,4,8,16,32,64,128,256" },
-    out: { type: "string", default: "docs" },
     "report-only": { type: "boolean", default: false },
     fresh: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
   },
-});
-if (args.help) {
-  console.log(`Usage: deno task experiment [options]
+  `Usage: deno task experiment [options]
   --steps N        training steps per run (default 2000)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
@@ -62,27 +56,15 @@ if (args.help) {
   --ks LIST        fixed K values, each in 1..256 (default 1,2,4,8,16,32,64,128,256)
   --report-only    write the report from the runs already in experiment-runs.jsonl, train nothing
   --fresh          forget earlier runs (default: skip runs already recorded)
-  --out DIR        where experiment.md, experiment.svg and experiment-runs.jsonl go (default docs)`);
-  Deno.exit(0);
-}
-const list = (flag: string, text: string, ok: (v: number) => boolean, expected: string) =>
-  text.split(",").map((t) => {
-    const v = Number(t);
-    if (!ok(v)) throw new RangeError(`--${flag} must list ${expected}: got ${t}`);
-    return v;
-  });
-const [steps] = list("steps", args.steps, (v) => Number.isInteger(v) && v >= 10, "one integer >= 10");
-const [seeds] = list("seeds", args.seeds, (v) => Number.isInteger(v) && v >= 1, "one integer >= 1");
-const classesList = list("classes", args.classes, (v) => [2, 5, 10].includes(v), "2, 5 or 10");
-const rates = list("rates", args.rates, (v) => v >= 0 && v < 1, "rates in [0, 1)");
-const FIXED = list("ks", args.ks, (v) => Number.isInteger(v) && v >= 1 && v <= 256, "integers in 1..256");
-const datasets = args.datasets.split(",");
-for (const d of datasets) {
-  if (d !== "fashion" && d !== "synthetic") throw new RangeError(`--datasets must list fashion or synthetic: got ${d}`);
-}
-if (datasets.includes("fashion") && !args["report-only"] && !await hasMnistFiles()) {
-  throw new Error("Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, or --datasets synthetic");
-}
+  --out DIR        where experiment.md, experiment.svg and experiment-runs.jsonl go (default docs)`,
+);
+const [steps] = listFlag("steps", args.steps, (v) => Number.isInteger(v) && v >= 10, "one integer >= 10");
+const [seeds] = listFlag("seeds", args.seeds, (v) => Number.isInteger(v) && v >= 1, "one integer >= 1");
+const classesList = listFlag("classes", args.classes, (v) => [2, 5, 10].includes(v), "2, 5 or 10");
+const rates = listFlag("rates", args.rates, (v) => v >= 0 && v < 1, "rates in [0, 1)");
+const FIXED = listFlag("ks", args.ks, (v) => Number.isInteger(v) && v >= 1 && v <= 256, "integers in 1..256");
+const datasets = namesFlag("datasets", args.datasets, ["fashion", "synthetic"]);
+if (!args["report-only"]) await requireFashion(datasets, "or --datasets synthetic");
 
 const K_MAX = 256;
 const BATCH = 128;

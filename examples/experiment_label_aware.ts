@@ -12,9 +12,7 @@
  *   deno task experiment:label-aware [--steps 150] [--seeds 3] [--datasets fashion,synthetic] [--rates 0,0.2,0.4]
  */
 
-import { parseArgs } from "node:util";
 import {
-  hasMnistFiles,
   type LabelledBytes,
   limitBestK,
   loadMnistFiles,
@@ -24,41 +22,28 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { quietNodeDeprecations } from "../src/train/console.ts";
+import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
+const args = parseFlags(
+  {
     steps: { type: "string", default: "150" },
     seeds: { type: "string", default: "3" },
     datasets: { type: "string", default: "fashion,synthetic" },
     rates: { type: "string", default: "0,0.2,0.4" },
-    out: { type: "string", default: "docs" },
-    help: { type: "boolean", default: false },
   },
-});
-if (args.help) {
-  console.log(`Usage: deno task experiment:label-aware [options]
+  `Usage: deno task experiment:label-aware [options]
   --steps N        training steps per run (default 150)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
   --rates LIST     symmetric label-noise rates (default 0,0.2,0.4)
-  --out DIR        where experiment-label-aware.md, .svg and experiment-label-aware-runs.jsonl go (default docs)`);
-  Deno.exit(0);
-}
-const steps = Number(args.steps);
-const seeds = Number(args.seeds);
-const rates = args.rates.split(",").map(Number);
-const datasets = args.datasets.split(",");
-if (!Number.isInteger(steps) || steps < 10) throw new RangeError(`--steps must be an integer >= 10: got ${args.steps}`);
-if (!Number.isInteger(seeds) || seeds < 1) throw new RangeError(`--seeds must be an integer >= 1: got ${args.seeds}`);
-for (const r of rates) if (!(r >= 0 && r < 1)) throw new RangeError(`--rates must be in [0, 1): got ${r}`);
-for (const d of datasets) {
-  if (d !== "fashion" && d !== "synthetic") throw new RangeError(`--datasets must list fashion or synthetic: got ${d}`);
-}
-if (datasets.includes("fashion") && !await hasMnistFiles()) {
-  throw new Error("Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, or --datasets synthetic");
-}
+  --out DIR        where experiment-label-aware.md, .svg and experiment-label-aware-runs.jsonl go (default docs)`,
+);
+const steps = integerFlag("steps", args.steps, 10);
+const seeds = integerFlag("seeds", args.seeds, 1);
+const rates = listFlag("rates", args.rates, (r) => r >= 0 && r < 1, "rates in [0, 1)");
+const datasets = namesFlag("datasets", args.datasets, ["fashion", "synthetic"]);
+await requireFashion(datasets, "or --datasets synthetic");
 
 const FIXED = [1, 2, 4, 8, 16, 32];
 const K_MAX = 32;
@@ -111,9 +96,7 @@ const total = datasets.length * rates.length * seeds * methods.length;
 console.log(
   `experiment on ${adapter}: ${total} runs of ${steps} steps (${datasets} × r ∈ {${rates}} × ${seeds} seeds)`,
 );
-await Deno.mkdir(args.out, { recursive: true });
-const runsPath = `${args.out}/experiment-label-aware-runs.jsonl`;
-await Deno.writeTextFile(runsPath, "");
+const log = await freshRunLog(args.out, "experiment-label-aware-runs.jsonl");
 const runs: Run[] = [];
 const began = performance.now();
 for (const dataset of datasets) {
@@ -154,14 +137,11 @@ for (const dataset of datasets) {
           seconds: (performance.now() - t0) / 1000,
         };
         runs.push(run);
-        await Deno.writeTextFile(runsPath, JSON.stringify(run) + "\n", { append: true });
-        const elapsed = (performance.now() - began) / 1000;
-        const eta = (elapsed / runs.length) * (total - runs.length);
+        await log.append(run);
         console.log(
           `[${runs.length}/${total}] ${dataset} r=${rate} seed ${seed} ${method.name}: ` +
-            `${(100 * run.accuracy).toFixed(1)}% (K ${run.kFinal}, ${run.seconds.toFixed(1)} s, ETA ${
-              Math.round(eta / 60)
-            } min)`,
+            `${(100 * run.accuracy).toFixed(1)}% (K ${run.kFinal}, ${run.seconds.toFixed(1)} s, ` +
+            `ETA ${minutesLeft(began, runs.length, total)} min)`,
         );
       }
     }
@@ -169,13 +149,9 @@ for (const dataset of datasets) {
 }
 
 // Aggregate: mean ± sd over seeds per (dataset, r, method).
-const stats = (xs: number[]) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
-  return { m, sd };
-};
 const cell = (d: string, r: number, name: string) =>
   runs.filter((x) => x.dataset === d && x.rate === r && x.method === name);
+const accuracies = (d: string, r: number, name: string) => cell(d, r, name).map((x) => x.accuracy);
 const lines: string[] = [];
 const date = new Date().toISOString().slice(0, 10);
 lines.push(
@@ -200,21 +176,13 @@ lines.push(
 );
 for (const d of datasets) {
   lines.push(`## ${d === "fashion" ? "Fashion-MNIST" : "Synthetic clusters (16×16, 10 classes)"}`, "");
+  const header = (first: string) => [first, ...rates.map((r) => `r = ${r}`)];
   lines.push(
-    `| method | ${rates.map((r) => `r = ${r}`).join(" | ")} |`,
-    `|---|${rates.map(() => "---:").join("|")}|`,
+    ...table(header("method"), methods.map((m) => [m.name, ...rates.map((r) => percent(accuracies(d, r, m.name)))])),
+    "",
   );
-  for (const m of methods) {
-    lines.push(`| ${m.name} | ${
-      rates.map((r) => {
-        const s = stats(cell(d, r, m.name).map((x) => 100 * x.accuracy));
-        return `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}`;
-      }).join(" | ")
-    } |`);
-  }
-  lines.push("");
-  lines.push(`| summary | ${rates.map((r) => `r = ${r}`).join(" | ")} |`, `|---|${rates.map(() => "---:").join("|")}|`);
-  const row = (label: string, f: (r: number) => string) => lines.push(`| ${label} | ${rates.map(f).join(" | ")} |`);
+  const summary: string[][] = [];
+  const row = (label: string, f: (r: number) => string) => summary.push([label, ...rates.map(f)]);
   row("λ", (r) => cell(d, r, "K=1")[0].lambda.toFixed(3));
   row("predicted K* (μ → 1 limit)", (r) => String(cell(d, r, "K=1")[0].kStarLimit));
   row(
@@ -223,58 +191,31 @@ for (const d of datasets) {
   );
   row("empirically best fixed K", (r) => {
     // Means of percentages, as in the table above, so that the two round alike.
-    const best = FIXED.map((k) => ({ k, m: stats(cell(d, r, `K=${k}`).map((x) => 100 * x.accuracy)).m }))
+    const best = FIXED.map((k) => ({ k, m: stats(accuracies(d, r, `K=${k}`).map((x) => 100 * x)).m }))
       .sort((a, b) => b.m - a.m)[0];
     return `${best.k} (${best.m.toFixed(1)})`;
   });
   row("ADNCE − InfoNCE (closed loop)", (r) => {
-    const diff = stats(cell(d, r, "ADNCE, closed loop").map((x) => x.accuracy)).m -
-      stats(cell(d, r, "closed loop").map((x) => x.accuracy)).m;
+    const diff = stats(accuracies(d, r, "ADNCE, closed loop")).m - stats(accuracies(d, r, "closed loop")).m;
     return `${diff >= 0 ? "+" : ""}${(100 * diff).toFixed(1)}`;
   });
-  lines.push("");
+  lines.push(...table(header("summary"), summary), "");
 }
 lines.push("![accuracy by method and noise rate](experiment-label-aware.svg)", "");
 await Deno.writeTextFile(`${args.out}/experiment-label-aware.md`, lines.join("\n"));
 
-quietNodeDeprecations();
-const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
-const points = runs.map((r) => ({ ...r, accuracy: 100 * r.accuracy, noise: `r = ${r.rate}` }));
-const spec = vegaLite.compile({
-  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: `kNN test accuracy by method (mean ± sd over ${seeds} seeds, ${steps} steps, ${adapter})`,
-  data: { values: points },
-  facet: { row: { field: "dataset", type: "nominal", title: null } },
-  spec: {
+await writeVegaLiteSvg(
+  `${args.out}/experiment-label-aware.svg`,
+  methodChart({
+    title: `kNN test accuracy by method (mean ± sd over ${seeds} seeds, ${steps} steps, ${adapter})`,
+    points: runs.map((r) => ({ ...r, accuracy: 100 * r.accuracy, noise: `r = ${r.rate}` })),
+    methods: methods.map((m) => m.name),
+    y: { field: "accuracy", title: "accuracy (%)" },
+    group: { field: "noise", title: "label noise" },
     width: 620,
     height: 180,
-    layer: [
-      {
-        mark: { type: "errorbar", extent: "stdev" },
-        encoding: {
-          x: { field: "method", type: "nominal", sort: methods.map((m) => m.name), title: null },
-          y: { field: "accuracy", type: "quantitative", scale: { zero: false }, title: "accuracy (%)" },
-          color: { field: "noise", type: "nominal", title: "label noise" },
-          xOffset: { field: "noise" },
-        },
-      },
-      {
-        mark: { type: "point", filled: true },
-        encoding: {
-          x: { field: "method", type: "nominal", sort: methods.map((m) => m.name) },
-          y: { aggregate: "mean", field: "accuracy", type: "quantitative" },
-          color: { field: "noise", type: "nominal" },
-          xOffset: { field: "noise" },
-        },
-      },
-    ],
-  },
-  resolve: { scale: { y: "independent" } },
-}).spec;
-await Deno.writeTextFile(
-  `${args.out}/experiment-label-aware.svg`,
-  await new vega.View(vega.parse(spec), { renderer: "none" }).toSVG(),
+  }),
 );
 console.log(lines.join("\n"));
-console.log(`wrote ${args.out}/experiment-label-aware.md, ${args.out}/experiment-label-aware.svg, ${runsPath}`);
+console.log(`wrote ${args.out}/experiment-label-aware.md, ${args.out}/experiment-label-aware.svg, ${log.path}`);
 gpu.destroy();

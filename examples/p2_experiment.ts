@@ -13,10 +13,8 @@
  *   deno task experiment:p2 [--steps 300] [--seeds 3] [--taus 0.1,0.2,0.5] [--datasets synthetic4,synthetic20,fashion]
  */
 
-import { parseArgs } from "node:util";
 import {
   type AffineRanges,
-  hasMnistFiles,
   knnEvaluate,
   type LabelledBytes,
   linearProbe,
@@ -30,36 +28,27 @@ import {
   type TrainerConfig,
 } from "../mod.ts";
 import { seededOrder } from "../src/train/eval.ts";
-import { percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
+import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
+const args = parseFlags(
+  {
     steps: { type: "string", default: "300" },
     seeds: { type: "string", default: "3" },
     taus: { type: "string", default: "0.1,0.2,0.5" },
     datasets: { type: "string", default: "synthetic4,synthetic20,fashion" },
-    out: { type: "string", default: "docs" },
-    help: { type: "boolean", default: false },
   },
-});
-if (args.help) {
-  console.log(`Usage: deno task experiment:p2 [options]
+  `Usage: deno task experiment:p2 [options]
   --steps N        training steps per run (default 300)
   --seeds N        seeds per cell, 1..N (default 3)
   --taus LIST      temperatures; every loss runs at each (default 0.1,0.2,0.5)
   --datasets LIST  synthetic4, synthetic20 (synthetic clusters with 4 or 20 classes) and/or fashion
                    (default all three; fashion needs dataset-fashion-mnist)
-  --out DIR        where p2-experiment.md, p2-experiment.svg and p2-experiment-runs.jsonl go (default docs)`);
-  Deno.exit(0);
-}
-const steps = Number(args.steps);
-const seeds = Number(args.seeds);
-const taus = args.taus.split(",").map(Number);
-const datasets = args.datasets.split(",");
-if (!Number.isInteger(steps) || steps < 10) throw new RangeError(`--steps must be an integer >= 10: got ${args.steps}`);
-if (!Number.isInteger(seeds) || seeds < 1) throw new RangeError(`--seeds must be an integer >= 1: got ${args.seeds}`);
-for (const t of taus) if (!(t > 0 && t <= 10)) throw new RangeError(`--taus must be in (0, 10]: got ${t}`);
+  --out DIR        where p2-experiment.md, p2-experiment.svg and p2-experiment-runs.jsonl go (default docs)`,
+);
+const steps = integerFlag("steps", args.steps, 10);
+const seeds = integerFlag("seeds", args.seeds, 1);
+const taus = listFlag("taus", args.taus, (t) => t > 0 && t <= 10, "temperatures in (0, 10]");
 
 /** The losses compared, at equal τ: the weighting is the only difference. */
 const METHODS: { name: string; weighting: NegativeWeighting }[] = [
@@ -76,7 +65,7 @@ const METHODS: { name: string; weighting: NegativeWeighting }[] = [
  * images are not spatial (each pixel is a coordinate of a random prototype), so warping would destroy what two
  * views share: their views differ only photometrically. Fashion-MNIST's views are warped and cropped as well.
  */
-const SETUPS: Record<string, {
+interface Setup {
   title: string;
   classes: number;
   dims: number[];
@@ -84,25 +73,20 @@ const SETUPS: Record<string, {
   augment: AffineRanges;
   photometric: PhotometricRanges;
   load: (seed: number) => Promise<{ train: LabelledBytes; test: LabelledBytes }>;
-}> = {
-  synthetic4: {
-    title: "Synthetic clusters, 4 classes (a quarter of the negatives share the anchor's class)",
-    classes: 4,
-    dims: [144, 128, 64],
-    batch: 128,
-    augment: { rotate: 0, scale: [1, 1], shear: 0, translate: 0 },
-    photometric: { contrast: [0.8, 1.2], brightness: 0.1, noise: 0.1 },
-    load: (seed) => Promise.resolve(syntheticSplits({ side: 12, classes: 4, noise: 3, seed, testRows: 2000 })),
-  },
-  synthetic20: {
-    title: "Synthetic clusters, 20 classes (a twentieth of the negatives share the anchor's class)",
-    classes: 20,
-    dims: [144, 128, 64],
-    batch: 128,
-    augment: { rotate: 0, scale: [1, 1], shear: 0, translate: 0 },
-    photometric: { contrast: [0.8, 1.2], brightness: 0.1, noise: 0.1 },
-    load: (seed) => Promise.resolve(syntheticSplits({ side: 12, classes: 20, noise: 3, seed, testRows: 2000 })),
-  },
+}
+/** Synthetic clusters with `classes` classes, `share` of the negatives in the anchor's class. */
+const synthetic = (classes: number, share: string): Setup => ({
+  title: `Synthetic clusters, ${classes} classes (${share} of the negatives share the anchor's class)`,
+  classes,
+  dims: [144, 128, 64],
+  batch: 128,
+  augment: { rotate: 0, scale: [1, 1], shear: 0, translate: 0 },
+  photometric: { contrast: [0.8, 1.2], brightness: 0.1, noise: 0.1 },
+  load: (seed) => Promise.resolve(syntheticSplits({ side: 12, classes, noise: 3, seed, testRows: 2000 })),
+});
+const SETUPS: Record<string, Setup> = {
+  synthetic4: synthetic(4, "a quarter"),
+  synthetic20: synthetic(20, "a twentieth"),
   fashion: {
     title: "Fashion-MNIST (10 classes)",
     classes: 10,
@@ -113,12 +97,8 @@ const SETUPS: Record<string, {
     load: () => loadMnistFiles(),
   },
 };
-for (const d of datasets) {
-  if (!(d in SETUPS)) throw new RangeError(`--datasets must list ${Object.keys(SETUPS)}: got ${d}`);
-}
-if (datasets.includes("fashion") && !await hasMnistFiles()) {
-  throw new Error("Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, or leave fashion out");
-}
+const datasets = namesFlag("datasets", args.datasets, Object.keys(SETUPS));
+await requireFashion(datasets, "or leave fashion out");
 const [BANK, QUERIES, PROBE_ROWS] = [5000, 2000, 3000];
 
 interface Run {
@@ -158,9 +138,7 @@ const total = datasets.length * taus.length * seeds * METHODS.length;
 console.log(
   `P2 experiment on ${adapter}: ${total} runs of ${steps} steps (${datasets} × τ ∈ {${taus}} × ${seeds} seeds)`,
 );
-await Deno.mkdir(args.out, { recursive: true });
-const runsPath = `${args.out}/p2-experiment-runs.jsonl`;
-await Deno.writeTextFile(runsPath, "");
+const log = await freshRunLog(args.out, "p2-experiment-runs.jsonl");
 const runs: Run[] = [];
 const pixels: Record<string, { knn: number; probe: number }> = {};
 const began = performance.now();
@@ -222,13 +200,12 @@ for (const dataset of datasets) {
           seconds: (performance.now() - t0) / 1000,
         };
         runs.push(run);
-        await Deno.writeTextFile(runsPath, JSON.stringify(run) + "\n", { append: true });
-        const elapsed = (performance.now() - began) / 1000;
-        const eta = (elapsed / runs.length) * (total - runs.length);
+        await log.append(run);
         console.log(
           `[${runs.length}/${total}] ${dataset} τ=${tau} seed ${seed} ${method.name}: kNN ${
             (100 * run.knn).toFixed(1)
-          }%, probe ${(100 * run.probe).toFixed(1)}% (${run.seconds.toFixed(1)} s, ETA ${Math.round(eta / 60)} min)`,
+          }%, probe ${(100 * run.probe).toFixed(1)}% (${run.seconds.toFixed(1)} s, ` +
+            `ETA ${minutesLeft(began, runs.length, total)} min)`,
         );
       }
     }
@@ -310,37 +287,18 @@ for (const d of datasets) {
 }
 lines.push("![kNN accuracy by loss and τ](p2-experiment.svg)", "");
 await Deno.writeTextFile(`${args.out}/p2-experiment.md`, lines.join("\n"));
-await writeVegaLiteSvg(`${args.out}/p2-experiment.svg`, {
-  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: `SimCLR kNN accuracy by loss at equal τ (mean ± sd over ${seeds} seeds, ${steps} steps, ${adapter})`,
-  data: { values: points },
-  facet: { row: { field: "dataset", type: "nominal", title: null } },
-  spec: {
+await writeVegaLiteSvg(
+  `${args.out}/p2-experiment.svg`,
+  methodChart({
+    title: `SimCLR kNN accuracy by loss at equal τ (mean ± sd over ${seeds} seeds, ${steps} steps, ${adapter})`,
+    points,
+    methods: METHODS.map((m) => m.name),
+    y: { field: "knn", title: "kNN accuracy (%)" },
+    group: { field: "tau", title: null },
     width: 560,
     height: 170,
-    layer: [
-      {
-        mark: { type: "errorbar", extent: "stdev" },
-        encoding: {
-          x: { field: "method", type: "nominal", sort: METHODS.map((m) => m.name), title: null },
-          y: { field: "knn", type: "quantitative", scale: { zero: false }, title: "kNN accuracy (%)" },
-          color: { field: "tau", type: "nominal", title: null },
-          xOffset: { field: "tau" },
-        },
-      },
-      {
-        mark: { type: "point", filled: true },
-        encoding: {
-          x: { field: "method", type: "nominal", sort: METHODS.map((m) => m.name) },
-          y: { aggregate: "mean", field: "knn", type: "quantitative" },
-          color: { field: "tau", type: "nominal" },
-          xOffset: { field: "tau" },
-        },
-      },
-    ],
-  },
-  resolve: { scale: { y: "independent" } },
-});
+  }),
+);
 console.log(lines.join("\n"));
-console.log(`wrote ${args.out}/p2-experiment.md, ${args.out}/p2-experiment.svg, ${runsPath}`);
+console.log(`wrote ${args.out}/p2-experiment.md, ${args.out}/p2-experiment.svg, ${log.path}`);
 gpu.destroy();

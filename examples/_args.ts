@@ -1,0 +1,96 @@
+/**
+ * What the experiment scripts share on their command lines: `--out` and
+ * `--help` with the script's own flags, and flags that are lists, checked
+ * before any work with errors that name the flag.
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { hasMnistFiles } from "../mod.ts";
+
+const COMMON = {
+  out: { type: "string", default: "docs" },
+  help: { type: "boolean", default: false },
+} as const;
+
+/**
+ * Parses Deno.args: `options`, plus `--out DIR` (default docs) and `--help`, which prints `usage` and exits.
+ *
+ * @param options The script's own flags.
+ * @param usage What `--help` prints.
+ * @returns The flags' values.
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, usage: string) {
+  const { values } = parseArgs<{ args: string[]; options: O & typeof COMMON }>({
+    args: Deno.args,
+    options: { ...options, ...COMMON },
+  });
+  if ((values as { help?: boolean }).help) {
+    console.log(usage);
+    Deno.exit(0);
+  }
+  return values;
+}
+
+/**
+ * A comma-separated list of numbers, each checked.
+ *
+ * @param flag The flag's name, without dashes.
+ * @param text Its value.
+ * @param ok Whether a value is allowed.
+ * @param expected What is allowed, for the message.
+ * @returns The numbers.
+ * @throws {RangeError} `--flag must list <expected>: got <value>`, at the first value refused.
+ */
+export function listFlag(flag: string, text: string, ok: (v: number) => boolean, expected: string): number[] {
+  return text.split(",").map((t) => {
+    const v = Number(t);
+    if (!ok(v)) throw new RangeError(`--${flag} must list ${expected}: got ${t}`);
+    return v;
+  });
+}
+
+/**
+ * One integer >= `min`.
+ *
+ * @param flag The flag's name, without dashes.
+ * @param text Its value.
+ * @param min The least value allowed.
+ * @returns The integer.
+ * @throws {RangeError} `--flag must be an integer >= <min>: got <text>`.
+ */
+export function integerFlag(flag: string, text: string, min: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
+  return v;
+}
+
+/**
+ * A comma-separated list of names, each one of `allowed`.
+ *
+ * @param flag The flag's name, without dashes.
+ * @param text Its value.
+ * @param allowed The names allowed.
+ * @returns The names.
+ * @throws {RangeError} `--flag must list a, b or c: got <name>`, at the first name refused.
+ */
+export function namesFlag(flag: string, text: string, allowed: readonly string[]): string[] {
+  const names = text.split(",");
+  const expected = allowed.length > 1 ? `${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}` : allowed[0];
+  for (const name of names) {
+    if (!allowed.includes(name)) throw new RangeError(`--${flag} must list ${expected}: got ${name}`);
+  }
+  return names;
+}
+
+/**
+ * Fails early when `datasets` names Fashion-MNIST and its files are not installed.
+ *
+ * @param datasets The datasets asked for.
+ * @param instead The way around it, for the message ("or --datasets synthetic").
+ * @throws {Error} When "fashion" is asked for and the Debian package's files are missing.
+ */
+export async function requireFashion(datasets: readonly string[], instead: string): Promise<void> {
+  if (datasets.includes("fashion") && !await hasMnistFiles()) {
+    throw new Error(`Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, ${instead}`);
+  }
+}
