@@ -1,50 +1,12 @@
 import assert from "node:assert/strict";
-import { syntheticSplits } from "../../src/data/dataset.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import { Tensor } from "../../src/gpu/tensor.ts";
-import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { checkpointBytes, loadCheckpointBytes } from "../../src/train/checkpoint_bytes.ts";
-import type { TrainerConfig } from "../../src/train/config.ts";
-import type { TrainRecord } from "../../src/train/records.ts";
 import { CheckpointError } from "../../src/train/safetensors.ts";
-import { TrainingStep } from "../../src/train/step.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
-import { seededRandom, uniform } from "../util/random.ts";
+import { deterministic, K, makeRun, smallRun } from "../util/train_runs.ts";
 
 // These run in Deno and, through test/browser/run.ts, in Chromium: the bytes are what a page downloads and uploads.
-
-const [B, N, K, D_IN, HIDDEN, D_OUT] = [9, 17, 5, 12, 10, 6];
-
-/** A small two-tower run: shared MLP encoder, sampled InfoNCE, Adam; one submit per step. */
-function makeRun(gpu: Gpu, seed: number) {
-  const random = seededRandom(99); // the data is the same for every run; only the initial parameters depend on seed
-  const store = new ParameterStore(gpu, { seed });
-  const net = mlp(store, [D_IN, HIDDEN, D_OUT], { activation: "gelu" });
-  store.build();
-  const xq = Tensor.from(gpu, uniform(random, B * D_IN), [B, D_IN]);
-  const xc = Tensor.from(gpu, uniform(random, N * D_IN), [N, D_IN]);
-  const indices = Uint32Array.from(
-    { length: B * (K + 1) },
-    (_, s) => (s % (K + 1) === 0 ? Math.floor(s / (K + 1)) : Math.floor(random() * N)),
-  );
-  const run = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
-    loss: { kMax: K, tau: 0.2, indices },
-    optimizer: { kind: "adam", lr: 0.01 },
-  });
-  return {
-    store,
-    optimizer: run.optimizer,
-    async step(): Promise<number> {
-      await run.run();
-      return (await run.flush())[0].meanLoss;
-    },
-    destroy() {
-      for (const t of [run, xq, xc, store]) t.destroy();
-    },
-  };
-}
 
 Deno.test({
   name: "checkpoint bytes → load → continue gives bit-identical parameters and moments and the same next loss",
@@ -107,35 +69,13 @@ Deno.test({
   },
 });
 
-// The trainer's small task (as in trainer_test.ts): every piece of host state must travel in the bytes.
-function smallRun(seed: number) {
-  const data = syntheticSplits({ trainRows: 600, testRows: 200, side: 8, noise: 2, labelNoise: 0.2, seed });
-  const config: TrainerConfig = {
-    dims: [64, 32, 16],
-    batch: 24,
-    kMax: 12,
-    steps: 30,
-    seed,
-    labelNoise: 0.2,
-    schedule: { kind: "closed", every: 5, maxChange: 3 },
-    augment: { rotate: 15, translate: 1 },
-    metricsEvery: 5,
-    evalSizes: { bank: 300, queries: 200, k: 5 },
-  };
-  return { data, config };
-}
-
-/** Records without the wall-clock rate, the only thing allowed to differ between runs. */
-function deterministic(records: TrainRecord[]) {
-  return records.map(({ stepsPerSecond: _, ...rest }) => rest);
-}
-
+// The trainer's small task, 30 steps: every piece of host state must travel in the bytes.
 Deno.test({
   name: "Trainer.saveBytes → resumeBytes continues exactly as the uninterrupted run, and refuses another config",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const { data, config } = smallRun(11);
+    const { data, config } = smallRun(11, { steps: 30 });
     const straight = new Trainer(gpu, data, config);
     const all = await straight.run();
     const straightEval = await straight.evaluate();
@@ -167,7 +107,7 @@ Deno.test({
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const { data, config } = smallRun(12);
+    const { data, config } = smallRun(12, { steps: 30 });
     const trainer = new Trainer(gpu, data, config);
     await trainer.run({ until: 10 });
     const dir = await Deno.makeTempDir();

@@ -1,45 +1,11 @@
 import assert from "node:assert/strict";
-import type { Gpu } from "../../src/gpu/device.ts";
-import { Tensor } from "../../src/gpu/tensor.ts";
 import { mlp } from "../../src/nn/sequential.ts";
 import { ParameterStore } from "../../src/nn/parameters.ts";
 import { Optimizer } from "../../src/optim/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
-import { TrainingStep } from "../../src/train/step.ts";
 import { CheckpointError, encodeSafetensors, readSafetensors } from "../../src/train/safetensors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
-import { seededRandom, uniform } from "../util/random.ts";
-
-const [B, N, K, D_IN, HIDDEN, D_OUT] = [9, 17, 5, 12, 10, 6];
-
-/** A small two-tower run: shared MLP encoder, sampled InfoNCE, Adam; one submit per step. */
-function makeRun(gpu: Gpu, seed: number) {
-  const random = seededRandom(99); // data is the same for every run; only the initial parameters depend on seed
-  const store = new ParameterStore(gpu, { seed });
-  const net = mlp(store, [D_IN, HIDDEN, D_OUT], { activation: "gelu" });
-  store.build();
-  const xq = Tensor.from(gpu, uniform(random, B * D_IN), [B, D_IN]);
-  const xc = Tensor.from(gpu, uniform(random, N * D_IN), [N, D_IN]);
-  const indices = Uint32Array.from(
-    { length: B * (K + 1) },
-    (_, s) => (s % (K + 1) === 0 ? Math.floor(s / (K + 1)) : Math.floor(random() * N)),
-  );
-  const run = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
-    loss: { kMax: K, tau: 0.2, indices },
-    optimizer: { kind: "adam", lr: 0.01 },
-  });
-  return {
-    store,
-    optimizer: run.optimizer,
-    async step(): Promise<number> {
-      await run.run();
-      return (await run.flush())[0].meanLoss;
-    },
-    destroy() {
-      for (const t of [run, xq, xc, store]) t.destroy();
-    },
-  };
-}
+import { D_IN, D_OUT, HIDDEN, K, makeRun } from "../util/train_runs.ts";
 
 Deno.test({
   name: "save → load → continue gives bit-identical parameters and the same next loss as an uninterrupted run",

@@ -8,31 +8,7 @@ import { type Gpu, requestGpu } from "../../src/gpu/device.ts";
 import { DeviceLostError } from "../../src/gpu/errors.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
 import { freshSeed } from "../util/random.ts";
-
-// A small task: 8×8 images, 10 classes; closed-loop K that moves every 5 steps, augmentation on, so that every
-// piece of state (batches, negatives, warps, schedule, rank counts in flight, Adam moments) must be restored.
-function smallRun(seed: number, overrides: TrainerConfig = {}) {
-  const data = syntheticSplits({ trainRows: 600, testRows: 200, side: 8, noise: 2, labelNoise: 0.2, seed });
-  const config: TrainerConfig = {
-    dims: [64, 32, 16],
-    batch: 24,
-    kMax: 12,
-    steps: 40,
-    seed,
-    labelNoise: 0.2,
-    schedule: { kind: "closed", every: 5, maxChange: 3 },
-    augment: { rotate: 15, translate: 1 },
-    metricsEvery: 5,
-    evalSizes: { bank: 300, queries: 200, k: 5 },
-    ...overrides,
-  };
-  return { data, config };
-}
-
-/** Records without the wall-clock rate, which is the only thing allowed to differ between runs. */
-function deterministic(records: TrainRecord[]) {
-  return records.map(({ stepsPerSecond: _, ...rest }) => rest);
-}
+import { deterministic, smallRun } from "../util/train_runs.ts";
 
 Deno.test({
   name: "a run resumed from a checkpoint repeats the uninterrupted run's metrics and accuracy exactly",
