@@ -8,11 +8,8 @@ import { gaussian } from "../../src/data/random.ts";
 import { assertClose, assertFrobenius, relativeFrobenius } from "../util/compare.ts";
 import { centralDifferences, type RefSupCon, supcon } from "../util/contrast_reference.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
+import { assertGradient, column, FORWARD, readRows } from "../util/loss_check.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
-
-// Tolerances (the brief, docs/science.md): forward 1e-4 relative, gradients 2e-3 relative (Frobenius).
-const FORWARD = { rtol: 1e-4, atol: 1e-5 };
-const GRAD_FROBENIUS = 2e-3;
 
 type RefW = { kind: "infonce" } | { kind: "adnce"; mu: number; sigma: number };
 const WEIGHTINGS: { name: string; gpu: NegativeWeighting; ref: RefW }[] = [
@@ -51,9 +48,7 @@ async function runSupCon(
   const out = {
     layout: loss.layout,
     anchors: loss.anchors,
-    readouts: await loss.readReadouts(),
-    rowOutputs: await loss.rowOutputs.read() as Float32Array,
-    below: await loss.belowCounts.read() as Uint32Array,
+    ...await readRows(loss),
     dZ: await loss.dZ.read() as Float32Array,
   };
   loss.destroy();
@@ -62,10 +57,6 @@ async function runSupCon(
 }
 
 type Got = Awaited<ReturnType<typeof runSupCon>>;
-
-function column(rowOutputs: Float32Array, col: number): Float32Array {
-  return rowOutputs.filter((_, i) => i % 4 === col);
-}
 
 /** Largest |got − ref| / (|ref| + atol/rtol) over a list: the error in units of the forward tolerance. */
 function worst(got: ArrayLike<number>, ref: ArrayLike<number>): number {
@@ -98,12 +89,10 @@ function assertForward(got: Got, ref: RefSupCon, label: string): void {
   );
 }
 
-/** 2e-3 relative in the Frobenius norm, and elementwise 2e-3·|ref| + 1e-4·max|ref|. */
-function assertGradient(actual: Float32Array, expected: Float64Array, label: string): void {
-  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+/** The shared gradient check (test/util/loss_check.ts), its relative Frobenius error printed. */
+function assertGradientLogged(actual: Float32Array, expected: Float64Array, label: string): void {
   console.log(`${label}: relative Frobenius error ${relativeFrobenius(actual, expected).toExponential(2)}`);
-  assertFrobenius(actual, expected, GRAD_FROBENIUS, label);
-  assertClose(actual, expected, { rtol: 2e-3, atol: 1e-4 * scale }, label);
+  assertGradient(actual, expected, label);
 }
 
 /** ∂(mean loss)/∂Z by central differences of the float64 reference (ADNCE's weights held at z). */
@@ -136,7 +125,7 @@ for (const w of WEIGHTINGS) {
           const label = `SupCon ${w.name} N=${n} ${got.layout}`;
           assert.equal(got.layout, tile ? "tiled" : "materialised");
           assertForward(got, ref, label);
-          assertGradient(got.dZ, fd, `${label} dZ`);
+          assertGradientLogged(got.dZ, fd, `${label} dZ`);
         }
       }
     },
@@ -166,7 +155,7 @@ Deno.test({
       ref.rows.forEach((r, i) => {
         if (r === null) assert.equal(got.rowOutputs[4 * i], 0, `row ${i} without a positive has loss 0`);
       });
-      assertGradient(got.dZ, fd, `unique labels ${got.layout} dZ`);
+      assertGradientLogged(got.dZ, fd, `unique labels ${got.layout} dZ`);
     }
   },
 });
@@ -208,7 +197,7 @@ Deno.test({
         const label = `one class ${w.name} ${got.layout}`;
         assertForward(got, ref, label);
         assert.equal(got.readouts.negatives, 0);
-        assertGradient(got.dZ, fd, `${label} dZ`);
+        assertGradientLogged(got.dZ, fd, `${label} dZ`);
       }
     }
   },

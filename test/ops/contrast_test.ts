@@ -16,12 +16,9 @@ import {
   sampledRows,
 } from "../util/contrast_reference.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
+import { assertGradient, column, FORWARD, readRows } from "../util/loss_check.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 import { gaussian } from "../../src/data/random.ts";
-
-// Tolerances (docs/science.md; the brief): forward 1e-4 relative, gradients 2e-3 relative.
-const FORWARD = { rtol: 1e-4, atol: 1e-5 };
-const GRAD_FROBENIUS = 2e-3;
 
 /** The four weightings, as the GPU and the reference each take them. */
 const WEIGHTINGS: { name: string; gpu: NegativeWeighting; ref: RefWeighting }[] = [
@@ -92,9 +89,7 @@ async function runSampled(gpu: Gpu, s: SampledCase, tau: number, weighting: Nega
   loss.dC.fill(NaN);
   loss.run();
   const out = {
-    readouts: await loss.readReadouts(),
-    rowOutputs: await loss.rowOutputs.read() as Float32Array,
-    below: await loss.belowCounts.read() as Uint32Array,
+    ...await readRows(loss),
     dQ: await loss.dQ.read() as Float32Array,
     dC: await loss.dC.read() as Float32Array,
   };
@@ -117,20 +112,10 @@ async function runInBatch(
   const loss = new NtXentLoss(gpu, z, { tau, weighting: w, tile });
   loss.dZ.fill(NaN);
   loss.run();
-  const out = {
-    layout: loss.layout,
-    readouts: await loss.readReadouts(),
-    rowOutputs: await loss.rowOutputs.read() as Float32Array,
-    below: await loss.belowCounts.read() as Uint32Array,
-    dZ: await loss.dZ.read() as Float32Array,
-  };
+  const out = { layout: loss.layout, ...await readRows(loss), dZ: await loss.dZ.read() as Float32Array };
   loss.destroy();
   z.destroy();
   return out;
-}
-
-function column(rowOutputs: Float32Array, col: number): Float32Array {
-  return rowOutputs.filter((_, i) => i % 4 === col);
 }
 
 /** Forward: per-row loss, η and counts, and the batch read-outs, against the float64 reference. */
@@ -173,16 +158,6 @@ function sampledFiniteDifferences(s: SampledCase, tau: number, w: RefWeighting) 
   const fixed = { q: s.q.slice(), c: s.c.slice() };
   const f = () => batch(sampledRows(s.q, s.c, s.idx, s, fixed), tau, w).meanLoss;
   return { dQ: centralDifferences(f, s.q), dC: centralDifferences(f, s.c) };
-}
-
-/**
- * 2e-3 relative in the Frobenius norm, and elementwise 2e-3·|ref| + max(1e-4·max|ref|, floor). `floor` is for
- * gradients that are exact cancellations of large terms, where fp32 leaves a rounding residue.
- */
-function assertGradient(actual: Float32Array, expected: Float64Array, label: string, floor = 0): void {
-  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  assertFrobenius(actual, expected, GRAD_FROBENIUS, label);
-  assertClose(actual, expected, { rtol: 2e-3, atol: Math.max(1e-4 * scale, floor) }, label);
 }
 
 /**
@@ -489,11 +464,7 @@ Deno.test({
       });
       assert.equal(loss.queued, 17);
       loss.run();
-      const got = {
-        readouts: await loss.readReadouts(),
-        rowOutputs: await loss.rowOutputs.read() as Float32Array,
-        below: await loss.belowCounts.read() as Uint32Array,
-      };
+      const got = await readRows(loss);
       assertForward(got, sampledRef(s, 0.2, w.ref), `queue ${w.name}`);
       const fd = sampledFiniteDifferences(s, 0.2, w.ref); // over all 46 candidates: the queue's rows too
       assertGradient(await loss.dQ.read() as Float32Array, fd.dQ, `queue ${w.name} dQ`);
