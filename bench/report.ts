@@ -5,7 +5,7 @@
  * bench/results/<adapter>[-<families>].json for later comparison.
  */
 
-import { requestGpu } from "../src/gpu/device.ts";
+import { type Gpu, requestGpu } from "../src/gpu/device.ts";
 import { benchContrast } from "./contrast_bench.ts";
 import { benchGather } from "./gather_bench.ts";
 import { benchKnn } from "./knn_bench.ts";
@@ -34,6 +34,21 @@ const lines = [
 ];
 const json: Record<string, unknown> = { date: started.toISOString(), adapter: gpu.info };
 
+/**
+ * Runs a benchmark family when it was asked for: its result goes into the JSON under its name, and the lines
+ * `report` makes of it into the printed report, after a blank line.
+ */
+async function section<T>(
+  family: (typeof FAMILIES)[number],
+  bench: (gpu: Gpu, log: (line: string) => void) => Promise<T>,
+  report: (result: T) => string[],
+): Promise<void> {
+  if (!families.includes(family)) return;
+  const result = await bench(gpu, log);
+  json[family] = result;
+  lines.push("", ...report(result));
+}
+
 /** A markdown table: each column is [header, "l" or "r" alignment, the cell of a row]. */
 function table<R>(rows: readonly R[], columns: [string, "l" | "r", (row: R) => string][]): string[] {
   return [
@@ -43,116 +58,90 @@ function table<R>(rows: readonly R[], columns: [string, "l" | "r", (row: R) => s
   ];
 }
 
-if (families.includes("matmul")) {
-  const rows = await benchMatmul(gpu, log);
-  json.matmul = rows;
-  lines.push(
-    "",
-    ...table(rows, [
-      ["op", "l", (r) => r.op],
-      ["form", "l", (r) => r.form],
-      ["shape (M×N×K)", "l", (r) => r.shape],
-      ["variant", "l", (r) => r.variant],
-      ["median ms", "r", (r) => r.medianMs.toFixed(2)],
-      ["GFLOP/s", "r", (r) => r.gflops.toFixed(2)],
-      ["naive ms", "r", (r) => r.baselineMs.toFixed(2)],
-      ["speed-up vs naive", "r", (r) => `${r.speedup.toFixed(1)}×`],
-    ]),
-  );
-}
+await section("matmul", benchMatmul, (rows) =>
+  table(rows, [
+    ["op", "l", (r) => r.op],
+    ["form", "l", (r) => r.form],
+    ["shape (M×N×K)", "l", (r) => r.shape],
+    ["variant", "l", (r) => r.variant],
+    ["median ms", "r", (r) => r.medianMs.toFixed(2)],
+    ["GFLOP/s", "r", (r) => r.gflops.toFixed(2)],
+    ["naive ms", "r", (r) => r.baselineMs.toFixed(2)],
+    ["speed-up vs naive", "r", (r) => `${r.speedup.toFixed(1)}×`],
+  ]));
 
-if (families.includes("contrast")) {
-  const contrast = await benchContrast(gpu, log);
-  json.contrast = contrast;
-  lines.push(
-    "",
-    "Loss against encoder, standard step (B anchors, each 1 positive + K negatives, every candidate encoded; τ = 0.1):",
-    "",
-    ...table(contrast.steps, [
-      ["loss", "l", (r) => r.weighting],
-      ["B", "r", (r) => String(r.b)],
-      ["K", "r", (r) => String(r.k)],
-      ["D", "r", (r) => String(r.d)],
-      ["loss ms", "r", (r) => r.lossMs.toFixed(2)],
-      ["encoder matmuls ms", "r", (r) => r.encoderMs.toFixed(0)],
-      ["loss share of step", "r", (r) => `${(100 * r.lossShare).toFixed(1)}%`],
-    ]),
-    "",
-    "In-batch InfoNCE (SimCLR's NT-Xent; SupCon over 10 classes), forward + backward, tiled against materialised at " +
-      "equal size:",
-    "",
-    ...table(contrast.layouts, [
-      ["loss", "l", (r) => r.loss],
-      ["layout", "l", (r) => r.layout],
-      ["N", "r", (r) => String(r.rows)],
-      ["D", "r", (r) => String(r.d)],
-      ["tile", "r", (r) => String(r.tile)],
-      ["median ms", "r", (r) => r.medianMs.toFixed(0)],
-      ["loss buffers MiB (peak)", "r", (r) => r.peakMiB.toFixed(1)],
-      ["time vs materialised", "r", (r) => `${r.ratio.toFixed(2)}×`],
-    ]),
-  );
-}
+await section("contrast", benchContrast, (contrast) => [
+  "Loss against encoder, standard step (B anchors, each 1 positive + K negatives, every candidate encoded; τ = 0.1):",
+  "",
+  ...table(contrast.steps, [
+    ["loss", "l", (r) => r.weighting],
+    ["B", "r", (r) => String(r.b)],
+    ["K", "r", (r) => String(r.k)],
+    ["D", "r", (r) => String(r.d)],
+    ["loss ms", "r", (r) => r.lossMs.toFixed(2)],
+    ["encoder matmuls ms", "r", (r) => r.encoderMs.toFixed(0)],
+    ["loss share of step", "r", (r) => `${(100 * r.lossShare).toFixed(1)}%`],
+  ]),
+  "",
+  "In-batch InfoNCE (SimCLR's NT-Xent; SupCon over 10 classes), forward + backward, tiled against materialised at " +
+  "equal size:",
+  "",
+  ...table(contrast.layouts, [
+    ["loss", "l", (r) => r.loss],
+    ["layout", "l", (r) => r.layout],
+    ["N", "r", (r) => String(r.rows)],
+    ["D", "r", (r) => String(r.d)],
+    ["tile", "r", (r) => String(r.tile)],
+    ["median ms", "r", (r) => r.medianMs.toFixed(0)],
+    ["loss buffers MiB (peak)", "r", (r) => r.peakMiB.toFixed(1)],
+    ["time vs materialised", "r", (r) => `${r.ratio.toFixed(2)}×`],
+  ]),
+]);
 
-if (families.includes("gather")) {
-  const rows = await benchGather(gpu, log);
-  json.gather = rows;
-  lines.push(
-    "",
-    "Batch gather from a resident 60,000 × 784 u8 table (converted to f32 in the kernel) against converting on the " +
-      "host and uploading:",
-    "",
-    ...table(rows, [
-      ["path", "l", (r) => r.path],
-      ["rows", "r", (r) => String(r.rows)],
-      ["bytes/row", "r", (r) => String(r.width)],
-      ["median ms", "r", (r) => r.medianMs.toFixed(3)],
-      ["f32 GB/s delivered", "r", (r) => r.gbPerS.toFixed(2)],
-      ["vs host path", "r", (r) => `${r.speedup.toFixed(1)}×`],
-    ]),
-  );
-}
+await section("gather", benchGather, (rows) => [
+  "Batch gather from a resident 60,000 × 784 u8 table (converted to f32 in the kernel) against converting on the " +
+  "host and uploading:",
+  "",
+  ...table(rows, [
+    ["path", "l", (r) => r.path],
+    ["rows", "r", (r) => String(r.rows)],
+    ["bytes/row", "r", (r) => String(r.width)],
+    ["median ms", "r", (r) => r.medianMs.toFixed(3)],
+    ["f32 GB/s delivered", "r", (r) => r.gbPerS.toFixed(2)],
+    ["vs host path", "r", (r) => `${r.speedup.toFixed(1)}×`],
+  ]),
+]);
 
-if (families.includes("knn")) {
-  const rows = await benchKnn(gpu, log);
-  json.knn = rows;
-  lines.push(
-    "",
-    "kNN evaluation (unit-norm embeddings, 10 neighbours per query, identical lists): the GPU search (matmul blocks, " +
-      "32 candidates per query, float64 re-ranking on the host; uploads and read-backs included) against the host " +
-      "scan, wall clock:",
-    "",
-    ...table(rows, [
-      ["queries × bank", "l", (r) => `${r.queries} × ${r.bank}`],
-      ["D", "r", (r) => String(r.dim)],
-      ["host ms", "r", (r) => r.hostMs.toFixed(0)],
-      ["GPU ms", "r", (r) => r.gpuMs.toFixed(0)],
-      ["GPU GFLOP/s", "r", (r) => r.gpuGflops.toFixed(1)],
-      ["vs host", "r", (r) => `${r.speedup.toFixed(1)}×`],
-      ["rows settled on host", "r", (r) => String(r.hostScans)],
-    ]),
-  );
-}
+await section("knn", benchKnn, (rows) => [
+  "kNN evaluation (unit-norm embeddings, 10 neighbours per query, identical lists): the GPU search (matmul blocks, " +
+  "32 candidates per query, float64 re-ranking on the host; uploads and read-backs included) against the host " +
+  "scan, wall clock:",
+  "",
+  ...table(rows, [
+    ["queries × bank", "l", (r) => `${r.queries} × ${r.bank}`],
+    ["D", "r", (r) => String(r.dim)],
+    ["host ms", "r", (r) => r.hostMs.toFixed(0)],
+    ["GPU ms", "r", (r) => r.gpuMs.toFixed(0)],
+    ["GPU GFLOP/s", "r", (r) => r.gpuGflops.toFixed(1)],
+    ["vs host", "r", (r) => `${r.speedup.toFixed(1)}×`],
+    ["rows settled on host", "r", (r) => String(r.hostScans)],
+  ]),
+]);
 
-if (families.includes("step")) {
-  const rows = await benchStep(gpu, log);
-  json.step = rows;
-  lines.push(
-    "",
-    "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, K negatives, " +
-      "every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js 4.22 (WebGPU backend) on the same " +
-      "adapter, same parameters and inputs (first losses agree to 1e-4):",
-    "",
-    ...table(rows, [
-      ["K", "r", (r) => String(r.k)],
-      ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
-      ["ncegpu ms/step", "r", (r) => r.ncegpuMs.toFixed(0)],
-      ["TF.js ms/step", "r", (r) => r.tfjsMs.toFixed(0)],
-      ["TF.js / ncegpu", "r", (r) => `${r.speedup.toFixed(2)}×`],
-      ["first loss (ncegpu, TF.js)", "l", (r) => `${r.ncegpuLoss.toFixed(5)}, ${r.tfjsLoss.toFixed(5)}`],
-    ]),
-  );
-}
+await section("step", benchStep, (rows) => [
+  "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, K negatives, " +
+  "every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js 4.22 (WebGPU backend) on the same " +
+  "adapter, same parameters and inputs (first losses agree to 1e-4):",
+  "",
+  ...table(rows, [
+    ["K", "r", (r) => String(r.k)],
+    ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
+    ["ncegpu ms/step", "r", (r) => r.ncegpuMs.toFixed(0)],
+    ["TF.js ms/step", "r", (r) => r.tfjsMs.toFixed(0)],
+    ["TF.js / ncegpu", "r", (r) => `${r.speedup.toFixed(2)}×`],
+    ["first loss (ncegpu, TF.js)", "l", (r) => `${r.ncegpuLoss.toFixed(5)}, ${r.tfjsLoss.toFixed(5)}`],
+  ]),
+]);
 
 console.log(lines.join("\n"));
 const slug = gpu.info.description.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
