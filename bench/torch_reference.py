@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent PyTorch reference of `deno task train`'s "pairs" recipe (fixed K).
+"""Independent PyTorch reference of `deno task train`'s "pairs" recipe (closed-loop or fixed K).
 
 What it is for: a second, plain-autograd implementation of the recipe that
 examples/train.ts runs on WebGPU, to check ncegpu's final kNN accuracy against
@@ -13,19 +13,29 @@ Optional: PyTorch is never a dependency of the library, its tests or its tasks;
 nothing in ncegpu imports or runs this file.
 
 Use (the system python3, /usr/bin/python3, where a pyenv or venv python lacks torch):
-    python3 bench/torch_reference.py --no-augment --k 32 --steps 700
-    python3 bench/torch_reference.py --k 32 --steps 3000 --seed 2 --threads 2
-It prints one JSON line: final kNN accuracy, recall@1, recall@5, training and wall seconds, config
-(--log-every N also prints the mean loss to stderr). With more than one thread, a seed's result is not
-bit-reproducible (reduction order); --threads 1 is.
+    python3 bench/torch_reference.py --seed 2 --threads 2         # the defaults of `deno task train`
+    python3 bench/torch_reference.py --schedule fixed --k 32 --steps 700
+    python3 bench/torch_reference.py --augment --steps 700
+Defaults are train.ts's: closed-loop K (K_max 32), no augmentation, 3,000 steps, B 128, tau 0.1, lr 0.002.
+It prints one JSON line: final kNN accuracy, recall@1, recall@5, the final K and every change of K
+([first step, K]), training and wall seconds, config. On stderr: K every --k-every steps (default 500; with
+the closed loop also the last K* and its moving average), and with --log-every N the mean loss. With more
+than one thread, a seed's result is not bit-reproducible (reduction order); --threads 1 is.
 
 Checked against ncegpu (seed 1, llvmpipe, torch 1.13 on 2 shared cores):
     train.ts --no-augment --schedule fixed --k 32 --steps 700   ncegpu 86.87%, this 87.01% / 86.94%
     train.ts --schedule fixed --k 32 --steps 700 (augmented)    ncegpu 84.58%, this 84.14%
     this, --no-augment --k 32 --steps 3000                      88.43% (159 s of training)
+    the defaults (closed loop, 3,000 steps), seeds 1, 2, 3:     this 88.44 / 88.72 / 88.28% (88.48 +- 0.22),
+                                                                recall@1 86.40 / 86.46 / 85.90%, final K 32
+    K over 300 steps (--steps 300 --final-bank 2000 --final-queries 1000), the first step of each new K:
+      defaults (lam 1)      both: 1, 5 @21, 9 @41, 13 @61, 17 @81, 21 @101, 25 @121, 29 @141, 30 @161,
+                            31 @181, 32 @241 (identical: K* = K_max at every update when lam = 1)
+      --lambda 0.97         ncegpu: 2 @21, 3 @41, 4 @61, 5 @101, 6 @121, 7 @221
+                            this:   2 @21, 3 @41, 4 @61, 5 @101, 6 @161, 7 @261
+      --negatives unaware   both: 1, then 2 from step 41 (lam 0.9)
 
-What it mirrors (examples/train.ts in pairs mode with `--schedule fixed`, and the sources it
-builds on):
+What it mirrors (examples/train.ts in pairs mode, and the sources it builds on):
   data       training and test images as bytes/255 (784 floats), 10 classes, no label noise;
              src/data/fashion_mnist.ts, src/ops/gather.ts (scale 1/255, shift 0).
   model      MLP dims[0]=784 -> 256 -> 128 (--dims): Linear, ReLU, ..., Linear, then L2 normalisation
@@ -53,7 +63,7 @@ builds on):
              warm-up lr*t/W for t <= W with W = ceil(steps/20), then cosine from lr to lr/20 at
              t = steps (src/optim/optimizer.ts, shaders/optim.wgsl, src/train/_trainer_device.ts,
              src/train/config.ts: optimizer default { kind: "adam", clipNorm: 1 }).
-  augment    on by default for images (as train.ts): both views independently warped by a random
+  augment    off by default (as train.ts in pairs mode); with --augment both views independently warped by a random
              affine map about the image centre, forward = translate . rotate . shear . scale with
              translate ~ U(-2, 2) px per axis, rotation ~ U(-10, 10) degrees, shear y += h*x with
              h ~ U(-0.1, 0.1), isotropic scale ~ U(0.9, 1.1); each output pixel centre samples the
@@ -61,6 +71,21 @@ builds on):
              shaders/gather.wgsl); here affine_grid + grid_sample (bilinear, zeros,
              align_corners=False), which is the same pixel-centre convention. Evaluation embeds
              unwarped images.
+  K          --schedule closed (default; docs/science.md §3, src/schedule/, src/train/config.ts, trainer.ts):
+             rank counts below_i = how many of row i's K negatives score strictly below its positive (raw
+             cosines, a tie is not below; shaders/contrast.wgsl), taken at steps 10, 20, ... (metricsEvery 10,
+             from the step's forward pass) and in effect from step m + 11 on. Before step s (s - 1 steps
+             done), when s - 1 is a positive multiple of 20 and counts are in effect: f_i = (below_i + 1) /
+             (K_then + 2), P^(B|K) = mean_i f_i^K, F(K) = (lam^K - (1 - lam^K)) (1 - P^(B|K)), K* = the
+             smallest argmax over 1..K_max = 32; avg += 0.3 (K* - avg) from avg = 1; K moves toward
+             round(avg) (JavaScript rounding) by at most 4, within [1, K_max]; K starts at 1. So the updates
+             at s = 21, 41, 61, ... use the counts of steps 10, 30, 50, .... lam = 1 for label-aware
+             negatives without label noise, 1 - 1/C label-unaware (--lambda overrides). All these numbers
+             are options (--every, --smoothing, --max-change, --initial, --pseudo-counts, --w-good, --w-bad,
+             --informativeness, --metrics-every, --kmax). With lam = 1, F(K) = 1 - P^(B|K) grows with K
+             whatever the counts (every f_i < 1 once a > 0), so K* = K_max at every update and K follows a
+             fixed ramp: 1, 5 (step 21), 9, 13, 17, 21, 25, 29 (141), 30 (161), 31 (181), 32 from step 241.
+             --schedule fixed: --k every step.
   eval       kNN, k = 10, cosine: ALL test images (or the first --final-queries) with clean labels
              against the first --final-bank rows of the same seeded permutation of the training set
              that ncegpu uses (mulberry32 Fisher-Yates, seed 12345; src/train/eval.ts seededOrder,
@@ -68,10 +93,10 @@ builds on):
              ties broken by the larger summed similarity; recall@r = a same-label item among the r
              nearest (src/train/eval.ts tally).
 
-Not mirrored: the closed-loop and ANS K schedules (train.ts's default schedule is "closed"; this
-reference is fixed K only), the ADNCE/DCL/HCL weightings, SimCLR/SupCon modes, label noise and
-class merges, checkpoints, and ncegpu's random streams (positives, negatives, warps and the
-initial weights are drawn from torch's generator seeded with --seed, not mulberry32).
+Not mirrored: the ANS schedule and the closed loop's --estimate-lambda, the ADNCE/DCL/HCL weightings,
+SimCLR/SupCon modes, label noise and class merges, checkpoints, and ncegpu's random streams (positives,
+negatives, warps and the initial weights are drawn from torch's generator seeded with --seed, not
+mulberry32).
 """
 
 import argparse
@@ -279,6 +304,80 @@ def warp(x, size, generator):
     return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False).view(x.shape[0], -1)
 
 
+# ------------------------------------------------------------------------------------------ K schedule
+
+
+def rank_counts(pos, negs):
+    """Per row, how many of its K negatives score strictly below the positive (a tie is not below)."""
+    return (negs < pos).sum(1)
+
+
+def estimated_model_accuracy(below, k_now, k_max, pseudo):
+    """P^(B|K) for K = 1..k_max: the mean over rows of f^K, f = (below + a) / (k_now + 2a)."""
+    f = (below.double() + pseudo) / (k_now + 2 * pseudo)
+    powers = torch.arange(1, k_max + 1, dtype=torch.float64)
+    return (f[:, None] ** powers[None, :]).mean(0)
+
+
+def best_k(lam, p_b, w_good=1.0, w_bad=-1.0, informativeness="model"):
+    """argmax over K = 1..len(p_b) of F(K) = (w_good lam^K + w_bad (1 - lam^K)) I(K); the smallest K on ties."""
+    ks = torch.arange(1, p_b.shape[0] + 1, dtype=torch.float64)
+    labels_right = lam ** ks
+    info = 1 - p_b if informativeness == "model" else torch.log(ks + 1)
+    score = (w_good * labels_right + w_bad * (1 - labels_right)) * info
+    return int(np.argmax(score.numpy())) + 1  # numpy's argmax takes the first of equal maxima
+
+
+class ClosedLoop:
+    """Every `every` completed steps, once counts exist: K* of the counts in effect, an exponential moving average of
+    it (weight `smoothing` on the new value, starting at `initial`), and K moved toward the rounded average by at most
+    `max_change`, within [1, k_max]. Between updates K stays."""
+
+    def __init__(self, lam, k_max, every, smoothing, max_change, initial, pseudo, w_good, w_bad, informativeness):
+        self.lam, self.k_max, self.every = lam, k_max, every
+        self.smoothing, self.max_change, self.pseudo = smoothing, max_change, pseudo
+        self.pieces = dict(w_good=w_good, w_bad=w_bad, informativeness=informativeness)
+        self.k = initial
+        self.average = float(initial)
+        self.target = None  # the last K*, for the log
+
+    def k_for(self, done, counts):
+        """K for the step after `done` completed steps; counts = (below, K they were taken at) or None."""
+        if counts is not None and done > 0 and done % self.every == 0:
+            below, k_then = counts
+            self.target = best_k(self.lam, estimated_model_accuracy(below, k_then, self.k_max, self.pseudo),
+                                 **self.pieces)
+            self.average += self.smoothing * (self.target - self.average)
+            step = max(-self.max_change, min(self.max_change, round_half_up(self.average) - self.k))
+            self.k = max(1, min(self.k_max, self.k + step))
+        return self.k
+
+
+def round_half_up(x):
+    """JavaScript's Math.round (Python's round() rounds halves to even)."""
+    return math.floor(x + 0.5)
+
+
+class DelayedCounts:
+    """Rank counts are taken every `every` steps (steps every, 2 every, ...) and those of step m come into effect at
+    step m + every + 1, then stay in effect until the next ones do."""
+
+    def __init__(self, every):
+        self.every = every
+        self.waiting = {}
+        self.current = None
+
+    def before_step(self, step):
+        due = step - 1 - self.every
+        if due >= 1 and due % self.every == 0:
+            self.current = self.waiting.pop(due)
+        return self.current
+
+    def after_step(self, step, below, k):
+        if step % self.every == 0:
+            self.waiting[step] = (below, k)
+
+
 # ---------------------------------------------------------------------------------------------- eval
 
 
@@ -330,20 +429,35 @@ def lr_at(step, peak, steps):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=FASHION_MNIST_DIR)
-    p.add_argument("--steps", type=int, default=700)
+    p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--k", type=int, default=8, help="fixed K (train.ts --schedule fixed --k)")
+    p.add_argument("--schedule", choices=["closed", "fixed"], default="closed")
+    p.add_argument("--k", type=int, default=8, help="K of the fixed schedule (train.ts --schedule fixed --k)")
+    p.add_argument("--kmax", type=int, default=None,
+                   help="the closed loop's largest K (default min(32, batch - 1 + queue))")
+    p.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="label reliability (default 1 with label-aware negatives, 1 - 1/C without)")
+    p.add_argument("--every", type=int, default=20, help="closed loop: recompute K* every N steps")
+    p.add_argument("--smoothing", type=float, default=0.3, help="closed loop: weight of the newest K*")
+    p.add_argument("--max-change", type=int, default=4, help="closed loop: largest change of K per update")
+    p.add_argument("--initial", type=int, default=1, help="closed loop: K before the first counts")
+    p.add_argument("--pseudo-counts", type=float, default=1.0, help="closed loop: Beta(a, a) prior per row")
+    p.add_argument("--w-good", type=float, default=1.0)
+    p.add_argument("--w-bad", type=float, default=-1.0)
+    p.add_argument("--informativeness", choices=["model", "mi"], default="model")
+    p.add_argument("--metrics-every", type=int, default=10, help="rank counts are taken every N steps")
     p.add_argument("--negatives", choices=["aware", "unaware"], default="aware")
     p.add_argument("--queue", type=int, default=0)
     p.add_argument("--tau", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--dims", default="256,128")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--final-bank", type=int, default=10000)
     p.add_argument("--final-queries", type=int, default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=0, help="print the mean loss to stderr every N steps")
+    p.add_argument("--k-every", type=int, default=500, help="print K to stderr every N steps (0: never)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -358,6 +472,18 @@ def main():
         sys.exit(f"--queue must be 0 or at least --batch ({a.batch})")
     if not 1 <= a.k <= a.batch - 1 + a.queue:
         sys.exit(f"--k must be in [1, batch - 1 + queue = {a.batch - 1 + a.queue}]")
+    k_max = min(32, a.batch - 1 + a.queue) if a.kmax is None else a.kmax
+    if not 1 <= k_max <= a.batch - 1 + a.queue:
+        sys.exit(f"--kmax must be in [1, batch - 1 + queue = {a.batch - 1 + a.queue}]")
+    if not 1 <= a.initial <= k_max or a.every < 1 or a.max_change < 1 or a.metrics_every < 1:
+        sys.exit("--initial must be in [1, kmax]; --every, --max-change and --metrics-every >= 1")
+    if not 0 < a.smoothing <= 1 or a.pseudo_counts < 0:
+        sys.exit("--smoothing must be in (0, 1] and --pseudo-counts >= 0")
+    classes = int(y_train.max()) + 1
+    aware = a.negatives == "aware"
+    lam = a.lam if a.lam is not None else (1.0 if aware else 1 - 1 / classes)  # no label noise here
+    if not 0 < lam <= 1:
+        sys.exit("--lambda must be in (0, 1]")
     final_bank = min(a.final_bank, x_train.shape[0])
     final_queries = a.final_queries or x_test.shape[0]
 
@@ -367,17 +493,27 @@ def main():
     opt = torch.optim.Adam(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     pairs = Pairs(y_train, g)
     queue = Queue(a.queue, dims[-1]) if a.queue else None
-    aware = a.negatives == "aware"
+    closed = a.schedule == "closed"
+    if closed:
+        schedule = ClosedLoop(lam, k_max, a.every, a.smoothing, a.max_change, a.initial, a.pseudo_counts,
+                              a.w_good, a.w_bad, a.informativeness)
+        counts = DelayedCounts(a.metrics_every)
+    k = a.k
+    k_changes = []  # [first step, K] each time K changes
 
     t0 = time.perf_counter()
     running = 0.0
     for step in range(1, a.steps + 1):
+        if closed:
+            k = schedule.k_for(step - 1, counts.before_step(step))
+        if not k_changes or k_changes[-1][1] != k:
+            k_changes.append([step, k])
         anchors, positives, labels = pairs.sample(a.batch)
         xa, xp = x_train[anchors], x_train[positives]
         if a.augment:
             xa, xp = warp(xa, side, g), warp(xp, side, g)
         q_labels = queue.lab[:queue.filled] if queue else torch.zeros(0, dtype=torch.int64)
-        neg = draw_negatives(labels, a.k, aware, q_labels, g)
+        neg = draw_negatives(labels, k, aware, q_labels, g)
         q = model(xa)
         c = model(xp)
         cands = torch.cat([c, queue.emb[:queue.filled]]) if queue else c
@@ -385,6 +521,8 @@ def main():
         negs = torch.einsum("bd,bkd->bk", q, cands[neg])
         logits = torch.cat([pos, negs], 1) / a.tau
         loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
+        if closed:
+            counts.after_step(step, rank_counts(pos.detach(), negs.detach()), k)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -395,8 +533,11 @@ def main():
             queue.push(c.detach(), labels)  # this step's positives, embedded before its update
         running += float(loss)
         if a.log_every and step % a.log_every == 0:
-            print(f"step {step}: loss {running / a.log_every:.4f}", file=sys.stderr)
+            print(f"step {step}: loss {running / a.log_every:.4f}  K {k}", file=sys.stderr)
             running = 0.0
+        if a.k_every and step % a.k_every == 0:
+            extra = f" (last K* {schedule.target}, average {schedule.average:.2f})" if closed else ""
+            print(f"step {step}: K {k}{extra}", file=sys.stderr, flush=True)
     train_seconds = time.perf_counter() - t0
 
     model.eval()
@@ -408,10 +549,16 @@ def main():
         "accuracy": round(100 * acc, 2),
         "recall@1": round(100 * recall[1], 2),
         "recall@5": round(100 * recall[5], 2),
+        "k_final": k,
+        "k_changes": k_changes,
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.perf_counter() - began, 1),
         "config": {
-            "mode": "pairs", "schedule": "fixed", "steps": a.steps, "batch": a.batch, "k": a.k,
+            "mode": "pairs", "schedule": a.schedule, "steps": a.steps, "batch": a.batch,
+            **({"k_max": k_max, "lambda": lam, "every": a.every, "smoothing": a.smoothing,
+                "max_change": a.max_change, "initial": a.initial, "pseudo_counts": a.pseudo_counts,
+                "w_good": a.w_good, "w_bad": a.w_bad, "informativeness": a.informativeness,
+                "metrics_every": a.metrics_every} if closed else {"k": a.k}),
             "negatives": a.negatives, "queue": a.queue, "tau": a.tau, "lr": a.lr, "dims": dims,
             "augment": a.augment, "seed": a.seed, "final_bank": final_bank, "final_queries": final_queries,
             "threads": a.threads, "torch": torch.__version__,
