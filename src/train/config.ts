@@ -28,25 +28,24 @@ import { checkSeed } from "../data/random.ts";
 import { baseParams, type ContrastiveOptions } from "../losses/loss.ts";
 import { type Activation, ACTIVATIONS } from "../ops/activation.ts";
 import { type OptimizerOptions, resolveOptimizerOptions } from "../optim/optimizer.ts";
-import { ansSchedule, closedLoopK, fixedK, type KSchedule } from "../schedule/schedules.ts";
-import { type EffectivenessOptions, lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
+import {
+  type AnsOptions,
+  ansSchedule,
+  closedLoopK,
+  type ClosedLoopOptions,
+  fixedK,
+  type KSchedule,
+} from "../schedule/schedules.ts";
+import { lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
 
-/** How K moves: a plain-data description, so that it can live in a config file and a checkpoint. */
+/**
+ * How K moves: a plain-data description, so that it can live in a config file and a checkpoint. "ans" takes
+ * {@linkcode AnsOptions}; "closed" takes {@linkcode ClosedLoopOptions} but λ and kMax, which come from the config.
+ */
 export type ScheduleConfig =
   | { kind: "fixed"; k: number }
-  | { kind: "ans"; kStar: number; warmup?: number; decayStart?: number; decayTo?: number }
-  | (
-    & {
-      kind: "closed";
-      every?: number;
-      smoothing?: number;
-      maxChange?: number;
-      initial?: number;
-      pseudoCounts?: number;
-      estimateLambda?: boolean;
-    }
-    & EffectivenessOptions
-  );
+  | ({ kind: "ans" } & AnsOptions)
+  | ({ kind: "closed" } & Omit<ClosedLoopOptions, "lambda" | "kMax">);
 
 /**
  * What a step learns from:
