@@ -19,6 +19,23 @@ import { parseArgs } from "node:util";
 const root = new URL("../../", import.meta.url);
 
 /**
+ * Runs `deno bundle --quiet --platform browser` from the repository root.
+ *
+ * @param args The rest of its command line: options, then the entry.
+ * @param entry The entry, for the error message.
+ * @throws {Error} When `deno bundle` fails (its message included).
+ */
+export async function denoBundle(args: readonly string[], entry: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "browser", ...args],
+    cwd: root.pathname,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
+}
+
+/**
  * Bundles `entry` (relative to the repository root) for browsers into `outDir`.
  *
  * @param entry The entry module.
@@ -26,25 +43,7 @@ const root = new URL("../../", import.meta.url);
  * @throws {Error} When `deno bundle` fails (its message included).
  */
 export async function bundleForBrowser(entry: string, outDir: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "browser",
-      "--format",
-      "esm",
-      "--code-splitting",
-      "--minify",
-      "--outdir",
-      outDir,
-      entry,
-    ],
-    cwd: root.pathname,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
+  await denoBundle(["--format", "esm", "--code-splitting", "--minify", "--outdir", outDir, entry], entry);
 }
 
 /**

@@ -19,6 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { denoBundle } from "../../examples/web/build.ts";
 import { Chromium, ChromiumMissingError } from "./_chromium.ts";
 import type { TestResult } from "./_harness.ts";
 
@@ -101,23 +102,7 @@ async function bundleTests(dir: string, files: readonly string[]): Promise<strin
   const imports = { ...config.imports, "node:assert/strict": new URL("test/browser/_assert.ts", root).href };
   await Deno.writeTextFile(`${dir}/import_map.json`, JSON.stringify({ imports }));
   const out = `${dir}/tests.js`;
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "browser",
-      "--import-map",
-      `${dir}/import_map.json`,
-      "-o",
-      out,
-      `${dir}/entry.ts`,
-    ],
-    cwd: root.pathname,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) throw new Error(`deno bundle failed:\n${new TextDecoder().decode(stderr)}`);
+  await denoBundle(["--import-map", `${dir}/import_map.json`, "-o", out, `${dir}/entry.ts`], `${dir}/entry.ts`);
   return out;
 }
 
