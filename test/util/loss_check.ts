@@ -4,6 +4,8 @@
  * Frobenius norm), the per-row outputs read back, and the gradient check.
  */
 
+import assert from "node:assert/strict";
+import type { Gpu } from "../../src/gpu/device.ts";
 import type { ContrastiveReadouts } from "../../src/losses/loss.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import { assertClose, assertFrobenius } from "./compare.ts";
@@ -37,4 +39,18 @@ export function assertGradient(actual: Float32Array, expected: Float64Array, lab
   const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   assertFrobenius(actual, expected, GRAD_FROBENIUS, label);
   assertClose(actual, expected, { rtol: 2e-3, atol: Math.max(1e-4 * scale, floor) }, label);
+}
+
+/** Each case throws a TypeError or RangeError whose message matches, before any GPU work (no buffer, no pipeline). */
+export function assertRefusedFirst(gpu: Gpu, cases: [label: string, make: () => unknown, message: RegExp][]): void {
+  for (const [label, make, message] of cases) {
+    const before = { ...gpu.counters };
+    assert.throws(
+      make,
+      (e: Error) => (e instanceof RangeError || e instanceof TypeError) && message.test(e.message),
+      label,
+    );
+    assert.equal(gpu.counters.buffersAllocated, before.buffersAllocated, `${label}: allocated`);
+    assert.equal(gpu.counters.pipelinesCreated, before.pipelinesCreated, `${label}: built a pipeline`);
+  }
 }
