@@ -28,12 +28,14 @@ export const BROWSER_FILES: readonly string[] = [
   "test/gpu/device_test.ts",
   "test/gpu/kernel_test.ts",
   "test/losses/nt_xent_test.ts",
+  "test/losses/supcon_test.ts",
   "test/losses/weighting_test.ts",
   "test/nn/embedding_test.ts",
   "test/nn/layers_test.ts",
   "test/ops/activation_test.ts",
   "test/ops/contrast_test.ts",
   "test/ops/gather_test.ts",
+  "test/ops/knn_test.ts",
   "test/ops/l2norm_test.ts",
   "test/ops/matmul_test.ts",
   "test/optim/optimizer_test.ts",
@@ -48,6 +50,9 @@ export const BROWSER_FILES: readonly string[] = [
 export const DENO_ONLY_FILES: Readonly<Record<string, string>> = {
   "test/browser/web_page_test.ts": "drives Chromium itself (the demo page), from Deno",
   "test/data/fashion_mnist_test.ts": "reads the Fashion-MNIST IDX files from disk and writes temporary ones",
+  "test/mod_test.ts":
+    "the door table of mod.ts, whose file doors (readIdx, loadMnistFiles, saveCheckpoint, Trainer.save) write " +
+    "temporary files; src/web.ts's doors are the same functions, checked here in Deno",
   "test/train/checkpoint_test.ts": "saves and loads checkpoint files (atomic rename, crash between write and rename)",
   "test/train/checkpoint_kill_test.ts": "spawns a Deno child process and kills it with SIGKILL while it saves",
 };
