@@ -14,7 +14,7 @@
  * stopped and continued; the report says how many seeds each cell has.
  * Seeds go outermost: the first seed of every cell comes first.
  *
- *   deno task experiment [--steps 2000] [--seeds 3] [--datasets fashion,synthetic] [--classes 2,5,10]
+ *   deno task experiment [--steps 2000] [--seeds 3] [--datasets fashion,synthetic] [--classes 10,5,2]
  *                        [--rates 0,0.2] [--ks 1,2,4,8,16,32,64,128,256] [--report-only] [--fresh]
  */
 
@@ -41,7 +41,7 @@ const args = parseFlags(
     steps: { type: "string", default: "2000" },
     seeds: { type: "string", default: "3" },
     datasets: { type: "string", default: "fashion,synthetic" },
-    classes: { type: "string", default: "2,5,10" },
+    classes: { type: "string", default: "10,5,2" },
     rates: { type: "string", default: "0,0.2" },
     ks: { type: "string", default: "1,2,4,8,16,32,64,128,256" },
     "report-only": { type: "boolean", default: false },
@@ -51,7 +51,7 @@ const args = parseFlags(
   --steps N        training steps per run (default 2000)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
-  --classes LIST   merged class counts C, each 2, 5 or 10 (default 2,5,10)
+  --classes LIST   merged class counts C, each 2, 5 or 10 (default 10,5,2: the cell P1's question is sharpest in, λ = 0.9, first)
   --rates LIST     symmetric label-noise rates on the merged labels (default 0,0.2)
   --ks LIST        fixed K values, each in 1..256 (default 1,2,4,8,16,32,64,128,256)
   --report-only    write the report from the runs already in experiment-runs.jsonl, train nothing

@@ -17,7 +17,7 @@ import { WARP_FLOATS } from "../ops/gather.ts";
 import { PHOTOMETRIC_FLOATS } from "../data/augment.ts";
 import { warmupCosine } from "../optim/optimizer.ts";
 import type { ResolvedTrainerConfig } from "./config.ts";
-import { Embedder } from "./eval.ts";
+import { Embedder } from "./embedder.ts";
 import { TrainingStep } from "./step.ts";
 import { EmbeddingQueue } from "../sampling/queue.ts";
 
