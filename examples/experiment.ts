@@ -51,7 +51,7 @@ const args = parseFlags(
   --steps N        training steps per run (default 2000)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
-  --classes LIST   merged class counts C, each 2, 5 or 10 (default 10,5,2: the cell P1's question is sharpest in, λ = 0.9, first)
+  --classes LIST   merged class counts C, each 2, 5 or 10 (default 10,5,2: C = 10 first, where a PyTorch run found an interior best K)
   --rates LIST     symmetric label-noise rates on the merged labels (default 0,0.2)
   --ks LIST        fixed K values, each in 1..256 (default 1,2,4,8,16,32,64,128,256)
   --report-only    write the report from the runs already in experiment-runs.jsonl, train nothing
