@@ -1,16 +1,33 @@
 /**
  * `deno task bench [matmul] [contrast] [gather] [knn] [step]`: runs the named benchmark
  * families (all when none is named) on the default adapter, prints their
- * tables, and writes the same rows as JSON to
- * bench/results/<adapter>[-<families>].json for later comparison.
+ * tables, and writes the same rows as JSON, with the machine and versions,
+ * to bench/results/<adapter>[-<families>].json for later comparison.
+ *
+ * `deno task bench --compare A.json B.json`: prints B/A for every median of
+ * the rows the two files share (bench/compare.ts), and lists the others.
  */
 
 import { type Gpu, requestGpu } from "../src/gpu/device.ts";
+import { compareFiles } from "./compare.ts";
 import { benchContrast } from "./contrast_bench.ts";
 import { benchGather } from "./gather_bench.ts";
 import { benchKnn } from "./knn_bench.ts";
+import { machineInfo, machineLine } from "./machine.ts";
 import { benchMatmul } from "./matmul_bench.ts";
-import { benchStep } from "./step_bench.ts";
+import { benchStep, TFJS_VERSION } from "./step_bench.ts";
+import { probeTorch, type TorchProbe } from "./torch_step.ts";
+
+const compareAt = Deno.args.indexOf("--compare");
+if (compareAt >= 0) {
+  const files = Deno.args.slice(compareAt + 1);
+  if (files.length !== 2) {
+    console.error("usage: deno task bench --compare A.json B.json");
+    Deno.exit(2);
+  }
+  console.log((await compareFiles(files[0], files[1])).join("\n"));
+  Deno.exit(0);
+}
 
 const FAMILIES = ["matmul", "contrast", "gather", "knn", "step"] as const;
 const asked = Deno.args.filter((a) => !a.startsWith("-"));
@@ -27,12 +44,16 @@ const log = (line: string) => console.error(line);
 const started = new Date();
 log(`adapter: ${gpu.info.description} (${gpu.info.vendor}, fallback: ${gpu.info.isFallbackAdapter})`);
 log(`timing: ${gpu.hasTimestamps ? "timestamp queries" : "wall clock"}, median of repeated runs`);
+const torch: TorchProbe | null = families.includes("step") ? await probeTorch() : null;
+const machine = await machineInfo(gpu, { tfjs: families.includes("step") ? TFJS_VERSION : null, torch });
+log(`machine: ${machineLine(machine)}`);
 
 const lines = [
   `Benchmark ${started.toISOString().slice(0, 10)} on ${gpu.info.description}` +
   ` (${gpu.hasTimestamps ? "GPU timestamps" : "wall clock"}, medians)`,
+  `Machine: ${machineLine(machine)}`,
 ];
-const json: Record<string, unknown> = { date: started.toISOString(), adapter: gpu.info };
+const json: Record<string, unknown> = { date: started.toISOString(), adapter: gpu.info, machine };
 
 /**
  * Runs a benchmark family when it was asked for: its result goes into the JSON under its name, and the lines
@@ -128,20 +149,37 @@ await section("knn", benchKnn, (rows) => [
   ]),
 ]);
 
-await section("step", benchStep, (rows) => [
-  "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, K negatives, " +
-  "every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js 4.22 (WebGPU backend) on the same " +
-  "adapter, same parameters and inputs (first losses agree to 1e-4):",
-  "",
-  ...table(rows, [
-    ["K", "r", (r) => String(r.k)],
-    ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
-    ["ncegpu ms/step", "r", (r) => r.ncegpuMs.toFixed(0)],
-    ["TF.js ms/step", "r", (r) => r.tfjsMs.toFixed(0)],
-    ["TF.js / ncegpu", "r", (r) => `${r.speedup.toFixed(2)}×`],
-    ["first loss (ncegpu, TF.js)", "l", (r) => `${r.ncegpuLoss.toFixed(5)}, ${r.tfjsLoss.toFixed(5)}`],
-  ]),
-]);
+await section("step", (gpu, log) => benchStep(gpu, log, torch!), (rows) => {
+  const py = torch !== null && "version" in torch ? torch : null;
+  const ms = (v: number | null) => (v === null ? "–" : v.toFixed(0));
+  return [
+    "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, " +
+    `K negatives, every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js ${TFJS_VERSION} ` +
+    "(WebGPU backend) on the same adapter" +
+    (py ? ` and PyTorch ${py.version} on the CPU (${py.threads} threads)` : "") +
+    ", same parameters and inputs (first losses agree to 1e-4), wall clock per step:",
+    "",
+    ...table(rows, [
+      ["K", "r", (r) => String(r.k)],
+      ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
+      ["ncegpu ms/step", "r", (r) => r.ncegpuMs.toFixed(0)],
+      ["TF.js ms/step", "r", (r) => r.tfjsMs.toFixed(0)],
+      ["TF.js / ncegpu", "r", (r) => `${r.speedup.toFixed(2)}×`],
+      ...(py
+        ? [
+          ["PyTorch CPU ms/step", "r", (r) => ms(r.torchMs)],
+          ["PyTorch / ncegpu", "r", (r) => (r.torchRatio === null ? "–" : `${r.torchRatio.toFixed(2)}×`)],
+        ] satisfies [string, "r", (r: (typeof rows)[number]) => string][]
+        : []),
+      [
+        `first loss (ncegpu, TF.js${py ? ", PyTorch" : ""})`,
+        "l",
+        (r) => [r.ncegpuLoss, r.tfjsLoss, ...(py ? [r.torchLoss] : [])].map((v) => v?.toFixed(5) ?? "–").join(", "),
+      ],
+    ]),
+    ...(py ? [] : ["", `PyTorch column skipped: ${(torch as { skipped: string }).skipped}.`]),
+  ];
+});
 
 console.log(lines.join("\n"));
 const slug = gpu.info.description.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");

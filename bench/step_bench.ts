@@ -4,7 +4,8 @@
  * anchors each with 1 positive and K negatives, every candidate encoded,
  * InfoNCE at τ = 0.1, Adam. Timed for ncegpu and, in the same run on the
  * same adapter, for the same step written with TensorFlow.js's WebGPU
- * backend (an npm import here only, never a library dependency).
+ * backend (an npm import here only, never a library dependency); and, when
+ * /usr/bin/python3 imports torch, in PyTorch on the CPU (bench/torch_step.py).
  */
 
 // TensorFlow.js is imported inline, not through deno.json, so that it can never become a library dependency.
@@ -20,6 +21,10 @@ import { mlp } from "../src/nn/sequential.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
 import { TrainingStep } from "../src/train/step.ts";
 import { seededRandom } from "../src/data/random.ts";
+import { type TorchProbe, torchStep } from "./torch_step.ts";
+
+/** The TensorFlow.js version the step is compared with. */
+export const TFJS_VERSION: string = tf.version.tfjs;
 
 /** One K of the comparison. */
 export interface StepRow {
@@ -30,6 +35,12 @@ export interface StepRow {
   speedup: number;
   ncegpuLoss: number;
   tfjsLoss: number;
+  /** PyTorch (CPU) median ms/step; null when the column is skipped. */
+  torchMs: number | null;
+  /** PyTorch ms / ncegpu ms; null when skipped. */
+  torchRatio: number | null;
+  /** PyTorch's first loss; null when skipped. */
+  torchLoss: number | null;
 }
 
 const DIMS = [784, 256, 128];
@@ -50,8 +61,8 @@ async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
   const net = mlp(store, DIMS, { activation: "relu" });
   store.build();
   const flat = (await store.params.read()) as Float32Array;
-  const initial: Record<string, Float32Array> = {};
-  for (const s of store.slots) initial[s.name] = flat.slice(s.offset, s.offset + s.size);
+  const initial: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const s of store.slots) initial[s.name] = { shape: [...s.shape], data: flat.slice(s.offset, s.offset + s.size) };
   const xq = Tensor.from(gpu, hq, [b, DIMS[0]]);
   const xc = Tensor.from(gpu, hc, [b * (1 + k), DIMS[0]]);
   const step = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
@@ -72,15 +83,20 @@ async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
 }
 
 /** The same step in TensorFlow.js, starting from ncegpu's initial parameters so that the first losses must agree. */
-async function tfjsStep(b: number, k: number, iterations: number, initial: Record<string, Float32Array>) {
+async function tfjsStep(
+  b: number,
+  k: number,
+  iterations: number,
+  initial: Record<string, { data: Float32Array }>,
+) {
   const { xq: hq, xc: hc } = inputs(b, k);
-  const w1 = tf.variable(tf.tensor2d(initial["mlp.0.weight"], [DIMS[0], DIMS[1]]));
-  const b1 = tf.variable(tf.tensor1d(initial["mlp.0.bias"]));
-  const w2 = tf.variable(tf.tensor2d(initial["mlp.1.weight"], [DIMS[1], DIMS[2]]));
-  const b2 = tf.variable(tf.tensor1d(initial["mlp.1.bias"]));
+  const w1 = tf.variable(tf.tensor2d(initial["mlp.0.weight"].data, [DIMS[0], DIMS[1]]));
+  const b1 = tf.variable(tf.tensor1d(initial["mlp.0.bias"].data));
+  const w2 = tf.variable(tf.tensor2d(initial["mlp.1.weight"].data, [DIMS[1], DIMS[2]]));
+  const b2 = tf.variable(tf.tensor1d(initial["mlp.1.bias"].data));
   const xq = tf.tensor2d(hq, [b, DIMS[0]]);
   const xc = tf.tensor2d(hc, [b * (1 + k), DIMS[0]]);
-  const optimizer = tf.train.adam(LR);
+  const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8); // ncegpu's ε (TF.js's default is 1e-7)
   const encode = (x: tf.Tensor2D) => {
     const y = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2);
     return tf.div(y, tf.maximum(tf.norm(y, 2, 1, true), 1e-12));
@@ -107,15 +123,26 @@ async function tfjsStep(b: number, k: number, iterations: number, initial: Recor
   return { ms: median(times), loss: firstLoss };
 }
 
+/** Whether the first losses of the same start agree: to 1e-4 relative to the other library's. */
+function agrees(ours: number, theirs: number): boolean {
+  return Math.abs(ours - theirs) <= 1e-4 * Math.abs(theirs);
+}
+
 /**
- * Times the standard step for each K in both libraries.
+ * Times the standard step for each K in ncegpu, TF.js and, when `torch` has a version, PyTorch.
  *
  * @param gpu ncegpu's context (TF.js requests its own device from the same adapter).
  * @param log Progress messages.
+ * @param torch From `probeTorch`: the PyTorch column runs when it holds a version.
  * @param ks The K values.
  * @returns One row per K.
  */
-export async function benchStep(gpu: Gpu, log: (line: string) => void, ks = [1, 4, 16, 64]): Promise<StepRow[]> {
+export async function benchStep(
+  gpu: Gpu,
+  log: (line: string) => void,
+  torch: TorchProbe,
+  ks = [1, 4, 16, 64],
+): Promise<StepRow[]> {
   await tf.setBackend("webgpu");
   await tf.ready();
   const b = 256;
@@ -128,8 +155,19 @@ export async function benchStep(gpu: Gpu, log: (line: string) => void, ks = [1, 
     const theirs = await tfjsStep(b, k, iterations, ours.initial);
     log(`step: B=${b}, K=${k}: TensorFlow.js ${theirs.ms.toFixed(0)} ms`);
     // Validate: the same parameters and inputs give the same first loss (1e-4 relative).
-    if (!(Math.abs(ours.loss - theirs.loss) <= 1e-4 * Math.abs(theirs.loss))) {
+    if (!agrees(ours.loss, theirs.loss)) {
       throw new Error(`K=${k}: first-step loss ${ours.loss} (ncegpu) differs from ${theirs.loss} (TensorFlow.js)`);
+    }
+    let py: { ms: number; loss: number } | null = null;
+    if ("version" in torch) {
+      log(`step: B=${b}, K=${k}: PyTorch ${torch.version} (CPU, ${torch.threads} threads)`);
+      const { xq, xc } = inputs(b, k);
+      // The script checks its first loss against ours (1e-4 relative) and fails otherwise; checked here again.
+      py = await torchStep({ b, k, tau: TAU, lr: LR, iterations, expectLoss: ours.loss, params: ours.initial, xq, xc });
+      if (!agrees(py.loss, ours.loss)) {
+        throw new Error(`K=${k}: first-step loss ${py.loss} (PyTorch) differs from ${ours.loss} (ncegpu)`);
+      }
+      log(`step: B=${b}, K=${k}: PyTorch ${py.ms.toFixed(0)} ms`);
     }
     rows.push({
       k,
@@ -139,6 +177,9 @@ export async function benchStep(gpu: Gpu, log: (line: string) => void, ks = [1, 
       speedup: theirs.ms / ours.ms,
       ncegpuLoss: ours.loss,
       tfjsLoss: theirs.loss,
+      torchMs: py?.ms ?? null,
+      torchRatio: py ? py.ms / ours.ms : null,
+      torchLoss: py?.loss ?? null,
     });
   }
   return rows;
