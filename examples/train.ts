@@ -12,9 +12,11 @@
 import { parseArgs } from "node:util";
 import {
   type AffineRanges,
+  CheckpointError,
   FASHION_MNIST_DIR,
   FASHION_MNIST_MERGES,
   hasMnistFiles,
+  IdxError,
   injectLabelNoise,
   type LabelledBytes,
   limitBestK,
@@ -34,6 +36,17 @@ import {
   type TrainerConfig,
 } from "../mod.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
+
+// A wrong option or input is a message, not a stack trace; anything else (a GPU fault, a bug) keeps its stack.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  const error = event.reason;
+  const mistake = error instanceof RangeError || error instanceof TypeError || error instanceof IdxError ||
+    error instanceof CheckpointError;
+  if (!mistake) return;
+  event.preventDefault();
+  console.error(`error: ${error.message}\n(deno task train --help lists the options)`);
+  Deno.exit(2);
+});
 
 const HELP = `Usage: deno task train [options]
 
@@ -125,7 +138,7 @@ function int(flag: string, text: string | undefined, min: number): number {
 }
 function real(flag: string, text: string | undefined, ok: (v: number) => boolean, expected: string): number {
   const v = Number(text);
-  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`--${flag} must be ${expected}: got ${text}`);
+  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`--${flag} must be a finite number ${expected}: got ${text}`);
   return v;
 }
 function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
@@ -189,8 +202,12 @@ const augment: AffineRanges | null = !augmenting
 const photometric: PhotometricRanges | null = augmenting && mode !== "pairs"
   ? { contrast: [0.7, 1.3], brightness: 0.2, noise: 0.1 }
   : null;
+// Checked now, not after training: a final evaluation that cannot run would lose the run's last minutes.
 const finalQueries = args["final-queries"] ? int("final-queries", args["final-queries"], 1) : data.test.rows;
-const finalBank = Math.min(int("final-bank", args["final-bank"], 10), data.train.rows);
+if (finalQueries > data.test.rows) {
+  throw new RangeError(`--final-queries must be at most the ${data.test.rows} test items: got ${finalQueries}`);
+}
+const finalBank = Math.min(int("final-bank", args["final-bank"], 10), data.train.rows); // default 10,000 or all
 
 const lambdaArg = args.lambda === undefined
   ? undefined
@@ -230,6 +247,11 @@ const checkpoint = `${args.out}/checkpoint.safetensors`;
 if (args.resume) {
   await trainer.resume(args.resume);
   console.log(`resumed from ${args.resume} at step ${trainer.stepsDone}`);
+  // Records past the checkpoint's step were written by the interrupted run; the resumed one writes them again.
+  const kept = (await Deno.readTextFile(jsonl).catch(() => "")).split("\n").filter((line) => {
+    return line !== "" && (JSON.parse(line).step ?? 0) <= trainer.stepsDone;
+  });
+  await Deno.writeTextFile(jsonl, kept.map((line) => line + "\n").join(""));
 } else {
   await Deno.writeTextFile(jsonl, "");
 }
@@ -247,7 +269,8 @@ console.log(
     `seed ${seed}`,
 );
 
-const report = consoleHooks({ total: steps, start: trainer.stepsDone, jsonl });
+const startStep = trainer.stepsDone;
+const report = consoleHooks({ total: steps, start: startStep, jsonl });
 const evals: { step: number; accuracy: number }[] = [];
 const began = performance.now();
 try {
@@ -287,9 +310,13 @@ await Deno.writeTextFile(
   await svgCharts(trainer.records, evals, `ncegpu: ${loss}, ${scheduleKind} K, λ ${lambda.toFixed(3)}, seed ${seed}`),
 );
 const ks = trainer.records.map((r) => r.k);
+const rate = `${((steps - startStep) / trainSeconds).toFixed(1)} steps/s, evaluations included`;
 console.log(
-  `\nK over training: ${ks[0]} → ${ks.at(-1)} (max ${ks.reduce((a, k) => Math.max(a, k), 0)}); ` +
-    `trained in ${trainSeconds.toFixed(0)} s (${(steps / trainSeconds).toFixed(1)} steps/s, evaluations included)`,
+  ks.length
+    ? `\nK over training: ${ks[0]} → ${ks.at(-1)} (max ${ks.reduce((a, k) => Math.max(a, k), 0)}); ` +
+      `trained ${steps - startStep} steps in ${trainSeconds.toFixed(0)} s (${rate})`
+    : `\nno metrics records (one comes every 10 steps); trained ${steps - startStep} steps in ` +
+      `${trainSeconds.toFixed(0)} s`,
 );
 console.log(
   `final kNN accuracy (k = 10, clean test labels): ${(100 * final.accuracy).toFixed(2)}%  ` +

@@ -10,6 +10,7 @@ import { checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { QueueState } from "../sampling/queue.ts";
 import { checkpointBytes, checkpointConfig, loadCheckpointBytes } from "./checkpoint_bytes.ts";
 import type { ResolvedTrainerConfig } from "./config.ts";
+import type { LabelledBytes } from "../data/dataset.ts";
 import { CheckpointError } from "./safetensors.ts";
 import { restoreStates, type StatesOf, statesOf } from "./state.ts";
 import type { RunState } from "./_batch.ts";
@@ -21,18 +22,20 @@ import type { TrainerDevice } from "./_trainer_device.ts";
  * @param device The bound device side.
  * @param run The run's host state.
  * @param config The resolved config, saved for resumes to compare.
+ * @param data The training and test sets, whose fingerprint resumes compare too.
  * @returns The safetensors bytes.
  */
 export async function trainerCheckpointBytes(
   device: TrainerDevice,
   run: RunState,
   config: ResolvedTrainerConfig,
+  data: TrainerData,
 ): Promise<Uint8Array> {
   const queue = device.queue;
   return await checkpointBytes(device.store, device.step.optimizer, {
     step: device.step.step,
     rngState: run.pairs.state,
-    config: { trainer: config, state: statesOf(run), queue: queue?.state ?? null },
+    config: { trainer: config, state: statesOf(run), queue: queue?.state ?? null, data: dataFingerprint(data) },
     extra: queue
       ? { queue: { dtype: "F32", shape: [...queue.embeddings.shape], data: await queue.embeddings.read() } }
       : undefined,
@@ -55,16 +58,17 @@ export function resumeTrainer(
   op: string,
   bytes: Uint8Array,
   source: string,
-  target: { device: TrainerDevice; run: RunState; config: ResolvedTrainerConfig },
+  target: { device: TrainerDevice; run: RunState; config: ResolvedTrainerConfig; data: TrainerData },
 ): void {
   if (!(bytes instanceof Uint8Array)) typeError(op, "bytes", "a Uint8Array", bytes);
   checkString(op, "source", source);
-  type Saved = { trainer?: unknown; state?: StatesOf<RunState>; queue?: QueueState | null };
+  type Saved = { trainer?: unknown; state?: StatesOf<RunState>; queue?: QueueState | null; data?: unknown };
   const saved = checkpointConfig(bytes, source) as Saved | null;
   if (!saved?.trainer || !saved.state) throw new CheckpointError(source, "holds no trainer config and state");
-  const mine = JSON.stringify(target.config);
-  if (JSON.stringify(saved.trainer) !== mine) {
-    rangeError(op, "config", `the checkpoint's ${JSON.stringify(saved.trainer)}`, mine);
+  sameSettings(op, "config", saved.trainer as Record<string, unknown>, target.config);
+  // Checkpoints from before the fingerprint have none: they resume as they did.
+  if (saved.data !== undefined) {
+    sameSettings(op, "data", saved.data as Record<string, unknown>, dataFingerprint(target.data));
   }
   const { device } = target;
   const queue = device.queue;
@@ -78,4 +82,33 @@ export function resumeTrainer(
     queue.setState(saved.queue);
   }
   restoreStates(target.run, saved.state);
+}
+
+/** The training and test sets a trainer runs on. */
+type TrainerData = { train: LabelledBytes; test: LabelledBytes };
+
+/**
+ * What identifies a dataset without storing it: its shape, and FNV-1a hashes of its labels and of every 61st
+ * image byte (enough to tell Fashion-MNIST from the synthetic set, or another noise seed, in milliseconds).
+ */
+function dataFingerprint(data: TrainerData): Record<string, string> {
+  const fnv = (bytes: Uint8Array, stride: number) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+    return h.toString(16).padStart(8, "0");
+  };
+  const one = (d: LabelledBytes) =>
+    `${d.rows}×${d.width}, ${d.classes} classes, labels ${fnv(d.labels, 1)}, images ${fnv(d.images, 61)}`;
+  return { train: one(data.train), test: one(data.test) };
+}
+
+/** Refuses a checkpoint whose settings differ from the run's, naming each setting that differs. */
+function sameSettings(op: string, arg: string, saved: Record<string, unknown>, mine: object): void {
+  const current = mine as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(saved), ...Object.keys(current)])];
+  const differ = keys.filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k]));
+  if (!differ.length) return;
+  const [first, ...others] = differ;
+  const also = others.length ? ` (${others.map((k) => `${arg}.${k}`).join(", ")} differ too)` : "";
+  rangeError(op, `${arg}.${first}`, `the checkpoint's ${JSON.stringify(saved[first])}${also}`, current[first]);
 }

@@ -351,7 +351,7 @@ export class Trainer {
     if (this.#destroyed) typeError("Trainer.saveBytes", "the trainer", "live (not destroyed)", "destroyed");
     return await this.#recovering(async () => {
       this.#accept(await this.#device.step.flush());
-      return await trainerCheckpointBytes(this.#device, this.#run, this.config);
+      return await trainerCheckpointBytes(this.#device, this.#run, this.config, this.#data);
     });
   }
 
@@ -362,15 +362,11 @@ export class Trainer {
    * @throws {TypeError} When `path` is not a string, or the trainer is destroyed.
    * @throws {CheckpointError} When the file cannot be read, is not a valid checkpoint of this model, or holds no
    * trainer state.
-   * @throws {RangeError} When `path` is empty, or the file was saved with another config (checked before anything is
-   * loaded), or its sampler, schedule or feedback state is missing or invalid.
+   * @throws {RangeError} When `path` is empty, or the file's config or data differ (named), or its state is invalid.
    */
   async resume(path: string): Promise<void> {
-    if (this.#destroyed) typeError("Trainer.resume", "the trainer", "live (not destroyed)", "destroyed");
     const { readCheckpointFile } = await import("./_atomic_file.ts"); // Deno only: lazily, so pages never load it
-    const bytes = await readCheckpointFile("Trainer.resume", path);
-    resumeTrainer("Trainer.resume", bytes, path, { device: this.#device, run: this.#run, config: this.config });
-    this.#snapshot = null; // the snapshot was of the run before the resume
+    this.#resume("Trainer.resume", await readCheckpointFile("Trainer.resume", path), path);
   }
 
   /**
@@ -381,13 +377,17 @@ export class Trainer {
    * @param source The name errors start with (default `"checkpoint"`).
    * @throws {TypeError} When `bytes` is not a Uint8Array, `source` not a string, or the trainer is destroyed.
    * @throws {CheckpointError} When the bytes are not a valid checkpoint of this model, or hold no trainer state.
-   * @throws {RangeError} When they were saved with another config (checked before anything is loaded), or their
-   * sampler, schedule or feedback state is missing or invalid.
+   * @throws {RangeError} When they were saved with another config or data (each setting that differs named, before
+   * anything is loaded), or their sampler, schedule or feedback state is missing or invalid.
    */
   resumeBytes(bytes: Uint8Array, source: string = "checkpoint"): void {
-    if (this.#destroyed) typeError("Trainer.resumeBytes", "the trainer", "live (not destroyed)", "destroyed");
-    resumeTrainer("Trainer.resumeBytes", bytes, source, { device: this.#device, run: this.#run, config: this.config });
-    this.#snapshot = null;
+    this.#resume("Trainer.resumeBytes", bytes, source);
+  }
+
+  #resume(op: string, bytes: Uint8Array, source: string): void {
+    if (this.#destroyed) typeError(op, "the trainer", "live (not destroyed)", "destroyed");
+    resumeTrainer(op, bytes, source, { device: this.#device, run: this.#run, config: this.config, data: this.#data });
+    this.#snapshot = null; // the snapshot was of the run before the resume
   }
 
   /** Frees everything the trainer allocated, and the devices it requested after a loss. Later calls do nothing. */

@@ -95,10 +95,21 @@ Deno.test({
     assert.deepEqual(await resumed.evaluate(), straightEval);
     resumed.destroy();
 
-    const other = new Trainer(gpu, data, { ...config, batch: 20 });
-    assert.throws(() => other.resumeBytes(bytes), /Trainer\.resumeBytes as config must be/);
+    // Another configuration, or other data, refuses the checkpoint before loading it, naming what differs.
+    const other = new Trainer(gpu, data, { ...config, batch: 20, lr: 0.001 });
+    assert.throws(
+      () => other.resumeBytes(bytes),
+      /Trainer\.resumeBytes as config\.batch must be the checkpoint's 24 \(config\.lr differ too\): current value is 20/,
+    );
     assert.throws(() => other.resumeBytes(new Uint8Array(4)), /^CheckpointError: checkpoint: truncated: 4 bytes/);
     other.destroy();
+    const otherData = smallRun(12).data; // same shapes, another draw of the synthetic set
+    const elsewhere = new Trainer(gpu, otherData, config);
+    assert.throws(
+      () => elsewhere.resumeBytes(bytes),
+      /Trainer\.resumeBytes as data\.train must be the checkpoint's "600×64, 10 classes, labels [0-9a-f]{8}/,
+    );
+    elsewhere.destroy();
   },
 });
 

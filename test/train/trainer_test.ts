@@ -42,7 +42,10 @@ Deno.test({
 
     // Another configuration refuses the checkpoint, naming what differs.
     const other = new Trainer(gpu, data, { ...config, batch: 20 });
-    await assert.rejects(() => other.resume(`${dir}/at20.safetensors`), /Trainer\.resume as config must be/);
+    await assert.rejects(
+      () => other.resume(`${dir}/at20.safetensors`),
+      /Trainer\.resume as config\.batch must be the checkpoint's 24: current value is 20/,
+    );
     other.destroy();
     await Deno.remove(dir, { recursive: true });
   },
@@ -258,7 +261,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "λ̂ recovers the known λ = 1 − 1/C (C = 2, 5, 10) within 0.02 on a task the model masters, and is low on a hard one",
+    "λ̂ recovers the known λ = 1 − 1/C (C = 2, 5, 10) within 0.04 on a task the model masters, and is low on a hard one",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -285,7 +288,9 @@ Deno.test({
     for (const classes of [2, 5, 10]) {
       const lambdaHat = await run(classes, 1);
       seen.push(`C=${classes}: λ ${1 - 1 / classes}, λ̂ ${lambdaHat.toFixed(3)}`);
-      assert.ok(Math.abs(lambdaHat - (1 - 1 / classes)) <= 0.02, String(seen.at(-1)));
+      // λ̂ was 0.483–0.525 at C = 2 over 14 seeds, 0.794–0.807 at C = 5 and 0.896–0.904 at C = 10 over 5: the spread
+      // is the trained model's (sd about 0.013 at C = 2), not the counts'; 0.04 is three of those.
+      assert.ok(Math.abs(lambdaHat - (1 - 1 / classes)) <= 0.04, String(seen.at(-1)));
     }
     // Noisier clusters: true negatives still beat the positive at times, and λ̂ (a lower bound) falls short.
     const hard = await run(5, 3);
