@@ -110,6 +110,29 @@ export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "eva
   evalSizes: { bank: number; queries: number; k: number };
 };
 
+/** Every setting of TrainerConfig: any other key is refused (it would be ignored). */
+const CONFIG_KEYS = [
+  "mode",
+  "dims",
+  "activation",
+  "batch",
+  "kMax",
+  "queue",
+  "schedule",
+  "lambda",
+  "labelNoise",
+  "excludeSameLabel",
+  "loss",
+  "lr",
+  "optimizer",
+  "steps",
+  "seed",
+  "augment",
+  "photometric",
+  "metricsEvery",
+  "evalSizes",
+] as const satisfies readonly (keyof TrainerConfig)[];
+
 /**
  * The config with every default filled in and λ resolved, checked against
  * the training set before any GPU work.
@@ -121,8 +144,8 @@ export type ResolvedTrainerConfig = Required<Omit<TrainerConfig, "lambda" | "eva
  * @throws {TypeError} When `config` is not an object; `train` or `test` is not a labelled dataset (see
  * `DeviceDataset`); `config.dims`, `config.loss`, `config.optimizer`, `config.schedule` or `config.evalSizes` has
  * the wrong type; a field that must be a number, a string or a boolean is not one.
- * @throws {RangeError} When a field is out of range, an unknown name, or (`config.loss`) a field the trainer sets
- * itself; the message names it.
+ * @throws {RangeError} When a field is out of range, an unknown name, not a setting of TrainerConfig, or
+ * (`config.loss`) a field the trainer sets itself; the message names it.
  */
 export function resolveTrainerConfig(
   config: TrainerConfig,
@@ -131,6 +154,11 @@ export function resolveTrainerConfig(
 ): ResolvedTrainerConfig {
   const op = "Trainer";
   checkObject(op, "config", config);
+  // A misspelt setting would otherwise be ignored and its default used in silence.
+  const unknown = Object.keys(config).filter((key) => !(CONFIG_KEYS as readonly string[]).includes(key));
+  if (unknown.length) {
+    rangeError(op, `config.${unknown[0]}`, `a setting of TrainerConfig (${CONFIG_KEYS.join(", ")})`, "set");
+  }
   checkLabelledBytes(op, "data.train", train);
   checkLabelledBytes(op, "data.test", test);
   const dims = config.dims ?? [train.width, 256, 128];
@@ -142,7 +170,7 @@ export function resolveTrainerConfig(
   const mode = config.mode ?? "pairs";
   checkEnum(op, "config.mode", mode, ["pairs", "simclr", "supcon"] as const);
   const batch = config.batch ?? 256;
-  checkInt(op, "config.batch", batch, 2);
+  checkInt(op, "config.batch", batch, 2, 1 << 20); // beyond, host index tables would not fit an ArrayBuffer
   const queue = config.queue ?? 0;
   checkInt(op, "config.queue", queue, 0, 1 << 20);
   // Each step pushes its B positives' embeddings into the queue.

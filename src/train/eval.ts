@@ -9,7 +9,7 @@
  * @module
  */
 
-import { checkArrayLike, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkInt, checkIntegers, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu } from "../gpu/tensor.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
@@ -29,7 +29,9 @@ export interface KnnResult {
 }
 
 /**
- * k-NN accuracy and recall@r of `queries` against `bank`.
+ * k-NN accuracy and recall@r of `queries` against `bank`, ranked by dot
+ * product: the cosine similarity when the embeddings are L2-normalised, as
+ * the library's encoders make them (normalise other vectors first).
  *
  * @param bank Bank embeddings, [N, D] row-major.
  * @param bankLabels N labels.
@@ -41,8 +43,8 @@ export interface KnnResult {
  * @throws {TypeError} When `bank` or `queries` is not a Float32Array, a label list is not array-like, `options` is
  * not an object, `options.recallAt` is not an array, or `dim`, `options.k` or a rank is not a number.
  * @throws {RangeError} When `dim` is not an integer >= 1, there is no bank item or no query (accuracy over none is
- * 0/0), `bank` or `queries` is not labels·dim long or holds a non-finite value, or `options.k` or a rank is not an
- * integer in [1, N].
+ * 0/0), a label is not an integer >= 0, `bank` or `queries` is not labels·dim long or holds a non-finite value, or
+ * `options.k` or a rank is not an integer in [1, N].
  *
  * @example Two clusters on the unit circle
  * ```ts
@@ -144,9 +146,9 @@ function checkKnn(
   options: KnnOptions,
 ): KnnAsked {
   if (!(bank instanceof Float32Array)) typeError(op, "bank", "a Float32Array of embeddings", bank);
-  checkArrayLike(op, "bankLabels", bankLabels, "an array of labels");
+  checkIntegers(op, "bankLabels", bankLabels, 0); // a NaN label would never match and count as a miss
   if (!(queries instanceof Float32Array)) typeError(op, "queries", "a Float32Array of embeddings", queries);
-  checkArrayLike(op, "queryLabels", queryLabels, "an array of labels");
+  checkIntegers(op, "queryLabels", queryLabels, 0);
   checkInt(op, "dim", dim, 1);
   checkObject(op, "options", options);
   const n = bankLabels.length;

@@ -26,7 +26,9 @@ Deno.test("a resolved config is plain data: it survives JSON as a checkpoint sto
 Deno.test("bad settings are rejected, naming the setting and its value", () => {
   const cases: [object, RegExp][] = [
     [{ dims: [15, 8] }, /config\.dims must be widths starting with the dataset's row width \(16\)/],
-    [{ batch: 1 }, /config\.batch must be an integer >= 2: current value is 1/],
+    [{ batch: 1 }, /config\.batch must be an integer in \[2, 1048576\]: current value is 1/],
+    [{ batch: 1e9 }, /config\.batch must be an integer in \[2, 1048576\]: current value is 1000000000/],
+    [{ stpes: 10 } as object, /config\.stpes must be a setting of TrainerConfig \(mode, dims, /],
     [{ batch: 8, kMax: 8 }, /config\.kMax must be an integer in \[1, 7\]: current value is 8/],
     [{ lambda: 0 }, /config\.lambda must be in \(0, 1\]: current value is 0/],
     [
