@@ -98,10 +98,9 @@ Deno.test({
           state.accuracy > state.pixelAccuracy,
           `kNN accuracy after ${STEPS} steps ${state.accuracy} must beat raw pixels' ${state.pixelAccuracy}`,
         );
-        // The screenshot outlives the test, for a person to look at.
+        // The screenshot outlives the test, for a person to look at: one file, overwritten by the next run.
         const png = await page.screenshot({ fullPage: true });
-        const shot = Deno.env.get("NCEGPU_WEB_SCREENSHOT") ||
-          await Deno.makeTempFile({ prefix: "ncegpu-web-demo-", suffix: ".png" });
+        const shot = Deno.env.get("NCEGPU_WEB_SCREENSHOT") || `${Deno.env.get("TMPDIR") ?? "/tmp"}/ncegpu-web-demo.png`;
         await Deno.writeFile(shot, png);
         console.log(`screenshot: ${shot} (kNN accuracy ${state.accuracy}, raw pixels ${state.pixelAccuracy})`);
       });
