@@ -13,7 +13,7 @@ import { checkGpu } from "../gpu/tensor.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { InverseIndex } from "../ops/_inverse_index.ts";
-import { BLOCK_BYTES, contrastKernel, packBlock, PARAMS_K_OFFSET } from "../ops/contrast.ts";
+import { BLOCK_BYTES, contrastKernel, K_LIMIT, packBlock, PARAMS_K_OFFSET, WHOLE } from "../ops/contrast.ts";
 import { baseParams, checkEmbeddings, checkIndexTable, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
 /** Options of {@linkcode SampledContrastiveLoss}. */
@@ -54,7 +54,7 @@ export function checkSampledOptions(
   prefix = "options",
 ): { k: number; base: ReturnType<typeof baseParams>; queued: number; hostIndices: Uint32Array } {
   checkObject(op, prefix, options, "an object with kMax");
-  checkInt(op, `${prefix}.kMax`, options.kMax, 1, 65535);
+  checkInt(op, `${prefix}.kMax`, options.kMax, 1, K_LIMIT);
   const k = options.k ?? options.kMax;
   checkInt(op, `${prefix}.k`, k, 1, options.kMax);
   const base = baseParams(op, options, prefix);
@@ -175,7 +175,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     this.#hostIndices = hostIndices;
     this.#inverse = new InverseIndex(candidates + queued, rows * width);
     this.#indices = this.tensor([rows, width], "u32");
-    this.#csrOffsets = this.tensor([candidates + queued + 1], "u32");
+    // dC is gathered for the live candidates only (queue rows get no gradient): their offsets are all it reads.
+    this.#csrOffsets = this.tensor([candidates + 1], "u32");
     this.#csrSlots = this.tensor([rows * width], "u32");
     this.scores = this.tensor([rows, width]);
     this.dQ = this.tensor([rows, dim]);
@@ -185,7 +186,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     gpu.device.queue.writeBuffer(
       block,
       0,
-      packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: 7 }),
+      packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: WHOLE }),
     );
     // The queue (or, without one, a placeholder the kernels never read past N).
     const table = { params: this.params, idx: this.#indices, scores: this.scores, queue: queue ?? gpu.dummy };
@@ -257,7 +258,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
   #upload(): void {
     this.#inverse.build(this.#hostIndices);
     this.#indices.write(this.#hostIndices);
-    this.#csrOffsets.write(this.#inverse.offsets);
+    this.#csrOffsets.write(this.#inverse.offsets.subarray(0, this.candidates + 1));
     this.#csrSlots.write(this.#inverse.positions);
     this.#hasIndices = true;
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkObject, rangeError, typeError } from "../gpu/_check.ts";
+import { checkArrayLike, checkObject, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu, type Tensor } from "../gpu/tensor.ts";
 import { PARAMS_GRAD_SCALE_OFFSET } from "../ops/contrast.ts";
@@ -31,11 +31,10 @@ const U32_MAX = 2 ** 32 - 1;
 
 /**
  * Checks labels and copies them into `into`; returns how many rows have a positive (another row with their label).
+ * Every check comes before the copy, so `into` is untouched when it throws.
  */
 function checkLabels(op: string, arg: string, labels: ArrayLike<number>, into: Uint32Array): number {
-  if (labels === null || typeof labels !== "object" || typeof labels.length !== "number") {
-    typeError(op, arg, "an array of class labels", labels);
-  }
+  checkArrayLike(op, arg, labels, "an array of class labels");
   if (labels.length !== into.length) {
     rangeError(op, `${arg}.length`, `N = ${into.length} (one per row of z)`, labels.length);
   }
@@ -202,9 +201,7 @@ export class SupConLoss extends ContrastiveLoss {
    */
   setLabels(labels: ArrayLike<number>): void {
     this.checkAlive(`${this.op}.setLabels`);
-    const scratch = new Uint32Array(this.rows);
-    const anchors = checkLabels(`${this.op}.setLabels`, "labels", labels, scratch);
-    this.#hostLabels.set(scratch);
+    const anchors = checkLabels(`${this.op}.setLabels`, "labels", labels, this.#hostLabels);
     this.#upload(anchors);
   }
 

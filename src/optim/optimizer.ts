@@ -268,8 +268,10 @@ export class Optimizer implements Encodable {
     // Its uniform is back in the pool after destroy, where another owner may hold it.
     if (this.#destroyed) typeError(`${OP}.encode`, "the optimizer", "live (not destroyed)", "destroyed");
     const lr = this.nextLearningRate;
-    checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
-    checkRange(OP, "learning rate", lr, 0, F32_MAX, "from options.lr, a finite f32");
+    if (typeof this.#options.lr === "function") { // a fixed rate was checked when the optimizer was made
+      checkNumber(OP, "learning rate", lr, (v) => v >= 0, ">= 0 (from options.lr)");
+      checkRange(OP, "learning rate", lr, 0, F32_MAX, "from options.lr, a finite f32");
+    }
     this.#step++;
     const o = this.#options;
     // Written field by field into the view made once: nothing is allocated per step.

@@ -52,6 +52,7 @@ export class BatchNegativeSampler implements Stateful<number> {
   readonly excludeSameLabel: boolean;
   readonly #rng: Rng;
   #eligible: Uint32Array;
+  #draws: Float64Array;
 
   /**
    * Checks the options.
@@ -79,6 +80,7 @@ export class BatchNegativeSampler implements Stateful<number> {
     this.excludeSameLabel = exclude;
     this.#rng = new Rng(seed);
     this.#eligible = new Uint32Array(options.batch);
+    this.#draws = new Float64Array(options.batch * options.kMax);
   }
 
   /** The RNG state, for checkpoints. */
@@ -126,19 +128,42 @@ export class BatchNegativeSampler implements Stateful<number> {
       rangeError(op, "out.length", `batch·(1 + kMax) = ${batch * width}`, table.length);
     }
     const filled = queue?.filled ?? 0;
+    // Every row takes exactly kMax uniforms, in row order; drawn first, they can be spent in any order below.
+    if (this.#draws.length < batch * kMax) this.#draws = new Float64Array(batch * kMax);
+    const draws = this.#draws;
+    for (let t = 0; t < batch * kMax; t++) draws[t] = this.#rng.next();
+    // Row i's candidates are the other rows, then the filled queue slots: draw r of n maps to r < i ? r : r + 1.
+    const others = (i: number) => {
+      const n = batch - 1 + filled;
+      for (let k = 1; k < width; k++) {
+        const r = Math.floor(draws[i * kMax + k - 1] * n);
+        table[i * width + k] = r < i ? r : r + 1;
+      }
+    };
+    for (let i = 0; i < batch; i++) table[i * width] = i;
+    if (!this.excludeSameLabel) {
+      for (let i = 0; i < batch; i++) others(i);
+      return table;
+    }
+    // Excluding a label, the candidates depend on the row's label only (the row itself has it): one list per label.
     if (this.#eligible.length < batch + filled) this.#eligible = new Uint32Array(batch + filled);
     const eligible = this.#eligible;
-    for (let i = 0; i < batch; i++) {
+    const done = new Set<number>();
+    for (let first = 0; first < batch; first++) {
+      const y = labels![first];
+      if (done.has(y)) continue;
+      done.add(y);
       let n = 0;
-      const other = (y: number) => !(this.excludeSameLabel && y === labels![i]);
-      for (let j = 0; j < batch; j++) if (j !== i && other(labels?.[j] ?? -1)) eligible[n++] = j;
-      for (let s = 0; s < filled; s++) if (other(queue!.labels[s])) eligible[n++] = batch + s;
-      if (n === 0) {
-        for (let j = 0; j < batch; j++) if (j !== i) eligible[n++] = j;
-        for (let s = 0; s < filled; s++) eligible[n++] = batch + s;
+      for (let j = 0; j < batch; j++) if (labels![j] !== y) eligible[n++] = j;
+      for (let s = 0; s < filled; s++) if (queue!.labels[s] !== y) eligible[n++] = batch + s;
+      for (let i = first; i < batch; i++) {
+        if (labels![i] !== y) continue;
+        if (n === 0) { // every candidate shares the label: take them all rather than none
+          others(i);
+          continue;
+        }
+        for (let k = 1; k < width; k++) table[i * width + k] = eligible[Math.floor(draws[i * kMax + k - 1] * n)];
       }
-      table[i * width] = i;
-      for (let k = 1; k < width; k++) table[i * width + k] = eligible[Math.floor(this.#rng.next() * n)];
     }
     return table;
   }

@@ -116,7 +116,7 @@ export function bindTrainerDevice(
       : { ...cfg.loss, kMax, k: k0, queue: queue?.embeddings },
     optimizer: { ...cfg.optimizer, lr },
     metricsEvery: cfg.metricsEvery,
-    counts: true,
+    counts: cfg.mode !== "supcon", // SupCon has no single positive to rank negatives against: no rank counts
   });
   owned.push(step, gather.query, xq);
   if (queue) owned.push(queue);

@@ -248,11 +248,11 @@ export class Trainer {
       this.#failed = nonFinite(m);
       // Sticky: once a step is non-finite, neither training nor saving goes on.
       if (this.#failed) throw this.#failed;
-      const below = Array.from(m.below!);
       const k = m.negatives;
-      // SupCon has no single positive to rank negatives against (its K is a mean over rows): no rank counts, no
-      // feedback, and no K*: 0. Otherwise K* exactly as the closed loop computes it (its pieces and pseudo-counts).
-      const ranked = this.config.mode !== "supcon";
+      // SupCon's step reads back no rank counts (its K is a mean over rows): no feedback, and no K*: 0. Otherwise
+      // K* exactly as the closed loop computes it (its pieces and pseudo-counts).
+      const ranked = m.below !== undefined;
+      const below = ranked ? Array.from(m.below!) : [];
       if (ranked) this.#run.feedback.add({ step: m.step, k, below });
       const kStar = ranked ? bestKFromCounts(this.config.lambda, below, k, this.config.kMax, this.#theory) : 0;
       const rate = (this.stepsDone - this.#startStep) / ((performance.now() - this.#started) / 1000);
