@@ -126,7 +126,7 @@ export interface KernelSpec {
   bindings: Readonly<Record<string, Tensor | Binding | undefined>>;
   /**
    * Uniforms the kernel owns, by WGSL name: each is taken from the pool, written once, bound, and
-   * returned to the pool by `destroy`; {@linkcode Kernel.writeUniform} rewrites one.
+   * returned to the pool by `destroy`.
    */
   uniforms?: Readonly<Record<string, ArrayBuffer | ArrayBufferView>>;
   /** Threads per workgroup, passed to WGSL as the override constant `WG`. */
@@ -240,17 +240,17 @@ export class Kernel implements Encodable {
         this.#uniforms.set(name, buffer);
         gpu.device.queue.writeBuffer(buffer, 0, data);
       }
+      const resources: (Binding | null)[] = kinds.map(() => null);
+      for (const b of declared) {
+        if (!uses.includes(b.name)) continue;
+        const value = this.#uniforms.get(b.name) ?? spec.bindings[b.name];
+        resources[b.binding] = value instanceof Tensor ? value.binding : value!;
+      }
+      this.#bindGroup = gpu.bindGroup(op, this.#pipeline, resources);
     } catch (error) {
-      this.destroy(); // the uniforms taken before the one that failed
+      this.destroy(); // the uniforms taken before the failure: nothing is held when the constructor throws
       throw error;
     }
-    const resources: (Binding | null)[] = kinds.map(() => null);
-    for (const b of declared) {
-      if (!uses.includes(b.name)) continue;
-      const value = this.#uniforms.get(b.name) ?? spec.bindings[b.name];
-      resources[b.binding] = value instanceof Tensor ? value.binding : value!;
-    }
-    this.#bindGroup = gpu.bindGroup(op, this.#pipeline, resources);
   }
 
   /**
@@ -263,19 +263,6 @@ export class Kernel implements Encodable {
     pass.setPipeline(this.#pipeline);
     pass.setBindGroup(0, this.#bindGroup);
     pass.dispatchWorkgroups(this.groups[0], this.groups[1]);
-  }
-
-  /**
-   * Rewrites (part of) an owned uniform: a queue write, ordered before the next submit.
-   *
-   * @param name The uniform's WGSL name.
-   * @param data The bytes.
-   * @param offset Byte offset in the uniform (default 0).
-   */
-  writeUniform(name: string, data: ArrayBuffer | ArrayBufferView, offset = 0): void {
-    const buffer = this.#uniforms.get(name);
-    if (!buffer) throw new Error(`internal: ${this.op}:${this.entry} owns no uniform ${name}`);
-    this.#gpu.device.queue.writeBuffer(buffer, offset, data);
   }
 
   /** Returns the owned uniforms to the pool; safe right after a submit. */

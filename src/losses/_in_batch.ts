@@ -12,7 +12,7 @@
 import { checkInt, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock } from "../ops/contrast.ts";
+import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock, WHOLE } from "../ops/contrast.ts";
 import { MatmulKernel } from "../ops/matmul.ts";
 import type { RowTensors } from "./loss.ts";
 
@@ -145,7 +145,7 @@ export class InBatchPasses implements Encodable {
       gpu.device.queue.writeBuffer(
         this.#blocks,
         0,
-        packBlock({ row0: 0, col0: 0, nrows: rows, ncols: rows, stride: rows, flags: 7 }),
+        packBlock({ row0: 0, col0: 0, nrows: rows, ncols: rows, stride: rows, flags: WHOLE }),
       );
       const scores = matmul(z, z, { form: "nt", out: s });
       const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block: blockAt(0), scores: s }, {

@@ -38,6 +38,9 @@ const WG = 64;
  */
 export const LOG_TERM_LIMIT = 1e37;
 
+/** The largest K_max a sampled loss takes (its index table's columns); the K theory tabulates up to it. */
+export const K_LIMIT = 65535;
+
 /** Bytes of the `Params` and `Block` uniforms. */
 export const PARAMS_BYTES = 64;
 /** Bytes of one `Block` uniform. */
@@ -45,6 +48,9 @@ export const BLOCK_BYTES = 32;
 
 /** Block flags (WGSL `FIRST`, `LAST`, `GRAD`). */
 export const BlockFlag = { first: 1, last: 2, grad: 4 } as const;
+
+/** The flags of a block that is the whole score matrix: its first and last column tile, with backward. */
+export const WHOLE: number = BlockFlag.first | BlockFlag.last | BlockFlag.grad;
 
 /** The scalar settings of one loss: the WGSL `Params` uniform. */
 export interface ContrastParams {

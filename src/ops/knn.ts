@@ -174,7 +174,7 @@ function rowNorms(x: Float32Array, dim: number): Float64Array {
 /**
  * The same neighbour lists as {@linkcode hostNeighbours}, found on the GPU:
  * the bank is uploaded once, queries go in blocks of at most 64 MiB of
- * similarities, and each block costs one submit and one small read-back.
+ * similarities, and each block costs one compute submit and two small read-backs (the candidates and their scores).
  *
  * @param gpu The context.
  * @param bank [N, D] row-major.
@@ -215,11 +215,8 @@ export async function gpuNeighbours(
   checkNeighbourArgs(op, bank, queries, dim, depth, KNN_CANDIDATES);
   const n = bank.length / dim;
   const q = queries.length / dim;
-  const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
-  if (q === 0) return out;
-  const bankNorms = rowNorms(bank, dim);
   const queryNorms = rowNorms(queries, dim);
-  const maxBank = bankNorms.reduce((a, b) => Math.max(a, b), 0);
+  const maxBank = rowNorms(bank, dim).reduce((a, b) => Math.max(a, b), 0);
   const maxQuery = queryNorms.reduce((a, b) => Math.max(a, b), 0);
   // fp32 dot products of D terms err by at most γ_D·‖q‖·‖b‖, γ_D = D·u/(1 − D·u), u = 2^-23 (WGSL rounds each
   // add and multiply to a neighbour of the exact result; the order of the sum does not matter), plus D·2^-125
@@ -228,14 +225,12 @@ export async function gpuNeighbours(
   const gamma = (u: number) => (dim * u) / (1 - dim * u);
   const slack = (gamma(2 ** -23) + gamma(2 ** -53)) * maxBank;
   const flushSlack = dim * 2 ** -124;
-  if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) {
-    for (let i = 0; i < q; i++) scanQuery(bank, queries, dim, i, out);
-    out.hostScans = q;
-    return out;
-  }
+  if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) return hostNeighbours(bank, queries, dim, depth);
+  const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
+  if (q === 0) return out;
   const block = Math.max(1, Math.min(q, Math.floor(SIMS_BYTES / 4 / n)));
   const bankT = Tensor.from(gpu, bank, [n, dim]);
-  const queryT = Tensor.zeros(gpu, [block, dim]);
+  const queryT = Tensor.empty(gpu, [block, dim]); // every block writes all of it (the last one padded)
   const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
   const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
   const parts: { destroy(): void }[] = [];

@@ -23,9 +23,10 @@ import {
   checkObject,
   rangeError,
 } from "../gpu/_check.ts";
+import { K_LIMIT } from "../ops/contrast.ts";
 
 /** The largest K the theory tabulates: the sampled loss's kMax limit (a table of K values is allocated). */
-export const K_LIMIT = 65535;
+export { K_LIMIT };
 
 function checkLambda(op: string, lambda: number): void {
   checkNumber(op, "lambda", lambda, (v) => v > 0 && v <= 1, "in (0, 1]");

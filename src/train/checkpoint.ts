@@ -13,14 +13,11 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import {
   checkModel,
   checkpointBytes,
-  checkpointConfig,
   type CheckpointState,
   checkState,
   loadCheckpointBytes,
 } from "./checkpoint_bytes.ts";
 import { checkSavePath, readCheckpointFile, writeFileAtomic } from "./_atomic_file.ts";
-
-export type { CheckpointState } from "./checkpoint_bytes.ts";
 
 /**
  * Saves parameters, optimizer moments and state to `path` atomically.
@@ -98,16 +95,4 @@ export async function loadCheckpoint(
   checkString("loadCheckpoint", "path", path, true);
   checkModel("loadCheckpoint", store, optimizer);
   return loadCheckpointBytes(await readCheckpointFile("loadCheckpoint", path), store, optimizer, { source: path });
-}
-
-/**
- * The config a checkpoint was saved with, without loading its tensors (a
- * trainer compares it with its own before it loads anything).
- *
- * @param path The checkpoint.
- * @returns The saved config (null when none was saved).
- * @throws {CheckpointError} When the file is not a valid checkpoint, or its config is not JSON.
- */
-export async function readCheckpointConfig(path: string): Promise<unknown> {
-  return checkpointConfig(await readCheckpointFile("readCheckpointConfig", path), path);
 }

@@ -36,7 +36,7 @@ import {
   fixedK,
   type KSchedule,
 } from "../schedule/schedules.ts";
-import { lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
+import { K_LIMIT, lambdaFromClasses, lambdaFromLabelNoise } from "../schedule/theory.ts";
 
 /**
  * How K moves: a plain-data description, so that it can live in a config file and a checkpoint. "ans" takes
@@ -180,7 +180,8 @@ export function resolveTrainerConfig(
   const seed = config.seed ?? 1;
   checkSeed(op, "config.seed", seed);
   const kMax = config.kMax ?? Math.min(64, batch - 1);
-  checkInt(op, "config.kMax", kMax, 1, batch - 1 + queue);
+  // At most what a step offers, and what the loss kernel takes (checked here, before any upload).
+  checkInt(op, "config.kMax", kMax, 1, Math.min(batch - 1 + queue, K_LIMIT));
   const steps = config.steps ?? 600;
   checkInt(op, "config.steps", steps, 1);
   const labelNoise = config.labelNoise ?? 0;

@@ -83,7 +83,12 @@ export class Embedder<Name extends string> {
     const width = datasets[names[0]].layout.width;
     for (const name of names) {
       if (datasets[name].layout.width !== width) {
-        rangeError(op, `datasets.${name}.layout.width`, `the same width as the others (${width})`, width);
+        rangeError(
+          op,
+          `datasets.${name}.layout.width`,
+          `the same width as the others (${width})`,
+          datasets[name].layout.width,
+        );
       }
     }
     this.dim = encoder.outputDim(width);
