@@ -9,6 +9,7 @@ import { Rng } from "../src/data/random.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import { median } from "../src/gpu/_median.ts";
 import { gpuNeighbours, hostNeighbours } from "../src/ops/knn.ts";
+import { uniform, unitRows } from "../test/util/random.ts";
 
 /** One row of the report. */
 export interface KnnBenchRow {
@@ -32,16 +33,6 @@ export interface KnnBenchRow {
   hostScans: number;
 }
 
-function unitRows(rng: Rng, rows: number, dim: number): Float32Array {
-  const x = new Float32Array(rows * dim);
-  for (let i = 0; i < rows; i++) {
-    let sq = 0;
-    for (let t = 0; t < dim; t++) sq += (x[i * dim + t] = rng.next() - 0.5) ** 2;
-    for (let t = 0; t < dim; t++) x[i * dim + t] /= Math.sqrt(sq);
-  }
-  return x;
-}
-
 /**
  * Times both searches at the evaluation sizes (10,000 × 10,000 and a smaller one).
  *
@@ -56,8 +47,8 @@ export async function benchKnn(gpu: Gpu, log: (line: string) => void, runs = 3):
   for (const [bank, queries, dim] of [[2000, 1000, 128], [10_000, 10_000, 128]]) {
     const depth = 10;
     log(`knn: ${queries} queries × ${bank} bank rows, D = ${dim}, depth ${depth}`);
-    const b = unitRows(rng, bank, dim);
-    const q = unitRows(rng, queries, dim);
+    const b = unitRows(uniform(() => rng.next(), bank * dim), dim);
+    const q = unitRows(uniform(() => rng.next(), queries * dim), dim);
     const hostMs: number[] = [];
     const gpuMs: number[] = [];
     let hostScans = 0;

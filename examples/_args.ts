@@ -58,10 +58,40 @@ export function listFlag(flag: string, text: string, ok: (v: number) => boolean,
  * @returns The integer.
  * @throws {RangeError} `--flag must be an integer >= <min>: got <text>`.
  */
-export function integerFlag(flag: string, text: string, min: number): number {
+export function integerFlag(flag: string, text: string | undefined, min: number): number {
   const v = Number(text);
   if (!Number.isInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
   return v;
+}
+
+/**
+ * One finite number that passes `ok`.
+ *
+ * @param flag The flag's name, without dashes.
+ * @param text Its value.
+ * @param ok What the value must satisfy.
+ * @param expected What `ok` asks, for the message.
+ * @returns The number.
+ * @throws {RangeError} `--flag must be a finite number <expected>: got <text>`.
+ */
+export function realFlag(flag: string, text: string | undefined, ok: (v: number) => boolean, expected: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`--${flag} must be a finite number ${expected}: got ${text}`);
+  return v;
+}
+
+/**
+ * One name of `allowed`.
+ *
+ * @param flag The flag's name, without dashes.
+ * @param text Its value.
+ * @param allowed The names.
+ * @returns The name.
+ * @throws {RangeError} `--flag must be one of <allowed>: got <text>`.
+ */
+export function choiceFlag<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!allowed.includes(text as T)) throw new RangeError(`--${flag} must be one of ${allowed.join(", ")}: got ${text}`);
+  return text as T;
 }
 
 /**

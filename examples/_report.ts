@@ -4,7 +4,7 @@
  * two of them draw), the JSON-lines file of runs and the ETA.
  */
 
-import { quietNodeDeprecations } from "../src/train/console.ts";
+import { appendJsonl, quietNodeDeprecations } from "../src/train/console.ts";
 
 /** Mean and sample standard deviation (0 for one value). */
 export function stats(xs: readonly number[]): { m: number; sd: number } {
@@ -104,7 +104,7 @@ export async function freshRunLog(
   await Deno.mkdir(out, { recursive: true });
   const path = `${out}/${name}`;
   await Deno.writeTextFile(path, "");
-  return { path, append: (run) => Deno.writeTextFile(path, JSON.stringify(run) + "\n", { append: true }) };
+  return { path, append: (run) => appendJsonl(path, run) };
 }
 
 /** Whole minutes left when `done` of `total` runs took the time since `began` (a performance.now()). */

@@ -33,8 +33,9 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { stats, table, writeVegaLiteSvg } from "./_report.ts";
+import { appendJsonl } from "../src/train/console.ts";
 
 const args = parseFlags(
   {
@@ -58,8 +59,8 @@ const args = parseFlags(
   --fresh          forget earlier runs (default: skip runs already recorded)
   --out DIR        where experiment.md, experiment.svg and experiment-runs.jsonl go (default docs)`,
 );
-const [steps] = listFlag("steps", args.steps, (v) => Number.isInteger(v) && v >= 10, "one integer >= 10");
-const [seeds] = listFlag("seeds", args.seeds, (v) => Number.isInteger(v) && v >= 1, "one integer >= 1");
+const steps = integerFlag("steps", args.steps, 10);
+const seeds = integerFlag("seeds", args.seeds, 1);
 const classesList = listFlag("classes", args.classes, (v) => [2, 5, 10].includes(v), "2, 5 or 10");
 const rates = listFlag("rates", args.rates, (v) => v >= 0 && v < 1, "rates in [0, 1)");
 const FIXED = listFlag("ks", args.ks, (v) => Number.isInteger(v) && v >= 1 && v <= 256, "integers in 1..256");
@@ -190,7 +191,7 @@ for (const [i, p] of (args["report-only"] ? [] : plan).entries()) {
     seconds: (performance.now() - t0) / 1000,
   };
   recorded.push(run);
-  await Deno.writeTextFile(runsPath, JSON.stringify(run) + "\n", { append: true });
+  await appendJsonl(runsPath, run);
   const eta = ((performance.now() - began) / 1000 / (i + 1)) * (plan.length - i - 1);
   console.log(
     `[${i + 1}/${plan.length}] ${p.dataset} C=${p.classes} r=${p.rate} seed ${p.seed} ${p.method.name}: ` +
@@ -319,7 +320,7 @@ lines.push(
   "rows with another label, so λ < 1 only through label noise.",
   "",
   ...(await Deno.readTextFile(`${args.out}/experiment-label-aware.md`)).split("\n").slice(1)
-    .map((l) => l.replace(/^## /, "### ").replace("(experiment-label-aware.svg)", "(experiment-label-aware.svg)")),
+    .map((l) => l.replace(/^## /, "### ")),
 );
 await Deno.writeTextFile(`${args.out}/experiment.md`, lines.join("\n") + "\n");
 await writeVegaLiteSvg(`${args.out}/experiment.svg`, {

@@ -27,7 +27,7 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { seededOrder } from "../src/train/eval.ts";
+import { EVAL_BANK_SEED, seededOrder } from "../src/train/eval.ts";
 import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
@@ -67,7 +67,6 @@ const METHODS: { name: string; weighting: NegativeWeighting }[] = [
  */
 interface Setup {
   title: string;
-  classes: number;
   dims: number[];
   batch: number;
   augment: AffineRanges;
@@ -77,7 +76,6 @@ interface Setup {
 /** Synthetic clusters with `classes` classes, `share` of the negatives in the anchor's class. */
 const synthetic = (classes: number, share: string): Setup => ({
   title: `Synthetic clusters, ${classes} classes (${share} of the negatives share the anchor's class)`,
-  classes,
   dims: [144, 128, 64],
   batch: 128,
   augment: { rotate: 0, scale: [1, 1], shear: 0, translate: 0 },
@@ -89,7 +87,6 @@ const SETUPS: Record<string, Setup> = {
   synthetic20: synthetic(20, "a twentieth"),
   fashion: {
     title: "Fashion-MNIST (10 classes)",
-    classes: 10,
     dims: [784, 256, 128],
     batch: 128,
     augment: { rotate: 15, scale: [0.8, 1.2], shear: 0.15, translate: 2, crop: [0.5, 1] },
@@ -115,8 +112,14 @@ interface Run {
 }
 
 /** kNN (k = 10, cosine) and a linear probe (trained on the bank's first rows) of bank and query embeddings. */
-function score(bank: Float32Array, bankLabels: number[], queries: Float32Array, queryLabels: number[], dim: number) {
-  const classes = bankLabels.reduce((a, y) => Math.max(a, y), 0) + 1;
+function score(
+  bank: Float32Array,
+  bankLabels: number[],
+  queries: Float32Array,
+  queryLabels: number[],
+  dim: number,
+  classes: number,
+) {
   const knn = knnEvaluate(bank, bankLabels, queries, queryLabels, dim, { k: 10 }).accuracy;
   const probe = linearProbe(
     bank.subarray(0, PROBE_ROWS * dim),
@@ -146,7 +149,7 @@ for (const dataset of datasets) {
   const setup = SETUPS[dataset];
   for (let seed = 1; seed <= seeds; seed++) {
     const data = await setup.load(seed);
-    const bankRows = seededOrder(data.train.rows, 12345).subarray(0, BANK);
+    const bankRows = seededOrder(data.train.rows, EVAL_BANK_SEED).subarray(0, BANK); // the trainer's evaluation bank
     const queryRows = Array.from({ length: QUERIES }, (_, i) => i);
     const bankLabels = Array.from(bankRows, (r) => data.train.cleanLabels[r]);
     const queryLabels = queryRows.map((r) => data.test.cleanLabels[r]);
@@ -158,6 +161,7 @@ for (const dataset of datasets) {
         pixelEmbeddings(data.test, queryRows),
         queryLabels,
         width,
+        data.train.classes,
       );
     }
     for (const tau of taus) {
@@ -184,6 +188,7 @@ for (const dataset of datasets) {
           await trainer.embed("test", queryRows),
           queryLabels,
           dim,
+          data.train.classes,
         );
         trainer.destroy();
         const tail = records.slice(-5);

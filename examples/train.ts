@@ -35,6 +35,7 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
+import { choiceFlag, integerFlag, realFlag } from "./_args.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
 
 // A wrong option or input is a message, not a stack trace; anything else (a GPU fault, a bug) keeps its stack.
@@ -131,40 +132,25 @@ if (args.help) {
   Deno.exit(0);
 }
 
-function int(flag: string, text: string | undefined, min: number): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
-  return v;
-}
-function real(flag: string, text: string | undefined, ok: (v: number) => boolean, expected: string): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`--${flag} must be a finite number ${expected}: got ${text}`);
-  return v;
-}
-function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
-  if (!allowed.includes(text as T)) throw new RangeError(`--${flag} must be one of ${allowed.join(", ")}: got ${text}`);
-  return text as T;
-}
-
-const mode = oneOf("mode", args.mode, ["pairs", "simclr", "supcon"] as const);
+const mode = choiceFlag("mode", args.mode, ["pairs", "simclr", "supcon"] as const);
 const DEFAULTS = {
   pairs: { dims: "256,128", batch: "128", tau: "0.1", steps: "3000" },
   simclr: { dims: "512,128", batch: "256", tau: "0.2", steps: "700" },
   supcon: { dims: "512,128", batch: "256", tau: "0.1", steps: "700" },
 };
-const steps = int("steps", args.steps ?? DEFAULTS[mode].steps, 1);
-const batch = int("batch", args.batch ?? DEFAULTS[mode].batch, 2);
-const queue = int("queue", args.queue, 0);
-const kMax = args.kmax === undefined ? Math.min(32, batch - 1 + queue) : int("kmax", args.kmax, 1);
-const classes = int("classes", args.classes, 2);
+const steps = integerFlag("steps", args.steps ?? DEFAULTS[mode].steps, 1);
+const batch = integerFlag("batch", args.batch ?? DEFAULTS[mode].batch, 2);
+const queue = integerFlag("queue", args.queue, 0);
+const kMax = args.kmax === undefined ? Math.min(32, batch - 1 + queue) : integerFlag("kmax", args.kmax, 1);
+const classes = integerFlag("classes", args.classes, 2);
 if (![2, 5, 10].includes(classes)) throw new RangeError(`--classes must be 2, 5 or 10: got ${args.classes}`);
-const negatives = oneOf("negatives", args.negatives, ["aware", "unaware"] as const);
-const seed = int("seed", args.seed, 0);
-const evalEvery = int("eval-every", args["eval-every"], 1);
-const noise = real("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");
-const loss = oneOf("loss", args.loss, ["infonce", "adnce", "dcl", "hcl"] as const);
-const scheduleKind = oneOf("schedule", args.schedule, ["closed", "ans", "fixed"] as const);
-const hidden = (args.dims ?? DEFAULTS[mode].dims).split(",").map((d) => int("dims", d, 1));
+const negatives = choiceFlag("negatives", args.negatives, ["aware", "unaware"] as const);
+const seed = integerFlag("seed", args.seed, 0);
+const evalEvery = integerFlag("eval-every", args["eval-every"], 1);
+const noise = realFlag("noise", args.noise, (v) => v >= 0 && v < 1, "in [0, 1)");
+const loss = choiceFlag("loss", args.loss, ["infonce", "adnce", "dcl", "hcl"] as const);
+const scheduleKind = choiceFlag("schedule", args.schedule, ["closed", "ans", "fixed"] as const);
+const hidden = (args.dims ?? DEFAULTS[mode].dims).split(",").map((d) => integerFlag("dims", d, 1));
 
 // Data: real when available, else synthetic.
 const dataDir = args.data ?? (!args.synthetic && await hasMnistFiles() ? FASHION_MNIST_DIR : null);
@@ -203,15 +189,15 @@ const photometric: PhotometricRanges | null = augmenting && mode !== "pairs"
   ? { contrast: [0.7, 1.3], brightness: 0.2, noise: 0.1 }
   : null;
 // Checked now, not after training: a final evaluation that cannot run would lose the run's last minutes.
-const finalQueries = args["final-queries"] ? int("final-queries", args["final-queries"], 1) : data.test.rows;
+const finalQueries = args["final-queries"] ? integerFlag("final-queries", args["final-queries"], 1) : data.test.rows;
 if (finalQueries > data.test.rows) {
   throw new RangeError(`--final-queries must be at most the ${data.test.rows} test items: got ${finalQueries}`);
 }
-const finalBank = Math.min(int("final-bank", args["final-bank"], 10), data.train.rows); // default 10,000 or all
+const finalBank = Math.min(integerFlag("final-bank", args["final-bank"], 10), data.train.rows); // default 10,000 or all
 
 const lambdaArg = args.lambda === undefined
   ? undefined
-  : real("lambda", args.lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
+  : realFlag("lambda", args.lambda, (v) => v > 0 && v <= 1, "in (0, 1]");
 const config: TrainerConfig = {
   mode,
   dims: [data.train.width, ...hidden],
@@ -223,8 +209,8 @@ const config: TrainerConfig = {
   seed,
   labelNoise: noise,
   lambda: lambdaArg,
-  loss: { tau: real("tau", args.tau ?? DEFAULTS[mode].tau, (v) => v > 0, "> 0"), weighting: loss },
-  lr: real("lr", args.lr, (v) => v > 0, "> 0"),
+  loss: { tau: realFlag("tau", args.tau ?? DEFAULTS[mode].tau, (v) => v > 0, "> 0"), weighting: loss },
+  lr: realFlag("lr", args.lr, (v) => v > 0, "> 0"),
   augment,
   photometric,
   metricsEvery: 10,
@@ -235,9 +221,9 @@ const gpu = await requestGpu();
 const lambda = resolveTrainerConfig(config, data.train).lambda;
 const limitKStar = limitBestK(lambda, kMax); // docs/science.md §3: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
-  ? { kind: "fixed", k: int("k", args.k, 1) }
+  ? { kind: "fixed", k: integerFlag("k", args.k, 1) }
   : scheduleKind === "ans"
-  ? { kind: "ans", kStar: args.kstar ? int("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
+  ? { kind: "ans", kStar: args.kstar ? integerFlag("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
   : { kind: "closed", estimateLambda: args["estimate-lambda"] };
 const trainer = new Trainer(gpu, data, { ...config, schedule });
 

@@ -23,6 +23,7 @@ import {
   knnEvaluate,
   type LabelledBytes,
   parseIdx,
+  pixelEmbeddings,
   requestGpu,
   syntheticSplits,
   Trainer,
@@ -234,17 +235,6 @@ let evalRows: { bank: Uint32Array; queries: Uint32Array; bankLabels: Uint8Array;
 let running = false;
 let every = 100;
 
-/** Rows as unit-length float vectors: cosine kNN on raw pixels, the baseline an encoder has to beat. */
-function pixelVectors(split: LabelledBytes, rows: Uint32Array): Float32Array {
-  const out = new Float32Array(rows.length * split.width);
-  rows.forEach((r, i) => {
-    const row = split.images.subarray(r * split.width, (r + 1) * split.width);
-    const norm = Math.hypot(...row) || 1;
-    for (let j = 0; j < split.width; j++) out[i * split.width + j] = row[j] / norm;
-  });
-  return out;
-}
-
 async function evaluate(): Promise<void> {
   const t = trainer!;
   const dim = t.config.dims[t.config.dims.length - 1];
@@ -375,9 +365,9 @@ async function main(): Promise<void> {
   };
   say("Computing the raw-pixel baseline…");
   demo.pixelAccuracy = knnEvaluate(
-    pixelVectors(data.train, bank),
+    pixelEmbeddings(data.train, bank),
     evalRows.bankLabels,
-    pixelVectors(data.test, queries),
+    pixelEmbeddings(data.test, queries),
     evalRows.queryLabels,
     data.train.width,
     { k: KNN_K },

@@ -213,6 +213,9 @@ function tally(
   return { accuracy: correct / q, recall, queries: q, bank: bankLabels.length };
 }
 
+/** The seed of the permutation whose first rows are `Trainer.evaluate`'s kNN bank (scripts that score a bank themselves use it too). */
+export const EVAL_BANK_SEED = 12345;
+
 /**
  * A seeded permutation of 0..n−1 (Fisher–Yates), so that a kNN bank of the
  * first rows of it is a fixed random sample of the training set.

@@ -39,15 +39,12 @@ import {
   trainerSnapshot,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
-import { knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
+import { EVAL_BANK_SEED, knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
 import { KNN_CANDIDATES } from "../ops/knn.ts";
 import { restoreStates } from "./state.ts";
 import { drawBatch, type HostBatch, hostBatch, type RunState, runState } from "./_batch.ts";
 import { nonFinite, type NonFiniteLossError, type TrainerHooks, type TrainRecord, trainRecord } from "./records.ts";
 import type { StepMetrics } from "./step.ts";
-
-/** The bank of the kNN evaluation is the first rows of this fixed permutation of the training set. */
-const BANK_SEED = 12345;
 
 /**
  * A bound training run. Construct, then {@linkcode Trainer.run}; evaluate
@@ -301,7 +298,7 @@ export class Trainer {
     const { train, test } = this.#data;
     checkInt(op, "sizes.bank", sizes.bank, 1, train.rows);
     checkInt(op, "sizes.queries", sizes.queries, 1, test.rows);
-    this.#bankOrder ??= seededOrder(train.rows, BANK_SEED);
+    this.#bankOrder ??= seededOrder(train.rows, EVAL_BANK_SEED);
     const bankRows = this.#bankOrder.subarray(0, sizes.bank);
     const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
     const pixels = source === "pixels";

@@ -3,7 +3,7 @@ import { Tensor } from "../../src/gpu/tensor.ts";
 import { gpuNeighbours, hostNeighbours, KNN_CANDIDATES, topCandidates } from "../../src/ops/knn.ts";
 import { knnEvaluate, knnEvaluateOnGpu } from "../../src/train/eval.ts";
 import { gpuTest, runSteps, testGpu } from "../util/gpu.ts";
-import { freshSeed, seededRandom, uniform } from "../util/random.ts";
+import { freshSeed, seededRandom, uniform, unitRows } from "../util/random.ts";
 
 /** The reference: every column scored in float64 (t = 0..D−1), sorted by score descending, then column ascending. */
 function sortedNeighbours(bank: Float32Array, queries: Float32Array, dim: number, depth: number) {
@@ -21,15 +21,6 @@ function sortedNeighbours(bank: Float32Array, queries: Float32Array, dim: number
     for (const { j, s } of scored.slice(0, depth)) rows.push(j), sims.push(s);
   }
   return { rows, sims };
-}
-
-function unitRows(values: Float32Array, dim: number): Float32Array {
-  for (let i = 0; i < values.length / dim; i++) {
-    let sq = 0;
-    for (let t = 0; t < dim; t++) sq += values[i * dim + t] ** 2;
-    for (let t = 0; t < dim; t++) values[i * dim + t] /= Math.sqrt(sq);
-  }
-  return values;
 }
 
 Deno.test({

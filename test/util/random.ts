@@ -9,6 +9,16 @@ export function uniform(random: () => number, n: number, scale = 1): Float32Arra
   return out;
 }
 
+/** Scales each row of `values` ([rows, dim]) to unit length, in place; returns `values`. */
+export function unitRows(values: Float32Array, dim: number): Float32Array {
+  for (let i = 0; i < values.length / dim; i++) {
+    let sq = 0;
+    for (let t = 0; t < dim; t++) sq += values[i * dim + t] ** 2;
+    for (let t = 0; t < dim; t++) values[i * dim + t] /= Math.sqrt(sq);
+  }
+  return values;
+}
+
 /** A fresh seed per run, printed so a failure can be replayed with NCEGPU_SEED. */
 export function freshSeed(label: string): number {
   let fixed: string | undefined;
