@@ -53,6 +53,7 @@ const SHADERS: Record<string, Record<string, number>> = {
   contrast: { WG: 64 },
   embedding: { WG: 64 },
   gather: { WG: 256 },
+  knn: { WG: 32 },
   l2norm: { WG: 64 },
   matmul: {},
   optim: { WG: 256, ITEMS: 16 },
