@@ -21,8 +21,8 @@
  * gpu.destroy();
  * ```
  *
- * `./web` (src/web.ts) is the same API less the seven file readers and
- * writers below, for pages and bundlers.
+ * `./web` (src/web.ts) is the same API less the file readers and writers
+ * below (data, checkpoints, the matmul tuning cache), for pages and bundlers.
  *
  * @module
  */
@@ -36,3 +36,11 @@ export { readIdx } from "./src/data/idx.ts";
 export { FASHION_MNIST_DIR, hasMnistFiles, loadMnistFiles } from "./src/data/fashion_mnist.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { readSafetensors } from "./src/train/safetensors.ts";
+export {
+  defaultTuningCacheDir,
+  loadMatmulTuning,
+  saveMatmulTuning,
+  tuneTrainer,
+  tuningCachePath,
+} from "./src/train/tuning_cache.ts";
+export type { TrainerTuning } from "./src/train/tuning_cache.ts";

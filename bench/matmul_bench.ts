@@ -6,7 +6,8 @@
 import type { Gpu } from "../src/gpu/device.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { timeGpu } from "../src/gpu/timing.ts";
-import { type MatmulForm, MatmulKernel, matmulOperandShapes, tuneMatmul } from "../src/ops/matmul.ts";
+import { type MatmulForm, MatmulKernel, matmulOperandShapes } from "../src/ops/matmul.ts";
+import { tuneMatmul } from "../src/ops/matmul_tuning.ts";
 import { relativeFrobenius } from "../test/util/compare.ts";
 import { runMatmulCase } from "../test/util/matmul_check.ts";
 

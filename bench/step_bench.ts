@@ -6,6 +6,7 @@
  * same adapter, for the same step written with TensorFlow.js's WebGPU
  * backend (an npm import here only, never a library dependency); and, when
  * /usr/bin/python3 imports torch, in PyTorch on the CPU (bench/torch_step.py).
+ * ncegpu's matmuls run the variants measured at the step's own shapes.
  */
 
 // TensorFlow.js is imported inline, not through deno.json, so that it can never become a library dependency.
@@ -20,6 +21,8 @@ import { Tensor } from "../src/gpu/tensor.ts";
 import { mlp } from "../src/nn/sequential.ts";
 import { ParameterStore } from "../src/nn/parameters.ts";
 import { TrainingStep } from "../src/train/step.ts";
+import { boundMatmuls } from "../src/ops/matmul.ts";
+import { tuneMatmulShapes } from "../src/ops/matmul_tuning.ts";
 import { seededRandom } from "../src/data/random.ts";
 import { type TorchProbe, torchStep } from "./torch_step.ts";
 
@@ -65,10 +68,18 @@ async function ncegpuStep(gpu: Gpu, b: number, k: number, iterations: number) {
   for (const s of store.slots) initial[s.name] = { shape: [...s.shape], data: flat.slice(s.offset, s.offset + s.size) };
   const xq = Tensor.from(gpu, hq, [b, DIMS[0]]);
   const xc = Tensor.from(gpu, hc, [b * (1 + k), DIMS[0]]);
-  const step = new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
-    loss: { kMax: k, tau: TAU, indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s) },
-    optimizer: { kind: "adam", lr: LR },
-  });
+  const bind = () =>
+    new TrainingStep(gpu, { store, query: net, candidate: net, xq, xc }, {
+      loss: { kMax: k, tau: TAU, indices: Uint32Array.from({ length: b * (1 + k) }, (_, s) => s) },
+      optimizer: { kind: "adam", lr: LR },
+    });
+  // The step's own shapes are measured (validated first) and the step is bound again with the fastest variants.
+  let step = bind();
+  const tuned = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: 2 });
+  if (tuned.length > 0) {
+    step.destroy();
+    step = bind();
+  }
   const times: number[] = [];
   for (let i = 0; i <= iterations; i++) {
     const t0 = performance.now();

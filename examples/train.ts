@@ -34,6 +34,7 @@ import {
   terminalCharts,
   Trainer,
   type TrainerConfig,
+  tuneTrainer,
 } from "../mod.ts";
 import { choiceFlag, integerFlag, realFlag } from "./_args.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
@@ -76,7 +77,9 @@ K (negatives per anchor)
   --negatives HOW       aware: only rows of another label (default); unaware: uniform, so a fraction ≈ 1/C of
                         them share the anchor's class (λ = 1 − 1/C)
   --queue N             also draw negatives from a queue of the last N positives' embeddings (MoCo-style, no
-                        gradient through them), so K can pass the batch (default 0)
+                        gradient through them), so K can pass the batch (default 0). Without MoCo's momentum
+                        encoder it collapsed training on the synthetic set and cost Fashion-MNIST about 5 points
+                        (docs/experiment.md); a larger --batch gives K up to B − 1 without it
   --schedule NAME       closed | ans | fixed (default closed)
   --kmax K              largest K, at most batch − 1 + queue (default 32, or batch − 1 + queue if smaller)
   --k K                 K of the fixed schedule (default 8)
@@ -92,6 +95,8 @@ Run
   --final-queries N     test items in the final evaluation (default: the whole test set)
   --out DIR             where metrics.jsonl, curves.svg and checkpoint.safetensors go (default runs/train)
   --resume FILE         continue from a checkpoint of the same configuration
+  --no-tune             run the untuned matmul defaults (default: measure the variants at the step's shapes
+                        once per adapter, cached in $XDG_CACHE_HOME/ncegpu or ~/.cache/ncegpu)
   --help                this text`;
 
 const { values: args } = parseArgs({
@@ -124,6 +129,7 @@ const { values: args } = parseArgs({
     "final-queries": { type: "string" },
     out: { type: "string", default: "runs/train" },
     resume: { type: "string" },
+    "no-tune": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -225,6 +231,18 @@ const schedule: ScheduleConfig = scheduleKind === "fixed"
   : scheduleKind === "ans"
   ? { kind: "ans", kStar: args.kstar ? integerFlag("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
   : { kind: "closed", estimateLambda: args["estimate-lambda"] };
+if (!args["no-tune"]) {
+  // Measured once per adapter and shape class, then read from the cache: the step runs the fastest variants.
+  const t0 = performance.now();
+  const tuning = await tuneTrainer(gpu, data, { ...config, schedule });
+  const measured = new Set(tuning.trials.map((t) => t.key)).size;
+  console.log(
+    measured
+      ? `matmul: measured ${measured} shape classes in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
+        `(cached in ${tuning.path})`
+      : `matmul: ${tuning.loaded} tuned choices from ${tuning.path}`,
+  );
+}
 const trainer = new Trainer(gpu, data, { ...config, schedule });
 
 await Deno.mkdir(args.out, { recursive: true });

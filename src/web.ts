@@ -53,8 +53,10 @@ export { timeGpu } from "./gpu/timing.ts";
 export type { Timing, TimingOptions } from "./gpu/timing.ts";
 
 // Kernels.
-export { matmul, MATMUL_VARIANTS, MatmulKernel, tuneMatmul } from "./ops/matmul.ts";
-export type { MatmulForm, MatmulOptions, MatmulTrial, MatmulVariant } from "./ops/matmul.ts";
+export { boundMatmuls, matmul, MATMUL_FORMS, MATMUL_VARIANTS, MatmulKernel, matmulShapeClass } from "./ops/matmul.ts";
+export type { BoundMatmul, MatmulForm, MatmulOptions, MatmulVariant } from "./ops/matmul.ts";
+export { applyMatmulTuning, matmulTuningRecord, tuneMatmul, tuneMatmulShapes } from "./ops/matmul_tuning.ts";
+export type { MatmulShape, MatmulTrial, MatmulTuningRecord } from "./ops/matmul_tuning.ts";
 export { activationBackward, activationForward } from "./ops/activation.ts";
 export type { Activation } from "./ops/activation.ts";
 export { l2normBackward, l2normForward } from "./ops/l2norm.ts";

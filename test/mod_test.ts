@@ -23,14 +23,17 @@ import {
   ActivationLayer,
   allBatchNegatives,
   ansSchedule,
+  applyMatmulTuning,
   BatchNegativeSampler,
   bestK,
   bestKFromCounts,
+  boundMatmuls,
   checkpointBytes,
   CheckpointError,
   closedLoopK,
   ContrastiveLoss,
   decodeSafetensors,
+  defaultTuningCacheDir,
   DeviceDataset,
   effectiveness,
   Embedder,
@@ -58,9 +61,12 @@ import {
   linearProbe,
   loadCheckpoint,
   loadCheckpointBytes,
+  loadMatmulTuning,
   loadMnistFiles,
   matmul,
   MatmulKernel,
+  matmulShapeClass,
+  matmulTuningRecord,
   mergeClasses,
   mlp,
   modelAccuracyFromCounts,
@@ -85,6 +91,7 @@ import {
   Rng,
   SampledContrastiveLoss,
   saveCheckpoint,
+  saveMatmulTuning,
   seededRandom,
   Sequential,
   sliceRows,
@@ -99,6 +106,9 @@ import {
   Trainer,
   TrainingStep,
   tuneMatmul,
+  tuneMatmulShapes,
+  tuneTrainer,
+  tuningCachePath,
   twoTower,
   warmupCosine,
   wordsPerRow,
@@ -779,6 +789,9 @@ function hostMatmul(a: number[], b: number[], m: number, k: number, n: number): 
 
 const fixtureValues = (size: number) => Array.from({ length: size }, (_, i) => (i % 7) - 3);
 
+/** The shape class of an nt multiply [3, 5]·[4, 5]ᵀ: the choice the matmul tuning doors set, then delete. */
+const TUNED = "matmul:nt:4x4x8";
+
 function kernelDoors(f: Fixtures): Door[] {
   const own = (shape: number[], dtype: "f32" | "u32" = "f32") => {
     const t = Tensor.empty(f.gpu, shape, dtype);
@@ -787,6 +800,34 @@ function kernelDoors(f: Fixtures): Door[] {
   };
   const product = hostMatmul(fixtureValues(15), fixtureValues(20), 3, 5, 4);
   const variants = Object.keys(mod.MATMUL_VARIANTS);
+  /** Lists of variant names (tuneMatmul and tuneMatmulShapes refuse the same). */
+  const variantLists = [
+    refuse("empty", []),
+    refuse("a prototype key", ["toString"]),
+    refuse("__proto__", ["__proto__"]),
+    refuse("an unknown name", ["naive", "fastest"]),
+    refuse("a string", "naive", T),
+    refuse("a number", 3, T),
+    refuse("an object", {}, T),
+    refuse("a number element", [3], T),
+  ];
+  // One multiply bound without a forced variant: what boundMatmuls lists (every other kernel door forces one).
+  matmul(f.gpu, f.t([3, 5]), f.t([5, 4])).destroy();
+  const bound = { form: "nn", m: 3, n: 4, k: 5, key: "matmul:nn:4x4x8" };
+  /** A multiply to tune for, and the largest shape of its class. */
+  const shape = { form: "nt", m: 3, n: 4, k: 5 };
+  const larger = { form: "nt", m: 4, n: 3, k: 6 };
+  const maxFloats = f.gpu.limits.maxStorageBufferBindingSize / 4;
+  const adapter = matmulTuningRecord(f.gpu).adapter;
+  const adapterField = (field: keyof typeof adapter): Case[] => [
+    refuse("a number", 3, T),
+    refuse("null", null, T),
+    refuse("undefined", undefined, T),
+    refuse("an object", {}, T),
+    accept("another adapter's", `${adapter[field]} (another)`, "its timings say nothing here: nothing applied", (r) => {
+      assert.deepEqual([r, f.gpu.tuning.has(TUNED)], [0, false]);
+    }),
+  ];
   const matmulBad = (kernel: boolean): Record<string, Case[]> => ({
     gpu: gpuArg(f),
     a: tensorArg(f, [3, 5], "f32", [[15], [3, 5, 1]]),
@@ -846,14 +887,199 @@ function kernelDoors(f: Fixtures): Door[] {
         options: object({ optional: true }),
         "options.size": int(1, Math.floor(Math.sqrt(f.gpu.limits.maxStorageBufferBindingSize / 4)), { optional: true }),
         "options.iterations": int(1, Infinity, { optional: true }),
+        "options.variants": variantLists,
+      },
+    },
+    {
+      name: "matmulShapeClass(form, m, n, k)",
+      args: () => ({ form: "tn", m: 784, n: 256, k: 300 }),
+      call: (a) => matmulShapeClass(a.form as "tn", a.m as number, a.n as number, a.k as number),
+      good: (key) => assert.equal(key, "matmul:tn:1024x256x512"),
+      bad: {
+        form: [
+          ...choice(mod.MATMUL_FORMS),
+          accept("another form", "nt", "each form is a class of its own", (key) => {
+            assert.equal(key, "matmul:nt:1024x256x512");
+          }),
+        ],
+        m: [...int(1), accept("one", 1, "1 = 2⁰ is its own class", (key) => assert.equal(key, "matmul:tn:1x256x512"))],
+        n: [
+          ...int(1),
+          accept("one more than a power of two", 257, "rounded up", (key) => {
+            assert.equal(key, "matmul:tn:1024x512x512");
+          }),
+        ],
+        k: [
+          ...int(1),
+          accept("a power of two", 512, "kept as it is", (key) => assert.equal(key, "matmul:tn:1024x256x512")),
+        ],
+      },
+    },
+    {
+      name: "boundMatmuls(gpu)",
+      args: () => ({ gpu: f.gpu }),
+      call: (a) => boundMatmuls(a.gpu as Gpu),
+      good: (list) => {
+        const entry = list.find((b: { key: string }) => b.key === bound.key);
+        assert.deepEqual({ ...entry, variant: undefined }, { ...bound, variant: undefined });
+        assert.ok(Object.hasOwn(mod.MATMUL_VARIANTS, entry.variant), `bound variant ${entry.variant}`);
+        entry.variant = "changed";
+        assert.notEqual(boundMatmuls(f.gpu).find((b) => b.key === bound.key)?.variant, "changed", "a copy");
+      },
+      bad: { gpu: gpuArg(f) },
+    },
+    {
+      name: "tuneMatmulShapes(gpu, shapes, options)",
+      gpu: true,
+      args: () => ({ gpu: f.gpu, shapes: [shape], "options.iterations": 1, "options.variants": ["naive"] }),
+      call: (a) => tuneMatmulShapes(a.gpu as Gpu, a.shapes as [], arg(a, "options")),
+      good: async (trials) => {
+        assert.deepEqual(trials.map((t: Any) => [t.key, t.variant, t.shape]), [[TUNED, "naive", [3, 4, 5]]]);
+        assert.equal(f.gpu.tuning.get(TUNED), "naive");
+        const again = await tuneMatmulShapes(f.gpu, [shape as Any], { iterations: 1, variants: ["naive"] });
+        assert.deepEqual(again, [], "a class with a choice is skipped");
+      },
+      free: (trials) => trials.forEach((t: { key: string }) => f.gpu.tuning.delete(t.key)),
+      bad: {
+        gpu: gpuArg(f),
+        shapes: [
+          refuse("a string", "nt", T),
+          refuse("null", null, T),
+          refuse("undefined", undefined, T),
+          refuse("one shape, not in an array", shape, T),
+          refuse("a null shape", [null], T),
+          refuse("a string shape", ["nt"], T),
+          refuse("an unknown form", [{ ...shape, form: "nope" }]),
+          refuse("a prototype form", [{ ...shape, form: "toString" }]),
+          refuse("a form in the wrong case", [{ ...shape, form: "NT" }]),
+          refuse("no form", [{ m: 3, n: 4, k: 5 }], T),
+          refuse("a string dimension", [{ ...shape, k: "5" }], T),
+          refuse("a NaN dimension", [{ ...shape, m: NaN }]),
+          refuse("an Infinity dimension", [{ ...shape, n: Infinity }]),
+          refuse("a zero dimension", [{ ...shape, n: 0 }]),
+          refuse("a negative dimension", [{ ...shape, m: -1 }]),
+          refuse("a non-integer dimension", [{ ...shape, k: 1.5 }]),
+          refuse("a huge (1e300) dimension", [{ ...shape, k: 1e300 }]),
+          refuse("a dimension past one binding", [{ ...shape, m: maxFloats + 1 }]),
+          refuse("operands past one binding", [{ form: "nn", m: maxFloats, n: 1, k: 2 }]),
+          refuse("a bad second shape", [shape, { ...shape, m: 0 }], R, / as shapes\[1\]\.m /),
+          accept("none", [], "nothing to tune", (trials) => assert.deepEqual(trials, [])),
+          accept(
+            "two shapes of one class",
+            [shape, larger],
+            "a class is timed once, at its largest shape",
+            (trials) => {
+              assert.deepEqual(trials.map((t: Any) => [t.key, t.shape]), [[TUNED, [4, 3, 6]]]);
+            },
+          ),
+          accept("boundMatmuls(gpu)", boundMatmuls(f.gpu), "the shapes a model binds", (trials) => {
+            assert.ok(trials.some((t: { key: string }) => t.key === bound.key));
+            for (const t of trials) assert.equal(f.gpu.tuning.get(t.key), "naive");
+          }),
+        ],
+        options: object({ optional: true }),
+        "options.iterations": int(1, Infinity, { optional: true }),
         "options.variants": [
-          refuse("empty", []),
-          refuse("a prototype key", ["toString"]),
-          refuse("__proto__", ["__proto__"]),
-          refuse("an unknown name", ["naive", "fastest"]),
-          refuse("a string", "naive", T),
-          refuse("a number", 3, T),
-          refuse("a number element", [3], T),
+          ...variantLists,
+          accept("two variants", ["reg4x4", "naive"], "the faster is chosen", (trials) => {
+            assert.deepEqual(trials.map((t: Any) => t.variant).sort(), ["naive", "reg4x4"]);
+            assert.ok(trials[0].medianMs <= trials[1].medianMs, "fastest first");
+            assert.equal(f.gpu.tuning.get(TUNED), trials[0].variant);
+          }),
+        ],
+        "options.retune": [
+          ...BOOL,
+          accept("true", true, "a class is measured, chosen or not", (trials) => assert.equal(trials.length, 1)),
+        ],
+      },
+    },
+    {
+      // Called with one choice in gpu.tuning (and one key of another op, which the record leaves out).
+      name: "matmulTuningRecord(gpu)",
+      args: () => ({ gpu: f.gpu }),
+      call: (a) => {
+        f.gpu.tuning.set(TUNED, "reg4x4").set("doors:not-matmul", "x");
+        try {
+          return matmulTuningRecord(a.gpu as Gpu);
+        } finally {
+          f.gpu.tuning.delete(TUNED);
+          f.gpu.tuning.delete("doors:not-matmul");
+        }
+      },
+      good: (record) => {
+        const { vendor, architecture, device, description } = f.gpu.info;
+        assert.deepEqual(record, {
+          format: "ncegpu-matmul-tuning",
+          version: 1,
+          adapter: { vendor, architecture, device, description },
+          choices: { [TUNED]: "reg4x4" },
+        });
+      },
+      bad: {
+        gpu: [
+          ...gpuArg(f),
+          accept(
+            "another context",
+            f.other,
+            "each context keeps its own choices",
+            (r) => assert.deepEqual(r.choices, {}),
+          ),
+        ],
+      },
+    },
+    {
+      name: "applyMatmulTuning(gpu, record)",
+      args: () => ({
+        gpu: f.gpu,
+        "record.format": "ncegpu-matmul-tuning",
+        "record.version": 1,
+        "record.adapter.vendor": adapter.vendor,
+        "record.adapter.architecture": adapter.architecture,
+        "record.adapter.device": adapter.device,
+        "record.adapter.description": adapter.description,
+        "record.choices": { [TUNED]: "reg4x4" },
+      }),
+      call: (a) => applyMatmulTuning(a.gpu as Gpu, arg(a, "record")),
+      good: (applied) => assert.deepEqual([applied, f.gpu.tuning.get(TUNED)], [1, "reg4x4"]),
+      free: () => ["matmul:tn", TUNED].forEach((key) => f.gpu.tuning.delete(key)),
+      bad: {
+        gpu: gpuArg(f),
+        record: object(),
+        // A constant: anything else, of any type, is out of range.
+        "record.format": [
+          refuse("another format", "ncegpu-checkpoint"),
+          refuse("wrong case", "NCEGPU-MATMUL-TUNING"),
+          refuse("a prototype key", "toString"),
+          refuse("a number", 3),
+          refuse("undefined", undefined),
+        ],
+        "record.version": [
+          refuse("another version", 2),
+          refuse("a string", "1"),
+          refuse("NaN", NaN),
+          refuse("undefined", undefined),
+        ],
+        "record.adapter": object(),
+        "record.adapter.vendor": adapterField("vendor"),
+        "record.adapter.architecture": adapterField("architecture"),
+        "record.adapter.device": adapterField("device"),
+        "record.adapter.description": adapterField("description"),
+        "record.choices": [
+          ...object(),
+          refuse("a key of another op", { "conv:nn": "naive" }),
+          refuse("a key without a form", { matmul: "naive" }),
+          refuse("an unknown form", { "matmul:nx": "naive" }),
+          refuse("a shape class of two dimensions", { "matmul:nn:4x4": "naive" }),
+          refuse("a __proto__ key", JSON.parse('{"__proto__": "naive"}')),
+          refuse("a prototype variant", { [TUNED]: "toString" }),
+          refuse("an unknown variant", { [TUNED]: "fastest" }),
+          refuse("a number variant", { [TUNED]: 3 }, T),
+          refuse("a null variant", { [TUNED]: null }, T),
+          refuse("a good choice and a bad one", { "matmul:tn": "reg4x4", [TUNED]: "fastest" }),
+          accept("none", {}, "nothing to apply", (r) => assert.equal(r, 0)),
+          accept("a choice for a form", { "matmul:tn": "reg4x4" }, "for the form's classes without their own", (r) => {
+            assert.deepEqual([r, f.gpu.tuning.get("matmul:tn")], [1, "reg4x4"]);
+          }),
         ],
       },
     },
@@ -2480,6 +2706,36 @@ Deno.test("the K theory and the K schedules refuse bad input by name", (t) => ru
 // ---------------------------------------------------------------------------------------------------------------
 // Training, evaluation, checkpoints, charts.
 
+/** Calls `call` with environment variables set (a string) or unset (undefined), then puts them back. */
+async function withEnv<T>(vars: Record<string, unknown>, call: () => T | Promise<T>): Promise<T> {
+  const saved = Object.keys(vars).map((name) => [name, Deno.env.get(name)] as const);
+  const put = (name: string, value: unknown) =>
+    typeof value === "string" ? Deno.env.set(name, value) : Deno.env.delete(name);
+  for (const [name, value] of Object.entries(vars)) put(name, value);
+  try {
+    return await call();
+  } finally {
+    for (const [name, value] of saved) put(name, value);
+  }
+}
+
+function removeIfThere(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 async function trainingDoors(f: Fixtures): Promise<Door[]> {
   const notBuilt = / as build\(\) must be called before parameters are used/;
   const model = (build: boolean) => {
@@ -2734,6 +2990,54 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
       ],
     },
   };
+  // Matmul tuning caches: one of this adapter, one of another, one that breaks a rule, in f.dir; the default folder
+  // (defaultTuningCacheDir) is moved into f.dir by $NCEGPU_CACHE_DIR around the calls that may use it.
+  const tuning = {
+    file: `${f.dir}/tuning.json`,
+    otherAdapter: `${f.dir}/tuning-other-adapter.json`,
+    broken: `${f.dir}/tuning-broken.json`,
+    saved: `${f.dir}/tuning-saved.json`,
+    trainer: `${f.dir}/tuning-trainer.json`,
+    defaults: { load: `${f.dir}/default-load`, save: `${f.dir}/default-save`, trainer: `${f.dir}/default-trainer` },
+  };
+  const cacheOf = (record: Any) => JSON.stringify({ ...matmulTuningRecord(f.gpu), choices: {}, ...record });
+  await Deno.writeTextFile(tuning.file, cacheOf({ choices: { [TUNED]: "reg4x4" } }));
+  const otherAdapter = { ...matmulTuningRecord(f.gpu).adapter, description: "another adapter" };
+  await Deno.writeTextFile(tuning.otherAdapter, cacheOf({ adapter: otherAdapter, choices: { [TUNED]: "reg4x4" } }));
+  await Deno.writeTextFile(tuning.broken, cacheOf({ version: 2 }));
+  const notACache = refuse(
+    "a safetensors file",
+    `${f.dir}/w.safetensors`,
+    Error,
+    /w\.safetensors is not a matmul tuning/,
+  );
+  const brokenCache = refuse(
+    "a cache that breaks a rule",
+    tuning.broken,
+    Error,
+    /record\.version must be 1.*delete it/,
+  );
+  const savedWith = { [TUNED]: "reg4x4" };
+  /** Saves with `savedWith` in gpu.tuning, and the default folder in f.dir. */
+  const save = (a: Args) =>
+    withEnv({ NCEGPU_CACHE_DIR: tuning.defaults.save }, async () => {
+      f.gpu.tuning.set(TUNED, savedWith[TUNED]);
+      try {
+        return await saveMatmulTuning(a.gpu as Gpu, a.path as string);
+      } finally {
+        f.gpu.tuning.delete(TUNED);
+      }
+    });
+  const savedRecord = async (path: string) => {
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), { ...matmulTuningRecord(f.gpu), choices: savedWith });
+  };
+  /** The trainer's config fields that new Trainer refuses (what it accepts, its own door checks). */
+  const refusedConfigRows = Object.fromEntries(
+    Object.entries(configRows(() => ({ augment: {}, seed: 0 }))).map(([name, cases]) => [
+      name,
+      cases.filter((c) => "expect" in c),
+    ]),
+  );
   const probeTrain = new Float32Array([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9]);
   const probeTest = new Float32Array([0.8, 0.2, 0.2, 0.8]);
   return [
@@ -3181,6 +3485,165 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
       },
     },
     {
+      name: "defaultTuningCacheDir() (reads $NCEGPU_CACHE_DIR, $XDG_CACHE_HOME, $HOME)",
+      args: () => ({
+        environment: { NCEGPU_CACHE_DIR: `${f.dir}/cache`, XDG_CACHE_HOME: "/xdg", HOME: "/home/doors" },
+      }),
+      call: (a) => withEnv(a.environment as Args, defaultTuningCacheDir),
+      good: (dir) => assert.equal(dir, `${f.dir}/cache`),
+      bad: {
+        environment: [
+          accept(
+            "an empty $NCEGPU_CACHE_DIR",
+            { NCEGPU_CACHE_DIR: "", XDG_CACHE_HOME: "/xdg", HOME: "/home/doors" },
+            "an empty variable is as unset: the next one is read",
+            (dir) => assert.equal(dir, "/xdg/ncegpu"),
+          ),
+          accept(
+            "only $HOME",
+            { NCEGPU_CACHE_DIR: undefined, XDG_CACHE_HOME: undefined, HOME: "/home/doors" },
+            "the XDG default",
+            (dir) => assert.equal(dir, "/home/doors/.cache/ncegpu"),
+          ),
+          accept(
+            "none of them",
+            { NCEGPU_CACHE_DIR: undefined, XDG_CACHE_HOME: undefined, HOME: undefined },
+            "a folder under the working one",
+            (dir) => assert.equal(dir, ".ncegpu-cache"),
+          ),
+        ],
+      },
+    },
+    {
+      name: "tuningCachePath(gpu, dir)",
+      args: () => ({ gpu: f.gpu, dir: `${f.dir}/cache` }),
+      call: (a) => tuningCachePath(a.gpu as Gpu, a.dir as string),
+      good: (path) => assert.match(path, new RegExp(`^${escape(f.dir)}/cache/matmul-[a-z0-9]+(-[a-z0-9]+)*\\.json$`)),
+      bad: {
+        gpu: [
+          ...gpuArg(f),
+          accept("another context of the adapter", f.other, "one file per adapter", (path) => {
+            assert.equal(path, tuningCachePath(f.gpu, `${f.dir}/cache`));
+          }),
+        ],
+        dir: [
+          ...string({ nonEmpty: true, optional: true }),
+          refuse("null", null, T),
+          accept("absent", undefined, "defaultTuningCacheDir()", (path) => {
+            assert.ok(path.startsWith(`${defaultTuningCacheDir()}/matmul-`), path);
+          }),
+        ],
+      },
+    },
+    {
+      name: "loadMatmulTuning(gpu, path)",
+      args: () => ({ gpu: f.gpu, path: tuning.file }),
+      call: (a) =>
+        withEnv({ NCEGPU_CACHE_DIR: tuning.defaults.load }, () => loadMatmulTuning(a.gpu as Gpu, a.path as string)),
+      good: (applied) => assert.deepEqual([applied, f.gpu.tuning.get(TUNED)], [1, "reg4x4"]),
+      free: () => f.gpu.tuning.delete(TUNED),
+      bad: {
+        gpu: gpuArg(f),
+        path: [
+          ...string({ nonEmpty: true, optional: true }),
+          notACache,
+          brokenCache,
+          ...([
+            ["missing", `${f.dir}/none.json`, "no cache yet"],
+            ["another adapter's", tuning.otherAdapter, "its timings say nothing here"],
+            ["absent", undefined, "the adapter's file in defaultTuningCacheDir(), none yet"],
+            ["null", null, "as absent"],
+          ] as const).map(([label, path, why]) =>
+            accept(label, path, `${why}: nothing applied`, (applied) => {
+              assert.deepEqual([applied, f.gpu.tuning.has(TUNED)], [0, false]);
+            })
+          ),
+        ],
+      },
+    },
+    {
+      // Called with one choice in gpu.tuning.
+      name: "saveMatmulTuning(gpu, path)",
+      args: () => ({ gpu: f.gpu, path: tuning.saved }),
+      call: save,
+      good: () => savedRecord(tuning.saved),
+      bad: {
+        gpu: gpuArg(f),
+        path: [
+          ...string({ nonEmpty: true, optional: true }),
+          accept("in a missing folder", `${f.dir}/new/tuning.json`, "its folder is created", () => {
+            return savedRecord(`${f.dir}/new/tuning.json`);
+          }),
+          ...([["absent", undefined], ["null", null]] as const).map(([label, path]) =>
+            accept(label, path, "the adapter's file in defaultTuningCacheDir()", async () => {
+              const file = tuningCachePath(f.gpu, tuning.defaults.save);
+              await savedRecord(file);
+              removeIfThere(file);
+            })
+          ),
+        ],
+      },
+    },
+    {
+      // On the second context, whose only multiplies are the trainer's: the tuning measures those alone.
+      name: "tuneTrainer(gpu, data, config, options)",
+      gpu: true,
+      args: () => ({
+        gpu: f.other,
+        "data.train": train,
+        "data.test": test,
+        ...trainerConfig,
+        "options.cache": tuning.trainer,
+        "options.iterations": 1,
+      }),
+      call: (a) =>
+        withEnv(
+          { NCEGPU_CACHE_DIR: tuning.defaults.trainer },
+          () => tuneTrainer(a.gpu as Gpu, arg(a, "data"), arg(a, "config"), arg(a, "options")),
+        ),
+      good: async (r) => {
+        assert.deepEqual([r.path, r.loaded], [tuning.trainer, 0]);
+        assert.ok(r.trials.length > 0, "the trainer's classes measured");
+        const bound = boundMatmuls(f.other);
+        assert.ok(bound.length > 0);
+        for (const b of bound) assert.ok(f.other.tuning.has(b.key), `${b.key} chosen`);
+        const saved = JSON.parse(await Deno.readTextFile(tuning.trainer));
+        assert.deepEqual(saved, matmulTuningRecord(f.other));
+        // A second run reads every choice and measures nothing.
+        f.other.tuning.clear();
+        const data = { train, test };
+        const again = await tuneTrainer(f.other, data, arg(trainerConfig, "config"), { cache: tuning.trainer });
+        assert.deepEqual([again.loaded, again.trials], [Object.keys(saved.choices).length, []]);
+      },
+      free: () => {
+        f.other.tuning.clear();
+        removeIfThere(tuning.trainer);
+      },
+      bad: {
+        gpu: gpuArg(f),
+        data: object(),
+        "data.train": datasetRows,
+        "data.test": [...datasetRows, refuse("another width", images(20, 3, 2), R, / as data\.test\.width must be/)],
+        ...refusedConfigRows,
+        options: object({ optional: true }),
+        "options.cache": [
+          ...string({ nonEmpty: true, optional: true }),
+          notACache,
+          brokenCache,
+          accept("null", null, "measure every time, write nothing", async (r) => {
+            assert.deepEqual([r.path, r.loaded, await isFile(tuning.trainer)], [null, 0, false]);
+            assert.ok(r.trials.length > 0);
+          }),
+          accept("absent", undefined, "the adapter's file in defaultTuningCacheDir()", async (r) => {
+            const file = tuningCachePath(f.other, tuning.defaults.trainer);
+            assert.deepEqual([r.path, await isFile(file)], [file, true]);
+            removeIfThere(file);
+          }),
+        ],
+        "options.iterations": int(1, Infinity, { optional: true }),
+      },
+    },
+    {
       name: "svgCharts(records, evals, title)",
       args: () => ({ records: [record, { ...record, step: 2 }], evals: [{ step: 2, accuracy: 0.5 }], title: "doors" }),
       call: (a) => svgCharts(a.records as (typeof record)[], a.evals as [], a.title as string),
@@ -3226,6 +3689,7 @@ const NOT_DOORS: Record<string, string> = {
   CheckpointError: "an error class",
   NonFiniteLossError: "an error class",
   MATMUL_VARIANTS: "a frozen table, not callable",
+  MATMUL_FORMS: "a frozen list, not callable",
   WARP_FLOATS: "a constant",
   FASHION_MNIST_DIR: "a constant",
   FASHION_MNIST_MERGES: "a frozen table, not callable",

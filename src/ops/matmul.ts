@@ -7,8 +7,10 @@
  *
  * with an optional fused bias [N] and an accumulate mode (C += …) for
  * parameter gradients. Kernel variants live in shaders/matmul.wgsl as entry
- * points and override constants; {@linkcode tuneMatmul} measures them once
- * per device and the choice is remembered in `gpu.tuning`.
+ * points and override constants. Which one runs is chosen per form and
+ * shape class ({@linkcode matmulShapeClass}): `tuneMatmulShapes` measures
+ * the shapes a model actually binds and remembers the fastest in
+ * `gpu.tuning`, where every kernel bound afterwards looks first.
  *
  * @module
  */
@@ -18,7 +20,6 @@ import { checkBool, checkEnum, checkInt, checkObject, rangeError, typeError } fr
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
-import { timeGpu } from "../gpu/timing.ts";
 
 /** Which operands are transposed. */
 export type MatmulForm = "nn" | "nt" | "tn";
@@ -66,7 +67,9 @@ export interface MatmulOptions {
 }
 
 const OP = "matmul";
-const FORMS: readonly MatmulForm[] = ["nn", "nt", "tn"];
+/** The three operand layouts. */
+export const MATMUL_FORMS: readonly MatmulForm[] = Object.freeze(["nn", "nt", "tn"]);
+const FORMS = MATMUL_FORMS;
 
 function check2d(arg: string, t: Tensor, gpu?: Gpu): void {
   if (!(t instanceof Tensor)) typeError(OP, arg, "a Tensor", t);
@@ -74,8 +77,16 @@ function check2d(arg: string, t: Tensor, gpu?: Gpu): void {
   if (t.shape.length !== 2) rangeError(OP, `${arg}.shape`, "two-dimensional", t.shape);
 }
 
-/** Checks a variant name: a key of {@linkcode MATMUL_VARIANTS} itself, never one of its prototype's. */
-function checkVariant(op: string, arg: string, name: unknown): asserts name is string {
+/**
+ * Checks a variant name: a key of {@linkcode MATMUL_VARIANTS} itself, never one of its prototype's.
+ *
+ * @param op The op to name in the error.
+ * @param arg The argument to name in the error.
+ * @param name The value to check.
+ * @throws {TypeError} When `name` is not a string.
+ * @throws {RangeError} When `name` is not a variant's name.
+ */
+export function checkVariant(op: string, arg: string, name: unknown): asserts name is string {
   const names = Object.keys(MATMUL_VARIANTS);
   if (typeof name !== "string") typeError(op, arg, `one of ${names.join(", ")}`, name);
   if (!Object.hasOwn(MATMUL_VARIANTS, name)) rangeError(op, arg, `one of ${names.join(", ")}`, name);
@@ -134,8 +145,74 @@ export function matmulOperandShapes(form: MatmulForm, m: number, n: number, k: n
   return { a: form === "tn" ? [k, m] : [m, k], b: form === "nt" ? [n, k] : [k, n] };
 }
 
-function defaultVariant(gpu: Gpu, form: MatmulForm): string {
-  const tuned = gpu.tuning.get(`${OP}:${form}`);
+/**
+ * The tuning key of a multiply: its form and each dimension rounded up to a
+ * power of two, so that shapes that differ by a few rows share one
+ * measurement (the rounding is where a register block's edge waste changes).
+ *
+ * @param form Operand layout.
+ * @param m Rows of C.
+ * @param n Columns of C.
+ * @param k Inner dimension.
+ * @returns The key, for example `"matmul:nt:256x1024x128"`.
+ * @throws {TypeError} When `form` is not a string or a dimension not a number.
+ * @throws {RangeError} When `form` is not "nn", "nt" or "tn", or a dimension not an integer >= 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matmulShapeClass } from "./matmul.ts";
+ * assert.equal(matmulShapeClass("tn", 784, 256, 300), "matmul:tn:1024x256x512");
+ * ```
+ */
+export function matmulShapeClass(form: MatmulForm, m: number, n: number, k: number): string {
+  checkEnum("matmulShapeClass", "form", form, FORMS);
+  checkInt("matmulShapeClass", "m", m, 1);
+  checkInt("matmulShapeClass", "n", n, 1);
+  checkInt("matmulShapeClass", "k", k, 1);
+  return classKey(form, m, n, k);
+}
+
+/** {@linkcode matmulShapeClass} unchecked, for kernels (an empty C has a class too). */
+function classKey(form: MatmulForm, m: number, n: number, k: number): string {
+  const up = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  return `${OP}:${form}:${up(m)}x${up(n)}x${up(k)}`;
+}
+
+/** A multiply as bound: its form, shape, tuning key and the variant it got. */
+export interface BoundMatmul {
+  /** Operand layout. */
+  form: MatmulForm;
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Inner dimension. */
+  k: number;
+  /** {@linkcode matmulShapeClass} of the shape. */
+  key: string;
+  /** The variant the kernel runs. */
+  variant: string;
+}
+
+// Every shape bound without a forced variant, per context: what a tuner measures and a test inspects.
+const boundShapes = new WeakMap<Gpu, Map<string, BoundMatmul>>();
+
+/**
+ * The multiplies bound on `gpu` so far without a forced variant, one per
+ * (form, shape): the shapes a model actually runs, for `tuneMatmulShapes`.
+ *
+ * @param gpu The context.
+ * @returns One entry per form and shape, in binding order, with the variant bound last.
+ * @throws {TypeError} When `gpu` is not a Gpu.
+ */
+export function boundMatmuls(gpu: Gpu): BoundMatmul[] {
+  checkGpu("boundMatmuls", gpu);
+  return [...(boundShapes.get(gpu)?.values() ?? [])].map((b) => ({ ...b }));
+}
+
+function defaultVariant(gpu: Gpu, form: MatmulForm, m: number, n: number, k: number): string {
+  const tuned = gpu.tuning.get(classKey(form, m, n, k)) ?? gpu.tuning.get(`${OP}:${form}`);
   if (tuned) return tuned;
   // Untuned guess: CPUs (llvmpipe) favour registers, GPUs favour shared tiles.
   return gpu.info.isFallbackAdapter ? "named8x16" : "tiled64";
@@ -211,7 +288,7 @@ export class MatmulKernel implements Encodable {
     } else if (accumulate) {
       rangeError(OP, "options.out", "given when options.accumulate is true", out);
     }
-    const variantName = options.variant ?? defaultVariant(gpu, form);
+    const variantName = options.variant ?? defaultVariant(gpu, form, m, n, k);
     checkVariant(OP, "options.variant", variantName);
     const variant = MATMUL_VARIANTS[variantName];
     const groups: [number, number] = [
@@ -253,6 +330,12 @@ export class MatmulKernel implements Encodable {
     } catch (error) {
       if (out === undefined) this.out.destroy(); // a pending GPU error or a lost device: hold nothing
       throw error;
+    }
+    if (options.variant === undefined && m * n * k > 0) {
+      const shapes = boundShapes.get(gpu) ?? new Map<string, BoundMatmul>();
+      boundShapes.set(gpu, shapes);
+      const key = classKey(form, m, n, k);
+      shapes.set(`${form}:${m}x${n}x${k}`, { form, m, n, k, key, variant: variantName });
     }
   }
 
@@ -304,92 +387,4 @@ export function matmul(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = 
   gpu.runPass(OP, kernel);
   kernel.destroy();
   return kernel.out;
-}
-
-/** One measured variant, as reported by {@linkcode tuneMatmul}. */
-export interface MatmulTrial {
-  /** Operand layout. */
-  form: MatmulForm;
-  /** Variant name. */
-  variant: string;
-  /** Median time in milliseconds. */
-  medianMs: number;
-  /** Throughput at the tuning shape. */
-  gflops: number;
-}
-
-/**
- * Measures every variant for each form at one shape, stores the fastest in
- * `gpu.tuning`, and returns all trials. Run it once per device (the
- * benchmark does); kernels bound afterwards use the stored choice. The
- * trainer does not tune: it runs the untuned default, which wins at its
- * small shapes on llvmpipe (see the README's benchmark notes).
- *
- * @param gpu The context.
- * @param options Shape to tune at (default 512³), runs per variant, and the variants (default all but naive).
- * @returns Every trial, fastest first within each form.
- * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, `options.size` or `options.iterations`
- * is not a number, or `options.variants` is not an array of strings.
- * @throws {RangeError} When `options.size` is not an integer >= 1 whose size² floats fit one storage binding,
- * `options.iterations` not one >= 1, or `options.variants` is empty or names something that is not a key of
- * {@linkcode MATMUL_VARIANTS}; all before any GPU work.
- * @throws {OutOfMemoryError} When the size² operands exceed the device's buffer limits.
- * @throws {GpuError} When an earlier op's GPU error is pending, or a timed kernel causes one.
- * @throws {DeviceLostError} When the device is lost.
- *
- * @example Tune, then multiply with the chosen variant
- * ```ts
- * import assert from "node:assert/strict";
- * import { requestGpu, tuneMatmul } from "../../mod.ts";
- * const gpu = await requestGpu();
- * await tuneMatmul(gpu, { size: 64, iterations: 1 });
- * assert.ok(gpu.tuning.has("matmul:nn"));
- * gpu.destroy();
- * ```
- */
-export async function tuneMatmul(
-  gpu: Gpu,
-  options: { size?: number; iterations?: number; variants?: readonly string[] } = {},
-): Promise<MatmulTrial[]> {
-  const op = "tuneMatmul";
-  checkGpu(op, gpu);
-  checkObject(op, "options", options);
-  const size = options.size ?? 512;
-  const maxSize = Math.floor(Math.sqrt(gpu.limits.maxStorageBufferBindingSize / 4));
-  checkInt(op, "options.size", size, 1, maxSize);
-  const iterations = options.iterations ?? 3;
-  checkInt(op, "options.iterations", iterations, 1);
-  const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
-  if (!Array.isArray(names)) typeError(op, "options.variants", "an array of variant names", names);
-  if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
-  names.forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
-  const tensors: Tensor[] = [];
-  const trials: MatmulTrial[] = [];
-  try {
-    const a = Tensor.zeros(gpu, [size, size]);
-    tensors.push(a);
-    const b = Tensor.zeros(gpu, [size, size]);
-    tensors.push(b);
-    const out = Tensor.empty(gpu, [size, size]);
-    tensors.push(out);
-    for (const form of FORMS) {
-      const forForm: MatmulTrial[] = [];
-      for (const variant of names) {
-        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
-        let t;
-        try {
-          t = await timeGpu(gpu, (pass) => kernel.encode(pass), { op: `tuneMatmul:${variant}`, warmup: 1, iterations });
-        } finally {
-          kernel.destroy();
-        }
-        forForm.push({ form, variant, medianMs: t.medianMs, gflops: (2 * size ** 3) / (t.medianMs * 1e6) });
-      }
-      forForm.sort((x, y) => x.medianMs - y.medianMs);
-      gpu.tuning.set(`${OP}:${form}`, forForm[0].variant);
-      for (const trial of forForm) trials.push(trial);
-    }
-  } finally {
-    for (const t of tensors) t.destroy();
-  }
-  return trials;
 }

@@ -222,6 +222,8 @@ export class Trainer {
         const lost = this.#device;
         const gpu = await recovery.requestGpu();
         this.#requested.push(gpu);
+        // Measured variants carry over where the new context has none (usually the same adapter).
+        for (const [key, choice] of lost.gpu.tuning) if (!gpu.tuning.has(key)) gpu.tuning.set(key, choice);
         lost.destroy(); // its buffers belong to the lost device
         const { device, states, records } = this.#snapshot;
         this.#device = bindTrainerDevice(gpu, this.#data, this.config, 1);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 
 // `deno task train` as a user runs it, on the embedded synthetic default, shortened: it must finish, report the
-// accuracy, and leave its three files behind. `--help` must list every option the script parses.
+// accuracy, and leave its three files behind (and its matmul tuning cache). `--help` must list every option the script parses.
 Deno.test("the train script runs end to end on the synthetic default and writes metrics, curves and a checkpoint", async () => {
   const out = await Deno.makeTempDir();
   const run = await new Deno.Command(Deno.execPath(), {
@@ -25,7 +25,7 @@ Deno.test("the train script runs end to end on the synthetic default and writes 
       "--out",
       out,
     ],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", NCEGPU_CACHE_DIR: `${out}/cache` }, // the matmul tuning cache, not the user's
   }).output();
   const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
   assert.equal(run.code, 0, text);
@@ -37,6 +37,10 @@ Deno.test("the train script runs end to end on the synthetic default and writes 
   assert.equal(lines.filter((l) => l.type === "eval").length, 2);
   assert.match(await Deno.readTextFile(`${out}/curves.svg`), /^<svg/);
   assert.ok((await Deno.stat(`${out}/checkpoint.safetensors`)).size > 0);
+  // The step's matmul variants were measured once and cached for the next run.
+  assert.match(text, /matmul: measured \d+ shape classes in [\d.]+ s \(cached in /);
+  const [cache] = [...Deno.readDirSync(`${out}/cache`)].map((e) => e.name);
+  assert.match(cache, /^matmul-[a-z0-9-]+\.json$/);
   await Deno.remove(out, { recursive: true });
 });
 

@@ -1,0 +1,396 @@
+/**
+ * Choosing matmul variants by measurement. {@linkcode tuneMatmul} times
+ * every variant at one square shape per form; {@linkcode tuneMatmulShapes}
+ * times them at the shapes a model actually binds ({@linkcode boundMatmuls}),
+ * one measurement per shape class, after checking each variant's output
+ * against a float64 product. Choices land in `gpu.tuning`, where every
+ * matmul bound afterwards looks first; {@linkcode matmulTuningRecord} and
+ * {@linkcode applyMatmulTuning} carry them to and from a cache (the Deno
+ * file cache is `tuneTrainer`'s, in src/train/tuning_cache.ts).
+ *
+ * @module
+ */
+
+import { checkArrayLike, checkBool, checkEnum, checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { checkGpu, Tensor } from "../gpu/tensor.ts";
+import { timeGpu } from "../gpu/timing.ts";
+import {
+  checkVariant,
+  MATMUL_FORMS,
+  MATMUL_VARIANTS,
+  type MatmulForm,
+  MatmulKernel,
+  matmulOperandShapes,
+  matmulShapeClass,
+} from "./matmul.ts";
+
+/** One measured variant, as reported by {@linkcode tuneMatmul}. */
+export interface MatmulTrial {
+  /** Operand layout. */
+  form: MatmulForm;
+  /** Variant name. */
+  variant: string;
+  /** Median time in milliseconds. */
+  medianMs: number;
+  /** Throughput at the tuning shape. */
+  gflops: number;
+  /** Where the choice is stored in `gpu.tuning`: `"matmul:<form>"`, or a {@linkcode matmulShapeClass}. */
+  key: string;
+  /** The shape measured, [M, N, K]. */
+  shape: [number, number, number];
+}
+
+/**
+ * Measures every variant for each form at one shape, stores the fastest in
+ * `gpu.tuning`, and returns all trials. Kernels bound afterwards use the
+ * stored choice where no choice for their own shape class
+ * ({@linkcode tuneMatmulShapes}) exists.
+ *
+ * @param gpu The context.
+ * @param options Shape to tune at (default 512³), runs per variant, and the variants (default all but naive).
+ * @returns Every trial, fastest first within each form.
+ * @throws {TypeError} When `gpu` is not a Gpu, `options` is not an object, `options.size` or `options.iterations`
+ * is not a number, or `options.variants` is not an array of strings.
+ * @throws {RangeError} When `options.size` is not an integer >= 1 whose size² floats fit one storage binding,
+ * `options.iterations` not one >= 1, or `options.variants` is empty or names something that is not a key of
+ * {@linkcode MATMUL_VARIANTS}; all before any GPU work.
+ * @throws {OutOfMemoryError} When the size² operands exceed the device's buffer limits.
+ * @throws {GpuError} When an earlier op's GPU error is pending, or a timed kernel causes one.
+ * @throws {DeviceLostError} When the device is lost.
+ *
+ * @example Tune, then multiply with the chosen variant
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu, tuneMatmul } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * await tuneMatmul(gpu, { size: 64, iterations: 1 });
+ * assert.ok(gpu.tuning.has("matmul:nn"));
+ * gpu.destroy();
+ * ```
+ */
+export async function tuneMatmul(
+  gpu: Gpu,
+  options: { size?: number; iterations?: number; variants?: readonly string[] } = {},
+): Promise<MatmulTrial[]> {
+  const op = "tuneMatmul";
+  checkGpu(op, gpu);
+  checkObject(op, "options", options);
+  const size = options.size ?? 512;
+  const maxSize = Math.floor(Math.sqrt(gpu.limits.maxStorageBufferBindingSize / 4));
+  checkInt(op, "options.size", size, 1, maxSize);
+  const iterations = options.iterations ?? 3;
+  checkInt(op, "options.iterations", iterations, 1);
+  const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
+  if (!Array.isArray(names)) typeError(op, "options.variants", "an array of variant names", names);
+  if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
+  names.forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
+  const tensors: Tensor[] = [];
+  const trials: MatmulTrial[] = [];
+  try {
+    const a = Tensor.zeros(gpu, [size, size]);
+    tensors.push(a);
+    const b = Tensor.zeros(gpu, [size, size]);
+    tensors.push(b);
+    const out = Tensor.empty(gpu, [size, size]);
+    tensors.push(out);
+    for (const form of MATMUL_FORMS) {
+      const forForm: MatmulTrial[] = [];
+      for (const variant of names) {
+        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
+        let t;
+        try {
+          t = await timeGpu(gpu, (pass) => kernel.encode(pass), { op: `tuneMatmul:${variant}`, warmup: 1, iterations });
+        } finally {
+          kernel.destroy();
+        }
+        forForm.push({
+          form,
+          variant,
+          medianMs: t.medianMs,
+          gflops: (2 * size ** 3) / (t.medianMs * 1e6),
+          key: `matmul:${form}`,
+          shape: [size, size, size],
+        });
+      }
+      forForm.sort((x, y) => x.medianMs - y.medianMs);
+      gpu.tuning.set(`matmul:${form}`, forForm[0].variant);
+      for (const trial of forForm) trials.push(trial);
+    }
+  } finally {
+    for (const t of tensors) t.destroy();
+  }
+  return trials;
+}
+
+/** A multiply to tune for: its form and C [M, N] with inner dimension K. */
+export interface MatmulShape {
+  /** Operand layout. */
+  form: MatmulForm;
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Inner dimension. */
+  k: number;
+}
+
+/** Relative tolerance of the check that precedes timing (fp32 sums of 39 products against float64). */
+const VALIDATION_TOLERANCE = 1e-4;
+
+/** Seeded values in [-1, 1): the check needs no statistics, only data a wrong index would change. */
+function checkValues(length: number, seed: number): Float32Array {
+  let state = seed >>> 0;
+  return Float32Array.from({ length }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 31 - 1;
+  });
+}
+
+/**
+ * Runs `variant` in `form` on a small odd shape (67×45, K = 39: an edge in
+ * every direction of every block) and compares it with a float64 product.
+ *
+ * @returns The relative Frobenius error.
+ */
+async function variantError(gpu: Gpu, form: MatmulForm, variant: string): Promise<number> {
+  const [m, n, k] = [67, 45, 39];
+  const shapes = matmulOperandShapes(form, m, n, k);
+  const a = checkValues(m * k, 1);
+  const b = checkValues(k * n, 2);
+  const at = (i: number, p: number) => (form === "tn" ? a[p * m + i] : a[i * k + p]);
+  const bt = (p: number, j: number) => (form === "nt" ? b[j * k + p] : b[p * n + j]);
+  const ta = Tensor.from(gpu, a, shapes.a);
+  const tb = Tensor.from(gpu, b, shapes.b);
+  const kernel = new MatmulKernel(gpu, ta, tb, { form, variant });
+  try {
+    gpu.runPass("tuneMatmulShapes:check", kernel);
+    const got = await kernel.out.read();
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += at(i, p) * bt(p, j);
+        diff += (got[i * n + j] - s) ** 2;
+        norm += s * s;
+      }
+    }
+    return Math.sqrt(diff / norm);
+  } finally {
+    kernel.destroy();
+    for (const t of [ta, tb, kernel.out]) t.destroy();
+  }
+}
+
+/**
+ * Measures every variant at each shape class among `shapes` that has no
+ * choice yet (or every one, with `retune`), and stores the fastest under
+ * its {@linkcode matmulShapeClass} in `gpu.tuning`. A class is timed at the
+ * largest of its shapes. Before any timing, each variant's output is
+ * checked against a float64 product in each form it will be timed in; a
+ * variant that computes a wrong product throws (it is a bug, not a slow
+ * choice). Pass {@linkcode boundMatmuls}`(gpu)` to tune what a model runs.
+ *
+ * @param gpu The context.
+ * @param shapes The multiplies to tune for.
+ * @param options Runs per variant (default 3), the variants (default all but naive), and `retune` (default
+ * false: classes with a choice are skipped).
+ * @returns Every trial, fastest first within each class; empty when every class already had a choice.
+ * @throws {TypeError} When `gpu` is not a Gpu, `shapes` is not an array of objects with a string `form` and number
+ * `m`, `n`, `k`, `options` is not an object, `options.iterations` is not a number, `options.variants` not an
+ * array of strings, or `options.retune` not a boolean.
+ * @throws {RangeError} When a form is not "nn", "nt" or "tn", a dimension not an integer >= 1 whose operands fit one
+ * storage binding, `options.iterations` not an integer >= 1, or `options.variants` is empty or names something that
+ * is not a key of {@linkcode MATMUL_VARIANTS}; all before any GPU work.
+ * @throws {Error} When a variant's check fails: its relative error against float64 exceeds 1e-4.
+ * @throws {OutOfMemoryError} When a shape's operands exceed the device's buffer limits.
+ * @throws {GpuError} When an earlier op's GPU error is pending, or a timed kernel causes one.
+ * @throws {DeviceLostError} When the device is lost.
+ *
+ * @example Tune the shapes a layer binds, then bind it again
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boundMatmuls, matmul, requestGpu, Tensor, tuneMatmulShapes } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const x = Tensor.zeros(gpu, [37, 20]);
+ * const w = Tensor.zeros(gpu, [20, 9]);
+ * matmul(gpu, x, w); // bound once with the untuned default
+ * const trials = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: 1 });
+ * assert.ok(gpu.tuning.has(trials[0].key));
+ * assert.equal(boundMatmuls(gpu).length, 1); // tuning binds its kernels with forced variants: not listed
+ * gpu.destroy();
+ * ```
+ */
+export async function tuneMatmulShapes(
+  gpu: Gpu,
+  shapes: readonly MatmulShape[],
+  options: { iterations?: number; variants?: readonly string[]; retune?: boolean } = {},
+): Promise<MatmulTrial[]> {
+  const op = "tuneMatmulShapes";
+  checkGpu(op, gpu);
+  if (!Array.isArray(shapes)) typeError(op, "shapes", "an array of { form, m, n, k }", shapes);
+  checkObject(op, "options", options);
+  const iterations = options.iterations ?? 3;
+  checkInt(op, "options.iterations", iterations, 1);
+  const retune = options.retune ?? false;
+  checkBool(op, "options.retune", retune);
+  const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
+  checkArrayLike(op, "options.variants", names, "an array of variant names");
+  if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
+  Array.from(names).forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
+  const maxFloats = gpu.limits.maxStorageBufferBindingSize / 4;
+  const classes = new Map<string, MatmulShape>();
+  shapes.forEach((shape, i) => {
+    const value: unknown = shape; // checked as an object without narrowing `shape` away from MatmulShape
+    checkObject(op, `shapes[${i}]`, value);
+    checkEnum(op, `shapes[${i}].form`, shape.form, MATMUL_FORMS);
+    for (const d of ["m", "n", "k"] as const) checkInt(op, `shapes[${i}].${d}`, shape[d], 1, maxFloats);
+    const { form, m, n, k } = shape;
+    if (Math.max(m * k, k * n, m * n) > maxFloats) {
+      rangeError(op, `shapes[${i}]`, `operands of at most ${maxFloats} floats (one storage binding)`, [m, n, k]);
+    }
+    const key = matmulShapeClass(form, m, n, k);
+    const seen = classes.get(key);
+    if (!seen || m * n * k > seen.m * seen.n * seen.k) classes.set(key, { form, m, n, k });
+  });
+  const todo = [...classes].filter(([key]) => retune || !gpu.tuning.has(key));
+  for (const form of new Set(todo.map(([, s]) => s.form))) {
+    for (const variant of names) {
+      const error = await variantError(gpu, form, variant);
+      if (!(error <= VALIDATION_TOLERANCE)) {
+        throw new Error(
+          `${op}: variant ${variant} computes form "${form}" wrong on this adapter: relative error ${error} ` +
+            `against float64 (tolerance ${VALIDATION_TOLERANCE})`,
+        );
+      }
+    }
+  }
+  const trials: MatmulTrial[] = [];
+  for (const [key, { form, m, n, k }] of todo) {
+    const operands = matmulOperandShapes(form, m, n, k);
+    const a = Tensor.zeros(gpu, operands.a);
+    const tensors = [a];
+    try {
+      const b = Tensor.zeros(gpu, operands.b);
+      tensors.push(b);
+      const out = Tensor.empty(gpu, [m, n]);
+      tensors.push(out);
+      const forClass: MatmulTrial[] = [];
+      for (const variant of names) {
+        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
+        try {
+          const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
+            op: `${op}:${variant}`,
+            warmup: 1,
+            iterations,
+          });
+          const gflops = (2 * m * n * k) / (t.medianMs * 1e6);
+          forClass.push({ form, variant, medianMs: t.medianMs, gflops, key, shape: [m, n, k] });
+        } finally {
+          kernel.destroy();
+        }
+      }
+      forClass.sort((x, y) => x.medianMs - y.medianMs);
+      gpu.tuning.set(key, forClass[0].variant);
+      trials.push(...forClass);
+    } finally {
+      for (const t of tensors) t.destroy();
+    }
+  }
+  return trials;
+}
+
+/** Matmul choices as a cache stores them, with the adapter they were measured on. */
+export interface MatmulTuningRecord {
+  /** Always "ncegpu-matmul-tuning". */
+  format: "ncegpu-matmul-tuning";
+  /** Always 1. */
+  version: 1;
+  /** The adapter measured: choices apply only to the same vendor, architecture, device and description. */
+  adapter: { vendor: string; architecture: string; device: string; description: string };
+  /** `gpu.tuning` keys (`"matmul:<form>"` or a {@linkcode matmulShapeClass}) → variant names. */
+  choices: Record<string, string>;
+}
+
+const KEY_PATTERN = /^matmul:(nn|nt|tn)(:\d+x\d+x\d+)?$/;
+
+function adapterOf(gpu: Gpu): MatmulTuningRecord["adapter"] {
+  const { vendor, architecture, device, description } = gpu.info;
+  return { vendor, architecture, device, description };
+}
+
+/**
+ * The matmul choices in `gpu.tuning`, as a JSON-ready record.
+ *
+ * @param gpu The context.
+ * @returns The record.
+ * @throws {TypeError} When `gpu` is not a Gpu.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matmulTuningRecord, requestGpu } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * gpu.tuning.set("matmul:nn:256x256x1024", "reg8x8");
+ * assert.deepEqual(matmulTuningRecord(gpu).choices, { "matmul:nn:256x256x1024": "reg8x8" });
+ * gpu.destroy();
+ * ```
+ */
+export function matmulTuningRecord(gpu: Gpu): MatmulTuningRecord {
+  checkGpu("matmulTuningRecord", gpu);
+  const choices = Object.fromEntries([...gpu.tuning].filter(([key]) => KEY_PATTERN.test(key)).sort());
+  return { format: "ncegpu-matmul-tuning", version: 1, adapter: adapterOf(gpu), choices };
+}
+
+/**
+ * Puts a record's choices into `gpu.tuning`, after checking every field,
+ * when it was measured on the same adapter; a record from another adapter
+ * applies nothing (its timings say nothing about this one).
+ *
+ * @param gpu The context.
+ * @param record A {@linkcode MatmulTuningRecord}, for example parsed from a cache file.
+ * @returns How many choices were applied (0 for another adapter).
+ * @throws {TypeError} When `gpu` is not a Gpu, or `record`, `record.adapter` or `record.choices` is not an object,
+ * or an adapter field or a choice is not a string.
+ * @throws {RangeError} When `record.format` is not "ncegpu-matmul-tuning", `record.version` not 1, a key of
+ * `record.choices` not `"matmul:<form>"` or a shape class, or a choice not a variant's name; nothing is applied then.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyMatmulTuning, matmulTuningRecord, requestGpu } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const record = { ...matmulTuningRecord(gpu), choices: { "matmul:tn:1024x256x256": "named16x32" } };
+ * assert.equal(applyMatmulTuning(gpu, record), 1);
+ * assert.equal(gpu.tuning.get("matmul:tn:1024x256x256"), "named16x32");
+ * gpu.destroy();
+ * ```
+ */
+export function applyMatmulTuning(gpu: Gpu, record: MatmulTuningRecord): number {
+  const op = "applyMatmulTuning";
+  checkGpu(op, gpu);
+  checkObject(op, "record", record);
+  if (record.format !== "ncegpu-matmul-tuning") {
+    rangeError(op, "record.format", '"ncegpu-matmul-tuning"', record.format);
+  }
+  if (record.version !== 1) rangeError(op, "record.version", "1", record.version);
+  checkObject(op, "record.adapter", record.adapter);
+  const mine = adapterOf(gpu);
+  for (const field of ["vendor", "architecture", "device", "description"] as const) {
+    if (typeof record.adapter[field] !== "string") {
+      typeError(op, `record.adapter.${field}`, "a string", record.adapter[field]);
+    }
+  }
+  checkObject(op, "record.choices", record.choices);
+  const entries = Object.entries(record.choices);
+  for (const [key, variant] of entries) {
+    if (!KEY_PATTERN.test(key)) {
+      rangeError(op, "record.choices key", '"matmul:<form>" or "matmul:<form>:<M>x<N>x<K>"', key);
+    }
+    checkVariant(op, `record.choices["${key}"]`, variant);
+  }
+  if ((Object.keys(mine) as (keyof typeof mine)[]).some((f) => record.adapter[f] !== mine[f])) return 0;
+  for (const [key, variant] of entries) gpu.tuning.set(key, variant);
+  return entries.length;
+}

@@ -1,0 +1,188 @@
+/**
+ * Matmul choices cached on disk (Deno only): one JSON file per adapter, so
+ * that a second run binds the measured variants without measuring again.
+ * {@linkcode tuneTrainer} measures the shapes a trainer's step binds; the
+ * file is written atomically, like a checkpoint.
+ *
+ * @module
+ */
+
+import { checkInt, checkObject, checkString } from "../gpu/_check.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { checkGpu } from "../gpu/tensor.ts";
+import { boundMatmuls } from "../ops/matmul.ts";
+import {
+  applyMatmulTuning,
+  type MatmulTrial,
+  type MatmulTuningRecord,
+  matmulTuningRecord,
+  tuneMatmulShapes,
+} from "../ops/matmul_tuning.ts";
+import type { LabelledBytes } from "../data/dataset.ts";
+import { writeFileAtomic } from "./_atomic_file.ts";
+import type { TrainerConfig } from "./config.ts";
+import { Trainer } from "./trainer.ts";
+
+/**
+ * The folder of the tuning caches: `$NCEGPU_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/ncegpu`, else `$HOME/.cache/ncegpu`; `.ncegpu-cache`
+ * under the working folder when none is set or the environment may not be
+ * read.
+ *
+ * @returns The folder (it may not exist yet).
+ */
+export function defaultTuningCacheDir(): string {
+  try {
+    const own = Deno.env.get("NCEGPU_CACHE_DIR");
+    if (own) return own;
+    const xdg = Deno.env.get("XDG_CACHE_HOME");
+    if (xdg) return `${xdg}/ncegpu`;
+    const home = Deno.env.get("HOME");
+    if (home) return `${home}/.cache/ncegpu`;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+  return ".ncegpu-cache";
+}
+
+/**
+ * The cache file of `gpu`'s adapter in `dir`: `matmul-<adapter>.json`.
+ *
+ * @param gpu The context.
+ * @param dir The folder (default {@linkcode defaultTuningCacheDir}).
+ * @returns The path.
+ * @throws {TypeError} When `gpu` is not a Gpu or `dir` not a string.
+ * @throws {RangeError} When `dir` is empty.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu, tuningCachePath } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * assert.match(tuningCachePath(gpu, "/tmp/cache"), /^\/tmp\/cache\/matmul-[a-z0-9-]+\.json$/);
+ * gpu.destroy();
+ * ```
+ */
+export function tuningCachePath(gpu: Gpu, dir: string = defaultTuningCacheDir()): string {
+  checkGpu("tuningCachePath", gpu);
+  checkString("tuningCachePath", "dir", dir, true);
+  const { description, vendor } = gpu.info;
+  const slug = (description || vendor || "adapter").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return `${dir}/matmul-${slug || "adapter"}.json`;
+}
+
+/**
+ * Reads a cache file into `gpu.tuning` (see `applyMatmulTuning`). A missing
+ * file applies nothing; so does a file measured on another adapter.
+ *
+ * @param gpu The context.
+ * @param path The file (default {@linkcode tuningCachePath}`(gpu)`).
+ * @returns How many choices were applied.
+ * @throws {TypeError} When `gpu` is not a Gpu or `path` not a string.
+ * @throws {RangeError} When `path` is empty.
+ * @throws {Error} When the file exists but is not a tuning cache (not JSON, or a field breaks a rule); the message
+ * names the file and the rule, and says that deleting it makes the next run measure again.
+ */
+export async function loadMatmulTuning(gpu: Gpu, path?: string): Promise<number> {
+  const op = "loadMatmulTuning";
+  checkGpu(op, gpu);
+  const file = path ?? tuningCachePath(gpu);
+  checkString(op, "path", file, true);
+  let text;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+  try {
+    return applyMatmulTuning(gpu, JSON.parse(text) as MatmulTuningRecord);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`${op}: ${file} is not a matmul tuning cache (${why}); delete it to measure again`);
+  }
+}
+
+/**
+ * Writes `gpu.tuning`'s matmul choices to a cache file, atomically, creating its folder.
+ *
+ * @param gpu The context.
+ * @param path The file (default {@linkcode tuningCachePath}`(gpu)`).
+ * @throws {TypeError} When `gpu` is not a Gpu or `path` not a string.
+ * @throws {RangeError} When `path` is empty.
+ */
+export async function saveMatmulTuning(gpu: Gpu, path?: string): Promise<void> {
+  const op = "saveMatmulTuning";
+  checkGpu(op, gpu);
+  const file = path ?? tuningCachePath(gpu);
+  checkString(op, "path", file, true);
+  const slash = file.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(file.slice(0, slash), { recursive: true });
+  const text = JSON.stringify(matmulTuningRecord(gpu), null, 2) + "\n";
+  await writeFileAtomic(file, new TextEncoder().encode(text));
+}
+
+/** What {@linkcode tuneTrainer} did. */
+export interface TrainerTuning {
+  /** The cache file, or null when caching was off. */
+  path: string | null;
+  /** Choices read from the cache. */
+  loaded: number;
+  /** Trials of the shape classes measured now (none when the cache had them all). */
+  trials: MatmulTrial[];
+}
+
+/**
+ * Makes a trainer built afterwards on `gpu` with the same data and config
+ * run measured matmul variants: reads the adapter's cache, binds a trainer
+ * once to learn the shapes its step multiplies, measures the shape classes
+ * the cache lacks (`tuneMatmulShapes`), and writes the cache back when it
+ * measured anything. The trainer it bound is destroyed.
+ *
+ * @param gpu The context.
+ * @param data What the trainer will train on.
+ * @param config The trainer's config.
+ * @param options `cache`: the file (default {@linkcode tuningCachePath}`(gpu)`; null: measure every time, write
+ * nothing); `iterations`: timed runs per variant (default 3).
+ * @returns The cache path, the choices read and the trials run.
+ * @throws {TypeError} When `options` is not an object or `options.cache` neither a string nor null, or anything
+ * `new Trainer(gpu, data, config)` throws for.
+ * @throws {RangeError} When `options.cache` is empty, `options.iterations` is not an integer >= 1, or for anything
+ * `new Trainer` throws for.
+ * @throws {Error} When the cache file exists but is not a tuning cache (see {@linkcode loadMatmulTuning}).
+ *
+ * @example Tune, then train with the choices
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boundMatmuls, requestGpu, syntheticSplits, Trainer, tuneTrainer } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const data = syntheticSplits({ trainRows: 200, testRows: 50, side: 8 });
+ * const config = { dims: [64, 16], batch: 16, kMax: 4, steps: 2, evalSizes: { bank: 100, queries: 50 } };
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await Deno.remove(path);
+ * const first = await tuneTrainer(gpu, data, config, { cache: path, iterations: 1 });
+ * assert.ok(first.trials.length > 0);
+ * const trainer = new Trainer(gpu, data, config);
+ * for (const m of boundMatmuls(gpu)) assert.equal(m.variant, gpu.tuning.get(m.key));
+ * trainer.destroy();
+ * gpu.destroy();
+ * ```
+ */
+export async function tuneTrainer(
+  gpu: Gpu,
+  data: { train: LabelledBytes; test: LabelledBytes },
+  config: TrainerConfig = {},
+  options: { cache?: string | null; iterations?: number } = {},
+): Promise<TrainerTuning> {
+  const op = "tuneTrainer";
+  checkGpu(op, gpu);
+  checkObject(op, "options", options);
+  checkInt(op, "options.iterations", options.iterations ?? 3, 1);
+  const path = options.cache === undefined ? tuningCachePath(gpu) : options.cache;
+  if (path !== null) checkString(op, "options.cache", path, true);
+  const loaded = path === null ? 0 : await loadMatmulTuning(gpu, path);
+  new Trainer(gpu, data, config).destroy(); // binds the step: its shapes join boundMatmuls(gpu)
+  const trials = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: options.iterations });
+  if (path !== null && trials.length > 0) await saveMatmulTuning(gpu, path);
+  return { path, loaded, trials };
+}
