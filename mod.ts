@@ -40,6 +40,7 @@ export {
   defaultTuningCacheDir,
   loadMatmulTuning,
   saveMatmulTuning,
+  TRAINER_TUNING_VARIANTS,
   tuneTrainer,
   tuningCachePath,
 } from "./src/train/tuning_cache.ts";

@@ -1,7 +1,9 @@
 /**
  * Writes the `matmul_unrolled8x16` and `matmul_unrolled16x32` entry points of
  * shaders/matmul.wgsl: an 8×16 or 16×32 block per thread, its 32 or 128 vec4
- * accumulators as named variables.
+ * accumulators as named variables; and their `matmul_vec…_nn` and
+ * `matmul_vec…_tn` siblings, which read op(B)'s rows (and, in "tn", op(A)'s
+ * columns) as vec4s from the `B4` (`A4`) view of the same buffer.
  * llvmpipe keeps named values in registers but arrays in memory, so the
  * unrolling has to be in the source; this script is that source's source.
  * test/ops/matmul_test.ts checks that the shader holds exactly this text.
@@ -37,6 +39,45 @@ export function unrolledMatmul(tm: number, tn: number): string {
   return lines.join("\n");
 }
 
+/**
+ * The generated entry point for a TM × TN block whose loads are vec4s: B's
+ * row k at the block's columns (N a multiple of 4), and in form "tn" also
+ * A's row k at the block's rows (M a multiple of 4); in form "nn" A's
+ * elements stay scalar (a row's K values are not the block's direction).
+ */
+export function vecMatmul(tm: number, tn: number, form: "nn" | "tn"): string {
+  const cols = tn / 4;
+  const rows = Array.from({ length: tm }, (_, i) => i);
+  const vecs = Array.from({ length: cols }, (_, j) => j);
+  const aLoads = form === "tn"
+    ? [
+      "    let ak = (k * dims.M + row0) / 4u;",
+      ...Array.from({ length: tm / 4 }, (_, v) => `    let av${v} = A4[ak + ${v}u];`),
+      ...rows.map((i) => `    let a${i} = vec4f(av${Math.floor(i / 4)}[${i % 4}]);`),
+    ]
+    : rows.map((i) => `    let a${i} = vec4f(A[(row0 + ${i}u) * dims.K + k]);`);
+  const lines = [
+    `// ${tm}×${tn} named accumulators, vec4 loads, form "${form}". Dispatch: as matmul_unrolled${tm}x${tn}.`,
+    "@compute @workgroup_size(WG_X, WG_Y)",
+    `fn matmul_vec${tm}x${tn}_${form}(@builtin(global_invocation_id) gid: vec3u) {`,
+    `  let row0 = gid.y * ${tm}u;`,
+    `  let col0 = gid.x * ${tn}u;`,
+    ...rows.map((i) => "  " + vecs.map((j) => `var c${i}_${j} = vec4f(0.0);`).join(" ")),
+    "  for (var k = 0u; k < dims.K; k++) {",
+    "    let bk = (k * dims.N + col0) / 4u;",
+    ...vecs.map((j) => `    let b${j} = B4[bk + ${j}u];`),
+    ...aLoads,
+    ...rows.map((i) => "    " + vecs.map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join(" ")),
+    "  }",
+    ...rows.map((i) => {
+      const padded = [...vecs.map((j) => `c${i}_${j}`), ...Array(8 - cols).fill("vec4f()")];
+      return `  store_block_row(row0 + ${i}u, col0, ${cols}u, array<vec4f, 8>(${padded.join(", ")}));`;
+    }),
+    "}",
+  ];
+  return lines.join("\n");
+}
+
 /** Everything between the markers in shaders/matmul.wgsl. */
 export function unrolledMatmuls(): string {
   return [
@@ -44,6 +85,14 @@ export function unrolledMatmuls(): string {
     unrolledMatmul(8, 16),
     "",
     unrolledMatmul(16, 32),
+    "",
+    vecMatmul(8, 16, "nn"),
+    "",
+    vecMatmul(8, 16, "tn"),
+    "",
+    vecMatmul(16, 32, "nn"),
+    "",
+    vecMatmul(16, 32, "tn"),
     "// END generated",
   ].join("\n");
 }

@@ -53,7 +53,15 @@ export { timeGpu } from "./gpu/timing.ts";
 export type { Timing, TimingOptions } from "./gpu/timing.ts";
 
 // Kernels.
-export { boundMatmuls, matmul, MATMUL_FORMS, MATMUL_VARIANTS, MatmulKernel, matmulShapeClass } from "./ops/matmul.ts";
+export {
+  boundMatmuls,
+  matmul,
+  MATMUL_FORMS,
+  MATMUL_VARIANTS,
+  MatmulKernel,
+  matmulShapeClass,
+  matmulVariantFits,
+} from "./ops/matmul.ts";
 export type { BoundMatmul, MatmulForm, MatmulOptions, MatmulVariant } from "./ops/matmul.ts";
 export { applyMatmulTuning, matmulTuningRecord, tuneMatmul, tuneMatmulShapes } from "./ops/matmul_tuning.ts";
 export type { MatmulShape, MatmulTrial, MatmulTuningRecord } from "./ops/matmul_tuning.ts";

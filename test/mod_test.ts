@@ -67,6 +67,7 @@ import {
   MatmulKernel,
   matmulShapeClass,
   matmulTuningRecord,
+  matmulVariantFits,
   mergeClasses,
   mlp,
   modelAccuracyFromCounts,
@@ -792,6 +793,18 @@ const fixtureValues = (size: number) => Array.from({ length: size }, (_, i) => (
 /** The shape class of an nt multiply [3, 5]·[4, 5]ᵀ: the choice the matmul tuning doors set, then delete. */
 const TUNED = "matmul:nt:4x4x8";
 
+/** What a list of matmul variant names may not be (tuneMatmul, tuneMatmulShapes, tuneTrainer). */
+const variantLists = [
+  refuse("empty", []),
+  refuse("a prototype key", ["toString"]),
+  refuse("__proto__", ["__proto__"]),
+  refuse("an unknown name", ["naive", "fastest"]),
+  refuse("a string", "naive", T),
+  refuse("a number", 3, T),
+  refuse("an object", {}, T),
+  refuse("a number element", [3], T),
+];
+
 function kernelDoors(f: Fixtures): Door[] {
   const own = (shape: number[], dtype: "f32" | "u32" = "f32") => {
     const t = Tensor.empty(f.gpu, shape, dtype);
@@ -801,16 +814,6 @@ function kernelDoors(f: Fixtures): Door[] {
   const product = hostMatmul(fixtureValues(15), fixtureValues(20), 3, 5, 4);
   const variants = Object.keys(mod.MATMUL_VARIANTS);
   /** Lists of variant names (tuneMatmul and tuneMatmulShapes refuse the same). */
-  const variantLists = [
-    refuse("empty", []),
-    refuse("a prototype key", ["toString"]),
-    refuse("__proto__", ["__proto__"]),
-    refuse("an unknown name", ["naive", "fastest"]),
-    refuse("a string", "naive", T),
-    refuse("a number", 3, T),
-    refuse("an object", {}, T),
-    refuse("a number element", [3], T),
-  ];
   // One multiply bound without a forced variant: what boundMatmuls lists (every other kernel door forces one).
   matmul(f.gpu, f.t([3, 5]), f.t([5, 4])).destroy();
   const bound = { form: "nn", m: 3, n: 4, k: 5, key: "matmul:nn:4x4x8" };
@@ -912,6 +915,37 @@ function kernelDoors(f: Fixtures): Door[] {
         k: [
           ...int(1),
           accept("a power of two", 512, "kept as it is", (key) => assert.equal(key, "matmul:tn:1024x256x512")),
+        ],
+      },
+    },
+    {
+      name: "matmulVariantFits(variant, form, m, n)",
+      args: () => ({ variant: "vec16x32", form: "tn", m: 784, n: 256 }),
+      call: (a) => matmulVariantFits(a.variant as string, a.form as "tn", a.m as number, a.n as number),
+      good: (fits) => assert.equal(fits, true),
+      bad: {
+        variant: [
+          ...choice(Object.keys(mod.MATMUL_VARIANTS)),
+          accept("a scalar-load variant", "named16x32", "every scalar variant fits every shape", (fits) => {
+            assert.equal(fits, true);
+          }),
+        ],
+        form: [
+          ...choice(mod.MATMUL_FORMS),
+          accept(
+            "nt",
+            "nt",
+            "the vec4 variants read B's rows, which nt transposes",
+            (fits) => assert.equal(fits, false),
+          ),
+        ],
+        m: [
+          ...int(0),
+          accept("not a multiple of 4", 783, "in tn, A's rows must be whole vec4s", (f) => assert.equal(f, false)),
+        ],
+        n: [
+          ...int(0),
+          accept("not a multiple of 4", 255, "B's rows must be whole vec4s", (f) => assert.equal(f, false)),
         ],
       },
     },
@@ -3641,6 +3675,12 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
           }),
         ],
         "options.iterations": int(1, Infinity, { optional: true }),
+        "options.variants": [
+          ...variantLists,
+          accept("one variant", ["reg4x4"], "every class chosen among it", (r) => {
+            assert.ok(r.trials.length > 0 && r.trials.every((t: { variant: string }) => t.variant === "reg4x4"));
+          }),
+        ],
       },
     },
     {
@@ -3690,6 +3730,7 @@ const NOT_DOORS: Record<string, string> = {
   NonFiniteLossError: "an error class",
   MATMUL_VARIANTS: "a frozen table, not callable",
   MATMUL_FORMS: "a frozen list, not callable",
+  TRAINER_TUNING_VARIANTS: "a frozen list, not callable",
   WARP_FLOATS: "a constant",
   FASHION_MNIST_DIR: "a constant",
   FASHION_MNIST_MERGES: "a frozen table, not callable",

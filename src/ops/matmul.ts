@@ -26,8 +26,8 @@ export type MatmulForm = "nn" | "nt" | "tn";
 
 /** One kernel variant: an entry point and its override constants. */
 export interface MatmulVariant {
-  /** Entry point in shaders/matmul.wgsl, without the `matmul_` prefix. */
-  entry: "naive" | "reg" | "unrolled8x16" | "unrolled16x32" | "tiled";
+  /** Entry point in shaders/matmul.wgsl, without the `matmul_` prefix (and, for vec4 variants, the `_<form>` suffix). */
+  entry: "naive" | "reg" | "unrolled8x16" | "unrolled16x32" | "vec8x16" | "vec16x32" | "tiled";
   /** Workgroup size along x (columns of C). */
   wgX: number;
   /** Workgroup size along y (rows of C). */
@@ -38,6 +38,14 @@ export interface MatmulVariant {
   tn: number;
   /** Shared-memory tile depth (tiled only). */
   bk?: number;
+  /**
+   * Reads op(B)'s rows (and in form "tn" op(A)'s columns) as vec4s, so it runs only in forms "nn" and "tn" with N
+   * (and in "tn" M) a multiple of 4 ({@linkcode matmulVariantFits}); where it does not fit, a tuned choice of it
+   * runs `fallback`, the same block with scalar loads.
+   */
+  vec4?: boolean;
+  /** The variant run instead where a vec4 variant does not fit. */
+  fallback?: string;
 }
 
 /** The variants {@linkcode tuneMatmul} chooses from. */
@@ -48,6 +56,8 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = Object.f
   reg8x8: { entry: "reg", wgX: 8, wgY: 8, tm: 8, tn: 8 },
   named8x16: { entry: "unrolled8x16", wgX: 8, wgY: 8, tm: 8, tn: 16 },
   named16x32: { entry: "unrolled16x32", wgX: 8, wgY: 8, tm: 16, tn: 32 },
+  vec8x16: { entry: "vec8x16", wgX: 8, wgY: 8, tm: 8, tn: 16, vec4: true, fallback: "named8x16" },
+  vec16x32: { entry: "vec16x32", wgX: 8, wgY: 8, tm: 16, tn: 32, vec4: true, fallback: "named16x32" },
   tiled64: { entry: "tiled", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
   tiled128: { entry: "tiled", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
 });
@@ -90,6 +100,42 @@ export function checkVariant(op: string, arg: string, name: unknown): asserts na
   const names = Object.keys(MATMUL_VARIANTS);
   if (typeof name !== "string") typeError(op, arg, `one of ${names.join(", ")}`, name);
   if (!Object.hasOwn(MATMUL_VARIANTS, name)) rangeError(op, arg, `one of ${names.join(", ")}`, name);
+}
+
+/**
+ * Whether a variant can run a multiply: every variant can, except the vec4
+ * ones outside forms "nn" and "tn" or where N (in "tn" also M) is not a
+ * multiple of 4.
+ *
+ * @param variant A key of {@linkcode MATMUL_VARIANTS}.
+ * @param form Operand layout.
+ * @param m Rows of C.
+ * @param n Columns of C.
+ * @returns Whether it fits.
+ * @throws {TypeError} When `variant` or `form` is not a string, or `m` or `n` not a number.
+ * @throws {RangeError} When `variant` is not a variant's name, `form` not "nn", "nt" or "tn", or `m` or `n` not an
+ * integer >= 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matmulVariantFits } from "./matmul.ts";
+ * assert.equal(matmulVariantFits("vec16x32", "tn", 784, 256), true);
+ * assert.equal(matmulVariantFits("vec16x32", "nt", 784, 256), false);
+ * assert.equal(matmulVariantFits("named16x32", "nt", 783, 255), true);
+ * ```
+ */
+export function matmulVariantFits(variant: string, form: MatmulForm, m: number, n: number): boolean {
+  checkVariant("matmulVariantFits", "variant", variant);
+  checkEnum("matmulVariantFits", "form", form, FORMS);
+  checkInt("matmulVariantFits", "m", m, 0);
+  checkInt("matmulVariantFits", "n", n, 0);
+  return fits(MATMUL_VARIANTS[variant], form, m, n);
+}
+
+function fits(variant: MatmulVariant, form: MatmulForm, m: number, n: number): boolean {
+  if (!variant.vec4) return true;
+  return form !== "nt" && n % 4 === 0 && (form === "nn" || m % 4 === 0);
 }
 
 /**
@@ -288,8 +334,20 @@ export class MatmulKernel implements Encodable {
     } else if (accumulate) {
       rangeError(OP, "options.out", "given when options.accumulate is true", out);
     }
-    const variantName = options.variant ?? defaultVariant(gpu, form, m, n, k);
+    let variantName = options.variant ?? defaultVariant(gpu, form, m, n, k);
     checkVariant(OP, "options.variant", variantName);
+    if (!fits(MATMUL_VARIANTS[variantName], form, m, n)) {
+      if (options.variant !== undefined) {
+        rangeError(
+          OP,
+          "options.variant",
+          `a variant that fits form "${form}" with M = ${m}, N = ${n} (${variantName} reads vec4s: forms "nn" and ` +
+            `"tn", N and in "tn" M a multiple of 4)`,
+          variantName,
+        );
+      }
+      variantName = MATMUL_VARIANTS[variantName].fallback!; // a tuned choice for the shape class; this shape is odd
+    }
     const variant = MATMUL_VARIANTS[variantName];
     const groups: [number, number] = [
       Math.max(1, Math.ceil(n / (variant.wgX * variant.tn))),
@@ -311,8 +369,12 @@ export class MatmulKernel implements Encodable {
       this.#kernel = new Kernel(gpu, {
         op: OP,
         shader,
-        entry: `matmul_${variant.entry}`,
-        bindings: { A: a, B: b, bias: bias ?? gpu.dummy, C: this.out },
+        entry: variant.vec4 ? `matmul_${variant.entry}_${form}` : `matmul_${variant.entry}`,
+        bindings: {
+          ...(variant.vec4 ? { B4: b, ...(form === "tn" ? { A4: a } : { A: a }) } : { A: a, B: b }),
+          bias: bias ?? gpu.dummy,
+          C: this.out,
+        },
         uniforms: { dims: new Uint32Array([m, n, k, 0]) },
         workgroups: groups,
         constants: {

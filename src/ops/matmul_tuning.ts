@@ -23,6 +23,7 @@ import {
   MatmulKernel,
   matmulOperandShapes,
   matmulShapeClass,
+  matmulVariantFits,
 } from "./matmul.ts";
 
 /** One measured variant, as reported by {@linkcode tuneMatmul}. */
@@ -97,6 +98,7 @@ export async function tuneMatmul(
     for (const form of MATMUL_FORMS) {
       const forForm: MatmulTrial[] = [];
       for (const variant of names) {
+        if (!matmulVariantFits(variant, form, size, size)) continue; // a vec4 variant in form "nt", or an odd size
         const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
         let t;
         try {
@@ -114,7 +116,7 @@ export async function tuneMatmul(
         });
       }
       forForm.sort((x, y) => x.medianMs - y.medianMs);
-      gpu.tuning.set(`matmul:${form}`, forForm[0].variant);
+      if (forForm.length > 0) gpu.tuning.set(`matmul:${form}`, forForm[0].variant); // none fits: untouched
       for (const trial of forForm) trials.push(trial);
     }
   } finally {
@@ -149,12 +151,13 @@ function checkValues(length: number, seed: number): Float32Array {
 
 /**
  * Runs `variant` in `form` on a small odd shape (67×45, K = 39: an edge in
- * every direction of every block) and compares it with a float64 product.
+ * every direction of every block; 68×44 for a vec4 variant, which needs
+ * whole vec4 rows) and compares it with a float64 product.
  *
  * @returns The relative Frobenius error.
  */
 async function variantError(gpu: Gpu, form: MatmulForm, variant: string): Promise<number> {
-  const [m, n, k] = [67, 45, 39];
+  const [m, n, k] = MATMUL_VARIANTS[variant].vec4 ? [68, 44, 39] : [67, 45, 39];
   const shapes = matmulOperandShapes(form, m, n, k);
   const a = checkValues(m * k, 1);
   const b = checkValues(k * n, 2);
@@ -257,6 +260,7 @@ export async function tuneMatmulShapes(
   const todo = [...classes].filter(([key]) => retune || !gpu.tuning.has(key));
   for (const form of new Set(todo.map(([, s]) => s.form))) {
     for (const variant of names) {
+      if (!matmulVariantFits(variant, form, 68, 44)) continue; // never timed in this form
       const error = await variantError(gpu, form, variant);
       if (!(error <= VALIDATION_TOLERANCE)) {
         throw new Error(
@@ -278,6 +282,7 @@ export async function tuneMatmulShapes(
       tensors.push(out);
       const forClass: MatmulTrial[] = [];
       for (const variant of names) {
+        if (!matmulVariantFits(variant, form, m, n)) continue; // its shapes then run its fallback, timed too
         const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
         try {
           const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
@@ -292,7 +297,7 @@ export async function tuneMatmulShapes(
         }
       }
       forClass.sort((x, y) => x.medianMs - y.medianMs);
-      gpu.tuning.set(key, forClass[0].variant);
+      if (forClass.length > 0) gpu.tuning.set(key, forClass[0].variant); // none of `variants` fits: untouched
       trials.push(...forClass);
     } finally {
       for (const t of tensors) t.destroy();

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { checkInt, checkObject, checkString } from "../gpu/_check.ts";
+import { checkArrayLike, checkInt, checkObject, checkString, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu } from "../gpu/tensor.ts";
-import { boundMatmuls } from "../ops/matmul.ts";
+import { boundMatmuls, checkVariant, MATMUL_VARIANTS } from "../ops/matmul.ts";
 import {
   applyMatmulTuning,
   type MatmulTrial,
@@ -122,6 +122,17 @@ export async function saveMatmulTuning(gpu: Gpu, path?: string): Promise<void> {
   await writeFileAtomic(file, new TextEncoder().encode(text));
 }
 
+/**
+ * The variants {@linkcode tuneTrainer} measures unless told otherwise: all
+ * but `naive` and the 16×32 blocks. On llvmpipe a 16×32 block takes about
+ * 14 s to compile the first time for each form and flag combination (a
+ * first run would spend over a minute compiling them), and at the trainer's
+ * batch sizes it loses to the 8×16 blocks; pass `variants` to measure it.
+ */
+export const TRAINER_TUNING_VARIANTS: readonly string[] = Object.freeze(
+  Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive" && MATMUL_VARIANTS[v].tm * MATMUL_VARIANTS[v].tn < 512),
+);
+
 /** What {@linkcode tuneTrainer} did. */
 export interface TrainerTuning {
   /** The cache file, or null when caching was off. */
@@ -143,12 +154,15 @@ export interface TrainerTuning {
  * @param data What the trainer will train on.
  * @param config The trainer's config.
  * @param options `cache`: the file (default {@linkcode tuningCachePath}`(gpu)`; null: measure every time, write
- * nothing); `iterations`: timed runs per variant (default 3).
+ * nothing); `iterations`: timed runs per variant (default 3); `variants`: the candidates (default
+ * {@linkcode TRAINER_TUNING_VARIANTS}).
  * @returns The cache path, the choices read and the trials run.
- * @throws {TypeError} When `options` is not an object or `options.cache` neither a string nor null, or anything
+ * @throws {TypeError} When `options` is not an object, `options.cache` neither a string nor null, `options.variants`
+ * not an array of strings, or anything
  * `new Trainer(gpu, data, config)` throws for.
- * @throws {RangeError} When `options.cache` is empty, `options.iterations` is not an integer >= 1, or for anything
- * `new Trainer` throws for.
+ * @throws {RangeError} When `options.cache` is empty, `options.iterations` is not an integer >= 1,
+ * `options.variants` is empty or names something that is not a key of `MATMUL_VARIANTS`, or for anything
+ * `new Trainer` throws for; all before any GPU work.
  * @throws {Error} When the cache file exists but is not a tuning cache (see {@linkcode loadMatmulTuning}).
  *
  * @example Tune, then train with the choices
@@ -172,17 +186,21 @@ export async function tuneTrainer(
   gpu: Gpu,
   data: { train: LabelledBytes; test: LabelledBytes },
   config: TrainerConfig = {},
-  options: { cache?: string | null; iterations?: number } = {},
+  options: { cache?: string | null; iterations?: number; variants?: readonly string[] } = {},
 ): Promise<TrainerTuning> {
   const op = "tuneTrainer";
   checkGpu(op, gpu);
   checkObject(op, "options", options);
   checkInt(op, "options.iterations", options.iterations ?? 3, 1);
+  const variants = options.variants ?? TRAINER_TUNING_VARIANTS;
+  checkArrayLike(op, "options.variants", variants, "an array of variant names");
+  if (variants.length === 0) rangeError(op, "options.variants", "at least one variant name", variants);
+  Array.from(variants).forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
   const path = options.cache === undefined ? tuningCachePath(gpu) : options.cache;
   if (path !== null) checkString(op, "options.cache", path, true);
   const loaded = path === null ? 0 : await loadMatmulTuning(gpu, path);
   new Trainer(gpu, data, config).destroy(); // binds the step: its shapes join boundMatmuls(gpu)
-  const trials = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: options.iterations });
+  const trials = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: options.iterations, variants });
   if (path !== null && trials.length > 0) await saveMatmulTuning(gpu, path);
   return { path, loaded, trials };
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { matmul, MATMUL_VARIANTS, type MatmulForm, MatmulKernel } from "../../src/ops/matmul.ts";
+import {
+  matmul,
+  MATMUL_VARIANTS,
+  type MatmulForm,
+  MatmulKernel,
+  matmulShapeClass,
+  matmulVariantFits,
+} from "../../src/ops/matmul.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { assertFrobenius } from "../util/compare.ts";
 import { freshSeed } from "../util/random.ts";
@@ -26,18 +33,55 @@ async function checkMatmul(
 }
 
 const SMALL_SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [127, 257, 65], [33, 4, 61]];
+// The vec4 variants need N (and in "tn" M) a multiple of 4; K and the block edges stay odd.
+const VEC4_SHAPES: [number, number, number][] = [[4, 4, 1], [7, 12, 5], [124, 260, 65], [36, 4, 61]];
 
 for (const variant of Object.keys(MATMUL_VARIANTS)) {
+  const shapes = MATMUL_VARIANTS[variant].vec4 ? VEC4_SHAPES : SMALL_SHAPES;
+  const fitting = (form: MatmulForm) => shapes.filter(([m, n]) => matmulVariantFits(variant, form, m, n));
+  const forms = FORMS.filter((form) => fitting(form).length > 0);
   Deno.test({
-    name: `matmul variant ${variant} matches float64 in all forms at 1x1x1, 7x13x5, 127x257x65, 33x4x61`,
+    name: `matmul variant ${variant} matches float64 in forms ${forms.join(", ")} at ${
+      shapes.map((s) => s.join("x")).join(", ")
+    } (where it fits)`,
     ...gpuTest,
     fn: async () => {
-      for (const form of FORMS) {
-        for (const [m, n, k] of SMALL_SHAPES) await checkMatmul(m, n, k, form, variant);
+      for (const form of forms) {
+        for (const [m, n, k] of fitting(form)) await checkMatmul(m, n, k, form, variant);
       }
     },
   });
 }
+
+Deno.test({
+  name: "a vec4 variant is refused by name where it does not fit, and a tuned choice of it falls back to its sibling",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const a = Tensor.zeros(gpu, [6, 5]);
+    const b = Tensor.zeros(gpu, [5, 7]);
+    assert.throws(
+      () => new MatmulKernel(gpu, a, b, { variant: "vec8x16" }),
+      (e: unknown) =>
+        e instanceof RangeError && /options\.variant must be a variant that fits form "nn"/.test(e.message),
+    );
+    const key = matmulShapeClass("nn", 6, 7, 5);
+    gpu.tuning.set(key, "vec8x16");
+    try {
+      const kernel = new MatmulKernel(gpu, a, b);
+      assert.equal(kernel.variant, "named8x16", "N = 7: the same block with scalar loads");
+      kernel.destroy();
+      kernel.out.destroy();
+      const label = "nn 6x7x5 tuned vec8x16";
+      const { got, expected } = await runMatmulCase(gpu, { m: 6, n: 7, k: 5, form: "nn", seed: freshSeed(label) });
+      assertFrobenius(got, expected, FROBENIUS_TOL, label);
+    } finally {
+      gpu.tuning.delete(key);
+      a.destroy();
+      b.destroy();
+    }
+  },
+});
 
 Deno.test({
   name: "matmul (default variant) matches float64 in all forms at 1024x512x768",
@@ -52,6 +96,13 @@ Deno.test({
   ...gpuTest,
   fn: async () => {
     for (const variant of Object.keys(MATMUL_VARIANTS)) {
+      if (MATMUL_VARIANTS[variant].vec4) {
+        // Whole vec4 rows: N = 28 and, in "tn", M = 36; no form "nt". Bias and accumulate together in "tn" (a cold
+        // compile of a 16×32 block takes ~14 s on llvmpipe per flag combination: two combinations, not three).
+        await checkMatmul(37, 28, 19, "nn", variant, { bias: true });
+        await checkMatmul(36, 28, 19, "tn", variant, { bias: true, accumulate: true });
+        continue;
+      }
       await checkMatmul(37, 29, 19, "nn", variant, { bias: true });
       await checkMatmul(37, 29, 19, "tn", variant, { accumulate: true });
       await checkMatmul(37, 29, 19, "nt", variant, { bias: true, accumulate: true });
@@ -127,7 +178,7 @@ Deno.test({
   },
 });
 
-Deno.test("the generated 8×16 and 16×32 entry points in shaders/matmul.wgsl are exactly what their generator writes", async () => {
+Deno.test("the generated entry points in shaders/matmul.wgsl (8×16 and 16×32, scalar and vec4) are exactly what their generator writes", async () => {
   const { unrolledMatmuls } = await import("../../bench/gen_matmul_unrolled.ts");
   const shader = await Deno.readTextFile(new URL("../../shaders/matmul.wgsl", import.meta.url));
   const begin = shader.indexOf("// BEGIN generated");
