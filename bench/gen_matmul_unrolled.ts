@@ -23,7 +23,7 @@ export function unrolledMatmul(tm: number, tn: number): string {
     `  let row0 = gid.y * ${tm}u;`,
     `  let col0 = gid.x * ${tn}u;`,
     ...rows.map((i) => "  " + vecs.map((j) => `var c${i}_${j} = vec4f(0.0);`).join(" ")),
-    "  for (var k = 0u; k < dims.K; k++) {",
+    "  for (var k = dims.k_begin; k < dims.k_end; k++) {",
     ...vecs.map((j) =>
       `    let b${j} = vec4f(${[0, 1, 2, 3].map((c) => `load_b(k, col0 + ${4 * j + c}u)`).join(", ")});`
     ),
@@ -63,7 +63,7 @@ export function vecMatmul(tm: number, tn: number, form: "nn" | "tn"): string {
     `  let row0 = gid.y * ${tm}u;`,
     `  let col0 = gid.x * ${tn}u;`,
     ...rows.map((i) => "  " + vecs.map((j) => `var c${i}_${j} = vec4f(0.0);`).join(" ")),
-    "  for (var k = 0u; k < dims.K; k++) {",
+    "  for (var k = dims.k_begin; k < dims.k_end; k++) {",
     "    let bk = (k * dims.N + col0) / 4u;",
     ...vecs.map((j) => `    let b${j} = B4[bk + ${j}u];`),
     ...aLoads,

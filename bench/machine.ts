@@ -20,7 +20,7 @@ export interface MachineInfo {
   /** The driver, when known: on Linux the installed Mesa Vulkan package (dpkg), named as such. */
   driver: string | null;
   tfjs: string | null;
-  pytorch: { version: string; threads: number; device: "cpu" } | { skipped: string } | null;
+  pytorch: { version: string; threads: number; blas: string; device: "cpu" } | { skipped: string } | null;
   git: { commit: string; dirty: boolean } | null;
 }
 
@@ -112,7 +112,7 @@ export function machineLine(m: MachineInfo): string {
   const torch = m.pytorch === null
     ? []
     : "version" in m.pytorch
-    ? [`PyTorch ${m.pytorch.version} (CPU, ${m.pytorch.threads} threads)`]
+    ? [`PyTorch ${m.pytorch.version} (CPU, ${m.pytorch.threads} threads, BLAS ${m.pytorch.blas})`]
     : [`PyTorch skipped: ${m.pytorch.skipped}`];
   return [
     `${m.cpu.model ?? "unknown CPU"} (${m.cpu.logicalCores} logical cores)`,

@@ -156,7 +156,7 @@ await section("step", (gpu, log) => benchStep(gpu, log, torch!), (rows) => {
     "Standard training step W: 784→256→128 ReLU MLP + L2 norm shared by anchors and candidates, B = 256, " +
     `K negatives, every candidate encoded, InfoNCE τ = 0.1, Adam; ncegpu against TensorFlow.js ${TFJS_VERSION} ` +
     "(WebGPU backend) on the same adapter" +
-    (py ? ` and PyTorch ${py.version} on the CPU (${py.threads} threads)` : "") +
+    (py ? ` and PyTorch ${py.version} on the CPU (${py.threads} threads, BLAS ${py.blas})` : "") +
     ", same parameters and inputs (first losses agree to 1e-4), wall clock per step:",
     "",
     ...table(rows, [

@@ -14,8 +14,20 @@ export const PYTHON = "/usr/bin/python3";
 export const TORCH_THREADS: number = navigator.hardwareConcurrency;
 const SCRIPT = new URL("./torch_step.py", import.meta.url).pathname;
 
-/** Whether the column runs: torch's version, or why not. */
-export type TorchProbe = { version: string; threads: number } | { skipped: string };
+/**
+ * Whether the column runs: torch's version, threads and the BLAS library its process maps (Debian's torch runs on
+ * whichever libblas.so.3 the alternatives select: the reference BLAS is ~30× slower than OpenBLAS), or why not.
+ */
+export type TorchProbe = { version: string; threads: number; blas: string } | { skipped: string };
+
+// After one matmul, the BLAS libraries the process has mapped, by path.
+const PROBE = [
+  "import torch",
+  "torch.ones(64, 64) @ torch.ones(64, 64)",
+  "maps = {'/'.join(line.split()[-1].split('/')[-2:]) for line in open('/proc/self/maps') if 'blas' in line.lower()}",
+  "print(torch.__version__)",
+  "print(', '.join(sorted(maps)) or 'none mapped')",
+].join("\n");
 
 /** One K of the PyTorch column. */
 export interface TorchStepResult {
@@ -28,12 +40,12 @@ export interface TorchStepResult {
 /**
  * Asks /usr/bin/python3 for torch's version, without throwing.
  *
- * @returns The version and threads, or the reason the PyTorch column is skipped.
+ * @returns The version, threads and BLAS, or the reason the PyTorch column is skipped.
  */
 export async function probeTorch(): Promise<TorchProbe> {
   try {
     const out = await new Deno.Command(PYTHON, {
-      args: ["-c", "import torch; print(torch.__version__)"],
+      args: ["-c", PROBE],
       env: { OMP_WAIT_POLICY: "PASSIVE" },
       stdout: "piped",
       stderr: "piped",
@@ -42,7 +54,8 @@ export async function probeTorch(): Promise<TorchProbe> {
       const last = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
       return { skipped: `${PYTHON} cannot import torch (${last})` };
     }
-    return { version: new TextDecoder().decode(out.stdout).trim(), threads: TORCH_THREADS };
+    const [version, blas] = new TextDecoder().decode(out.stdout).trim().split("\n");
+    return { version, threads: TORCH_THREADS, blas: blas ?? "unknown" };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { skipped: `${PYTHON} does not exist` };
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {

@@ -50,11 +50,18 @@ override BK: u32 = 16;
 
 const MAX_T: u32 = 8u;
 
+// The generated entry points run k over [k_begin, k_end): a multiply with a long K may be split into several
+// dispatches that accumulate (the launcher's kChunk), so that a workgroup's rows of A and B stay in cache while its
+// SIMD batches go over them one after another. The other entry points run all of [0, K).
 struct Dims {
   M: u32,
   N: u32,
   K: u32,
-  _pad: u32,
+  k_begin: u32,
+  k_end: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -185,7 +192,7 @@ fn matmul_unrolled8x16(@builtin(global_invocation_id) gid: vec3u) {
   var c5_0 = vec4f(0.0); var c5_1 = vec4f(0.0); var c5_2 = vec4f(0.0); var c5_3 = vec4f(0.0);
   var c6_0 = vec4f(0.0); var c6_1 = vec4f(0.0); var c6_2 = vec4f(0.0); var c6_3 = vec4f(0.0);
   var c7_0 = vec4f(0.0); var c7_1 = vec4f(0.0); var c7_2 = vec4f(0.0); var c7_3 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let b0 = vec4f(load_b(k, col0 + 0u), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
     let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
     let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
@@ -238,7 +245,7 @@ fn matmul_unrolled16x32(@builtin(global_invocation_id) gid: vec3u) {
   var c13_0 = vec4f(0.0); var c13_1 = vec4f(0.0); var c13_2 = vec4f(0.0); var c13_3 = vec4f(0.0); var c13_4 = vec4f(0.0); var c13_5 = vec4f(0.0); var c13_6 = vec4f(0.0); var c13_7 = vec4f(0.0);
   var c14_0 = vec4f(0.0); var c14_1 = vec4f(0.0); var c14_2 = vec4f(0.0); var c14_3 = vec4f(0.0); var c14_4 = vec4f(0.0); var c14_5 = vec4f(0.0); var c14_6 = vec4f(0.0); var c14_7 = vec4f(0.0);
   var c15_0 = vec4f(0.0); var c15_1 = vec4f(0.0); var c15_2 = vec4f(0.0); var c15_3 = vec4f(0.0); var c15_4 = vec4f(0.0); var c15_5 = vec4f(0.0); var c15_6 = vec4f(0.0); var c15_7 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let b0 = vec4f(load_b(k, col0 + 0u), load_b(k, col0 + 1u), load_b(k, col0 + 2u), load_b(k, col0 + 3u));
     let b1 = vec4f(load_b(k, col0 + 4u), load_b(k, col0 + 5u), load_b(k, col0 + 6u), load_b(k, col0 + 7u));
     let b2 = vec4f(load_b(k, col0 + 8u), load_b(k, col0 + 9u), load_b(k, col0 + 10u), load_b(k, col0 + 11u));
@@ -311,7 +318,7 @@ fn matmul_vec8x16_nn(@builtin(global_invocation_id) gid: vec3u) {
   var c5_0 = vec4f(0.0); var c5_1 = vec4f(0.0); var c5_2 = vec4f(0.0); var c5_3 = vec4f(0.0);
   var c6_0 = vec4f(0.0); var c6_1 = vec4f(0.0); var c6_2 = vec4f(0.0); var c6_3 = vec4f(0.0);
   var c7_0 = vec4f(0.0); var c7_1 = vec4f(0.0); var c7_2 = vec4f(0.0); var c7_3 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let bk = (k * dims.N + col0) / 4u;
     let b0 = B4[bk + 0u];
     let b1 = B4[bk + 1u];
@@ -357,7 +364,7 @@ fn matmul_vec8x16_tn(@builtin(global_invocation_id) gid: vec3u) {
   var c5_0 = vec4f(0.0); var c5_1 = vec4f(0.0); var c5_2 = vec4f(0.0); var c5_3 = vec4f(0.0);
   var c6_0 = vec4f(0.0); var c6_1 = vec4f(0.0); var c6_2 = vec4f(0.0); var c6_3 = vec4f(0.0);
   var c7_0 = vec4f(0.0); var c7_1 = vec4f(0.0); var c7_2 = vec4f(0.0); var c7_3 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let bk = (k * dims.N + col0) / 4u;
     let b0 = B4[bk + 0u];
     let b1 = B4[bk + 1u];
@@ -414,7 +421,7 @@ fn matmul_vec16x32_nn(@builtin(global_invocation_id) gid: vec3u) {
   var c13_0 = vec4f(0.0); var c13_1 = vec4f(0.0); var c13_2 = vec4f(0.0); var c13_3 = vec4f(0.0); var c13_4 = vec4f(0.0); var c13_5 = vec4f(0.0); var c13_6 = vec4f(0.0); var c13_7 = vec4f(0.0);
   var c14_0 = vec4f(0.0); var c14_1 = vec4f(0.0); var c14_2 = vec4f(0.0); var c14_3 = vec4f(0.0); var c14_4 = vec4f(0.0); var c14_5 = vec4f(0.0); var c14_6 = vec4f(0.0); var c14_7 = vec4f(0.0);
   var c15_0 = vec4f(0.0); var c15_1 = vec4f(0.0); var c15_2 = vec4f(0.0); var c15_3 = vec4f(0.0); var c15_4 = vec4f(0.0); var c15_5 = vec4f(0.0); var c15_6 = vec4f(0.0); var c15_7 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let bk = (k * dims.N + col0) / 4u;
     let b0 = B4[bk + 0u];
     let b1 = B4[bk + 1u];
@@ -496,7 +503,7 @@ fn matmul_vec16x32_tn(@builtin(global_invocation_id) gid: vec3u) {
   var c13_0 = vec4f(0.0); var c13_1 = vec4f(0.0); var c13_2 = vec4f(0.0); var c13_3 = vec4f(0.0); var c13_4 = vec4f(0.0); var c13_5 = vec4f(0.0); var c13_6 = vec4f(0.0); var c13_7 = vec4f(0.0);
   var c14_0 = vec4f(0.0); var c14_1 = vec4f(0.0); var c14_2 = vec4f(0.0); var c14_3 = vec4f(0.0); var c14_4 = vec4f(0.0); var c14_5 = vec4f(0.0); var c14_6 = vec4f(0.0); var c14_7 = vec4f(0.0);
   var c15_0 = vec4f(0.0); var c15_1 = vec4f(0.0); var c15_2 = vec4f(0.0); var c15_3 = vec4f(0.0); var c15_4 = vec4f(0.0); var c15_5 = vec4f(0.0); var c15_6 = vec4f(0.0); var c15_7 = vec4f(0.0);
-  for (var k = 0u; k < dims.K; k++) {
+  for (var k = dims.k_begin; k < dims.k_end; k++) {
     let bk = (k * dims.N + col0) / 4u;
     let b0 = B4[bk + 0u];
     let b1 = B4[bk + 1u];

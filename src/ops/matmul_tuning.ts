@@ -99,6 +99,7 @@ export async function tuneMatmul(
       const forForm: MatmulTrial[] = [];
       for (const variant of names) {
         if (!matmulVariantFits(variant, form, size, size)) continue; // a vec4 variant in form "nt", or an odd size
+        if (size <= (MATMUL_VARIANTS[variant].kChunk ?? 0)) continue; // one chunk: its unchunked twin's run
         const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
         let t;
         try {
@@ -137,6 +138,15 @@ export interface MatmulShape {
   k: number;
 }
 
+/**
+ * `naive` (one thread per output) is timed only where C has fewer rows or
+ * columns than this: a bias gradient's 1 × N, where a block of 8 or 16 rows
+ * per thread is mostly padding (on llvmpipe naive took 20 ms there against
+ * 49 ms for named8x16 at 1×256, K = 16,896). Elsewhere it is 10–15× slower
+ * and would take seconds to time.
+ */
+const SKINNY = 8;
+
 /** Relative tolerance of the check that precedes timing (fp32 sums of 39 products against float64). */
 const VALIDATION_TOLERANCE = 1e-4;
 
@@ -152,12 +162,15 @@ function checkValues(length: number, seed: number): Float32Array {
 /**
  * Runs `variant` in `form` on a small odd shape (67×45, K = 39: an edge in
  * every direction of every block; 68×44 for a vec4 variant, which needs
- * whole vec4 rows) and compares it with a float64 product.
+ * whole vec4 rows; K = 2·chunk + 39 for a k-chunked one) and compares it
+ * with a float64 product.
  *
  * @returns The relative Frobenius error.
  */
 async function variantError(gpu: Gpu, form: MatmulForm, variant: string): Promise<number> {
-  const [m, n, k] = MATMUL_VARIANTS[variant].vec4 ? [68, 44, 39] : [67, 45, 39];
+  // A k-chunked variant runs a K past its chunk: three dispatches, the last a partial one.
+  const k = 2 * (MATMUL_VARIANTS[variant].kChunk ?? 0) + 39;
+  const [m, n] = MATMUL_VARIANTS[variant].vec4 ? [68, 44] : [67, 45];
   const shapes = matmulOperandShapes(form, m, n, k);
   const a = checkValues(m * k, 1);
   const b = checkValues(k * n, 2);
@@ -187,8 +200,10 @@ async function variantError(gpu: Gpu, form: MatmulForm, variant: string): Promis
 }
 
 /**
- * Measures every variant at each shape class among `shapes` that has no
- * choice yet (or every one, with `retune`), and stores the fastest under
+ * Measures every variant (`naive` only where C has fewer than 8 rows or
+ * columns, and vec4 ones only where they fit) at each shape class among
+ * `shapes` that has no choice yet (or every one, with `retune`), and
+ * stores the fastest under
  * its {@linkcode matmulShapeClass} in `gpu.tuning`. A class is timed at the
  * largest of its shapes. Before any timing, each variant's output is
  * checked against a float64 product in each form it will be timed in; a
@@ -197,7 +212,7 @@ async function variantError(gpu: Gpu, form: MatmulForm, variant: string): Promis
  *
  * @param gpu The context.
  * @param shapes The multiplies to tune for.
- * @param options Runs per variant (default 3), the variants (default all but naive), and `retune` (default
+ * @param options Runs per variant (default 3), the variants (default all), and `retune` (default
  * false: classes with a choice are skipped).
  * @returns Every trial, fastest first within each class; empty when every class already had a choice.
  * @throws {TypeError} When `gpu` is not a Gpu, `shapes` is not an array of objects with a string `form` and number
@@ -238,7 +253,7 @@ export async function tuneMatmulShapes(
   checkInt(op, "options.iterations", iterations, 1);
   const retune = options.retune ?? false;
   checkBool(op, "options.retune", retune);
-  const names = options.variants ?? Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive");
+  const names = options.variants ?? Object.keys(MATMUL_VARIANTS);
   checkArrayLike(op, "options.variants", names, "an array of variant names");
   if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
   Array.from(names).forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
@@ -283,6 +298,8 @@ export async function tuneMatmulShapes(
       const forClass: MatmulTrial[] = [];
       for (const variant of names) {
         if (!matmulVariantFits(variant, form, m, n)) continue; // its shapes then run its fallback, timed too
+        if (variant === "naive" && Math.min(m, n) >= SKINNY) continue; // far slower there, and seconds to time
+        if (k <= (MATMUL_VARIANTS[variant].kChunk ?? 0)) continue; // one chunk: the same run as its unchunked twin
         const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
         try {
           const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {

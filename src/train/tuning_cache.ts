@@ -124,13 +124,15 @@ export async function saveMatmulTuning(gpu: Gpu, path?: string): Promise<void> {
 
 /**
  * The variants {@linkcode tuneTrainer} measures unless told otherwise: all
- * but `naive` and the 16×32 blocks. On llvmpipe a 16×32 block takes about
- * 14 s to compile the first time for each form and flag combination (a
- * first run would spend over a minute compiling them), and at the trainer's
- * batch sizes it loses to the 8×16 blocks; pass `variants` to measure it.
+ * but the 16×32 blocks (`naive` only at a bias gradient's 1 × N, as
+ * `tuneMatmulShapes` does). On llvmpipe a 16×32 block takes about 14 s to
+ * compile the first time for each form and flag combination (a first run
+ * spent 83 s compiling and timing them, against 8 s without), and at the
+ * trainer's batch sizes it loses to the 8×16 blocks; pass `variants` to
+ * measure it.
  */
 export const TRAINER_TUNING_VARIANTS: readonly string[] = Object.freeze(
-  Object.keys(MATMUL_VARIANTS).filter((v) => v !== "naive" && MATMUL_VARIANTS[v].tm * MATMUL_VARIANTS[v].tn < 512),
+  Object.keys(MATMUL_VARIANTS).filter((v) => MATMUL_VARIANTS[v].tm * MATMUL_VARIANTS[v].tn < 512),
 );
 
 /** What {@linkcode tuneTrainer} did. */

@@ -36,8 +36,15 @@ const SMALL_SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [127, 2
 // The vec4 variants need N (and in "tn" M) a multiple of 4; K and the block edges stay odd.
 const VEC4_SHAPES: [number, number, number][] = [[4, 4, 1], [7, 12, 5], [124, 260, 65], [36, 4, 61]];
 
+// K past the chunk of a k-chunked variant: three dispatches, the last a partial one.
+const LONG_K = 2 * 1024 + 39;
+
 for (const variant of Object.keys(MATMUL_VARIANTS)) {
-  const shapes = MATMUL_VARIANTS[variant].vec4 ? VEC4_SHAPES : SMALL_SHAPES;
+  const { vec4, kChunk } = MATMUL_VARIANTS[variant];
+  const small = vec4 ? VEC4_SHAPES : SMALL_SHAPES;
+  const shapes: [number, number, number][] = kChunk
+    ? [...small.slice(0, 2), [vec4 ? 36 : 33, vec4 ? 20 : 19, LONG_K], [4, 4, kChunk + 1]]
+    : small;
   const fitting = (form: MatmulForm) => shapes.filter(([m, n]) => matmulVariantFits(variant, form, m, n));
   const forms = FORMS.filter((form) => fitting(form).length > 0);
   Deno.test({
@@ -96,16 +103,18 @@ Deno.test({
   ...gpuTest,
   fn: async () => {
     for (const variant of Object.keys(MATMUL_VARIANTS)) {
+      // k-chunked variants: K past the chunk, so that the bias is added once and the later chunks accumulate.
+      const k = MATMUL_VARIANTS[variant].kChunk ? LONG_K : 19;
       if (MATMUL_VARIANTS[variant].vec4) {
         // Whole vec4 rows: N = 28 and, in "tn", M = 36; no form "nt". Bias and accumulate together in "tn" (a cold
         // compile of a 16×32 block takes ~14 s on llvmpipe per flag combination: two combinations, not three).
-        await checkMatmul(37, 28, 19, "nn", variant, { bias: true });
-        await checkMatmul(36, 28, 19, "tn", variant, { bias: true, accumulate: true });
+        await checkMatmul(37, 28, k, "nn", variant, { bias: true });
+        await checkMatmul(36, 28, k, "tn", variant, { bias: true, accumulate: true });
         continue;
       }
-      await checkMatmul(37, 29, 19, "nn", variant, { bias: true });
-      await checkMatmul(37, 29, 19, "tn", variant, { accumulate: true });
-      await checkMatmul(37, 29, 19, "nt", variant, { bias: true, accumulate: true });
+      await checkMatmul(37, 29, k, "nn", variant, { bias: true });
+      await checkMatmul(37, 29, k, "tn", variant, { accumulate: true });
+      await checkMatmul(37, 29, k, "nt", variant, { bias: true, accumulate: true });
     }
   },
 });

@@ -67,6 +67,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "naive is timed only where C has fewer than 8 rows or columns, vec4 variants only where they fit",
+  ...gpuTest,
+  async fn() {
+    const gpu = await requestGpu();
+    try {
+      const variants = ["naive", "reg4x4", "vec8x16"];
+      const trials = await tuneMatmulShapes(gpu, [
+        { form: "tn", m: 4, n: 20, k: 300 }, // 4 rows: naive runs; M = 4 and N = 20 fit vec4
+        { form: "nn", m: 9, n: 8, k: 30 }, // 8 or more each way: no naive
+        { form: "nt", m: 5, n: 12, k: 7 }, // nt: no vec4
+      ], { iterations: 1, variants });
+      const of = (key: string) => trials.filter((t) => t.key === key).map((t) => t.variant).sort();
+      assert.deepEqual(of("matmul:tn:4x32x512"), ["naive", "reg4x4", "vec8x16"]);
+      assert.deepEqual(of("matmul:nn:16x8x32"), ["reg4x4", "vec8x16"]);
+      assert.deepEqual(of("matmul:nt:8x16x8"), ["naive", "reg4x4"]);
+    } finally {
+      gpu.destroy();
+    }
+  },
+});
+
+Deno.test({
   name: "a tuning record round-trips, applies nothing from another adapter and is refused whole when malformed",
   ...gpuTest,
   async fn() {
