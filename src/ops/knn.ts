@@ -229,13 +229,15 @@ export async function gpuNeighbours(
   const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
   if (q === 0) return out;
   const block = Math.max(1, Math.min(q, Math.floor(SIMS_BYTES / 4 / n)));
-  const bankT = Tensor.from(gpu, bank, [n, dim]);
+  // The bank transposed, [D, N]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four columns
+  // at a time (form "nt" has none).
+  const bankT = Tensor.from(gpu, transposed(bank, n, dim), [dim, n]);
   const queryT = Tensor.empty(gpu, [block, dim]); // every block writes all of it (the last one padded)
   const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
   const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
   const parts: { destroy(): void }[] = [];
   try {
-    const sims = new MatmulKernel(gpu, queryT, bankT, { form: "nt" });
+    const sims = new MatmulKernel(gpu, queryT, bankT);
     const select = topCandidates(gpu, sims.out, candIdx, candSim);
     parts.push(sims, sims.out, select);
     const order = new Int32Array(KNN_CANDIDATES);
@@ -278,6 +280,13 @@ export async function gpuNeighbours(
   } finally {
     for (const t of [...parts, bankT, queryT, candIdx, candSim]) t.destroy();
   }
+  return out;
+}
+
+/** `values` [rows, cols] transposed to [cols, rows]. */
+function transposed(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
   return out;
 }
 

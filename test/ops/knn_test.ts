@@ -24,12 +24,13 @@ function sortedNeighbours(bank: Float32Array, queries: Float32Array, dim: number
 }
 
 Deno.test({
-  name: "topCandidates() keeps each row's 32 largest, ties by lower column (7 rows × 1031, many equal values; n = 5)",
+  name: "topCandidates() keeps each row's 32 largest, ties by lower column (7 rows × 1031 and 5 × 1032, many equal " +
+    "values; n = 5 and 8)",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
     const random = seededRandom(freshSeed("knn candidates"));
-    for (const [rows, n] of [[7, 1031], [3, 5]]) {
+    for (const [rows, n] of [[7, 1031], [3, 5], [5, 1032], [2, 8]]) {
       // Values on a coarse grid, so that many are exactly equal and the tie order is exercised.
       const values = Float32Array.from({ length: rows * n }, () => Math.round(random() * 40) / 8);
       const sims = Tensor.from(gpu, values, [rows, n]);
