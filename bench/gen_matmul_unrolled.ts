@@ -11,23 +11,23 @@
  *   deno run bench/gen_matmul_unrolled.ts   # prints the block to paste between the markers
  */
 
-/** The generated entry point for a TM × TN block (TN a multiple of 4, at most 32). */
-export function unrolledMatmul(tm: number, tn: number): string {
+/**
+ * An entry point with a TM × TN block of named vec4 accumulators: its comment and name, then `loads` (the
+ * statements that set a0… and b0… for one k) inside the k loop, then the FMAs and the guarded stores.
+ */
+function namedBlock(tm: number, tn: number, comment: string, name: string, loads: string[]): string {
   const cols = tn / 4;
   const rows = Array.from({ length: tm }, (_, i) => i);
   const vecs = Array.from({ length: cols }, (_, j) => j);
   const lines = [
-    `// ${tm}×${tn} named accumulators. Dispatch: (ceil(N / (WG_X·${tn})), ceil(M / (WG_Y·${tm}))) workgroups.`,
+    comment,
     "@compute @workgroup_size(WG_X, WG_Y)",
-    `fn matmul_unrolled${tm}x${tn}(@builtin(global_invocation_id) gid: vec3u) {`,
+    `fn ${name}(@builtin(global_invocation_id) gid: vec3u) {`,
     `  let row0 = gid.y * ${tm}u;`,
     `  let col0 = gid.x * ${tn}u;`,
     ...rows.map((i) => "  " + vecs.map((j) => `var c${i}_${j} = vec4f(0.0);`).join(" ")),
     "  for (var k = dims.k_begin; k < dims.k_end; k++) {",
-    ...vecs.map((j) =>
-      `    let b${j} = vec4f(${[0, 1, 2, 3].map((c) => `load_b(k, col0 + ${4 * j + c}u)`).join(", ")});`
-    ),
-    ...rows.map((i) => `    let a${i} = vec4f(load_a(row0 + ${i}u, k));`),
+    ...loads,
     ...rows.map((i) => "    " + vecs.map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join(" ")),
     "  }",
     ...rows.map((i) => {
@@ -39,6 +39,20 @@ export function unrolledMatmul(tm: number, tn: number): string {
   return lines.join("\n");
 }
 
+/** The generated entry point for a TM × TN block (TN a multiple of 4, at most 32). */
+export function unrolledMatmul(tm: number, tn: number): string {
+  const loads = [
+    ...Array.from(
+      { length: tn / 4 },
+      (_, j) => `    let b${j} = vec4f(${[0, 1, 2, 3].map((c) => `load_b(k, col0 + ${4 * j + c}u)`).join(", ")});`,
+    ),
+    ...Array.from({ length: tm }, (_, i) => `    let a${i} = vec4f(load_a(row0 + ${i}u, k));`),
+  ];
+  const comment =
+    `// ${tm}×${tn} named accumulators. Dispatch: (ceil(N / (WG_X·${tn})), ceil(M / (WG_Y·${tm}))) workgroups.`;
+  return namedBlock(tm, tn, comment, `matmul_unrolled${tm}x${tn}`, loads);
+}
+
 /**
  * The generated entry point for a TM × TN block whose loads are vec4s: B's
  * row k at the block's columns (N a multiple of 4), and in form "tn" also
@@ -46,9 +60,7 @@ export function unrolledMatmul(tm: number, tn: number): string {
  * elements stay scalar (a row's K values are not the block's direction).
  */
 export function vecMatmul(tm: number, tn: number, form: "nn" | "tn"): string {
-  const cols = tn / 4;
   const rows = Array.from({ length: tm }, (_, i) => i);
-  const vecs = Array.from({ length: cols }, (_, j) => j);
   const aLoads = form === "tn"
     ? [
       "    let ak = (k * dims.M + row0) / 4u;",
@@ -56,26 +68,14 @@ export function vecMatmul(tm: number, tn: number, form: "nn" | "tn"): string {
       ...rows.map((i) => `    let a${i} = vec4f(av${Math.floor(i / 4)}[${i % 4}]);`),
     ]
     : rows.map((i) => `    let a${i} = vec4f(A[(row0 + ${i}u) * dims.K + k]);`);
-  const lines = [
-    `// ${tm}×${tn} named accumulators, vec4 loads, form "${form}". Dispatch: as matmul_unrolled${tm}x${tn}.`,
-    "@compute @workgroup_size(WG_X, WG_Y)",
-    `fn matmul_vec${tm}x${tn}_${form}(@builtin(global_invocation_id) gid: vec3u) {`,
-    `  let row0 = gid.y * ${tm}u;`,
-    `  let col0 = gid.x * ${tn}u;`,
-    ...rows.map((i) => "  " + vecs.map((j) => `var c${i}_${j} = vec4f(0.0);`).join(" ")),
-    "  for (var k = dims.k_begin; k < dims.k_end; k++) {",
+  const loads = [
     "    let bk = (k * dims.N + col0) / 4u;",
-    ...vecs.map((j) => `    let b${j} = B4[bk + ${j}u];`),
+    ...Array.from({ length: tn / 4 }, (_, j) => `    let b${j} = B4[bk + ${j}u];`),
     ...aLoads,
-    ...rows.map((i) => "    " + vecs.map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`).join(" ")),
-    "  }",
-    ...rows.map((i) => {
-      const padded = [...vecs.map((j) => `c${i}_${j}`), ...Array(8 - cols).fill("vec4f()")];
-      return `  store_block_row(row0 + ${i}u, col0, ${cols}u, array<vec4f, 8>(${padded.join(", ")}));`;
-    }),
-    "}",
   ];
-  return lines.join("\n");
+  const comment =
+    `// ${tm}×${tn} named accumulators, vec4 loads, form "${form}". Dispatch: as matmul_unrolled${tm}x${tn}.`;
+  return namedBlock(tm, tn, comment, `matmul_vec${tm}x${tn}_${form}`, loads);
 }
 
 /** Everything between the markers in shaders/matmul.wgsl. */

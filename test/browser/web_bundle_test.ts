@@ -3,7 +3,7 @@ import { bundleForBrowser } from "../../examples/web/build.ts";
 import * as full from "../../mod.ts";
 import * as web from "../../src/web.ts";
 
-/** What mod.ts has and src/web.ts leaves out: each reads or writes files. */
+/** What mod.ts has and src/web.ts leaves out: each reads or writes files (or names a folder of them). */
 const DENO_ONLY_EXPORTS = [
   "FASHION_MNIST_DIR",
   "hasMnistFiles",
@@ -12,6 +12,13 @@ const DENO_ONLY_EXPORTS = [
   "readIdx",
   "readSafetensors",
   "saveCheckpoint",
+  // The matmul tuning cache (src/train/tuning_cache.ts): a page tunes with tuneMatmulShapes and keeps the record.
+  "defaultTuningCacheDir",
+  "loadMatmulTuning",
+  "saveMatmulTuning",
+  "TRAINER_TUNING_VARIANTS",
+  "tuneTrainer",
+  "tuningCachePath",
 ];
 
 /** The relative modules a bundle file imports statically (esbuild writes them first: `import{…}from"./x.js";`). */
