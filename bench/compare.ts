@@ -199,9 +199,16 @@ export function formatComparison(c: Comparison, files: { a: [string, Row]; b: [s
  */
 export async function compareFiles(pathA: string, pathB: string): Promise<string[]> {
   const read = async (path: string): Promise<Row> => {
-    const value = JSON.parse(await Deno.readTextFile(path));
+    let value;
+    try {
+      value = JSON.parse(await Deno.readTextFile(path));
+    } catch (error) {
+      const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new Error(`Cannot compare ${path}: ${why}`, { cause: error }); // which of the two files, and why
+    }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw new TypeError(`Cannot compare ${path} as it is not a results object: current value is ${typeof value}`);
+      const kind = Array.isArray(value) ? "an array" : value === null ? "null" : typeof value;
+      throw new TypeError(`Cannot compare ${path} as it is not a results object: current value is ${kind}`);
     }
     return value;
   };

@@ -25,7 +25,12 @@ if (compareAt >= 0) {
     console.error("usage: deno task bench --compare A.json B.json");
     Deno.exit(2);
   }
-  console.log((await compareFiles(files[0], files[1])).join("\n"));
+  try {
+    console.log((await compareFiles(files[0], files[1])).join("\n"));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error)); // names the file; no stack for a user's typo
+    Deno.exit(1);
+  }
   Deno.exit(0);
 }
 

@@ -96,7 +96,8 @@ Run
   --out DIR             where metrics.jsonl, curves.svg and checkpoint.safetensors go (default runs/train)
   --resume FILE         continue from a checkpoint of the same configuration
   --no-tune             run the untuned matmul defaults (default: measure the variants at the step's shapes
-                        once per adapter, cached in $XDG_CACHE_HOME/ncegpu or ~/.cache/ncegpu)
+                        once per adapter, cached in $NCEGPU_CACHE_DIR, else $XDG_CACHE_HOME/ncegpu, else
+                        ~/.cache/ncegpu)
   --help                this text`;
 
 const { values: args } = parseArgs({
@@ -232,15 +233,25 @@ const schedule: ScheduleConfig = scheduleKind === "fixed"
   ? { kind: "ans", kStar: args.kstar ? integerFlag("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
   : { kind: "closed", estimateLambda: args["estimate-lambda"] };
 if (!args["no-tune"]) {
-  // Measured once per adapter and shape class, then read from the cache: the step runs the fastest variants.
+  // Measured once per adapter and shape class, then read from the cache: the step runs the fastest variants. A
+  // cache that cannot be read or written costs the caching, not the run: measured again, without it, and said.
   const t0 = performance.now();
-  const tuning = await tuneTrainer(gpu, data, { ...config, schedule });
+  let tuning;
+  try {
+    tuning = await tuneTrainer(gpu, data, { ...config, schedule });
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw error; // the config: not the cache's fault
+    console.log(`matmul: the tuning cache is unusable, measuring without it (--no-tune skips tuning): ${error}`);
+    gpu.tuning.clear();
+    tuning = await tuneTrainer(gpu, data, { ...config, schedule }, { cache: null });
+  }
   const measured = new Set(tuning.trials.map((t) => t.key)).size;
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const from = tuning.path ? ` (cache: ${tuning.path})` : " (not cached)";
   console.log(
     measured
-      ? `matmul: measured ${measured} shape classes in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
-        `(cached in ${tuning.path})`
-      : `matmul: ${tuning.loaded} tuned choices from ${tuning.path}`,
+      ? `matmul: measured ${measured} shape classes in ${seconds} s, read ${tuning.loaded} choices${from}`
+      : `matmul: ${tuning.loaded} tuned choices${from}`,
   );
 }
 const trainer = new Trainer(gpu, data, { ...config, schedule });

@@ -3580,13 +3580,13 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
         gpu: gpuArg(f),
         path: [
           ...string({ nonEmpty: true, optional: true }),
+          refuse("null", null, T), // not "absent": null never means the user's default cache
           notACache,
           brokenCache,
           ...([
             ["missing", `${f.dir}/none.json`, "no cache yet"],
             ["another adapter's", tuning.otherAdapter, "its timings say nothing here"],
             ["absent", undefined, "the adapter's file in defaultTuningCacheDir(), none yet"],
-            ["null", null, "as absent"],
           ] as const).map(([label, path, why]) =>
             accept(label, path, `${why}: nothing applied`, (applied) => {
               assert.deepEqual([applied, f.gpu.tuning.has(TUNED)], [0, false]);
@@ -3608,13 +3608,12 @@ async function trainingDoors(f: Fixtures): Promise<Door[]> {
           accept("in a missing folder", `${f.dir}/new/tuning.json`, "its folder is created", () => {
             return savedRecord(`${f.dir}/new/tuning.json`);
           }),
-          ...([["absent", undefined], ["null", null]] as const).map(([label, path]) =>
-            accept(label, path, "the adapter's file in defaultTuningCacheDir()", async () => {
-              const file = tuningCachePath(f.gpu, tuning.defaults.save);
-              await savedRecord(file);
-              removeIfThere(file);
-            })
-          ),
+          refuse("null", null, T), // not "absent": a null path must never overwrite the user's default cache
+          accept("absent", undefined, "the adapter's file in defaultTuningCacheDir()", async () => {
+            const file = tuningCachePath(f.gpu, tuning.defaults.save);
+            await savedRecord(file);
+            removeIfThere(file);
+          }),
         ],
       },
     },

@@ -114,8 +114,9 @@ export function checkVariant(op: string, arg: string, name: unknown): asserts na
 
 /**
  * Whether a variant can run a multiply: every variant can, except the vec4
- * ones outside forms "nn" and "tn" or where N (in "tn" also M) is not a
- * multiple of 4.
+ * ones outside forms "nn" and "tn", where N (in "tn" also M) is not a
+ * multiple of 4, or where an operand is empty (N < 4, no rows, or K = 0;
+ * this check takes K as 1).
  *
  * @param variant A key of {@linkcode MATMUL_VARIANTS}.
  * @param form Operand layout.
@@ -143,8 +144,10 @@ export function matmulVariantFits(variant: string, form: MatmulForm, m: number, 
   return fits(MATMUL_VARIANTS[variant], form, m, n);
 }
 
-function fits(variant: MatmulVariant, form: MatmulForm, m: number, n: number): boolean {
+function fits(variant: MatmulVariant, form: MatmulForm, m: number, n: number, k = 1): boolean {
   if (!variant.vec4) return true;
+  // A vec4 view needs at least one whole vec4 to bind: an empty operand (K = 0, or no rows) is bound as 4 bytes.
+  if (k < 1 || n < 4 || m < 1) return false;
   return form !== "nt" && n % 4 === 0 && (form === "nn" || m % 4 === 0);
 }
 
@@ -253,6 +256,30 @@ export interface BoundMatmul {
 
 // Every shape bound without a forced variant, per context: what a tuner measures and a test inspects.
 const boundShapes = new WeakMap<Gpu, Map<string, BoundMatmul>>();
+// While recordBoundMatmuls runs: the shapes bound meanwhile, on its context.
+let recording: { gpu: Gpu; shapes: Map<string, BoundMatmul> } | null = null;
+
+/**
+ * Runs `build` and returns, with its result, the multiplies it bound on
+ * `gpu` without a forced variant: the shapes one model runs, whatever else
+ * the context bound before (what `tuneTrainer` measures). Not re-entrant.
+ *
+ * @param gpu The context.
+ * @param build Binds the model (synchronously).
+ * @returns The result of `build` and one entry per form and shape it bound.
+ * @throws {Error} Whatever `build` throws.
+ */
+export function recordBoundMatmuls<T>(gpu: Gpu, build: () => T): { result: T; bound: BoundMatmul[] } {
+  const outer = recording;
+  const shapes = new Map<string, BoundMatmul>();
+  recording = { gpu, shapes };
+  try {
+    const result = build();
+    return { result, bound: [...shapes.values()].map((b) => ({ ...b })) };
+  } finally {
+    recording = outer;
+  }
+}
 
 /**
  * The multiplies bound on `gpu` so far without a forced variant, one per
@@ -273,7 +300,7 @@ function defaultVariant(gpu: Gpu, form: MatmulForm, m: number, n: number, k: num
   // Untuned guess: CPUs (llvmpipe) favour registers, and four-float loads where rows allow them (vec8x16 beat
   // named8x16 at every "nn" and "tn" class of the trainer's step measured on llvmpipe); GPUs favour shared tiles.
   if (!gpu.info.isFallbackAdapter) return "tiled64";
-  return fits(MATMUL_VARIANTS.vec8x16, form, m, n) ? "vec8x16" : "named8x16";
+  return fits(MATMUL_VARIANTS.vec8x16, form, m, n, k) ? "vec8x16" : "named8x16";
 }
 
 /**
@@ -348,13 +375,13 @@ export class MatmulKernel implements Encodable {
     }
     let variantName = options.variant ?? defaultVariant(gpu, form, m, n, k);
     checkVariant(OP, "options.variant", variantName);
-    if (!fits(MATMUL_VARIANTS[variantName], form, m, n)) {
+    if (!fits(MATMUL_VARIANTS[variantName], form, m, n, k)) {
       if (options.variant !== undefined) {
         rangeError(
           OP,
           "options.variant",
-          `a variant that fits form "${form}" with M = ${m}, N = ${n} (${variantName} reads vec4s: forms "nn" and ` +
-            `"tn", N and in "tn" M a multiple of 4)`,
+          `a variant that fits form "${form}" with M = ${m}, N = ${n}, K = ${k} (${variantName} reads vec4s: forms ` +
+            `"nn" and "tn", N and in "tn" M a multiple of 4, no empty operand)`,
           variantName,
         );
       }
@@ -417,6 +444,9 @@ export class MatmulKernel implements Encodable {
       boundShapes.set(gpu, shapes);
       const key = classKey(form, m, n, k);
       shapes.set(`${form}:${m}x${n}x${k}`, { form, m, n, k, key, variant: variantName });
+      if (recording?.gpu === gpu) {
+        recording.shapes.set(`${form}:${m}x${n}x${k}`, { form, m, n, k, key, variant: variantName });
+      }
     }
   }
 

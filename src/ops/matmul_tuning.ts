@@ -253,10 +253,11 @@ export async function tuneMatmulShapes(
   checkInt(op, "options.iterations", iterations, 1);
   const retune = options.retune ?? false;
   checkBool(op, "options.retune", retune);
-  const names = options.variants ?? Object.keys(MATMUL_VARIANTS);
-  checkArrayLike(op, "options.variants", names, "an array of variant names");
-  if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
-  Array.from(names).forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
+  const given = options.variants ?? Object.keys(MATMUL_VARIANTS);
+  checkArrayLike(op, "options.variants", given, "an array of variant names");
+  if (given.length === 0) rangeError(op, "options.variants", "at least one variant name", given);
+  const names = Array.from(given);
+  names.forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
   const maxFloats = gpu.limits.maxStorageBufferBindingSize / 4;
   const classes = new Map<string, MatmulShape>();
   shapes.forEach((shape, i) => {
@@ -335,7 +336,18 @@ export interface MatmulTuningRecord {
   choices: Record<string, string>;
 }
 
-const KEY_PATTERN = /^matmul:(nn|nt|tn)(:\d+x\d+x\d+)?$/;
+const KEY_PATTERN = /^matmul:(nn|nt|tn)(?::(\d+)x(\d+)x(\d+))?$/;
+
+/** Whether `key` is `"matmul:<form>"` or a shape class: each dimension a power of two from 1 to 2³¹. */
+function isTuningKey(key: string): boolean {
+  const match = KEY_PATTERN.exec(key);
+  if (!match) return false;
+  return match.slice(2, 5).every((d) => d === undefined || (/^[1-9]\d{0,9}$/.test(d) && isPowerOfTwo(Number(d))));
+}
+
+function isPowerOfTwo(x: number): boolean {
+  return x >= 1 && x <= 2 ** 31 && Number.isInteger(Math.log2(x));
+}
 
 function adapterOf(gpu: Gpu): MatmulTuningRecord["adapter"] {
   const { vendor, architecture, device, description } = gpu.info;
@@ -361,7 +373,7 @@ function adapterOf(gpu: Gpu): MatmulTuningRecord["adapter"] {
  */
 export function matmulTuningRecord(gpu: Gpu): MatmulTuningRecord {
   checkGpu("matmulTuningRecord", gpu);
-  const choices = Object.fromEntries([...gpu.tuning].filter(([key]) => KEY_PATTERN.test(key)).sort());
+  const choices = Object.fromEntries([...gpu.tuning].filter(([key]) => isTuningKey(key)).sort());
   return { format: "ncegpu-matmul-tuning", version: 1, adapter: adapterOf(gpu), choices };
 }
 
@@ -373,10 +385,12 @@ export function matmulTuningRecord(gpu: Gpu): MatmulTuningRecord {
  * @param gpu The context.
  * @param record A {@linkcode MatmulTuningRecord}, for example parsed from a cache file.
  * @returns How many choices were applied (0 for another adapter).
- * @throws {TypeError} When `gpu` is not a Gpu, or `record`, `record.adapter` or `record.choices` is not an object,
+ * @throws {TypeError} When `gpu` is not a Gpu, `record` or `record.adapter` is not an object, `record.choices` not a
+ * plain object,
  * or an adapter field or a choice is not a string.
  * @throws {RangeError} When `record.format` is not "ncegpu-matmul-tuning", `record.version` not 1, a key of
- * `record.choices` not `"matmul:<form>"` or a shape class, or a choice not a variant's name; nothing is applied then.
+ * `record.choices` not `"matmul:<form>"` or a shape class (dimensions powers of two), or a choice not a variant's
+ * name; nothing is applied then.
  *
  * @example
  * ```ts
@@ -405,10 +419,14 @@ export function applyMatmulTuning(gpu: Gpu, record: MatmulTuningRecord): number 
     }
   }
   checkObject(op, "record.choices", record.choices);
+  const proto = Object.getPrototypeOf(record.choices);
+  if (proto !== Object.prototype && proto !== null) {
+    typeError(op, "record.choices", "a plain object of key → variant name (as JSON.parse gives)", record.choices);
+  }
   const entries = Object.entries(record.choices);
   for (const [key, variant] of entries) {
-    if (!KEY_PATTERN.test(key)) {
-      rangeError(op, "record.choices key", '"matmul:<form>" or "matmul:<form>:<M>x<N>x<K>"', key);
+    if (!isTuningKey(key)) {
+      rangeError(op, "record.choices key", '"matmul:<form>" or "matmul:<form>:<M>x<N>x<K>", powers of two', key);
     }
     checkVariant(op, `record.choices["${key}"]`, variant);
   }

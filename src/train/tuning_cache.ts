@@ -10,7 +10,7 @@
 import { checkArrayLike, checkInt, checkObject, checkString, rangeError } from "../gpu/_check.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu } from "../gpu/tensor.ts";
-import { boundMatmuls, checkVariant, MATMUL_VARIANTS } from "../ops/matmul.ts";
+import { checkVariant, MATMUL_VARIANTS, recordBoundMatmuls } from "../ops/matmul.ts";
 import {
   applyMatmulTuning,
   type MatmulTrial,
@@ -20,14 +20,14 @@ import {
 } from "../ops/matmul_tuning.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
 import { writeFileAtomic } from "./_atomic_file.ts";
-import type { TrainerConfig } from "./config.ts";
+import { resolveTrainerConfig, type TrainerConfig } from "./config.ts";
 import { Trainer } from "./trainer.ts";
 
 /**
- * The folder of the tuning caches: `$NCEGPU_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/ncegpu`, else `$HOME/.cache/ncegpu`; `.ncegpu-cache`
- * under the working folder when none is set or the environment may not be
- * read.
+ * The folder of the tuning caches: `$NCEGPU_CACHE_DIR` when set and not
+ * empty, else `$XDG_CACHE_HOME/ncegpu` when that is an absolute path, else
+ * `$HOME/.cache/ncegpu`; `.ncegpu-cache` under the working folder when none
+ * is set or the environment may not be read.
  *
  * @returns The folder (it may not exist yet).
  */
@@ -36,7 +36,7 @@ export function defaultTuningCacheDir(): string {
     const own = Deno.env.get("NCEGPU_CACHE_DIR");
     if (own) return own;
     const xdg = Deno.env.get("XDG_CACHE_HOME");
-    if (xdg) return `${xdg}/ncegpu`;
+    if (xdg?.startsWith("/")) return `${xdg}/ncegpu`; // the XDG spec ignores a relative path
     const home = Deno.env.get("HOME");
     if (home) return `${home}/.cache/ncegpu`;
   } catch (error) {
@@ -81,19 +81,22 @@ export function tuningCachePath(gpu: Gpu, dir: string = defaultTuningCacheDir())
  * @throws {TypeError} When `gpu` is not a Gpu or `path` not a string.
  * @throws {RangeError} When `path` is empty.
  * @throws {Error} When the file exists but is not a tuning cache (not JSON, or a field breaks a rule); the message
- * names the file and the rule, and says that deleting it makes the next run measure again.
+ * names the file and the rule, and says that deleting it makes the next run measure again. When it cannot be read
+ * (a folder on its path is a file, no permission); the message names it, `cause` is the file-system error.
  */
 export async function loadMatmulTuning(gpu: Gpu, path?: string): Promise<number> {
   const op = "loadMatmulTuning";
   checkGpu(op, gpu);
-  const file = path ?? tuningCachePath(gpu);
+  const file = path === undefined ? tuningCachePath(gpu) : path;
   checkString(op, "path", file, true);
   let text;
   try {
     text = await Deno.readTextFile(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
+    // Deno's file errors do not always name the path (NotADirectory does not): this one does.
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`${op}: cannot read ${file} (${why})`, { cause: error });
   }
   try {
     return applyMatmulTuning(gpu, JSON.parse(text) as MatmulTuningRecord);
@@ -110,16 +113,24 @@ export async function loadMatmulTuning(gpu: Gpu, path?: string): Promise<number>
  * @param path The file (default {@linkcode tuningCachePath}`(gpu)`).
  * @throws {TypeError} When `gpu` is not a Gpu or `path` not a string.
  * @throws {RangeError} When `path` is empty.
+ * @throws {Error} When the folder or the file cannot be written; the message names the file, `cause` is the
+ * file-system error.
  */
 export async function saveMatmulTuning(gpu: Gpu, path?: string): Promise<void> {
   const op = "saveMatmulTuning";
   checkGpu(op, gpu);
-  const file = path ?? tuningCachePath(gpu);
+  const file = path === undefined ? tuningCachePath(gpu) : path;
   checkString(op, "path", file, true);
-  const slash = file.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(file.slice(0, slash), { recursive: true });
   const text = JSON.stringify(matmulTuningRecord(gpu), null, 2) + "\n";
-  await writeFileAtomic(file, new TextEncoder().encode(text));
+  try {
+    const slash = file.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(file.slice(0, slash), { recursive: true });
+    await writeFileAtomic(file, new TextEncoder().encode(text));
+  } catch (error) {
+    // Deno's file errors do not always name the path (NotADirectory does not): this one does.
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`${op}: cannot write ${file} (${why})`, { cause: error });
+  }
 }
 
 /**
@@ -165,7 +176,8 @@ export interface TrainerTuning {
  * @throws {RangeError} When `options.cache` is empty, `options.iterations` is not an integer >= 1,
  * `options.variants` is empty or names something that is not a key of `MATMUL_VARIANTS`, or for anything
  * `new Trainer` throws for; all before any GPU work.
- * @throws {Error} When the cache file exists but is not a tuning cache (see {@linkcode loadMatmulTuning}).
+ * @throws {Error} When the cache file exists but is not a tuning cache (see {@linkcode loadMatmulTuning}), or
+ * cannot be written (see {@linkcode saveMatmulTuning}).
  *
  * @example Tune, then train with the choices
  * ```ts
@@ -200,9 +212,12 @@ export async function tuneTrainer(
   Array.from(variants).forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
   const path = options.cache === undefined ? tuningCachePath(gpu) : options.cache;
   if (path !== null) checkString(op, "options.cache", path, true);
+  checkObject(op, "data", data, "{ train, test }");
+  resolveTrainerConfig(config, data.train, data.test ?? null); // the config's errors before the cache's
   const loaded = path === null ? 0 : await loadMatmulTuning(gpu, path);
-  new Trainer(gpu, data, config).destroy(); // binds the step: its shapes join boundMatmuls(gpu)
-  const trials = await tuneMatmulShapes(gpu, boundMatmuls(gpu), { iterations: options.iterations, variants });
+  // The shapes this trainer's step binds, and only those (not what the context bound before).
+  const { bound } = recordBoundMatmuls(gpu, () => new Trainer(gpu, data, config).destroy());
+  const trials = await tuneMatmulShapes(gpu, bound, { iterations: options.iterations, variants });
   if (path !== null && trials.length > 0) await saveMatmulTuning(gpu, path);
   return { path, loaded, trials };
 }

@@ -38,6 +38,7 @@ export const BROWSER_FILES: readonly string[] = [
   "test/ops/knn_test.ts",
   "test/ops/l2norm_test.ts",
   "test/ops/matmul_test.ts",
+  "test/ops/matmul_tuning_test.ts",
   "test/optim/optimizer_test.ts",
   "test/sampling/queue_test.ts",
   "test/train/checkpoint_bytes_test.ts",
@@ -54,6 +55,7 @@ export const DENO_ONLY_FILES: Readonly<Record<string, string>> = {
     "the door table of mod.ts, whose file doors (readIdx, loadMnistFiles, saveCheckpoint, Trainer.save) write " +
     "temporary files; src/web.ts's doors are the same functions, checked here in Deno",
   "test/train/checkpoint_test.ts": "saves and loads checkpoint files (atomic rename, crash between write and rename)",
+  "test/train/tuning_cache_test.ts": "writes and reads the matmul tuning cache files (src/train/tuning_cache.ts)",
   "test/train/checkpoint_kill_test.ts": "spawns a Deno child process and kills it with SIGKILL while it saves",
 };
 

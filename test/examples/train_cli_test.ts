@@ -38,9 +38,19 @@ Deno.test("the train script runs end to end on the synthetic default and writes 
   assert.match(await Deno.readTextFile(`${out}/curves.svg`), /^<svg/);
   assert.ok((await Deno.stat(`${out}/checkpoint.safetensors`)).size > 0);
   // The step's matmul variants were measured once and cached for the next run.
-  assert.match(text, /matmul: measured \d+ shape classes in [\d.]+ s \(cached in /);
+  assert.match(text, /matmul: measured \d+ shape classes in [\d.]+ s, read 0 choices \(cache: /);
   const [cache] = [...Deno.readDirSync(`${out}/cache`)].map((e) => e.name);
   assert.match(cache, /^matmul-[a-z0-9-]+\.json$/);
+  // A cache folder that is a file costs the caching, not the run.
+  await Deno.writeTextFile(`${out}/not-a-folder`, "");
+  const again = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "examples/train.ts", "--synthetic", "--steps", "3"],
+    env: { NO_COLOR: "1", NCEGPU_CACHE_DIR: `${out}/not-a-folder` },
+  }).output();
+  const againText = new TextDecoder().decode(again.stdout) + new TextDecoder().decode(again.stderr);
+  assert.equal(again.code, 0, againText);
+  assert.match(againText, /matmul: the tuning cache is unusable, measuring without it .*not-a-folder/);
+  assert.match(againText, /\(not cached\)/);
   await Deno.remove(out, { recursive: true });
 });
 

@@ -61,6 +61,49 @@ for (const variant of Object.keys(MATMUL_VARIANTS)) {
 }
 
 Deno.test({
+  name: "an empty inner dimension gives zeros (or the bias, or out unchanged) with the untuned default, which then " +
+    "reads no vec4",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    const a = Tensor.zeros(gpu, [3, 0]);
+    const b = Tensor.zeros(gpu, [0, 8]);
+    const bias = Tensor.from(gpu, Float32Array.from({ length: 8 }, (_, i) => i), [8]);
+    const kernel = new MatmulKernel(gpu, a, b, { bias });
+    assert.ok(!MATMUL_VARIANTS[kernel.variant].vec4, `${kernel.variant} binds no empty vec4 view`);
+    gpu.runPass("test", kernel);
+    assert.deepEqual(Array.from(await kernel.out.read()), [
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+    ]);
+    kernel.destroy();
+    for (const t of [a, b, bias, kernel.out]) t.destroy();
+  },
+});
+
+Deno.test({
   name: "a vec4 variant is refused by name where it does not fit, and a tuned choice of it falls back to its sibling",
   ...gpuTest,
   fn: async () => {

@@ -115,6 +115,9 @@ Deno.test({
         [{ ...record, choices: { ...record.choices, "matmul:xx": "reg4x4" } }, /record\.choices key must be/],
         [{ ...record, choices: { ...record.choices, "matmul:nn": "fastest" } }, /record\.choices\["matmul:nn"\]/],
         [{ ...record, adapter: { ...record.adapter, vendor: 3 } }, /record\.adapter\.vendor must be a string/],
+        [{ ...record, choices: { "matmul:nn:3x5x7": "reg4x4" } }, /record\.choices key must be .*powers of two/],
+        [{ ...record, choices: { "matmul:nn:0x1x1": "reg4x4" } }, /record\.choices key must be/],
+        [{ ...record, choices: new Map([["matmul:nn", "reg4x4"]]) }, /record\.choices must be a plain object/],
       ] as const;
       for (const [value, message] of bad) {
         assert.throws(() => applyMatmulTuning(gpu, value as never), message);

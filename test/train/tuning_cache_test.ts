@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { requestGpu } from "../../src/gpu/device.ts";
 import { syntheticSplits } from "../../src/data/dataset.ts";
-import { boundMatmuls } from "../../src/ops/matmul.ts";
+import { boundMatmuls, matmul } from "../../src/ops/matmul.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
 import { loadMatmulTuning, tuneTrainer, tuningCachePath } from "../../src/train/tuning_cache.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import type { TrainerConfig } from "../../src/train/config.ts";
@@ -69,11 +70,17 @@ Deno.test({
       assert.deepEqual([reread.loaded > 0, reread.trials.length], [true, 0]);
       for (const m of boundMatmuls(second)) assert.equal(m.variant, first.tuning.get(m.key));
 
-      // No cache: measured every time, nothing written.
+      // No cache: measured every time, nothing written; and only the trainer's shapes, not what the context bound
+      // before (here a 300 × 300 product).
       const none = await requestGpu();
       gpus.push(none);
+      const x = Tensor.zeros(none, [300, 300]);
+      matmul(none, x, x).destroy();
+      x.destroy();
       const uncached = await tuneTrainer(none, data, config, { cache: null, iterations: 1 });
       assert.ok(uncached.trials.length > 0 && uncached.path === null);
+      const trainerKeys = new Set(untuned.map((m) => m.key));
+      assert.deepEqual([...new Set(uncached.trials.map((t) => t.key))].filter((k) => !trainerKeys.has(k)), []);
     } finally {
       for (const g of gpus) g.destroy();
       await Deno.remove(dir, { recursive: true });
