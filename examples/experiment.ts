@@ -235,6 +235,13 @@ const pct = (xs: number[]) => {
   return xs.length > 1 ? `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}` : `${s.m.toFixed(1)} (1 seed)`;
 };
 const date = new Date().toISOString().slice(0, 10);
+/** The methods some runs used, fixed K first by K, then the adaptive ones in METHODS' order. */
+function methodsOf(some: Run[]): string[] {
+  const names = [...new Set(some.map((r) => r.method))];
+  const k = (name: string) => (name.startsWith("K=") ? Number(name.slice(2)) : Infinity);
+  const rank = (name: string) => METHODS.findIndex((m) => m.name === name);
+  return names.sort((a, b) => k(a) - k(b) || rank(a) - rank(b));
+}
 const lines = [
   "# Experiment: how many negatives, with label-unaware negatives",
   "",
@@ -359,9 +366,7 @@ if (otherDesigns.length) {
     "",
     ...table(
       ["method", ...columns],
-      METHODS.map((m) => [m.name, ...columns.map((c) => pct(of(c, m.name)))]).filter((row) =>
-        row.slice(1).some((x) => x !== "—")
-      ),
+      methodsOf(otherDesigns).map((name) => [name, ...columns.map((c) => pct(of(c, name)))]),
     ),
     "",
   );
