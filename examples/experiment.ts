@@ -225,7 +225,12 @@ for (const [i, p] of (args["report-only"] ? [] : plan).entries()) {
 }
 
 // The report, from every recorded run of this length and design.
-const runs = recorded.filter((r) => r.steps === steps && design(r) === design({ batch: BATCH, queue: QUEUE }));
+const thisDesign = (r: Run) => r.steps === steps && design(r) === design({ batch: BATCH, queue: QUEUE });
+// Runs of the planned grid only (the flags' datasets, C, r, seeds and methods), so "N of M planned" counts like with like.
+const runs = recorded.filter((r) =>
+  thisDesign(r) && datasets.includes(r.dataset) && classesList.includes(r.classes) && rates.includes(r.rate) &&
+  r.seed <= seeds && METHODS.some((m) => m.name === r.method)
+);
 const otherDesigns = recorded.filter((r) => r.steps === steps && design(r) !== design({ batch: BATCH, queue: QUEUE }));
 const cellRuns = (d: string, c: number, r: number, m: string) =>
   runs.filter((x) => x.dataset === d && x.classes === c && x.rate === r && x.method === m);
