@@ -63,8 +63,10 @@ export {
   matmulVariantFits,
 } from "./ops/matmul.ts";
 export type { BoundMatmul, MatmulForm, MatmulOptions, MatmulVariant } from "./ops/matmul.ts";
-export { applyMatmulTuning, matmulTuningRecord, tuneMatmul, tuneMatmulShapes } from "./ops/matmul_tuning.ts";
-export type { MatmulShape, MatmulTrial, MatmulTuningRecord } from "./ops/matmul_tuning.ts";
+export { tuneMatmul, tuneMatmulShapes } from "./ops/matmul_tuning.ts";
+export type { MatmulShape, MatmulTrial } from "./ops/matmul_tuning.ts";
+export { applyMatmulTuning, matmulTuningRecord } from "./ops/matmul_tuning_record.ts";
+export type { MatmulTuningRecord } from "./ops/matmul_tuning_record.ts";
 export { activationBackward, activationForward } from "./ops/activation.ts";
 export type { Activation } from "./ops/activation.ts";
 export { l2normBackward, l2normForward } from "./ops/l2norm.ts";

@@ -4,9 +4,8 @@
  * times them at the shapes a model actually binds ({@linkcode boundMatmuls}),
  * one measurement per shape class, after checking each variant's output
  * against a float64 product. Choices land in `gpu.tuning`, where every
- * matmul bound afterwards looks first; {@linkcode matmulTuningRecord} and
- * {@linkcode applyMatmulTuning} carry them to and from a cache (the Deno
- * file cache is `tuneTrainer`'s, in src/train/tuning_cache.ts).
+ * matmul bound afterwards looks first; src/ops/matmul_tuning_record.ts
+ * carries them to and from a cache.
  *
  * @module
  */
@@ -15,6 +14,7 @@ import { checkArrayLike, checkBool, checkEnum, checkInt, checkObject, rangeError
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu, Tensor } from "../gpu/tensor.ts";
 import { timeGpu } from "../gpu/timing.ts";
+import { seededRandom } from "../data/random.ts";
 import {
   checkVariant,
   MATMUL_FORMS,
@@ -40,6 +40,47 @@ export interface MatmulTrial {
   key: string;
   /** The shape measured, [M, N, K]. */
   shape: [number, number, number];
+}
+
+/**
+ * Times each of `variants` at `shape` on zeroed operands, fastest first, and stores the fastest under `key` in
+ * `gpu.tuning` (nothing when `variants` is empty).
+ */
+async function timeVariants(
+  gpu: Gpu,
+  op: string,
+  key: string,
+  shape: MatmulShape,
+  variants: readonly string[],
+  iterations: number,
+): Promise<MatmulTrial[]> {
+  const { form, m, n, k } = shape;
+  const operands = matmulOperandShapes(form, m, n, k);
+  const tensors: Tensor[] = [];
+  const trials: MatmulTrial[] = [];
+  try {
+    const a = Tensor.zeros(gpu, operands.a);
+    tensors.push(a);
+    const b = Tensor.zeros(gpu, operands.b);
+    tensors.push(b);
+    const out = Tensor.empty(gpu, [m, n]);
+    tensors.push(out);
+    for (const variant of variants) {
+      const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
+      try {
+        const t = await timeGpu(gpu, (pass) => kernel.encode(pass), { op: `${op}:${variant}`, warmup: 1, iterations });
+        const gflops = (2 * m * n * k) / (t.medianMs * 1e6);
+        trials.push({ form, variant, medianMs: t.medianMs, gflops, key, shape: [m, n, k] });
+      } finally {
+        kernel.destroy();
+      }
+    }
+  } finally {
+    for (const t of tensors) t.destroy();
+  }
+  trials.sort((x, y) => x.medianMs - y.medianMs);
+  if (trials.length > 0) gpu.tuning.set(key, trials[0].variant);
+  return trials;
 }
 
 /**
@@ -86,42 +127,22 @@ export async function tuneMatmul(
   if (!Array.isArray(names)) typeError(op, "options.variants", "an array of variant names", names);
   if (names.length === 0) rangeError(op, "options.variants", "at least one variant name", names);
   names.forEach((name, i) => checkVariant(op, `options.variants[${i}]`, name));
-  const tensors: Tensor[] = [];
   const trials: MatmulTrial[] = [];
-  try {
-    const a = Tensor.zeros(gpu, [size, size]);
-    tensors.push(a);
-    const b = Tensor.zeros(gpu, [size, size]);
-    tensors.push(b);
-    const out = Tensor.empty(gpu, [size, size]);
-    tensors.push(out);
-    for (const form of MATMUL_FORMS) {
-      const forForm: MatmulTrial[] = [];
-      for (const variant of names) {
-        if (!matmulVariantFits(variant, form, size, size)) continue; // a vec4 variant in form "nt", or an odd size
-        if (size <= (MATMUL_VARIANTS[variant].kChunk ?? 0)) continue; // one chunk: its unchunked twin's run
-        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
-        let t;
-        try {
-          t = await timeGpu(gpu, (pass) => kernel.encode(pass), { op: `tuneMatmul:${variant}`, warmup: 1, iterations });
-        } finally {
-          kernel.destroy();
-        }
-        forForm.push({
-          form,
-          variant,
-          medianMs: t.medianMs,
-          gflops: (2 * size ** 3) / (t.medianMs * 1e6),
-          key: `matmul:${form}`,
-          shape: [size, size, size],
-        });
-      }
-      forForm.sort((x, y) => x.medianMs - y.medianMs);
-      if (forForm.length > 0) gpu.tuning.set(`matmul:${form}`, forForm[0].variant); // none fits: untouched
-      for (const trial of forForm) trials.push(trial);
-    }
-  } finally {
-    for (const t of tensors) t.destroy();
+  for (const form of MATMUL_FORMS) {
+    // vec4 variants not in form "nt" or at an odd size; chunked ones not where one chunk holds K (their twin's run).
+    const fitting = names.filter((v) =>
+      matmulVariantFits(v, form, size, size) && size > (MATMUL_VARIANTS[v].kChunk ?? 0)
+    );
+    trials.push(
+      ...await timeVariants(
+        gpu,
+        "tuneMatmul",
+        `matmul:${form}`,
+        { form, m: size, n: size, k: size },
+        fitting,
+        iterations,
+      ),
+    );
   }
   return trials;
 }
@@ -152,11 +173,8 @@ const VALIDATION_TOLERANCE = 1e-4;
 
 /** Seeded values in [-1, 1): the check needs no statistics, only data a wrong index would change. */
 function checkValues(length: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 31 - 1;
-  });
+  const random = seededRandom(seed);
+  return Float32Array.from({ length }, () => 2 * random() - 1);
 }
 
 /**
@@ -287,150 +305,14 @@ export async function tuneMatmulShapes(
     }
   }
   const trials: MatmulTrial[] = [];
-  for (const [key, { form, m, n, k }] of todo) {
-    const operands = matmulOperandShapes(form, m, n, k);
-    const a = Tensor.zeros(gpu, operands.a);
-    const tensors = [a];
-    try {
-      const b = Tensor.zeros(gpu, operands.b);
-      tensors.push(b);
-      const out = Tensor.empty(gpu, [m, n]);
-      tensors.push(out);
-      const forClass: MatmulTrial[] = [];
-      for (const variant of names) {
-        if (!matmulVariantFits(variant, form, m, n)) continue; // its shapes then run its fallback, timed too
-        if (variant === "naive" && Math.min(m, n) >= SKINNY) continue; // far slower there, and seconds to time
-        if (k <= (MATMUL_VARIANTS[variant].kChunk ?? 0)) continue; // one chunk: the same run as its unchunked twin
-        const kernel = new MatmulKernel(gpu, a, b, { form, out, variant });
-        try {
-          const t = await timeGpu(gpu, (pass) => kernel.encode(pass), {
-            op: `${op}:${variant}`,
-            warmup: 1,
-            iterations,
-          });
-          const gflops = (2 * m * n * k) / (t.medianMs * 1e6);
-          forClass.push({ form, variant, medianMs: t.medianMs, gflops, key, shape: [m, n, k] });
-        } finally {
-          kernel.destroy();
-        }
-      }
-      forClass.sort((x, y) => x.medianMs - y.medianMs);
-      if (forClass.length > 0) gpu.tuning.set(key, forClass[0].variant); // none of `variants` fits: untouched
-      trials.push(...forClass);
-    } finally {
-      for (const t of tensors) t.destroy();
-    }
+  for (const [key, shape] of todo) {
+    const { form, m, n, k } = shape;
+    const fitting = names.filter((v) =>
+      matmulVariantFits(v, form, m, n) && // elsewhere its shapes run its fallback, timed too
+      (v !== "naive" || Math.min(m, n) < SKINNY) && // far slower elsewhere, and seconds to time
+      k > (MATMUL_VARIANTS[v].kChunk ?? 0) // one chunk: the same run as its unchunked twin
+    );
+    trials.push(...await timeVariants(gpu, op, key, shape, fitting, iterations));
   }
   return trials;
-}
-
-/** Matmul choices as a cache stores them, with the adapter they were measured on. */
-export interface MatmulTuningRecord {
-  /** Always "ncegpu-matmul-tuning". */
-  format: "ncegpu-matmul-tuning";
-  /** Always 1. */
-  version: 1;
-  /** The adapter measured: choices apply only to the same vendor, architecture, device and description. */
-  adapter: { vendor: string; architecture: string; device: string; description: string };
-  /** `gpu.tuning` keys (`"matmul:<form>"` or a {@linkcode matmulShapeClass}) → variant names. */
-  choices: Record<string, string>;
-}
-
-const KEY_PATTERN = /^matmul:(nn|nt|tn)(?::(\d+)x(\d+)x(\d+))?$/;
-
-/** Whether `key` is `"matmul:<form>"` or a shape class: each dimension a power of two from 1 to 2³¹. */
-function isTuningKey(key: string): boolean {
-  const match = KEY_PATTERN.exec(key);
-  if (!match) return false;
-  return match.slice(2, 5).every((d) => d === undefined || (/^[1-9]\d{0,9}$/.test(d) && isPowerOfTwo(Number(d))));
-}
-
-function isPowerOfTwo(x: number): boolean {
-  return x >= 1 && x <= 2 ** 31 && Number.isInteger(Math.log2(x));
-}
-
-function adapterOf(gpu: Gpu): MatmulTuningRecord["adapter"] {
-  const { vendor, architecture, device, description } = gpu.info;
-  return { vendor, architecture, device, description };
-}
-
-/**
- * The matmul choices in `gpu.tuning`, as a JSON-ready record.
- *
- * @param gpu The context.
- * @returns The record.
- * @throws {TypeError} When `gpu` is not a Gpu.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { matmulTuningRecord, requestGpu } from "../../mod.ts";
- * const gpu = await requestGpu();
- * gpu.tuning.set("matmul:nn:256x256x1024", "reg8x8");
- * assert.deepEqual(matmulTuningRecord(gpu).choices, { "matmul:nn:256x256x1024": "reg8x8" });
- * gpu.destroy();
- * ```
- */
-export function matmulTuningRecord(gpu: Gpu): MatmulTuningRecord {
-  checkGpu("matmulTuningRecord", gpu);
-  const choices = Object.fromEntries([...gpu.tuning].filter(([key]) => isTuningKey(key)).sort());
-  return { format: "ncegpu-matmul-tuning", version: 1, adapter: adapterOf(gpu), choices };
-}
-
-/**
- * Puts a record's choices into `gpu.tuning`, after checking every field,
- * when it was measured on the same adapter; a record from another adapter
- * applies nothing (its timings say nothing about this one).
- *
- * @param gpu The context.
- * @param record A {@linkcode MatmulTuningRecord}, for example parsed from a cache file.
- * @returns How many choices were applied (0 for another adapter).
- * @throws {TypeError} When `gpu` is not a Gpu, `record` or `record.adapter` is not an object, `record.choices` not a
- * plain object,
- * or an adapter field or a choice is not a string.
- * @throws {RangeError} When `record.format` is not "ncegpu-matmul-tuning", `record.version` not 1, a key of
- * `record.choices` not `"matmul:<form>"` or a shape class (dimensions powers of two), or a choice not a variant's
- * name; nothing is applied then.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { applyMatmulTuning, matmulTuningRecord, requestGpu } from "../../mod.ts";
- * const gpu = await requestGpu();
- * const record = { ...matmulTuningRecord(gpu), choices: { "matmul:tn:1024x256x256": "named16x32" } };
- * assert.equal(applyMatmulTuning(gpu, record), 1);
- * assert.equal(gpu.tuning.get("matmul:tn:1024x256x256"), "named16x32");
- * gpu.destroy();
- * ```
- */
-export function applyMatmulTuning(gpu: Gpu, record: MatmulTuningRecord): number {
-  const op = "applyMatmulTuning";
-  checkGpu(op, gpu);
-  checkObject(op, "record", record);
-  if (record.format !== "ncegpu-matmul-tuning") {
-    rangeError(op, "record.format", '"ncegpu-matmul-tuning"', record.format);
-  }
-  if (record.version !== 1) rangeError(op, "record.version", "1", record.version);
-  checkObject(op, "record.adapter", record.adapter);
-  const mine = adapterOf(gpu);
-  for (const field of ["vendor", "architecture", "device", "description"] as const) {
-    if (typeof record.adapter[field] !== "string") {
-      typeError(op, `record.adapter.${field}`, "a string", record.adapter[field]);
-    }
-  }
-  checkObject(op, "record.choices", record.choices);
-  const proto = Object.getPrototypeOf(record.choices);
-  if (proto !== Object.prototype && proto !== null) {
-    typeError(op, "record.choices", "a plain object of key → variant name (as JSON.parse gives)", record.choices);
-  }
-  const entries = Object.entries(record.choices);
-  for (const [key, variant] of entries) {
-    if (!isTuningKey(key)) {
-      rangeError(op, "record.choices key", '"matmul:<form>" or "matmul:<form>:<M>x<N>x<K>", powers of two', key);
-    }
-    checkVariant(op, `record.choices["${key}"]`, variant);
-  }
-  if ((Object.keys(mine) as (keyof typeof mine)[]).some((f) => record.adapter[f] !== mine[f])) return 0;
-  for (const [key, variant] of entries) gpu.tuning.set(key, variant);
-  return entries.length;
 }

@@ -11,13 +11,8 @@ import { checkArrayLike, checkInt, checkObject, checkString, rangeError } from "
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu } from "../gpu/tensor.ts";
 import { checkVariant, MATMUL_VARIANTS, recordBoundMatmuls } from "../ops/matmul.ts";
-import {
-  applyMatmulTuning,
-  type MatmulTrial,
-  type MatmulTuningRecord,
-  matmulTuningRecord,
-  tuneMatmulShapes,
-} from "../ops/matmul_tuning.ts";
+import { type MatmulTrial, tuneMatmulShapes } from "../ops/matmul_tuning.ts";
+import { applyMatmulTuning, type MatmulTuningRecord, matmulTuningRecord } from "../ops/matmul_tuning_record.ts";
 import type { LabelledBytes } from "../data/dataset.ts";
 import { writeFileAtomic } from "./_atomic_file.ts";
 import { resolveTrainerConfig, type TrainerConfig } from "./config.ts";

@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import { requestGpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { boundMatmuls, MatmulKernel, matmulShapeClass } from "../../src/ops/matmul.ts";
-import {
-  applyMatmulTuning,
-  type MatmulShape,
-  matmulTuningRecord,
-  tuneMatmulShapes,
-} from "../../src/ops/matmul_tuning.ts";
+import { type MatmulShape, tuneMatmulShapes } from "../../src/ops/matmul_tuning.ts";
+import { applyMatmulTuning, matmulTuningRecord } from "../../src/ops/matmul_tuning_record.ts";
 import { assertFrobenius } from "../util/compare.ts";
 import { runMatmulCase } from "../util/matmul_check.ts";
 import { freshSeed } from "../util/random.ts";
