@@ -1,42 +1,87 @@
 // Nearest-neighbour candidates: for each row of a block of similarities,
 // the M largest, with their columns, best first.
 //
-//   sims [rows, n] f32 (a block of S = Q·Bᵀ, computed by matmul)
+//   sims [rows, 4·stride4] f32 (a block of S = Q·Bᵀ, computed by matmul), read
+//     as vec4; columns n … 4·stride4 − 1 are padding and never chosen
 //   cand_idx [rows, M] u32, cand_sim [rows, M] f32: the row's M best columns;
 //   ties keep the lower column first, as the host scan does. Rows with fewer
 //   than M columns pad with column NONE.
 //
-// One workgroup per row. Each of the WG threads scans columns t, t + WG, …
-// twice: first for its maximum (the smallest of these maxima is a floor for
-// the row's top M), then keeping its own best M at or above the floor sorted
-// in private arrays; the WG sorted lists then
-// meet in workgroup memory and are merged pairwise in log2(WG) rounds. The
-// host re-scores the M survivors in float64 and keeps the few it needs, so
-// fp32 rounding near the cut cannot change the answer (src/ops/knn.ts).
+// One workgroup per row, in three steps.
+// 1. A floor for the row's top M. Each of the WG threads reads the vec4s
+//    t, t + WG, … and keeps two maxima, of their x, y and of their z, w
+//    components: 2·WG disjoint groups. The M-th largest group maximum is the
+//    floor, and the M groups ranked above it hold at least M entries at or
+//    above it (fewer only when n < M: then all real columns pass).
+// 2. A second scan appends the entries at or above the floor to a pool in
+//    workgroup memory: about 45 of 10,000 for random rows (with the smallest
+//    of WG maxima as the floor it was about 150, and ranking cost 3× more).
+// 3. Each pooled entry's rank among them, counted against the whole pool, is
+//    its place in the answer. That needs no barrier and no private array,
+//    which llvmpipe keeps in memory. When more than RANK_POOL entries reach
+//    the floor (ties, or few distinct values), a third scan keeps each
+//    thread's own best M in private arrays and merges the WG lists pairwise
+//    in log2(WG) rounds.
+// vec4 loads because llvmpipe turns each storage load into a loop over its
+// SIMD lanes: one vec4 costs about what one f32 does. The host re-scores the
+// M survivors in float64 and keeps the few it needs, so fp32 rounding near
+// the cut cannot change the answer (src/ops/knn.ts).
 
-override WG: u32; // threads per workgroup, a power of two, from the launcher
+override WG: u32; // threads per workgroup, a power of two ≥ M, from the launcher
 const M = 32u; // candidates kept per row (KNN_CANDIDATES in src/ops/knn.ts)
 const NONE = 0xffffffffu;
 const LOWEST = -3.4e38; // below every similarity the launcher lets through
+// Pools up to this size are ranked; the count is quadratic in it, so larger ones take the merge path.
+const RANK_POOL = 256u;
 
 struct Params {
   rows: u32,
-  n: u32,
-  _pad0: u32,
-  _pad1: u32,
+  n: u32, // real columns
+  stride4: u32, // row stride in vec4s
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> sims: array<f32>;
+@group(0) @binding(1) var<storage, read> sims: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> cand_idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> cand_sim: array<f32>;
 
 var<workgroup> pool_sim: array<f32, WG * M>;
 var<workgroup> pool_idx: array<u32, WG * M>;
+var<workgroup> pooled: atomic<u32>;
+var<workgroup> pool_size: u32;
+var<workgroup> row_floor: f32;
 
 // Whether (s, j) ranks before (t, i): larger similarity first, then the lower column.
 fn before(s: f32, j: u32, t: f32, i: u32) -> bool {
   return s > t || (s == t && j < i);
+}
+
+// The vec4 of columns 4·v … 4·v + 3 of the row at base4, padding columns lowered to LOWEST.
+fn columns(base4: u32, v: u32) -> vec4f {
+  let col = vec4u(4u * v) + vec4u(0u, 1u, 2u, 3u);
+  return select(vec4f(LOWEST), sims[base4 + v], col < vec4u(params.n));
+}
+
+// Group g's maximum ranks how many places below the top, ties by lower group.
+fn group_rank(g: u32) -> u32 {
+  let s = pool_sim[g];
+  var rank = 0u;
+  for (var k = 0u; k < 2u * WG; k++) {
+    rank += u32(before(pool_sim[k], k, s, g));
+  }
+  return rank;
+}
+
+// Puts column j (similarity s) in the pool when it reaches the floor; past RANK_POOL only the count grows.
+fn offer(s: f32, j: u32, floor: f32) {
+  if (s >= floor && j < params.n) {
+    let slot = atomicAdd(&pooled, 1u);
+    if (slot < RANK_POOL) {
+      pool_sim[slot] = s;
+      pool_idx[slot] = j;
+    }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -46,24 +91,58 @@ fn top_candidates(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (row >= params.rows) {
     return; // the same for the whole workgroup, so the barriers below stay uniform
   }
-  let base = row * params.n;
-  // A floor no top-M entry lies below: the smallest of the threads' maxima. Each thread's maximum is at least
-  // the floor, so at least WG ≥ M entries reach it, and an entry below it ranks after all of those. With it the
-  // scan below inserts a few entries per thread instead of ~M·ln(n/(WG·M)), and lanes rarely diverge.
-  var high = LOWEST;
-  for (var j = lid; j < params.n; j += WG) {
-    high = max(high, sims[base + j]);
+  let base4 = row * params.stride4;
+  var high = vec2f(LOWEST);
+  for (var v = lid; v < params.stride4; v += WG) {
+    let s = columns(base4, v);
+    high = max(high, max(s.xz, s.yw));
   }
-  pool_sim[lid] = high;
+  pool_sim[lid] = high.x;
+  pool_sim[lid + WG] = high.y;
+  if (lid == 0u) {
+    atomicStore(&pooled, 0u);
+  }
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      pool_sim[lid] = min(pool_sim[lid], pool_sim[lid + stride]);
+  for (var g = lid; g < 2u * WG; g += WG) {
+    if (group_rank(g) == M - 1u) {
+      row_floor = pool_sim[g];
     }
-    workgroupBarrier();
   }
-  let floor = pool_sim[0];
-  workgroupBarrier(); // every thread has read the floor before pool_sim is reused
+  let floor = workgroupUniformLoad(&row_floor); // also: every thread has ranked before pool_sim is reused
+  for (var v = lid; v < params.stride4; v += WG) {
+    let s = sims[base4 + v];
+    offer(s.x, 4u * v, floor);
+    offer(s.y, 4u * v + 1u, floor);
+    offer(s.z, 4u * v + 2u, floor);
+    offer(s.w, 4u * v + 3u, floor);
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    pool_size = atomicLoad(&pooled);
+  }
+  let size = workgroupUniformLoad(&pool_size); // uniform, so the merge path's barriers may follow
+  if (size <= RANK_POOL) {
+    // The entries below the floor rank after all pooled ones, so a pooled entry's rank in the pool is its rank in
+    // the row; ranks are distinct (columns are), and ranks 0 … min(M, size) − 1 all occur.
+    for (var i = lid; i < size; i += WG) {
+      let s = pool_sim[i];
+      let j = pool_idx[i];
+      var rank = 0u;
+      for (var k = 0u; k < size && rank < M; k++) {
+        rank += u32(before(pool_sim[k], pool_idx[k], s, j));
+      }
+      if (rank < M) {
+        cand_idx[row * M + rank] = j;
+        cand_sim[row * M + rank] = s;
+      }
+    }
+    for (var p = size + lid; p < M; p += WG) {
+      cand_idx[row * M + p] = NONE;
+      cand_sim[row * M + p] = LOWEST;
+    }
+    return;
+  }
+  // The merge path, for rows whose floor lets too many entries through.
   var best_sim: array<f32, M>;
   var best_idx: array<u32, M>;
   for (var p = 0u; p < M; p++) {
@@ -71,7 +150,7 @@ fn top_candidates(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     best_idx[p] = NONE;
   }
   for (var j = lid; j < params.n; j += WG) {
-    let s = sims[base + j];
+    let s = sims[base4 + j / 4u][j % 4u];
     if (s < floor || !before(s, j, best_sim[M - 1u], best_idx[M - 1u])) {
       continue;
     }

@@ -27,41 +27,53 @@ export const KNN_CANDIDATES = 32;
 
 const WG = 32; // threads per row; WG·M·8 bytes = 8 KiB of workgroup memory, within every adapter's 16 KiB
 const SIMS_BYTES = 64 * 2 ** 20; // one block of similarities at most
+const SUBMIT_QUERIES = 16_384; // queries per submit: their candidates take 4 MiB
 
 /**
  * Binds the candidate selection: for each of `rows` rows of `sims`, its
- * {@linkcode KNN_CANDIDATES} largest entries, best first.
+ * {@linkcode KNN_CANDIDATES} largest entries among the first `columns`, best first.
  *
  * @param gpu The context.
- * @param sims f32 [rows, n].
- * @param candIdx u32 [rows, KNN_CANDIDATES]: columns (0xffffffff past the n-th when n < KNN_CANDIDATES).
+ * @param sims f32 [rows, width], width a multiple of 4 (the kernel reads vec4s); columns past `columns` are padding.
+ * @param candIdx u32 [rows, KNN_CANDIDATES]: columns (0xffffffff past the last when columns < KNN_CANDIDATES).
  * @param candSim f32 [rows, KNN_CANDIDATES]: their similarities.
+ * @param columns The real columns, 1 … width (default width).
  * @returns The bound work.
  * @throws {TypeError} When `gpu` is not a Gpu, or a tensor is not a live tensor of it of the dtype named.
- * @throws {RangeError} When `sims` is not 2-D, or a candidate tensor does not hold rows·KNN_CANDIDATES elements.
+ * @throws {RangeError} When `sims` is not 2-D with a width that is a multiple of 4, `columns` is not in [1, width],
+ * or a candidate tensor does not hold rows·KNN_CANDIDATES elements.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
- * @example The three best of a row
+ * @example The three best of a row of five (and three padding columns)
  * ```ts
  * import assert from "node:assert/strict";
  * import { requestGpu, Tensor } from "../../mod.ts";
  * import { KNN_CANDIDATES, topCandidates } from "./knn.ts";
  * const gpu = await requestGpu();
- * const sims = Tensor.from(gpu, new Float32Array([0.1, 0.9, -0.5, 0.9, 0.3]), [1, 5]);
+ * const sims = Tensor.from(gpu, new Float32Array([0.1, 0.9, -0.5, 0.9, 0.3, 7, 7, 7]), [1, 8]);
  * const idx = Tensor.empty(gpu, [1, KNN_CANDIDATES], "u32");
  * const sim = Tensor.empty(gpu, [1, KNN_CANDIDATES]);
- * gpu.runPass("example", topCandidates(gpu, sims, idx, sim));
+ * gpu.runPass("example", topCandidates(gpu, sims, idx, sim, 5));
  * assert.deepEqual(Array.from((await idx.read()).subarray(0, 3)), [1, 3, 4]); // ties: the lower column first
  * gpu.destroy();
  * ```
  */
-export function topCandidates(gpu: Gpu, sims: Tensor, candIdx: Tensor, candSim: Tensor): Encodable {
+export function topCandidates(
+  gpu: Gpu,
+  sims: Tensor,
+  candIdx: Tensor,
+  candSim: Tensor,
+  columns?: number,
+): Encodable {
   const op = "topCandidates";
   checkGpu(op, gpu);
   checkTensor(op, "sims", sims, gpu, "f32");
-  if (sims.shape.length !== 2) rangeError(op, "sims.shape", "[rows, n]", sims.shape);
-  const [rows, n] = sims.shape;
+  if (sims.shape.length !== 2 || sims.shape[1] % 4 !== 0) {
+    rangeError(op, "sims.shape", "[rows, width] with width a multiple of 4", sims.shape);
+  }
+  const [rows, width] = sims.shape;
+  if (columns !== undefined) checkInt(op, "columns", columns, 1, width);
   checkTensor(op, "candIdx", candIdx, gpu, "u32");
   checkTensor(op, "candSim", candSim, gpu, "f32");
   for (const [name, t] of [["candIdx", candIdx], ["candSim", candSim]] as const) {
@@ -72,7 +84,7 @@ export function topCandidates(gpu: Gpu, sims: Tensor, candIdx: Tensor, candSim: 
     shader,
     entry: "top_candidates",
     bindings: { sims, cand_idx: candIdx, cand_sim: candSim },
-    uniforms: { params: new Uint32Array([rows, n, 0, 0]) },
+    uniforms: { params: new Uint32Array([rows, columns ?? width, width / 4, 0]) },
     workgroupSize: WG,
     workgroups: rows,
   });
@@ -88,6 +100,11 @@ export interface Neighbours {
   sims: Float64Array;
   /** Queries the GPU search could not settle and scanned on the host (always all of them for the host scan). */
   hostScans: number;
+}
+
+/** Whether (s, j) ranks before (t, i): larger similarity first, then the lower row. */
+function before(s: number, j: number, t: number, i: number): boolean {
+  return s > t || (s === t && j < i);
 }
 
 /** q·b in float64, in one fixed order: the host scan and the GPU search's re-scoring agree to the last bit. */
@@ -228,65 +245,80 @@ export async function gpuNeighbours(
   if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) return hostNeighbours(bank, queries, dim, depth);
   const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
   if (q === 0) return out;
-  const block = Math.max(1, Math.min(q, Math.floor(SIMS_BYTES / 4 / n)));
-  // The bank transposed, [D, N]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four columns
-  // at a time (form "nt" has none).
-  const bankT = Tensor.from(gpu, transposed(bank, n, dim), [dim, n]);
-  const queryT = Tensor.empty(gpu, [block, dim]); // every block writes all of it (the last one padded)
+  const width = Math.ceil(n / 4) * 4; // the selection reads vec4s; the padding columns score 0 and are never chosen
+  // Queries go in sub-blocks of `sub` rows, each scored into one scratch block of similarities and reduced to its
+  // candidates; a submit holds up to SUBMIT_QUERIES of them, so that one wait and one read-back serve many.
+  // A multiple of 64 rows keeps every view at a 256-byte offset.
+  const maxSub = Math.max(64, Math.floor(SIMS_BYTES / 4 / width / 64) * 64);
+  const perSubmit = Math.min(q, SUBMIT_QUERIES);
+  const subs = Math.ceil(perSubmit / maxSub);
+  const sub = Math.ceil(perSubmit / subs / 64) * 64;
+  const block = subs * sub;
+  // The bank transposed, [D, width]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four
+  // columns at a time (form "nt" has none).
+  const bankT = Tensor.from(gpu, transposed(bank, n, dim, width), [dim, width]);
+  const queryT = Tensor.empty(gpu, [block, dim]); // every submit writes all of it (the last one padded)
   const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
   const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
-  const parts: { destroy(): void }[] = [];
+  const scratch = Tensor.empty(gpu, [sub, width]);
+  const parts: Encodable[] = [];
   try {
-    const sims = new MatmulKernel(gpu, queryT, bankT);
-    const select = topCandidates(gpu, sims.out, candIdx, candSim);
-    parts.push(sims, sims.out, select);
-    const order = new Int32Array(KNN_CANDIDATES);
-    const rescored = new Float64Array(KNN_CANDIDATES);
+    for (let s = 0; s < subs; s++) {
+      const at = (t: Tensor, cols: number) => t.view(s * sub * cols, [sub, cols]);
+      const sims = new MatmulKernel(gpu, at(queryT, dim), bankT, { out: scratch });
+      parts.push(sims, topCandidates(gpu, scratch, at(candIdx, KNN_CANDIDATES), at(candSim, KNN_CANDIDATES), n));
+    }
     const settled = Math.min(n, KNN_CANDIDATES); // candidates that are real columns
+    // Query i's list from its candidates (fp32 best first), re-scored in float64 while one still can enter it.
+    const rerank = (i: number, idx: Uint32Array, sim: Float32Array, base: number) => {
+      const { rows, sims } = out;
+      const at = i * depth;
+      const last = at + depth - 1;
+      sims.fill(-Infinity, at, at + depth);
+      rows.fill(-1, at, at + depth);
+      const error = slack * queryNorms[i] + flushSlack; // |float64 score − fp32 score| is below this
+      let p = 0;
+      // A candidate, and every one after it, scored at most sim[base + p] in fp32: once that plus the error is
+      // below the list's last float64 score, none of them can enter the list, nor can a column left out.
+      for (; p < settled && !(sim[base + p] + error < sims[last]); p++) {
+        const j = idx[base + p];
+        const s = dot(queries, i * dim, bank, j * dim, dim);
+        if (!before(s, j, sims[last], rows[last])) continue;
+        let k = last;
+        for (; k > at && before(s, j, sims[k - 1], rows[k - 1]); k--) {
+          sims[k] = sims[k - 1];
+          rows[k] = rows[k - 1];
+        }
+        sims[k] = s;
+        rows[k] = j;
+      }
+      // All candidates scored: a column left out scored at most the last candidate's fp32 similarity, so its
+      // float64 score is at most that plus the error; unless that is below the list's last, scan on the host.
+      if (p === settled && n > KNN_CANDIDATES && !(sims[last] > sim[base + KNN_CANDIDATES - 1] + error)) {
+        scanQuery(bank, queries, dim, i, out);
+        out.hostScans++;
+      }
+    };
     for (let start = 0; start < q; start += block) {
       const rows = Math.min(block, q - start);
       const chunk = queries.subarray(start * dim, (start + rows) * dim);
       queryT.write(rows === block ? chunk : padded(chunk, block * dim));
       gpu.runPass(op, (pass) => {
-        sims.encode(pass);
-        select.encode(pass);
+        for (const part of parts) part.encode(pass);
       });
       const [idx, sim] = await Promise.all([candIdx.read(), candSim.read()]) as [Uint32Array, Float32Array];
-      for (let r = 0; r < rows; r++) {
-        const i = start + r;
-        const base = r * KNN_CANDIDATES;
-        for (let p = 0; p < settled; p++) {
-          order[p] = idx[base + p];
-          rescored[p] = dot(queries, i * dim, bank, order[p] * dim, dim);
-        }
-        const ranked = Array.from({ length: settled }, (_, p) => p).sort((a, b) =>
-          rescored[b] - rescored[a] || order[a] - order[b]
-        );
-        // Every column left out scored at most the last candidate's fp32 similarity, so its float64 score is at
-        // most that plus both errors: below the depth-th kept score, it cannot belong to the list.
-        const cut = rescored[ranked[depth - 1]];
-        const bound = sim[base + KNN_CANDIDATES - 1] + slack * queryNorms[i] + flushSlack;
-        if (n > KNN_CANDIDATES && !(cut > bound)) {
-          scanQuery(bank, queries, dim, i, out);
-          out.hostScans++;
-          continue;
-        }
-        for (let p = 0; p < depth; p++) {
-          out.rows[i * depth + p] = order[ranked[p]];
-          out.sims[i * depth + p] = rescored[ranked[p]];
-        }
-      }
+      for (let r = 0; r < rows; r++) rerank(start + r, idx, sim, r * KNN_CANDIDATES);
     }
   } finally {
-    for (const t of [...parts, bankT, queryT, candIdx, candSim]) t.destroy();
+    for (const t of [...parts, bankT, queryT, candIdx, candSim, scratch]) t.destroy();
   }
   return out;
 }
 
-/** `values` [rows, cols] transposed to [cols, rows]. */
-function transposed(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+/** `values` [rows, cols] transposed to [cols, width], zeros past column `rows`. */
+function transposed(values: Float32Array, rows: number, cols: number, width: number): Float32Array {
+  const out = new Float32Array(cols * width);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * width + r] = values[r * cols + c];
   return out;
 }
 

@@ -23,38 +23,77 @@ function sortedNeighbours(bank: Float32Array, queries: Float32Array, dim: number
   return { rows, sims };
 }
 
+/**
+ * Entries at or above the kernel's floor, the pool it ranks: the 32nd largest of 64 group maxima, thread t's
+ * groups being the x, y and the z, w components of vec4s t, t + 32, … (shaders/knn.wgsl).
+ */
+function pooledAtFloor(row: Float32Array): number {
+  const threads = 32; // WG in src/ops/knn.ts
+  const maxima = new Array(2 * threads).fill(-3.4e38);
+  row.forEach((v, j) => {
+    const g = (Math.floor(j / 4) % threads) + (j % 4 < 2 ? 0 : threads);
+    maxima[g] = Math.max(maxima[g], v);
+  });
+  const floor = maxima.sort((a, b) => b - a)[KNN_CANDIDATES - 1];
+  return row.filter((v) => v >= floor).length;
+}
+
 Deno.test({
-  name: "topCandidates() keeps each row's 32 largest, ties by lower column (7 rows × 1031 and 5 × 1032, many equal " +
-    "values; n = 5 and 8)",
+  name: "topCandidates() keeps each row's 32 largest, ties by lower column, on the rank path (pools ≤ 256) and the " +
+    "merge path (7 rows × 1031 and 5 × 1032, distinct values, a 41-level and a 2-level grid; n = 5 and 8), padding " +
+    "columns skipped; widths that are not a multiple of 4 refused",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
     const random = seededRandom(freshSeed("knn candidates"));
-    for (const [rows, n] of [[7, 1031], [3, 5], [5, 1032], [2, 8]]) {
-      // Values on a coarse grid, so that many are exactly equal and the tie order is exercised.
-      const values = Float32Array.from({ length: rows * n }, () => Math.round(random() * 40) / 8);
-      const sims = Tensor.from(gpu, values, [rows, n]);
-      const idx = Tensor.empty(gpu, [rows, KNN_CANDIDATES], "u32");
-      const sim = Tensor.empty(gpu, [rows, KNN_CANDIDATES]);
-      const work = topCandidates(gpu, sims, idx, sim);
-      runSteps(gpu, work);
-      const [gotIdx, gotSim] = [await idx.read(), await sim.read()];
-      for (let r = 0; r < rows; r++) {
-        const order = Array.from({ length: n }, (_, j) => j)
-          .sort((a, b) => values[r * n + b] - values[r * n + a] || a - b)
-          .slice(0, KNN_CANDIDATES);
-        const kept = Math.min(n, KNN_CANDIDATES);
-        // Exact: the kernel only compares the fp32 values it is given.
-        assert.deepEqual(Array.from(gotIdx.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)), order);
-        assert.deepEqual(
-          Array.from(gotSim.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)),
-          order.map((j) => values[r * n + j]),
+    const rankPool = 256; // RANK_POOL in shaders/knn.wgsl
+    const paths = { rank: 0, merge: 0 };
+    for (const levels of [0, 40, 1]) {
+      for (const [rows, n] of [[7, 1031], [3, 5], [5, 1032], [2, 8]]) {
+        // On a grid many values are exactly equal, so the tie order is exercised; 2 levels put about half of a
+        // row at the floor, past the rank path's pool.
+        const values = Float32Array.from(
+          { length: rows * n },
+          () => levels === 0 ? random() * 2 - 1 : Math.round(random() * levels) / 8,
         );
-        for (let p = kept; p < KNN_CANDIDATES; p++) assert.equal(gotIdx[r * KNN_CANDIDATES + p], 0xffffffff);
+        for (let r = 0; r < rows; r++) {
+          paths[pooledAtFloor(values.subarray(r * n, (r + 1) * n)) <= rankPool ? "rank" : "merge"]++;
+        }
+        // Rows padded to a multiple of 4 columns with values above every real one: the kernel must skip them.
+        const width = Math.ceil(n / 4) * 4;
+        const padded = new Float32Array(rows * width).fill(100);
+        for (let r = 0; r < rows; r++) padded.set(values.subarray(r * n, (r + 1) * n), r * width);
+        const sims = Tensor.from(gpu, padded, [rows, width]);
+        const idx = Tensor.empty(gpu, [rows, KNN_CANDIDATES], "u32");
+        const sim = Tensor.empty(gpu, [rows, KNN_CANDIDATES]);
+        const work = topCandidates(gpu, sims, idx, sim, n);
+        runSteps(gpu, work);
+        const [gotIdx, gotSim] = [await idx.read(), await sim.read()];
+        for (let r = 0; r < rows; r++) {
+          const order = Array.from({ length: n }, (_, j) => j)
+            .sort((a, b) => values[r * n + b] - values[r * n + a] || a - b)
+            .slice(0, KNN_CANDIDATES);
+          const kept = Math.min(n, KNN_CANDIDATES);
+          // Exact: the kernel only compares the fp32 values it is given.
+          assert.deepEqual(Array.from(gotIdx.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)), order);
+          assert.deepEqual(
+            Array.from(gotSim.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)),
+            order.map((j) => values[r * n + j]),
+          );
+          for (let p = kept; p < KNN_CANDIDATES; p++) assert.equal(gotIdx[r * KNN_CANDIDATES + p], 0xffffffff);
+        }
+        work.destroy();
+        [sims, idx, sim].forEach((t) => t.destroy());
       }
-      work.destroy();
-      [sims, idx, sim].forEach((t) => t.destroy());
     }
+    const [idx, sim] = [Tensor.empty(gpu, [1, KNN_CANDIDATES], "u32"), Tensor.empty(gpu, [1, KNN_CANDIDATES])];
+    const odd = Tensor.empty(gpu, [1, 5]);
+    assert.throws(() => topCandidates(gpu, odd, idx, sim), /sims\.shape.*multiple of 4/);
+    const even = Tensor.empty(gpu, [1, 8]);
+    assert.throws(() => topCandidates(gpu, even, idx, sim, 9), /columns.*9/);
+    [idx, sim, odd, even].forEach((t) => t.destroy());
+    // Both of the kernel's paths ran (the 2-level rows of 1031 columns pool about 515 entries).
+    assert.ok(paths.rank > 0 && paths.merge >= 12, JSON.stringify(paths));
   },
 });
 
