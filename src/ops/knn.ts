@@ -16,7 +16,7 @@
  */
 
 import shader from "../../shaders/knn.wgsl" with { type: "text" };
-import { checkInt, rangeError, typeError } from "../gpu/_check.ts";
+import { checkInt, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
@@ -26,8 +26,8 @@ import { MatmulKernel } from "./matmul.ts";
 export const KNN_CANDIDATES = 32;
 
 const WG = 32; // threads per row; WG·M·8 bytes = 8 KiB of workgroup memory, within every adapter's 16 KiB
-const SIMS_BYTES = 64 * 2 ** 20; // one block of similarities at most
-const SUBMIT_QUERIES = 16_384; // queries per submit: their candidates take 4 MiB
+const SIMS_BYTES = 64 * 2 ** 20; // the default similarity scratch
+const SUBMIT_QUERIES = 16_384; // the default queries per submit: their candidates take 4 MiB
 
 /**
  * Binds the candidate selection: for each of `rows` rows of `sims`, its
@@ -190,19 +190,24 @@ function rowNorms(x: Float32Array, dim: number): Float64Array {
 
 /**
  * The same neighbour lists as {@linkcode hostNeighbours}, found on the GPU:
- * the bank is uploaded once, queries go in blocks of at most 64 MiB of
- * similarities, and each block costs one compute submit and two small read-backs (the candidates and their scores).
+ * the bank is uploaded once; queries are scored in sub-blocks whose
+ * similarities fit one scratch buffer (64 MiB by default) and reduced to
+ * their candidates on the GPU; each submit of up to 16,384 queries costs one
+ * wait and two small read-backs (the candidates and their scores).
  *
  * @param gpu The context.
  * @param bank [N, D] row-major.
  * @param queries [Q, D] row-major.
  * @param dim D.
  * @param depth Neighbours per query, at most N and at most {@linkcode KNN_CANDIDATES}.
+ * @param options `scratchBytes`: the similarity scratch buffer's size (default 64 MiB; at least 64 rows are scored
+ * at a time whatever it says); `queriesPerSubmit`: queries per submit, a multiple of 64 (default 16,384).
  * @returns The neighbour lists; `hostScans` counts the queries settled on the host.
- * @throws {TypeError} When `gpu` is not a Gpu, `bank` or `queries` is not a Float32Array, or `dim` or `depth` is not
- * a number.
- * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), or `depth` is not in
- * [1, min(N, KNN_CANDIDATES)].
+ * @throws {TypeError} When `gpu` is not a Gpu, `bank` or `queries` is not a Float32Array, `dim` or `depth` is not
+ * a number, or `options` is not an object.
+ * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), `depth` is not in
+ * [1, min(N, KNN_CANDIDATES)], `options.scratchBytes` is not a positive integer, or `options.queriesPerSubmit` is
+ * not a positive multiple of 64.
  * @throws {OutOfMemoryError} When the bank exceeds the device's buffer limits.
  * @throws {GpuError} When an earlier op's GPU error is pending, or the search causes one.
  * @throws {DeviceLostError} When the device is lost.
@@ -226,10 +231,16 @@ export async function gpuNeighbours(
   queries: Float32Array,
   dim: number,
   depth: number,
+  options: { scratchBytes?: number; queriesPerSubmit?: number } = {},
 ): Promise<Neighbours> {
   const op = "gpuNeighbours";
   checkGpu(op, gpu);
   checkNeighbourArgs(op, bank, queries, dim, depth, KNN_CANDIDATES);
+  checkObject(op, "options", options);
+  const { scratchBytes = SIMS_BYTES, queriesPerSubmit = SUBMIT_QUERIES } = options;
+  checkInt(op, "options.scratchBytes", scratchBytes, 1);
+  checkInt(op, "options.queriesPerSubmit", queriesPerSubmit, 64);
+  if (queriesPerSubmit % 64 !== 0) rangeError(op, "options.queriesPerSubmit", "a multiple of 64", queriesPerSubmit);
   const n = bank.length / dim;
   const q = queries.length / dim;
   const queryNorms = rowNorms(queries, dim);
@@ -246,28 +257,31 @@ export async function gpuNeighbours(
   const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
   if (q === 0) return out;
   const width = Math.ceil(n / 4) * 4; // the selection reads vec4s; the padding columns score 0 and are never chosen
-  // Queries go in sub-blocks of `sub` rows, each scored into one scratch block of similarities and reduced to its
-  // candidates; a submit holds up to SUBMIT_QUERIES of them, so that one wait and one read-back serve many.
-  // A multiple of 64 rows keeps every view at a 256-byte offset.
-  const maxSub = Math.max(64, Math.floor(SIMS_BYTES / 4 / width / 64) * 64);
-  const perSubmit = Math.min(q, SUBMIT_QUERIES);
-  const subs = Math.ceil(perSubmit / maxSub);
-  const sub = Math.ceil(perSubmit / subs / 64) * 64;
-  const block = subs * sub;
+  // Queries go in sub-blocks of up to `sub` rows, each scored into one scratch block of similarities and reduced to
+  // its candidates; a submit holds up to SUBMIT_QUERIES queries, so that one wait and one read-back serve many.
+  // Multiples of 64 rows keep every view at a 256-byte offset.
+  const sub = Math.max(64, Math.floor(scratchBytes / 4 / width / 64) * 64);
+  const block = Math.min(Math.ceil(q / 64) * 64, queriesPerSubmit);
   // The bank transposed, [D, width]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four
   // columns at a time (form "nt" has none).
   const bankT = Tensor.from(gpu, transposed(bank, n, dim, width), [dim, width]);
-  const queryT = Tensor.empty(gpu, [block, dim]); // every submit writes all of it (the last one padded)
+  const queryT = Tensor.empty(gpu, [block, dim]);
   const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
   const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
-  const scratch = Tensor.empty(gpu, [sub, width]);
-  const parts: Encodable[] = [];
-  try {
-    for (let s = 0; s < subs; s++) {
-      const at = (t: Tensor, cols: number) => t.view(s * sub * cols, [sub, cols]);
-      const sims = new MatmulKernel(gpu, at(queryT, dim), bankT, { out: scratch });
-      parts.push(sims, topCandidates(gpu, scratch, at(candIdx, KNN_CANDIDATES), at(candSim, KNN_CANDIDATES), n));
+  const scratch = Tensor.empty(gpu, [Math.min(sub, block), width]);
+  const bound = new Map<number, Encodable[]>(); // the work for a submit of this many (padded) rows
+  const bind = (padded: number) => {
+    const parts: Encodable[] = [];
+    for (let first = 0; first < padded; first += sub) {
+      const rows = Math.min(sub, padded - first);
+      const at = (t: Tensor, cols: number) => t.view(first * cols, [rows, cols]);
+      const sims = new MatmulKernel(gpu, at(queryT, dim), bankT, { out: scratch.view(0, [rows, width]) });
+      parts.push(sims, topCandidates(gpu, sims.out, at(candIdx, KNN_CANDIDATES), at(candSim, KNN_CANDIDATES), n));
     }
+    bound.set(padded, parts);
+    return parts;
+  };
+  try {
     const settled = Math.min(n, KNN_CANDIDATES); // candidates that are real columns
     // Query i's list from its candidates (fp32 best first), re-scored in float64 while one still can enter it.
     const rerank = (i: number, idx: Uint32Array, sim: Float32Array, base: number) => {
@@ -301,8 +315,10 @@ export async function gpuNeighbours(
     };
     for (let start = 0; start < q; start += block) {
       const rows = Math.min(block, q - start);
+      const padded = Math.ceil(rows / 64) * 64;
       const chunk = queries.subarray(start * dim, (start + rows) * dim);
-      queryT.write(rows === block ? chunk : padded(chunk, block * dim));
+      queryT.view(0, [padded, dim]).write(rows === padded ? chunk : zeroPadded(chunk, padded * dim));
+      const parts = bound.get(padded) ?? bind(padded);
       gpu.runPass(op, (pass) => {
         for (const part of parts) part.encode(pass);
       });
@@ -310,7 +326,7 @@ export async function gpuNeighbours(
       for (let r = 0; r < rows; r++) rerank(start + r, idx, sim, r * KNN_CANDIDATES);
     }
   } finally {
-    for (const t of [...parts, bankT, queryT, candIdx, candSim, scratch]) t.destroy();
+    for (const t of [...[...bound.values()].flat(), bankT, queryT, candIdx, candSim, scratch]) t.destroy();
   }
   return out;
 }
@@ -322,7 +338,7 @@ function transposed(values: Float32Array, rows: number, cols: number, width: num
   return out;
 }
 
-function padded(values: Float32Array, length: number): Float32Array {
+function zeroPadded(values: Float32Array, length: number): Float32Array {
   const out = new Float32Array(length);
   out.set(values);
   return out;

@@ -148,6 +148,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "gpuNeighbours() equals the float64 sort across sub-blocks and submits (700 queries in submits of 320, " +
+    "sub-blocks of 128 and 64 rows × 1031 bank rows), and refuses bad options by name",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("knn blocks"));
+    const [q, n, dim, depth] = [700, 1031, 13, 10];
+    const bank = unitRows(uniform(random, n * dim), dim);
+    const queries = unitRows(uniform(random, q * dim), dim);
+    const want = sortedNeighbours(bank, queries, dim, depth);
+    // 128 rows × 1032 columns of scratch: each submit of 320 (then 60, padded to 64) queries runs in sub-blocks.
+    const options = { scratchBytes: 128 * 1032 * 4, queriesPerSubmit: 320 };
+    const got = await gpuNeighbours(gpu, bank, queries, dim, depth, options);
+    assert.deepEqual(Array.from(got.rows), want.rows);
+    assert.deepEqual(Array.from(got.sims), want.sims);
+    for (
+      const [bad, pattern] of [
+        [{ scratchBytes: 0 }, /options\.scratchBytes.*0/],
+        [{ queriesPerSubmit: 100 }, /options\.queriesPerSubmit.*multiple of 64.*100/],
+        [{ queriesPerSubmit: 32 }, /options\.queriesPerSubmit.*32/],
+      ] as const
+    ) {
+      await assert.rejects(() => gpuNeighbours(gpu, bank, queries, dim, depth, bad), pattern);
+    }
+  },
+});
+
+Deno.test({
   name: "gpuNeighbours() on rows too large for fp32 dot products (norms 1e16) scans on the host, with the same answer",
   ...gpuTest,
   async fn() {
