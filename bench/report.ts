@@ -1,5 +1,5 @@
 /**
- * `deno task bench [matmul] [contrast] [gather] [knn] [step]`: runs the named benchmark
+ * `deno task bench [matmul] [contrast] [gather] [reduce] [knn] [step]`: runs the named benchmark
  * families (all when none is named) on the default adapter, prints their
  * tables, and writes the same rows as JSON, with the machine and versions,
  * to bench/results/<adapter>[-<families>].json for later comparison.
@@ -13,6 +13,7 @@ import { compareFiles } from "./compare.ts";
 import { benchContrast } from "./contrast_bench.ts";
 import { benchGather } from "./gather_bench.ts";
 import { benchKnn } from "./knn_bench.ts";
+import { benchReduce } from "./reduce_bench.ts";
 import { machineInfo, machineLine } from "./machine.ts";
 import { benchMatmul } from "./matmul_bench.ts";
 import { benchStep, TFJS_VERSION } from "./step_bench.ts";
@@ -34,7 +35,7 @@ if (compareAt >= 0) {
   Deno.exit(0);
 }
 
-const FAMILIES = ["matmul", "contrast", "gather", "knn", "step"] as const;
+const FAMILIES = ["matmul", "contrast", "gather", "reduce", "knn", "step"] as const;
 const asked = Deno.args.filter((a) => !a.startsWith("-"));
 for (const a of asked) {
   if (!(FAMILIES as readonly string[]).includes(a)) {
@@ -135,6 +136,19 @@ await section("gather", benchGather, (rows) => [
     ["median ms", "r", (r) => r.medianMs.toFixed(3)],
     ["f32 GB/s delivered", "r", (r) => r.gbPerS.toFixed(2)],
     ["vs host path", "r", (r) => `${r.speedup.toFixed(1)}×`],
+  ]),
+]);
+
+await section("reduce", benchReduce, (rows) => [
+  "Column sums (the bias gradient Σ_rows dY) by columnSums against the ones-vector matmul it replaced (form tn, " +
+  "naive), same data:",
+  "",
+  ...table(rows, [
+    ["rows × cols", "l", (r) => `${r.rows} × ${r.cols}`],
+    ["path", "l", (r) => r.path],
+    ["median ms", "r", (r) => r.medianMs.toFixed(2)],
+    ["GB/s read", "r", (r) => r.gbPerS.toFixed(1)],
+    ["vs ones matmul", "r", (r) => `${r.speedup.toFixed(1)}×`],
   ]),
 ]);
 

@@ -70,6 +70,7 @@ export type { MatmulTuningRecord } from "./ops/matmul_tuning_record.ts";
 export { activationBackward, activationForward } from "./ops/activation.ts";
 export type { Activation } from "./ops/activation.ts";
 export { l2normBackward, l2normForward } from "./ops/l2norm.ts";
+export { COLUMN_CHUNK, columnSums } from "./ops/reduce.ts";
 export { gatherBytes, packBytes, WARP_FLOATS, wordsPerRow } from "./ops/gather.ts";
 export type { ByteRowLayout, GatherOptions } from "./ops/gather.ts";
 

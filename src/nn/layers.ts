@@ -16,6 +16,7 @@ import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { type Activation, activationBackward, activationForward, ACTIVATIONS } from "../ops/activation.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
 import { MatmulKernel } from "../ops/matmul.ts";
+import { columnSums } from "../ops/reduce.ts";
 import { type Init, INITS, ParameterStore } from "./parameters.ts";
 
 /** A layer bound to one batch: its output and its forward, and how to bind its backward. */
@@ -187,20 +188,13 @@ export class Linear implements Layer {
     return boundLayer(output, forward, owned, (dOutput, dInput) => {
       checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
       if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
-      const ones = Tensor.empty(gpu, [rows, 1]);
-      ones.fill(1);
-      owned.push(ones);
       const kernels = [
         new MatmulKernel(gpu, input, dOutput, {
           form: "tn",
           out: store.grad(`${this.name}.weight`),
           accumulate: true,
         }),
-        new MatmulKernel(gpu, ones, dOutput, {
-          form: "tn",
-          out: store.grad(`${this.name}.bias`, [1, this.outDim]),
-          accumulate: true,
-        }),
+        columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }),
       ];
       if (dInput) kernels.push(new MatmulKernel(gpu, dOutput, w, { form: "nt", out: dInput }));
       return sequence(kernels);

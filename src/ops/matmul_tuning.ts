@@ -161,10 +161,11 @@ export interface MatmulShape {
 
 /**
  * `naive` (one thread per output) is timed only where C has fewer rows or
- * columns than this: a bias gradient's 1 × N, where a block of 8 or 16 rows
- * per thread is mostly padding (on llvmpipe naive took 20 ms there against
- * 49 ms for named8x16 at 1×256, K = 16,896). Elsewhere it is 10–15× slower
- * and would take seconds to time.
+ * columns than this: a 1 × N product such as a column sum by a ones vector,
+ * where a block of 8 or 16 rows per thread is mostly padding (on llvmpipe
+ * naive took 20 ms there against 49 ms for named8x16 at 1×256, K = 16,896;
+ * the layers' bias gradients now use `columnSums`, 4× faster again).
+ * Elsewhere it is 10–15× slower and would take seconds to time.
  */
 const SKINNY = 8;
 

@@ -130,7 +130,7 @@ export async function saveMatmulTuning(gpu: Gpu, path?: string): Promise<void> {
 
 /**
  * The variants {@linkcode tuneTrainer} measures unless told otherwise: all
- * but the 16×32 blocks (`naive` only at a bias gradient's 1 × N, as
+ * but the 16×32 blocks (`naive` only at a 1 × N product, as
  * `tuneMatmulShapes` does). On llvmpipe a 16×32 block takes about 14 s to
  * compile the first time for each form and flag combination (a first run
  * spent 83 s compiling and timing them, against 8 s without), and at the

@@ -31,7 +31,8 @@ Deno.test({
       gpus.push(probe);
       new Trainer(probe, data, config).destroy();
       const untuned = boundMatmuls(probe);
-      assert.ok(untuned.length >= 6, `forward, dX and dW matmuls of two layers: ${untuned.length}`);
+      // Forward and weight gradient of both layers, the second layer's dX (bias gradients are column sums).
+      assert.ok(untuned.length >= 5, `forward and dW matmuls of two layers and a dX: ${untuned.length}`);
       // A cache that picks, for every class the step binds, a variant no untuned kernel runs.
       const cached = "reg4x4";
       assert.ok(untuned.every((m) => m.variant !== cached), "reg4x4 is never an untuned default");
