@@ -570,6 +570,18 @@ fn matmul_vec16x32_tn(@builtin(global_invocation_id) gid: vec3u) {
 }
 // END generated
 
+// C [K, N] = B [N, K] transposed (transposeKernel in src/ops/matmul.ts): a layer's input gradient dY·Wᵀ then
+// runs in form "nn" on Wᵀ, whose vec4 variants read a row of it four floats at a time (form "nt" reads one).
+// Dispatch: (ceil(N / WG_X), ceil(K / WG_Y)) workgroups.
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_transpose_b(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x;
+  let k = gid.y;
+  if (n < dims.N && k < dims.K) {
+    C[k * dims.N + n] = B[n * dims.K + k];
+  }
+}
+
 // Tiles of op(A) [BM, BK] and op(B) [BK, BN] with BM = WG_Y·TM, BN = WG_X·TN.
 var<workgroup> tile_a: array<f32, BK * WG_Y * TM>;
 var<workgroup> tile_b: array<f32, BK * WG_X * TN>;

@@ -61,6 +61,7 @@ export {
   MatmulKernel,
   matmulShapeClass,
   matmulVariantFits,
+  transposeKernel,
 } from "./ops/matmul.ts";
 export type { BoundMatmul, MatmulForm, MatmulOptions, MatmulVariant } from "./ops/matmul.ts";
 export { tuneMatmul, tuneMatmulShapes } from "./ops/matmul_tuning.ts";

@@ -107,6 +107,7 @@ import {
   timeGpu,
   Trainer,
   TrainingStep,
+  transposeKernel,
   tuneMatmul,
   tuneMatmulShapes,
   tuneTrainer,
@@ -1158,6 +1159,19 @@ function kernelDoors(f: Fixtures): Door[] {
         h: tensorArg(f, [2, 3], "f32", [[6], [1, 2, 3]]),
         z: tensorArg(f, [2, 3], "f32", [[2, 2]]),
         norms: tensorArg(f, [2], "f32", [[3]]),
+      },
+    },
+    {
+      name: "transposeKernel(gpu, source, out)",
+      gpu: true,
+      args: () => ({ gpu: f.gpu, source: h, out: own([3, 2]) }),
+      call: (a) => transposeKernel(a.gpu as Gpu, a.source as Tensor, a.out as Tensor),
+      good: destroy,
+      free: destroy,
+      bad: {
+        gpu: gpuArg(f),
+        source: tensorArg(f, [2, 3], "f32", [[6]]),
+        out: tensorArg(f, [3, 2], "f32", [[2, 3], [6]]),
       },
     },
     {

@@ -15,7 +15,7 @@ import { sequence } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { type Activation, activationBackward, activationForward, ACTIVATIONS } from "../ops/activation.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
-import { MatmulKernel } from "../ops/matmul.ts";
+import { MatmulKernel, transposeKernel } from "../ops/matmul.ts";
 import { columnSums } from "../ops/reduce.ts";
 import { type Init, INITS, ParameterStore } from "./parameters.ts";
 
@@ -196,7 +196,12 @@ export class Linear implements Layer {
         }),
         columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }),
       ];
-      if (dInput) kernels.push(new MatmulKernel(gpu, dOutput, w, { form: "nt", out: dInput }));
+      if (dInput) {
+        // dX = dY·Wᵀ in form "nn" on a copy of Wᵀ made each step (small), where the vec4 variants apply.
+        const wT = Tensor.empty(gpu, [this.outDim, this.inDim]);
+        owned.push(wT);
+        kernels.push(transposeKernel(gpu, w, wT), new MatmulKernel(gpu, dOutput, wT, { out: dInput }));
+      }
       return sequence(kernels);
     });
   }

@@ -254,6 +254,56 @@ export class MatmulKernel implements Encodable {
 }
 
 /**
+ * Binds `out` = `source`ᵀ: [cols, rows] from [rows, cols]. A layer keeps Wᵀ
+ * this way, so that its input gradient dY·Wᵀ runs in form "nn", where the
+ * vec4 variants apply (on llvmpipe 44 ms against 61 ms in form "nt" at
+ * 16,896 × 256 × 128).
+ *
+ * @param gpu The context.
+ * @param source f32 [rows, cols].
+ * @param out f32 [cols, rows], not overlapping `source`.
+ * @returns The bound work.
+ * @throws {TypeError} When `gpu` is not a Gpu, or `source` or `out` is not a live f32 Tensor of it.
+ * @throws {RangeError} When `source` is not 2-D, `out` is not [cols, rows] or overlaps `source`.
+ * @throws {GpuError} When an earlier op's GPU error is pending.
+ * @throws {DeviceLostError} When the device is lost.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestGpu, Tensor, transposeKernel } from "../../mod.ts";
+ * const gpu = await requestGpu();
+ * const w = Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * const wT = Tensor.empty(gpu, [3, 2]);
+ * gpu.runPass("example", transposeKernel(gpu, w, wT));
+ * assert.deepEqual(await wT.read(), new Float32Array([1, 4, 2, 5, 3, 6]));
+ * gpu.destroy();
+ * ```
+ */
+export function transposeKernel(gpu: Gpu, source: Tensor, out: Tensor): Encodable {
+  const op = "transposeKernel";
+  checkGpu(op, gpu);
+  checkTensor(op, "source", source, gpu, "f32");
+  if (source.shape.length !== 2) rangeError(op, "source.shape", "[rows, cols]", source.shape);
+  const [rows, cols] = source.shape;
+  checkTensor(op, "out", out, gpu, "f32");
+  if (out.shape.length !== 2 || out.shape[0] !== cols || out.shape[1] !== rows) {
+    rangeError(op, "out.shape", `[${cols}, ${rows}] (f32)`, out.shape);
+  }
+  if (out.overlaps(source)) rangeError(op, "out", "a tensor distinct from source", "source");
+  // The shader's names: B [N, K] in, C [K, N] out.
+  return new Kernel(gpu, {
+    op,
+    shader,
+    entry: "matmul_transpose_b",
+    bindings: { B: source, C: out },
+    uniforms: { dims: new Uint32Array([0, rows, cols, 0, cols, 0, 0, 0]) },
+    workgroups: [Math.ceil(rows / 8), Math.ceil(cols / 8)],
+    constants: { WG_X: 8, WG_Y: 8 },
+  });
+}
+
+/**
  * Runs C = op(A)·op(B) (+ bias) now, in one submit.
  *
  * @param gpu The context.

@@ -6,12 +6,13 @@ import {
   MatmulKernel,
   matmulShapeClass,
   matmulVariantFits,
+  transposeKernel,
 } from "../../src/ops/matmul.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { assertFrobenius } from "../util/compare.ts";
-import { freshSeed } from "../util/random.ts";
+import { freshSeed, seededRandom, uniform } from "../util/random.ts";
 import { runMatmulCase } from "../util/matmul_check.ts";
-import { gpuTest, testGpu } from "../util/gpu.ts";
+import { gpuTest, runSteps, testGpu } from "../util/gpu.ts";
 
 const FORMS: MatmulForm[] = ["nn", "nt", "tn"];
 // Relative Frobenius error of fp32 against fp64; the issue's bound.
@@ -241,4 +242,29 @@ Deno.test("the generated entry points in shaders/matmul.wgsl (8×16 and 16×32, 
     unrolledMatmuls(),
     "regenerate with deno run bench/gen_matmul_unrolled.ts",
   );
+});
+
+Deno.test({
+  name: "transposeKernel() writes the exact transpose (67 × 45 and 1 × 13) and refuses an out that overlaps its source",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("transpose"));
+    for (const [rows, cols] of [[67, 45], [1, 13]]) {
+      const values = uniform(random, rows * cols);
+      const source = Tensor.from(gpu, values, [rows, cols]);
+      const out = Tensor.empty(gpu, [cols, rows]);
+      const work = transposeKernel(gpu, source, out);
+      runSteps(gpu, work);
+      const got = await out.read();
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) assert.equal(got[c * rows + r], values[r * cols + c], `[${r}, ${c}]`);
+      }
+      work.destroy();
+      [source, out].forEach((t) => t.destroy());
+    }
+    const square = Tensor.zeros(gpu, [4, 4]);
+    assert.throws(() => transposeKernel(gpu, square, square), /out.*distinct from source/);
+    square.destroy();
+  },
 });
