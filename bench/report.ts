@@ -178,7 +178,8 @@ await section("step", (gpu, log) => benchStep(gpu, log, torch!), (rows) => {
     (py ? ` and PyTorch ${py.version} on the CPU (${py.threads} threads, BLAS ${py.blas})` : "") +
     ", same parameters and inputs (first losses agree to 1e-4), wall clock per step. Pipelined: about 4 s of steps " +
     "(5 to 40, as many for each library) submitted back to back and one wait at the end, as a training loop runs them " +
-    "(throughput); waited: the median " +
+    "(throughput), in three rounds with the libraries taking turns, medians (the rounds' ratios in brackets); " +
+    "waited: the median " +
     "step with a wait after it (latency, one device poll included: an empty submit and wait take 11 ms here):",
     "",
     ...table(rows, [
@@ -186,7 +187,11 @@ await section("step", (gpu, log) => benchStep(gpu, log, torch!), (rows) => {
       ["encoder rows", "r", (r) => String(r.b * (2 + r.k))],
       ["ncegpu ms/step", "r", (r) => r.ncegpuPipelinedMs.toFixed(0)],
       ["TF.js ms/step", "r", (r) => r.tfjsPipelinedMs.toFixed(0)],
-      ["TF.js / ncegpu", "r", (r) => `${r.pipelinedSpeedup.toFixed(2)}×`],
+      [
+        "TF.js / ncegpu",
+        "r",
+        (r) => `${r.pipelinedSpeedup.toFixed(2)}× (${r.pipelinedRounds.map((x) => x.toFixed(2)).join(", ")})`,
+      ],
       ["ncegpu waited", "r", (r) => r.ncegpuMs.toFixed(0)],
       ["TF.js waited", "r", (r) => r.tfjsMs.toFixed(0)],
       ["waited ratio", "r", (r) => `${r.speedup.toFixed(2)}×`],
