@@ -22,7 +22,12 @@ import { Kernel } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { MatmulKernel } from "./matmul.ts";
 
-/** Candidates the GPU keeps per query row (`M` in shaders/knn.wgsl); the deepest neighbour list it serves. */
+/**
+ * Candidates the GPU keeps per query row (`M` in shaders/knn.wgsl); the deepest neighbour list it serves. At depth
+ * 32 the GPU search cannot prove that no column outside its candidates belongs to the list, so every query is
+ * scanned on the host as well; at depths near 32, ties or near-ties often send queries there. Depths up to about 24
+ * stay on the GPU.
+ */
 export const KNN_CANDIDATES = 32;
 
 const WG = 32; // threads per row; WG·M·8 bytes = 8 KiB of workgroup memory, within every adapter's 16 KiB
@@ -32,6 +37,9 @@ const SUBMIT_QUERIES = 16_384; // the default queries per submit: their candidat
 /**
  * Binds the candidate selection: for each of `rows` rows of `sims`, its
  * {@linkcode KNN_CANDIDATES} largest entries among the first `columns`, best first.
+ * Entries at or below −3.4e38 (−∞) and NaN are never candidates; a row with
+ * fewer than 32 others pads with column 0xffffffff. (gpuNeighbours only
+ * passes finite similarities far above that.)
  *
  * @param gpu The context.
  * @param sims f32 [rows, width], width a multiple of 4 (the kernel reads vec4s); columns past `columns` are padding.
@@ -152,6 +160,12 @@ function checkNeighbourArgs(
   }
   if (queries.length % dim !== 0) rangeError(op, "queries.length", `a multiple of dim (${dim})`, queries.length);
   checkInt(op, "depth", depth, 1, Math.min(bank.length / dim, maxDepth));
+  // NaN has no place in a ranking (the host scan and the GPU would order it differently), and ±Infinity makes the
+  // dot products NaN: refused, as after a diverged run.
+  for (const [name, values] of [["bank", bank], ["queries", queries]] as const) {
+    const at = values.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) rangeError(op, `${name}[${at}]`, "a finite number", values[at]);
+  }
 }
 
 /**
@@ -164,7 +178,8 @@ function checkNeighbourArgs(
  * @param depth Neighbours per query, at most N.
  * @returns The neighbour lists.
  * @throws {TypeError} When `bank` or `queries` is not a Float32Array, or `dim` or `depth` is not a number.
- * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), or `depth` is not in [1, N].
+ * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), a value is not finite, or
+ * `depth` is not in [1, N].
  *
  * @example Two bank rows, one query
  * ```ts
@@ -199,14 +214,18 @@ function rowNorms(x: Float32Array, dim: number): Float64Array {
  * @param bank [N, D] row-major.
  * @param queries [Q, D] row-major.
  * @param dim D.
- * @param depth Neighbours per query, at most N and at most {@linkcode KNN_CANDIDATES}.
+ * @param depth Neighbours per query, at most N and at most {@linkcode KNN_CANDIDATES} (see there: near 32 the
+ * search falls back to the host scan).
  * @param options `scratchBytes`: the similarity scratch buffer's size (default 64 MiB; at least 64 rows are scored
  * at a time whatever it says); `queriesPerSubmit`: queries per submit, a multiple of 64 (default 16,384).
- * @returns The neighbour lists; `hostScans` counts the queries settled on the host.
+ * @returns The neighbour lists; `hostScans` counts the queries settled on the host. The error bound that decides it
+ * uses the largest bank norm for every query, so a bank with a few rows far longer than the rest sends most queries
+ * to the host; and when ‖bank row‖·‖query‖ can pass 1e30, where fp32 sums could overflow, every query is scanned
+ * on the host.
  * @throws {TypeError} When `gpu` is not a Gpu, `bank` or `queries` is not a Float32Array, `dim` or `depth` is not
  * a number, or `options` is not an object.
- * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), `depth` is not in
- * [1, min(N, KNN_CANDIDATES)], `options.scratchBytes` is not a positive integer, or `options.queriesPerSubmit` is
+ * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), a value is not finite,
+ * `depth` is not in [1, min(N, KNN_CANDIDATES)], `options.scratchBytes` is not a positive integer, or `options.queriesPerSubmit` is
  * not a positive multiple of 64.
  * @throws {OutOfMemoryError} When the bank exceeds the device's buffer limits.
  * @throws {GpuError} When an earlier op's GPU error is pending, or the search causes one.

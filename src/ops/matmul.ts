@@ -264,11 +264,12 @@ export class MatmulKernel implements Encodable {
  * @param out f32 [cols, rows], not overlapping `source`.
  * @returns The bound work.
  * @throws {TypeError} When `gpu` is not a Gpu, or `source` or `out` is not a live f32 Tensor of it.
- * @throws {RangeError} When `source` is not 2-D, `out` is not [cols, rows] or overlaps `source`.
+ * @throws {RangeError} When `source` is not 2-D or has more than 8 × maxComputeWorkgroupsPerDimension rows or
+ * columns (524,280 at the default limit), or `out` is not [cols, rows] or overlaps `source`.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
- * @example
+ * @example Transpose a 2 × 3 matrix
  * ```ts
  * import assert from "node:assert/strict";
  * import { requestGpu, Tensor, transposeKernel } from "../../mod.ts";
@@ -291,6 +292,8 @@ export function transposeKernel(gpu: Gpu, source: Tensor, out: Tensor): Encodabl
     rangeError(op, "out.shape", `[${cols}, ${rows}] (f32)`, out.shape);
   }
   if (out.overlaps(source)) rangeError(op, "out", "a tensor distinct from source", "source");
+  const most = 8 * gpu.limits.maxComputeWorkgroupsPerDimension; // one 8 × 8 workgroup per 8 × 8 block
+  if (rows > most || cols > most) rangeError(op, "source.shape", `at most ${most} rows and columns`, source.shape);
   // The shader's names: B [N, K] in, C [K, N] out.
   return new Kernel(gpu, {
     op,

@@ -19,7 +19,8 @@ const WG = 64;
 /**
  * Binds out[c] = Σ_r x[r, c], or out[c] += it with `accumulate`: partial sums
  * over chunks of {@linkcode COLUMN_CHUNK} rows, then one total per column, in
- * a fixed order (the same bits every run). Owns its partial-sum buffer.
+ * a fixed order (the same bits every run). Owns its partial-sum buffer. With
+ * no rows the sums are 0: `out` is zeroed, or left as it is with `accumulate`.
  *
  * @param gpu The context.
  * @param x f32 [rows, cols].

@@ -149,7 +149,7 @@ Deno.test({
 
 Deno.test({
   name: "gpuNeighbours() equals the float64 sort across sub-blocks and submits (700 queries in submits of 320, " +
-    "sub-blocks of 128 and 64 rows × 1031 bank rows), and refuses bad options by name",
+    "sub-blocks of 128 and 64 rows × 1031 bank rows), and refuses bad options and non-finite values by name",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -172,6 +172,11 @@ Deno.test({
     ) {
       await assert.rejects(() => gpuNeighbours(gpu, bank, queries, dim, depth, bad), pattern);
     }
+    // Non-finite values would rank differently on the host and the GPU: refused by name, on both.
+    const poisoned = bank.slice();
+    poisoned[17] = NaN;
+    await assert.rejects(() => gpuNeighbours(gpu, poisoned, queries, dim, depth), /bank\[17\].*finite.*NaN/);
+    assert.throws(() => hostNeighbours(bank, queries.map((v, i) => i === 5 ? Infinity : v), dim, 1), /queries\[5\]/);
   },
 });
 

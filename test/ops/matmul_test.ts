@@ -245,7 +245,9 @@ Deno.test("the generated entry points in shaders/matmul.wgsl (8×16 and 16×32, 
 });
 
 Deno.test({
-  name: "transposeKernel() writes the exact transpose (67 × 45 and 1 × 13) and refuses an out that overlaps its source",
+  name:
+    "transposeKernel() writes the exact transpose (67 × 45 and 1 × 13) and refuses an out that overlaps its source " +
+    "and a source past the grid's limit",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -266,5 +268,10 @@ Deno.test({
     const square = Tensor.zeros(gpu, [4, 4]);
     assert.throws(() => transposeKernel(gpu, square, square), /out.*distinct from source/);
     square.destroy();
+    // Past the grid's limit (8 rows or columns per workgroup): refused by name, not by the device.
+    const most = 8 * gpu.limits.maxComputeWorkgroupsPerDimension;
+    const [tall, tallT] = [Tensor.empty(gpu, [most + 1, 1]), Tensor.empty(gpu, [1, most + 1])];
+    assert.throws(() => transposeKernel(gpu, tall, tallT), /source\.shape.*at most/);
+    [tall, tallT].forEach((t) => t.destroy());
   },
 });
