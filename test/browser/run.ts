@@ -39,6 +39,7 @@ export const BROWSER_FILES: readonly string[] = [
   "test/ops/l2norm_test.ts",
   "test/ops/matmul_test.ts",
   "test/ops/matmul_tuning_test.ts",
+  "test/ops/reduce_test.ts",
   "test/optim/optimizer_test.ts",
   "test/sampling/queue_test.ts",
   "test/train/checkpoint_bytes_test.ts",
