@@ -74,6 +74,23 @@ export function checkTensor(op: string, arg: string, t: unknown, gpu: Gpu, dtype
 }
 
 /**
+ * {@linkcode checkTensor} for an f32 matrix, which must also be two-dimensional.
+ *
+ * @param op The op, for the message.
+ * @param arg The argument's name.
+ * @param t The value.
+ * @param gpu The Gpu it must belong to.
+ * @returns Its rows and columns.
+ * @throws {TypeError} When `t` is not a live f32 Tensor of `gpu`.
+ * @throws {RangeError} When it is not two-dimensional.
+ */
+export function checkMatrix(op: string, arg: string, t: unknown, gpu: Gpu): [number, number] {
+  checkTensor(op, arg, t, gpu, "f32");
+  if (t.shape.length !== 2) rangeError(op, `${arg}.shape`, "[rows, cols]", t.shape);
+  return [t.shape[0], t.shape[1]];
+}
+
+/**
  * A GPU tensor.
  *
  * @example Upload, read back, free

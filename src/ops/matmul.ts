@@ -19,7 +19,7 @@ import shader from "../../shaders/matmul.wgsl" with { type: "text" };
 import { checkBool, checkEnum, checkObject, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkMatrix, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { chooseVariant, MATMUL_FORMS, MATMUL_VARIANTS, type MatmulForm, noteBound } from "./matmul_variants.ts";
 
 export {
@@ -284,9 +284,7 @@ export class MatmulKernel implements Encodable {
 export function transposeKernel(gpu: Gpu, source: Tensor, out: Tensor): Encodable {
   const op = "transposeKernel";
   checkGpu(op, gpu);
-  checkTensor(op, "source", source, gpu, "f32");
-  if (source.shape.length !== 2) rangeError(op, "source.shape", "[rows, cols]", source.shape);
-  const [rows, cols] = source.shape;
+  const [rows, cols] = checkMatrix(op, "source", source, gpu);
   checkTensor(op, "out", out, gpu, "f32");
   if (out.shape.length !== 2 || out.shape[0] !== cols || out.shape[1] !== rows) {
     rangeError(op, "out.shape", `[${cols}, ${rows}] (f32)`, out.shape);

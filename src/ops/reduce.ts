@@ -9,7 +9,7 @@ import shader from "../../shaders/reduce.wgsl" with { type: "text" };
 import { checkBool, checkObject, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import { Kernel } from "../gpu/_kernel.ts";
-import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
+import { checkGpu, checkMatrix, checkTensor, Tensor } from "../gpu/tensor.ts";
 
 /** Rows each partial sum covers (`CHUNK` in shaders/reduce.wgsl). */
 export const COLUMN_CHUNK = 256;
@@ -49,9 +49,7 @@ const WG = 64;
 export function columnSums(gpu: Gpu, x: Tensor, out: Tensor, options: { accumulate?: boolean } = {}): Encodable {
   const op = "columnSums";
   checkGpu(op, gpu);
-  checkTensor(op, "x", x, gpu, "f32");
-  if (x.shape.length !== 2) rangeError(op, "x.shape", "[rows, cols]", x.shape);
-  const [rows, cols] = x.shape;
+  const [rows, cols] = checkMatrix(op, "x", x, gpu);
   checkTensor(op, "out", out, gpu, "f32");
   if (out.size !== cols) rangeError(op, "out.shape", `${cols} elements (one per column of x)`, out.shape);
   checkObject(op, "options", options);
