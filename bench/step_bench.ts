@@ -212,24 +212,28 @@ export async function benchStep(
     log(`step: B=${b}, K=${k}: ncegpu`);
     const { runner: ours, initial } = await ncegpuRunner(gpu, b, k);
     const theirs = tfjsRunner(b, k, initial);
-    const oursWaited = await ours.waited(iterations);
-    const theirsWaited = await theirs.waited(iterations);
-    // Pipelined, as a training loop runs: about 4 s of ncegpu's steps (at least `iterations`, at most 40) and as many
-    // of TF.js's, submitted back to back with one wait at the end; three rounds, the libraries taking turns, so that
-    // a slow spell of this shared host falls on both. Medians of the three.
-    const pipelinedSteps = Math.min(40, Math.max(iterations, Math.ceil(4000 / oursWaited)));
+    let oursWaited: number, theirsWaited: number, oursLoss: number, theirsLoss: number, pipelinedSteps: number;
     const [oursRuns, theirsRuns]: number[][] = [[], []];
-    for (let round = 0; round < PIPELINED_ROUNDS; round++) {
-      oursRuns.push(await ours.pipelined(pipelinedSteps));
-      theirsRuns.push(await theirs.pipelined(pipelinedSteps));
-      log(
-        `step: B=${b}, K=${k}: round ${round + 1}: ncegpu ${oursRuns[round].toFixed(0)} ms, TF.js ` +
-          `${theirsRuns[round].toFixed(0)} ms per step (pipelined)`,
-      );
+    try {
+      oursWaited = await ours.waited(iterations);
+      theirsWaited = await theirs.waited(iterations);
+      // Pipelined, as a training loop runs: about 4 s of ncegpu's steps (at least `iterations`, at most 40) and as many
+      // of TF.js's, submitted back to back with one wait at the end; three rounds, the libraries taking turns, so that
+      // a slow spell of this shared host falls on both. Medians of the three.
+      pipelinedSteps = Math.min(40, Math.max(iterations, Math.ceil(4000 / oursWaited)));
+      for (let round = 0; round < PIPELINED_ROUNDS; round++) {
+        oursRuns.push(await ours.pipelined(pipelinedSteps));
+        theirsRuns.push(await theirs.pipelined(pipelinedSteps));
+        log(
+          `step: B=${b}, K=${k}: round ${round + 1}: ncegpu ${oursRuns[round].toFixed(0)} ms, TF.js ` +
+            `${theirsRuns[round].toFixed(0)} ms per step (pipelined)`,
+        );
+      }
+      [oursLoss, theirsLoss] = [await ours.firstLoss(), await theirs.firstLoss()];
+    } finally {
+      ours.destroy(); // whatever happened, neither library keeps its buffers
+      theirs.destroy();
     }
-    const [oursLoss, theirsLoss] = [await ours.firstLoss(), await theirs.firstLoss()];
-    ours.destroy();
-    theirs.destroy();
     const [oursPipelined, theirsPipelined] = [median(oursRuns), median(theirsRuns)];
     // Validate: the same parameters and inputs give the same first loss (1e-4 relative).
     if (!agrees(oursLoss, theirsLoss)) {

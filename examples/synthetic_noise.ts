@@ -80,17 +80,25 @@ if (import.meta.main) {
     "",
     `Fashion-MNIST, raw pixels: ${(100 * target).toFixed(2)}%.`,
     "",
-    "First pass, a grid fixed in advance. It stepped past the target, so its closest noise was 3.5 again:",
+    `First pass, a grid fixed in advance; its closest noise was ${closest(coarse).noise}:`,
     "",
     ...rowsOf(coarse),
     "",
-    `Second pass, added after seeing the first: steps of 0.25 between ${above.noise} and ${below.noise}:`,
-    "",
-    ...rowsOf(fine),
-    "",
+    ...(fine.length
+      ? [
+        `Second pass, added after the first had stepped past the target: steps of 0.25 between ${above.noise} and ` +
+        `${below.noise}:`,
+        "",
+        ...rowsOf(fine),
+        "",
+      ]
+      : ["No second pass: no two neighbouring noises of the grid lie on either side of the target.", ""]),
     `Chosen: noise ${chosen.noise} (raw pixels ${(100 * chosen.accuracy).toFixed(2)}%).`,
     "",
   ];
   await Deno.writeTextFile("docs/synthetic-noise.md", lines.join("\n"));
   console.log(`chosen: noise ${chosen.noise}; wrote docs/synthetic-noise.md`);
+  if (chosen.noise !== SYNTHETIC_NOISE) {
+    console.warn(`the experiment uses SYNTHETIC_NOISE = ${SYNTHETIC_NOISE}, not ${chosen.noise}: set it in this file`);
+  }
 }

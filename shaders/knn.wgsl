@@ -11,8 +11,9 @@
 // 1. A floor for the row's top M. Each of the WG threads reads the vec4s
 //    t, t + WG, … and keeps two maxima, of their x, y and of their z, w
 //    components: 2·WG disjoint groups. The M-th largest group maximum is the
-//    floor, and the M groups ranked above it hold at least M entries at or
-//    above it (fewer only when n < M: then all real columns pass).
+//    floor, and the M groups ranked at or above it (its own included) hold
+//    at least M entries at or above it (fewer only when n < M: then all real
+//    columns pass).
 // 2. A second scan appends the entries at or above the floor to a pool in
 //    workgroup memory: about 45 of 10,000 for random rows. (The smallest of
 //    WG maxima let about 150 through; ranking those took 35 ms per block of

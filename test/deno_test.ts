@@ -12,10 +12,11 @@
  * crashed in 4 of 40 runs, and with any two of the three settings below in 11–20 of 60; with all three
  * in 0 of 100. One instance per process, as in a training script, crashed in 0 of 60 without them).
  *
- * On Linux with lavapipe installed and no GPU device node, the tests therefore run with only lavapipe's
- * driver file (`VK_DRIVER_FILES`), only the Vulkan backend (`DENO_WEBGPU_BACKEND`), and lavapipe
- * preloaded (`LD_PRELOAD`) so that it is never unloaded. Anywhere else the environment is passed through
- * unchanged. Set `NCEGPU_TEST_RAW_ENV=1` to skip the adjustment.
+ * On Linux with lavapipe installed and no GPU device node (no /dev/dri/renderD*, /dev/nvidia*, /dev/kfd or
+ * /dev/dxg), the tests therefore run with only lavapipe's driver file (`VK_DRIVER_FILES`), only the Vulkan
+ * backend (`DENO_WEBGPU_BACKEND`), and lavapipe preloaded (`LD_PRELOAD`, which the tests' own subprocesses
+ * inherit) so that it is never unloaded. Anywhere else the environment is passed through unchanged. Set
+ * `NCEGPU_TEST_RAW_ENV=1` to skip the adjustment.
  *
  * Usage: `deno task test:deno [more deno test arguments, such as paths…]`; the permissions the suite
  * needs and `--doc` are always passed.
@@ -43,7 +44,9 @@ function exists(path: string): boolean {
   }
 }
 
+/** Whether the machine shows a GPU: a DRM render node, NVIDIA's or AMD's compute nodes, or WSL's. */
 function hasGpuDeviceNode(): boolean {
+  if (["/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg"].some(exists)) return true;
   try {
     return [...Deno.readDirSync("/dev/dri")].some((entry) => entry.name.startsWith("renderD"));
   } catch {

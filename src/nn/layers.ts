@@ -188,19 +188,26 @@ export class Linear implements Layer {
     return boundLayer(output, forward, owned, (dOutput, dInput) => {
       checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
       if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
-      const kernels = [
-        new MatmulKernel(gpu, input, dOutput, {
-          form: "tn",
-          out: store.grad(`${this.name}.weight`),
-          accumulate: true,
-        }),
-        columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }),
-      ];
-      if (dInput) {
-        // dX = dY·Wᵀ in form "nn" on a copy of Wᵀ made each step (small), where the vec4 variants apply.
-        const wT = Tensor.empty(gpu, [this.outDim, this.inDim]);
-        owned.push(wT);
-        kernels.push(transposeKernel(gpu, w, wT), new MatmulKernel(gpu, dOutput, wT, { out: dInput }));
+      const kernels: Encodable[] = [];
+      try {
+        kernels.push(
+          new MatmulKernel(gpu, input, dOutput, {
+            form: "tn",
+            out: store.grad(`${this.name}.weight`),
+            accumulate: true,
+          }),
+        );
+        kernels.push(columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }));
+        if (dInput) {
+          // dX = dY·Wᵀ in form "nn" on a copy of Wᵀ made each step (small), where the vec4 variants apply.
+          const wT = Tensor.empty(gpu, [this.outDim, this.inDim]);
+          owned.push(wT);
+          kernels.push(transposeKernel(gpu, w, wT));
+          kernels.push(new MatmulKernel(gpu, dOutput, wT, { out: dInput }));
+        }
+      } catch (error) {
+        for (const kernel of kernels) kernel.destroy(); // a pending GPU error or a lost device: hold nothing built here
+        throw error;
       }
       return sequence(kernels);
     });

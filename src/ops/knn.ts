@@ -37,9 +37,9 @@ const SUBMIT_QUERIES = 16_384; // the default queries per submit: their candidat
 /**
  * Binds the candidate selection: for each of `rows` rows of `sims`, its
  * {@linkcode KNN_CANDIDATES} largest entries among the first `columns`, best first.
- * Entries at or below −3.4e38 (−∞) and NaN are never candidates; a row with
- * fewer than 32 others pads with column 0xffffffff. (gpuNeighbours only
- * passes finite similarities far above that.)
+ * Entries below −3.4e38 (−∞) and NaN are never candidates; a row with fewer
+ * than 32 others pads with column 0xffffffff and similarity −3.4e38.
+ * (gpuNeighbours only passes finite similarities far above that.)
  *
  * @param gpu The context.
  * @param sims f32 [rows, width], width a multiple of 4 (the kernel reads vec4s); columns past `columns` are padding.
@@ -49,7 +49,7 @@ const SUBMIT_QUERIES = 16_384; // the default queries per submit: their candidat
  * @returns The bound work.
  * @throws {TypeError} When `gpu` is not a Gpu, or a tensor is not a live tensor of it of the dtype named.
  * @throws {RangeError} When `sims` is not 2-D with a width that is a multiple of 4, `columns` is not in [1, width],
- * or a candidate tensor does not hold rows·KNN_CANDIDATES elements.
+ * a candidate tensor does not hold rows·KNN_CANDIDATES elements or shares a buffer with `sims`, or the two overlap.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -86,7 +86,10 @@ export function topCandidates(
   checkTensor(op, "candSim", candSim, gpu, "f32");
   for (const [name, t] of [["candIdx", candIdx], ["candSim", candSim]] as const) {
     if (t.size !== rows * KNN_CANDIDATES) rangeError(op, `${name}.shape`, `[${rows}, ${KNN_CANDIDATES}]`, t.shape);
+    // WebGPU refuses one buffer bound both read-only and writable in a dispatch, even at disjoint ranges.
+    if (t.buffer === sims.buffer) rangeError(op, name, "in another buffer than sims", "a view of sims' buffer");
   }
+  if (candIdx.overlaps(candSim)) rangeError(op, "candSim", "distinct from candIdx", "an overlapping tensor");
   return new Kernel(gpu, {
     op,
     shader,
@@ -227,7 +230,10 @@ function rowNorms(x: Float32Array, dim: number): Float64Array {
  * @throws {RangeError} When a length is not a multiple of `dim` (or the bank is empty), a value is not finite,
  * `depth` is not in [1, min(N, KNN_CANDIDATES)], `options.scratchBytes` is not a positive integer, or `options.queriesPerSubmit` is
  * not a positive multiple of 64.
- * @throws {OutOfMemoryError} When the bank exceeds the device's buffer limits.
+ * @throws {RangeError} When a scratch block of 64 rows of similarities would pass the device's storage binding
+ * limit (a bank of more than 524,288 rows at the default 128 MiB).
+ * @throws {OutOfMemoryError} When a buffer (the transposed bank, a submit's queries or candidates) exceeds the
+ * device's buffer limits; nothing allocated is kept.
  * @throws {GpuError} When an earlier op's GPU error is pending, or the search causes one.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -267,11 +273,13 @@ export async function gpuNeighbours(
   const maxQuery = queryNorms.reduce((a, b) => Math.max(a, b), 0);
   // fp32 dot products of D terms err by at most γ_D·‖q‖·‖b‖, γ_D = D·u/(1 − D·u), u = 2^-23 (WGSL rounds each
   // add and multiply to a neighbour of the exact result; the order of the sum does not matter), plus D·2^-125
-  // for subnormals flushed to zero; the host's float64 sums err by γ_D with u = 2^-53. Past 1e30 the fp32 sums
-  // could overflow: then every query is scanned on the host.
+  // for subnormal products and sums flushed to zero (taken twice here), plus 2^-126·√D·(‖b‖ + ‖q‖) for subnormal
+  // inputs flushed to zero; the host's float64 sums err by γ_D with u = 2^-53. Past 1e30 the fp32 sums could
+  // overflow: then every query is scanned on the host.
   const gamma = (u: number) => (dim * u) / (1 - dim * u);
   const slack = (gamma(2 ** -23) + gamma(2 ** -53)) * maxBank;
-  const flushSlack = dim * 2 ** -124;
+  const flushSlack = dim * 2 ** -124 + 2 ** -126 * Math.sqrt(dim) * maxBank;
+  const inputFlush = 2 ** -126 * Math.sqrt(dim); // times ‖q‖, per query
   if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) return hostNeighbours(bank, queries, dim, depth);
   const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
   if (q === 0) return out;
@@ -279,28 +287,38 @@ export async function gpuNeighbours(
   // Queries go in sub-blocks of up to `sub` rows, each scored into one scratch block of similarities and reduced to
   // its candidates; a submit holds up to SUBMIT_QUERIES queries, so that one wait and one read-back serve many.
   // Multiples of 64 rows keep every view at a 256-byte offset.
-  const sub = Math.max(64, Math.floor(scratchBytes / 4 / width / 64) * 64);
+  // One scratch block must fit a storage binding: at least 64 rows of it, or the bank is too wide for this search.
+  const bindable = Math.floor(gpu.limits.maxStorageBufferBindingSize / 4 / width / 64) * 64;
+  if (bindable < 64) {
+    rangeError(op, "bank", `at most ${Math.floor(gpu.limits.maxStorageBufferBindingSize / 4 / 64)} rows`, `${n} rows`);
+  }
+  const sub = Math.min(bindable, Math.max(64, Math.floor(scratchBytes / 4 / width / 64) * 64));
   const block = Math.min(Math.ceil(q / 64) * 64, queriesPerSubmit);
-  // The bank transposed, [D, width]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four
-  // columns at a time (form "nt" has none).
-  const bankT = Tensor.from(gpu, transposed(bank, n, dim, width), [dim, width]);
-  const queryT = Tensor.empty(gpu, [block, dim]);
-  const candIdx = Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32");
-  const candSim = Tensor.empty(gpu, [block, KNN_CANDIDATES]);
-  const scratch = Tensor.empty(gpu, [Math.min(sub, block), width]);
+  const owned: { destroy(): void }[] = []; // every buffer and kernel, freed however the search ends
+  const own = <T extends { destroy(): void }>(x: T) => (owned.push(x), x);
   const bound = new Map<number, Encodable[]>(); // the work for a submit of this many (padded) rows
-  const bind = (padded: number) => {
-    const parts: Encodable[] = [];
-    for (let first = 0; first < padded; first += sub) {
-      const rows = Math.min(sub, padded - first);
-      const at = (t: Tensor, cols: number) => t.view(first * cols, [rows, cols]);
-      const sims = new MatmulKernel(gpu, at(queryT, dim), bankT, { out: scratch.view(0, [rows, width]) });
-      parts.push(sims, topCandidates(gpu, sims.out, at(candIdx, KNN_CANDIDATES), at(candSim, KNN_CANDIDATES), n));
-    }
-    bound.set(padded, parts);
-    return parts;
-  };
   try {
+    // The bank transposed, [D, width]: S = Q·Bᵀ becomes form "nn", whose vec4-load variants read a row of it four
+    // columns at a time (form "nt" has none).
+    const bankT = own(Tensor.from(gpu, transposed(bank, n, dim, width), [dim, width]));
+    const queryT = own(Tensor.empty(gpu, [block, dim]));
+    const candIdx = own(Tensor.empty(gpu, [block, KNN_CANDIDATES], "u32"));
+    const candSim = own(Tensor.empty(gpu, [block, KNN_CANDIDATES]));
+    const scratch = own(Tensor.empty(gpu, [Math.min(sub, block), width]));
+    const bind = (padded: number) => {
+      const parts: Encodable[] = [];
+      for (let first = 0; first < padded; first += sub) {
+        const rows = Math.min(sub, padded - first);
+        const at = (t: Tensor, cols: number) => t.view(first * cols, [rows, cols]);
+        const sims = own(new MatmulKernel(gpu, at(queryT, dim), bankT, { out: scratch.view(0, [rows, width]) }));
+        parts.push(
+          sims,
+          own(topCandidates(gpu, sims.out, at(candIdx, KNN_CANDIDATES), at(candSim, KNN_CANDIDATES), n)),
+        );
+      }
+      bound.set(padded, parts);
+      return parts;
+    };
     const settled = Math.min(n, KNN_CANDIDATES); // candidates that are real columns
     // Query i's list from its candidates (fp32 best first), re-scored in float64 while one still can enter it.
     const rerank = (i: number, idx: Uint32Array, sim: Float32Array, base: number) => {
@@ -309,7 +327,7 @@ export async function gpuNeighbours(
       const last = at + depth - 1;
       sims.fill(-Infinity, at, at + depth);
       rows.fill(-1, at, at + depth);
-      const error = slack * queryNorms[i] + flushSlack; // |float64 score − fp32 score| is below this
+      const error = slack * queryNorms[i] + flushSlack + inputFlush * queryNorms[i]; // |float64 − fp32 score| < this
       let p = 0;
       // A candidate, and every one after it, scored at most sim[base + p] in fp32: once that plus the error is
       // below the list's last float64 score, none of them can enter the list, nor can a column left out.
@@ -345,7 +363,7 @@ export async function gpuNeighbours(
       for (let r = 0; r < rows; r++) rerank(start + r, idx, sim, r * KNN_CANDIDATES);
     }
   } finally {
-    for (const t of [...[...bound.values()].flat(), bankT, queryT, candIdx, candSim, scratch]) t.destroy();
+    for (const x of owned) x.destroy();
   }
   return out;
 }

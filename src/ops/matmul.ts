@@ -261,11 +261,11 @@ export class MatmulKernel implements Encodable {
  *
  * @param gpu The context.
  * @param source f32 [rows, cols].
- * @param out f32 [cols, rows], not overlapping `source`.
+ * @param out f32 [cols, rows], in another buffer than `source`.
  * @returns The bound work.
  * @throws {TypeError} When `gpu` is not a Gpu, or `source` or `out` is not a live f32 Tensor of it.
  * @throws {RangeError} When `source` is not 2-D or has more than 8 × maxComputeWorkgroupsPerDimension rows or
- * columns (524,280 at the default limit), or `out` is not [cols, rows] or overlaps `source`.
+ * columns (524,280 at the default limit), or `out` is not [cols, rows] or in `source`'s buffer.
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -289,7 +289,8 @@ export function transposeKernel(gpu: Gpu, source: Tensor, out: Tensor): Encodabl
   if (out.shape.length !== 2 || out.shape[0] !== cols || out.shape[1] !== rows) {
     rangeError(op, "out.shape", `[${cols}, ${rows}] (f32)`, out.shape);
   }
-  if (out.overlaps(source)) rangeError(op, "out", "a tensor distinct from source", "source");
+  // WebGPU refuses one buffer bound both read-only and writable in a dispatch, even at disjoint ranges.
+  if (out.buffer === source.buffer) rangeError(op, "out", "a tensor in another buffer than source", "source's buffer");
   const most = 8 * gpu.limits.maxComputeWorkgroupsPerDimension; // one 8 × 8 workgroup per 8 × 8 block
   if (rows > most || cols > most) rangeError(op, "source.shape", `at most ${most} rows and columns`, source.shape);
   // The shader's names: B [N, K] in, C [K, N] out.

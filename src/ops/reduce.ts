@@ -59,26 +59,35 @@ export function columnSums(gpu: Gpu, x: Tensor, out: Tensor, options: { accumula
   const partials = Tensor.empty(gpu, [chunks, cols]);
   const dims = new Uint32Array([rows, cols, chunks, accumulate ? 1 : 0]);
   const vec4 = cols % 4 === 0; // a row then starts on a vec4, and four columns load as one
-  const kernels = [
-    new Kernel(gpu, {
-      op,
-      shader,
-      entry: vec4 ? "column_partials_vec4" : "column_partials",
-      bindings: vec4 ? { x4: x, partials4: partials } : { x, partials },
-      uniforms: { dims },
-      workgroupSize: WG,
-      threads: chunks * (vec4 ? cols / 4 : cols),
-    }),
-    new Kernel(gpu, {
-      op,
-      shader,
-      entry: "column_totals",
-      bindings: { partials, out },
-      uniforms: { dims },
-      workgroupSize: WG,
-      threads: cols,
-    }),
-  ];
+  const kernels: Kernel[] = [];
+  try {
+    kernels.push(
+      new Kernel(gpu, {
+        op,
+        shader,
+        entry: vec4 ? "column_partials_vec4" : "column_partials",
+        bindings: vec4 ? { x4: x, partials4: partials } : { x, partials },
+        uniforms: { dims },
+        workgroupSize: WG,
+        threads: chunks * (vec4 ? cols / 4 : cols),
+      }),
+    );
+    kernels.push(
+      new Kernel(gpu, {
+        op,
+        shader,
+        entry: "column_totals",
+        bindings: { partials, out },
+        uniforms: { dims },
+        workgroupSize: WG,
+        threads: cols,
+      }),
+    );
+  } catch (error) {
+    for (const kernel of kernels) kernel.destroy(); // a pending GPU error or a lost device: hold nothing
+    partials.destroy();
+    throw error;
+  }
   return {
     encode(pass) {
       for (const kernel of kernels) kernel.encode(pass);

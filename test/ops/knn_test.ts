@@ -49,7 +49,8 @@ Deno.test({
     const rankPool = 256; // RANK_POOL in shaders/knn.wgsl
     const paths = { rank: 0, merge: 0 };
     for (const levels of [0, 40, 1]) {
-      for (const [rows, n] of [[7, 1031], [3, 5], [5, 1032], [2, 8]]) {
+      // Also 33 to 65 columns: between M and 2·WG some of the 64 groups are empty, the floor may be the lowest value.
+      for (const [rows, n] of [[7, 1031], [3, 5], [5, 1032], [2, 8], [2, 33], [2, 47], [2, 63], [2, 64], [2, 65]]) {
         // On a grid many values are exactly equal, so the tie order is exercised; 2 levels put about half of a
         // row at the floor, past the rank path's pool.
         const values = Float32Array.from(
@@ -87,6 +88,12 @@ Deno.test({
       }
     }
     const [idx, sim] = [Tensor.empty(gpu, [1, KNN_CANDIDATES], "u32"), Tensor.empty(gpu, [1, KNN_CANDIDATES])];
+    const shared = Tensor.zeros(gpu, [2, 64]); // a 64-column row of sims and, 256 bytes on, the candidates' slot
+    assert.throws(
+      () => topCandidates(gpu, shared.view(0, [1, 32]), idx, shared.view(64, [1, KNN_CANDIDATES])),
+      /candSim.*another buffer than sims/,
+    );
+    shared.destroy();
     const odd = Tensor.empty(gpu, [1, 5]);
     assert.throws(() => topCandidates(gpu, odd, idx, sim), /sims\.shape.*multiple of 4/);
     const even = Tensor.empty(gpu, [1, 8]);
@@ -110,6 +117,7 @@ Deno.test({
       const got = await gpuNeighbours(gpu, bank, queries, dim, depth);
       assert.deepEqual(Array.from(got.rows), want.rows);
       assert.deepEqual(Array.from(got.sims), want.sims);
+      assert.equal(got.hostScans, 0, "random unit rows at depth 10 have no near-ties: every query settled on the GPU");
       const host = hostNeighbours(bank, queries, dim, depth);
       assert.deepEqual(Array.from(host.rows), want.rows);
       assert.deepEqual(Array.from(host.sims), want.sims);
@@ -163,6 +171,11 @@ Deno.test({
     const got = await gpuNeighbours(gpu, bank, queries, dim, depth, options);
     assert.deepEqual(Array.from(got.rows), want.rows);
     assert.deepEqual(Array.from(got.sims), want.sims);
+    assert.equal(
+      got.hostScans,
+      0,
+      "settled on the GPU: the sub-blocks' candidates were right, not rescued by the host",
+    );
     for (
       const [bad, pattern] of [
         [{ scratchBytes: 0 }, /options\.scratchBytes.*0/],

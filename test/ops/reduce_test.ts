@@ -41,3 +41,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "columnSums() of no rows writes zeros, and with accumulate leaves out as it was",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const x = Tensor.empty(gpu, [0, 5]);
+    const [overwritten, accumulated] = [
+      Tensor.from(gpu, new Float32Array([1, 2, 3, 4, 5]), [5]),
+      Tensor.zeros(gpu, [5]),
+    ];
+    accumulated.write(new Float32Array([1, 2, 3, 4, 5]));
+    const work = [columnSums(gpu, x, overwritten), columnSums(gpu, x, accumulated, { accumulate: true })];
+    runSteps(gpu, ...work);
+    assert.deepEqual(await overwritten.read(), new Float32Array(5));
+    assert.deepEqual(await accumulated.read(), new Float32Array([1, 2, 3, 4, 5]));
+    work.forEach((w) => w.destroy());
+    [x, overwritten, accumulated].forEach((t) => t.destroy());
+  },
+});
