@@ -274,18 +274,46 @@ export class Kernel implements Encodable {
 
 /**
  * Work that runs in order: the one way to combine kernels (a layer's
- * backward, a network's forward). `destroy` frees every part.
+ * backward, a network's forward). `destroy` frees every part, then what the
+ * work owns besides (scratch buffers).
  *
  * @param parts The work, first to last.
+ * @param owned Buffers the work uses and frees with its parts.
  * @returns One encodable.
  */
-export function sequence(parts: readonly Encodable[]): Encodable {
+export function sequence(parts: readonly Encodable[], owned: readonly { destroy(): void }[] = []): Encodable {
   return {
     encode: (pass) => {
       for (const part of parts) part.encode(pass);
     },
     destroy: () => {
       for (const part of parts) part.destroy();
+      for (const x of owned) x.destroy();
     },
   };
+}
+
+/**
+ * A {@linkcode sequence} built part by part: when building throws (a pending
+ * GPU error, a lost device, a buffer past the limits), the parts built so far
+ * and `owned` are freed before the error goes on, so a failed bind holds
+ * nothing.
+ *
+ * @param build Adds the parts, first to last.
+ * @param owned Buffers the work uses and frees with its parts.
+ * @returns One encodable.
+ */
+export function buildSequence(
+  build: (add: (part: Encodable) => void) => void,
+  owned: readonly { destroy(): void }[] = [],
+): Encodable {
+  const parts: Encodable[] = [];
+  try {
+    build((part) => parts.push(part));
+  } catch (error) {
+    for (const part of parts) part.destroy();
+    for (const x of owned) x.destroy();
+    throw error;
+  }
+  return sequence(parts, owned);
 }

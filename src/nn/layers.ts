@@ -11,7 +11,7 @@
 
 import { checkEnum, checkInt, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
-import { sequence } from "../gpu/_kernel.ts";
+import { buildSequence, sequence } from "../gpu/_kernel.ts";
 import { checkGpu, checkTensor, Tensor } from "../gpu/tensor.ts";
 import { type Activation, activationBackward, activationForward, ACTIVATIONS } from "../ops/activation.ts";
 import { l2normBackward, l2normForward } from "../ops/l2norm.ts";
@@ -188,28 +188,23 @@ export class Linear implements Layer {
     return boundLayer(output, forward, owned, (dOutput, dInput) => {
       checkGrad(`${op}.bindBackward`, "dOutput", dOutput, gpu, output);
       if (dInput != null) checkGrad(`${op}.bindBackward`, "dInput", dInput, gpu, input);
-      const kernels: Encodable[] = [];
-      try {
-        kernels.push(
+      return buildSequence((add) => {
+        add(
           new MatmulKernel(gpu, input, dOutput, {
             form: "tn",
             out: store.grad(`${this.name}.weight`),
             accumulate: true,
           }),
         );
-        kernels.push(columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }));
+        add(columnSums(gpu, dOutput, store.grad(`${this.name}.bias`), { accumulate: true }));
         if (dInput) {
           // dX = dY·Wᵀ in form "nn" on a copy of Wᵀ made each step (small), where the vec4 variants apply.
           const wT = Tensor.empty(gpu, [this.outDim, this.inDim]);
           owned.push(wT);
-          kernels.push(transposeKernel(gpu, w, wT));
-          kernels.push(new MatmulKernel(gpu, dOutput, wT, { out: dInput }));
+          add(transposeKernel(gpu, w, wT));
+          add(new MatmulKernel(gpu, dOutput, wT, { out: dInput }));
         }
-      } catch (error) {
-        for (const kernel of kernels) kernel.destroy(); // a pending GPU error or a lost device: hold nothing built here
-        throw error;
-      }
-      return sequence(kernels);
+      });
     });
   }
 }

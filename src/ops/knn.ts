@@ -125,26 +125,32 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: numb
   return s;
 }
 
+/** Empties query i's list in `out`; returns where it starts. */
+function clearList(out: Neighbours, i: number): number {
+  const at = i * out.depth;
+  out.sims.fill(-Infinity, at, at + out.depth);
+  out.rows.fill(-1, at, at + out.depth);
+  return at;
+}
+
+/** Puts bank row j, similarity s, into the ranked list starting at `at` if it belongs there. */
+function offer(out: Neighbours, at: number, s: number, j: number): void {
+  const { rows, sims } = out;
+  let k = at + out.depth - 1;
+  if (!before(s, j, sims[k], rows[k])) return;
+  for (; k > at && before(s, j, sims[k - 1], rows[k - 1]); k--) {
+    sims[k] = sims[k - 1];
+    rows[k] = rows[k - 1];
+  }
+  sims[k] = s;
+  rows[k] = j;
+}
+
 /** Scans the whole bank for query `i` and writes its `depth` best into `out` at i·depth. */
 function scanQuery(bank: Float32Array, queries: Float32Array, dim: number, i: number, out: Neighbours): void {
-  const { depth, rows, sims } = out;
-  const at = i * depth;
-  sims.fill(-Infinity, at, at + depth);
-  rows.fill(-1, at, at + depth);
+  const at = clearList(out, i);
   const n = bank.length / dim;
-  const last = at + depth - 1;
-  for (let j = 0; j < n; j++) {
-    const s = dot(queries, i * dim, bank, j * dim, dim);
-    if (s <= sims[last]) continue; // an equal similarity keeps the lower row, already in
-    let p = last;
-    while (p > at && sims[p - 1] < s) {
-      sims[p] = sims[p - 1];
-      rows[p] = rows[p - 1];
-      p--;
-    }
-    sims[p] = s;
-    rows[p] = j;
-  }
+  for (let j = 0; j < n; j++) offer(out, at, dot(queries, i * dim, bank, j * dim, dim), j);
 }
 
 function checkNeighbourArgs(
@@ -277,9 +283,9 @@ export async function gpuNeighbours(
   // inputs flushed to zero; the host's float64 sums err by γ_D with u = 2^-53. Past 1e30 the fp32 sums could
   // overflow: then every query is scanned on the host.
   const gamma = (u: number) => (dim * u) / (1 - dim * u);
-  const slack = (gamma(2 ** -23) + gamma(2 ** -53)) * maxBank;
-  const flushSlack = dim * 2 ** -124 + 2 ** -126 * Math.sqrt(dim) * maxBank;
-  const inputFlush = 2 ** -126 * Math.sqrt(dim); // times ‖q‖, per query
+  // As error = slack·‖q‖ + floor, per query:
+  const slack = (gamma(2 ** -23) + gamma(2 ** -53)) * maxBank + 2 ** -126 * Math.sqrt(dim);
+  const floor = dim * 2 ** -124 + 2 ** -126 * Math.sqrt(dim) * maxBank;
   if (maxBank * maxQuery > 1e30 || dim * 2 ** -23 >= 0.5) return hostNeighbours(bank, queries, dim, depth);
   const out: Neighbours = { depth, rows: new Int32Array(q * depth), sims: new Float64Array(q * depth), hostScans: 0 };
   if (q === 0) return out;
@@ -322,26 +328,16 @@ export async function gpuNeighbours(
     const settled = Math.min(n, KNN_CANDIDATES); // candidates that are real columns
     // Query i's list from its candidates (fp32 best first), re-scored in float64 while one still can enter it.
     const rerank = (i: number, idx: Uint32Array, sim: Float32Array, base: number) => {
-      const { rows, sims } = out;
-      const at = i * depth;
+      const { sims } = out;
+      const at = clearList(out, i);
       const last = at + depth - 1;
-      sims.fill(-Infinity, at, at + depth);
-      rows.fill(-1, at, at + depth);
-      const error = slack * queryNorms[i] + flushSlack + inputFlush * queryNorms[i]; // |float64 − fp32 score| < this
+      const error = slack * queryNorms[i] + floor; // |float64 − fp32 score| < this
       let p = 0;
       // A candidate, and every one after it, scored at most sim[base + p] in fp32: once that plus the error is
       // below the list's last float64 score, none of them can enter the list, nor can a column left out.
       for (; p < settled && !(sim[base + p] + error < sims[last]); p++) {
         const j = idx[base + p];
-        const s = dot(queries, i * dim, bank, j * dim, dim);
-        if (!before(s, j, sims[last], rows[last])) continue;
-        let k = last;
-        for (; k > at && before(s, j, sims[k - 1], rows[k - 1]); k--) {
-          sims[k] = sims[k - 1];
-          rows[k] = rows[k - 1];
-        }
-        sims[k] = s;
-        rows[k] = j;
+        offer(out, at, dot(queries, i * dim, bank, j * dim, dim), j);
       }
       // All candidates scored: a column left out scored at most the last candidate's fp32 similarity, so its
       // float64 score is at most that plus the error; unless that is below the list's last, scan on the host.

@@ -8,7 +8,7 @@
 import shader from "../../shaders/reduce.wgsl" with { type: "text" };
 import { checkBool, checkObject, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
-import { Kernel } from "../gpu/_kernel.ts";
+import { buildSequence, Kernel } from "../gpu/_kernel.ts";
 import { checkGpu, checkMatrix, checkTensor, Tensor } from "../gpu/tensor.ts";
 
 /** Rows each partial sum covers (`CHUNK` in shaders/reduce.wgsl). */
@@ -59,9 +59,8 @@ export function columnSums(gpu: Gpu, x: Tensor, out: Tensor, options: { accumula
   const partials = Tensor.empty(gpu, [chunks, cols]);
   const dims = new Uint32Array([rows, cols, chunks, accumulate ? 1 : 0]);
   const vec4 = cols % 4 === 0; // a row then starts on a vec4, and four columns load as one
-  const kernels: Kernel[] = [];
-  try {
-    kernels.push(
+  return buildSequence((add) => {
+    add(
       new Kernel(gpu, {
         op,
         shader,
@@ -72,7 +71,7 @@ export function columnSums(gpu: Gpu, x: Tensor, out: Tensor, options: { accumula
         threads: chunks * (vec4 ? cols / 4 : cols),
       }),
     );
-    kernels.push(
+    add(
       new Kernel(gpu, {
         op,
         shader,
@@ -83,18 +82,5 @@ export function columnSums(gpu: Gpu, x: Tensor, out: Tensor, options: { accumula
         threads: cols,
       }),
     );
-  } catch (error) {
-    for (const kernel of kernels) kernel.destroy(); // a pending GPU error or a lost device: hold nothing
-    partials.destroy();
-    throw error;
-  }
-  return {
-    encode(pass) {
-      for (const kernel of kernels) kernel.encode(pass);
-    },
-    destroy() {
-      for (const kernel of kernels) kernel.destroy();
-      partials.destroy();
-    },
-  };
+  }, [partials]);
 }
