@@ -40,8 +40,7 @@ import {
   type TrainerConfig,
 } from "../mod.ts";
 import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
-import { stats, table, writeVegaLiteSvg } from "./_report.ts";
-import { otherDesignLines, type Run } from "./_experiment_designs.ts";
+import { type Run, writeExperimentReport } from "./_experiment_report.ts";
 import { SYNTHETIC_NOISE } from "./synthetic_noise.ts";
 import { appendJsonl } from "../src/train/console.ts";
 
@@ -214,177 +213,24 @@ for (const [i, p] of (args["report-only"] ? [] : plan).entries()) {
   );
 }
 
-// The report, from every recorded run of this length and design.
-const thisDesign = (r: Run) => r.steps === steps && design(r) === current(r.dataset);
-// Runs of the planned grid only (the flags' datasets, C, r, seeds and methods), so "N of M planned" counts like with like.
-const runs = recorded.filter((r) =>
-  thisDesign(r) && datasets.includes(r.dataset) && classesList.includes(r.classes) && rates.includes(r.rate) &&
-  r.seed <= seeds && METHODS.some((m) => m.name === r.method)
-);
-const otherDesigns = recorded.filter((r) => r.steps === steps && design(r) !== current(r.dataset));
-const cellRuns = (d: string, c: number, r: number, m: string) =>
-  runs.filter((x) => x.dataset === d && x.classes === c && x.rate === r && x.method === m);
-const pct = (xs: number[]) => {
-  if (!xs.length) return "—";
-  const s = stats(xs.map((x) => 100 * x));
-  return xs.length > 1 ? `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}` : `${s.m.toFixed(1)} (1 seed)`;
-};
-const date = new Date().toISOString().slice(0, 10);
-/** The methods some runs used, fixed K first by K, then the adaptive ones in METHODS' order. */
-function methodsOf(some: Run[]): string[] {
-  const names = [...new Set(some.map((r) => r.method))];
-  const k = (name: string) => (name.startsWith("K=") ? Number(name.slice(2)) : Infinity);
-  const rank = (name: string) => METHODS.findIndex((m) => m.name === name);
-  return names.sort((a, b) => k(a) - k(b) || rank(a) - rank(b));
-}
-const lines = [
-  "# Experiment: how many negatives, with label-unaware negatives",
-  "",
-  `Command: \`deno task experiment --steps ${steps} --seeds ${seeds} --datasets ${datasets} --classes ${classesList} ` +
-  `--rates ${rates} --ks ${FIXED} --batch ${BATCH} --queue ${QUEUE}\`  `,
-  `Report written ${date}. Adapter: ${adapter}. Runs recorded: ${runs.length} of ${
-    datasets.length * classesList.length * rates.length * seeds * METHODS.length
-  } planned (seeds 1–${seeds}); each cell below says how many seeds it has.`,
-  "",
-  "Setting (P1's): an anchor's positive is another training item with its (noisy, merged) label; its K negatives",
-  `are drawn uniformly, without looking at labels, from the other ${BATCH - 1} rows of the batch` +
-  (QUEUE ? ` and a queue of the last ${QUEUE} positives' embeddings (MoCo-style, no gradient through them).` : "."),
-  "A negative shares the anchor's class with",
-  "probability 1/C, so λ = 1 − 1/C: C = 2, 5, 10 give λ = 0.5, 0.8, 0.9. Label noise r flips merged training",
-  "labels symmetrically (it corrupts positives; λ as modelled does not include it). Accuracy: kNN (k = 10) on clean",
-  "merged test labels against clean-labelled training items, mean ± sd over seeds, in %. " +
-  Object.entries(SHAPES).filter(([d]) => datasets.includes(d)).map(([, s]) =>
-    `${s.name}: MLP ${s.dims.join("→")}, bank ${s.bank} × ${s.queries} queries`
-  ).join("; ") + `. B = ${BATCH}, τ = 0.1, InfoNCE, Adam (peak lr 2e-3, warm-up and cosine), ${steps} steps, ` +
-  `K_max = ${K_MAX}.`,
-  "ANS ramps K from 1 to K*(λ, μ → 1) over the first 20% and holds. The closed loop recomputes K* every 20 steps",
-  'from the live rank counts (F(K) variant "model": I(K) = 1 − P(B|K), w_good = 1, w_bad = −1, Beta(1, 1)',
-  'pseudo-counts; smoothed, at most ±4 per update); "λ estimated" replaces the known λ by the running estimate',
-  "λ̂ = 2·(fraction of negatives below the positive) − 1 (docs/science.md §3). F(K)'s pieces were fixed before",
-  "these runs and not changed after.",
-  "",
-];
-const points: Record<string, unknown>[] = [];
-for (const d of datasets) {
-  lines.push(`## ${SHAPES[d as keyof typeof SHAPES].name}`, "");
-  const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
-  lines.push(
-    ...table(
-      ["method", ...cells.map((x) => x.label)],
-      METHODS.map((m) => [m.name, ...cells.map(({ c, r }) => pct(cellRuns(d, c, r, m.name).map((x) => x.accuracy)))]),
-    ),
-    "",
-  );
-  const summary = (label: string, f: (c: number, r: number) => string) => [label, ...cells.map(({ c, r }) => f(c, r))];
-  // The best fixed K only once every fixed K of the cell has run: a best among some would mislead.
-  const bestFixed = (c: number, r: number) => {
-    const fixed = FIXED.map((k) => ({ k, xs: cellRuns(d, c, r, `K=${k}`).map((x) => x.accuracy) }));
-    if (fixed.some((b) => !b.xs.length)) return undefined;
-    return fixed.map((b) => ({ ...b, m: stats(b.xs).m })).sort((a, b) => b.m - a.m)[0];
-  };
-  const versus = (c: number, r: number, name: string) => {
-    const best = bestFixed(c, r);
-    const xs = cellRuns(d, c, r, name).map((x) => x.accuracy);
-    if (!best || !xs.length) return "—";
-    const diff = 100 * (stats(xs).m - best.m);
-    return `${diff >= 0 ? "+" : ""}${diff.toFixed(1)}`;
-  };
-  const kMeans = (c: number, r: number, name: string, f: (x: Run) => number, digits = 1) => {
-    const xs = cellRuns(d, c, r, name).map(f);
-    return xs.length ? stats(xs).m.toFixed(digits) : "—";
-  };
-  lines.push(
-    ...table(["summary", ...cells.map((x) => x.label)], [
-      summary("λ = 1 − 1/C", (c) => (1 - 1 / c).toFixed(2)),
-      summary("best fixed K (accuracy)", (c, r) => {
-        const b = bestFixed(c, r);
-        return b ? `${b.k} (${(100 * b.m).toFixed(1)})` : "—";
-      }),
-      summary('K* predicted, F "model", μ → 1', (c) => String(limitBestK(1 - 1 / c, K_MAX))),
-      summary('K* predicted, F "mi" (log(K+1)), μ → 1', (c) => {
-        return String(limitBestK(1 - 1 / c, K_MAX, { informativeness: "mi" }));
-      }),
-      summary(
-        "K* of the closed loop at the end (λ known)",
-        (c, r) => kMeans(c, r, "closed loop, λ known", (x) => x.kStarFinal),
-      ),
-      summary(
-        "K at the end (λ known / λ estimated)",
-        (c, r) =>
-          `${kMeans(c, r, "closed loop, λ known", (x) => x.kFinal)} / ${
-            kMeans(c, r, "closed loop, λ estimated", (x) => x.kFinal)
-          }`,
-      ),
-      summary(
-        "λ̂ at the end (estimated run)",
-        (c, r) => kMeans(c, r, "closed loop, λ estimated", (x) => x.lambdaHat, 3),
-      ),
-      summary("ANS − best fixed (points)", (c, r) => versus(c, r, "ANS")),
-      summary("closed loop, λ known − best fixed", (c, r) => versus(c, r, "closed loop, λ known")),
-      summary("closed loop, λ estimated − best fixed", (c, r) => versus(c, r, "closed loop, λ estimated")),
-      summary(
-        "seeds in the cell (fewest over methods)",
-        (c, r) => String(Math.min(...METHODS.map((m) => cellRuns(d, c, r, m.name).length))),
-      ),
-    ]),
-    "",
-  );
-  for (const { c, r, label } of cells) {
-    for (const k of FIXED) {
-      const xs = cellRuns(d, c, r, `K=${k}`).map((x) => 100 * x.accuracy);
-      if (xs.length) {
-        points.push({ dataset: d, cell: label, k, accuracy: stats(xs).m, sd: stats(xs).sd, kind: "fixed K" });
-      }
-    }
-    points.push({ dataset: d, cell: label, k: limitBestK(1 - 1 / c, K_MAX), kind: "K* (model, μ → 1)" });
-  }
-}
-lines.push("![accuracy against fixed K per λ, predicted K* marked](experiment.svg)", "");
-lines.push(...otherDesignLines(otherDesigns, design, methodsOf, pct));
-lines.push(
-  "## The first experiment: label-aware negatives",
-  "",
-  "Kept from before (docs/experiment-label-aware.md, `deno task experiment:label-aware`): negatives drawn only among",
-  "rows with another label, so λ < 1 only through label noise.",
-  "",
-  ...(await Deno.readTextFile(`${args.out}/experiment-label-aware.md`)).split("\n").slice(1)
-    .map((l) => l.replace(/^## /, "### ")),
-);
-await Deno.writeTextFile(`${args.out}/experiment.md`, lines.join("\n") + "\n");
-await writeVegaLiteSvg(`${args.out}/experiment.svg`, {
-  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: `kNN accuracy against fixed K (mean over seeds; rule: predicted K*), ${steps} steps, ${adapter}`,
-  data: { values: points },
-  facet: {
-    row: { field: "dataset", type: "nominal", title: null },
-    column: {
-      field: "cell",
-      type: "nominal",
-      title: null,
-      sort: classesList.flatMap((c) => rates.map((r) => `C = ${c}, r = ${r}`)),
-    },
-  },
-  spec: {
-    width: 150,
-    height: 120,
-    layer: [
-      {
-        transform: [{ filter: "datum.kind === 'fixed K'" }],
-        mark: { type: "line", point: true },
-        encoding: {
-          x: { field: "k", type: "quantitative", scale: { type: "log", base: 2 }, title: "K" },
-          y: { field: "accuracy", type: "quantitative", scale: { zero: false }, title: "kNN accuracy (%)" },
-        },
-      },
-      {
-        transform: [{ filter: "datum.kind !== 'fixed K'" }],
-        mark: { type: "rule", color: "firebrick", strokeDash: [4, 3] },
-        encoding: { x: { field: "k", type: "quantitative" } },
-      },
-    ],
-  },
-  resolve: { scale: { y: "independent" } },
+const lines = await writeExperimentReport({
+  out: args.out,
+  steps,
+  seeds,
+  datasets,
+  classes: classesList,
+  rates,
+  fixedKs: FIXED,
+  methods: METHODS.map((m) => m.name),
+  batch: BATCH,
+  queue: QUEUE,
+  kMax: K_MAX,
+  adapter,
+  shapes: SHAPES,
+  recorded,
+  design,
+  currentDesign: current,
 });
 console.log(lines.join("\n"));
-console.log(`wrote ${args.out}/experiment.md, ${args.out}/experiment.svg (${runs.length} runs in ${runsPath})`);
+console.log(`wrote ${args.out}/experiment.md, ${args.out}/experiment.svg (${recorded.length} runs in ${runsPath})`);
 gpu.destroy();
