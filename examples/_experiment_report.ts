@@ -146,10 +146,74 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     "data) and gives the mean ± sd of those differences.",
     "",
   ];
+  const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
+  const bestFixed = (d: string, c: number, r: number) => {
+    const ran = fixedKs.map((k) => ({ k, runs: cellRuns(d, c, r, `K=${k}`) })).filter((b) => b.runs.length);
+    if (!ran.length) return undefined;
+    const withMeans = ran.map((b) => ({ ...b, m: stats(b.runs.map((x) => 100 * x.accuracy)).m }));
+    const best = withMeans.sort((a, b) => b.m - a.m)[0];
+    return { ...best, of: ran.length < fixedKs.length ? ran.map((b) => b.k) : undefined };
+  };
+  const versus = (d: string, c: number, r: number, name: string) => {
+    const best = bestFixed(d, c, r);
+    if (!best) return "—";
+    const diffs = cellRuns(d, c, r, name).flatMap((x) => {
+      const same = best.runs.find((b) => b.seed === x.seed);
+      return same ? [100 * (x.accuracy - same.accuracy)] : [];
+    });
+    if (!diffs.length) return "—";
+    const s = stats(diffs);
+    const signed = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)}`;
+    return diffs.length > 1 ? `${signed(s.m)} ± ${s.sd.toFixed(1)}` : `${signed(s.m)} (1 seed)`;
+  };
+  const kMeans = (d: string, c: number, r: number, name: string, f: (x: Run) => number, digits = 1) => {
+    const xs = cellRuns(d, c, r, name).map(f);
+    return xs.length ? stats(xs).m.toFixed(digits) : "—";
+  };
+  const seedCounts = (d: string, c: number, r: number) => {
+    const n = methods.map((m) => cellRuns(d, c, r, m).length);
+    return Math.min(...n) === Math.max(...n) ? String(n[0]) : `${Math.min(...n)}–${Math.max(...n)}`;
+  };
+  const kStars = (c: number) =>
+    `${limitBestK(1 - 1 / c, kMax)} / ${limitBestK(1 - 1 / c, kMax, { informativeness: "mi" })}`;
+  // One row per cell, fixed K as means only (their sd is in the tables below): the summary the README carries.
+  lines.push(
+    "## Overview",
+    "",
+    ...table(
+      [
+        "cell (λ)",
+        ...fixedKs.map((k) => `K=${k}`),
+        "best K",
+        'K* ("model" / "mi")',
+        "ANS − best",
+        "closed, λ known − best",
+        "closed, λ est. − best",
+        "λ̂",
+        "seeds",
+      ],
+      datasets.flatMap((d) =>
+        cells.map(({ c, r }) => [
+          `${d}, C = ${c}${r ? `, r = ${r}` : ""} (${(1 - 1 / c).toFixed(1)})`,
+          ...fixedKs.map((k) => {
+            const xs = cellRuns(d, c, r, `K=${k}`).map((x) => 100 * x.accuracy);
+            return xs.length ? stats(xs).m.toFixed(1) : "—";
+          }),
+          bestFixed(d, c, r)?.k.toString() ?? "—",
+          kStars(c),
+          versus(d, c, r, "ANS"),
+          versus(d, c, r, "closed loop, λ known"),
+          versus(d, c, r, "closed loop, λ estimated"),
+          kMeans(d, c, r, "closed loop, λ estimated", (x) => x.lambdaHat, 3),
+          seedCounts(d, c, r),
+        ])
+      ),
+    ),
+    "",
+  );
   const points: Record<string, unknown>[] = [];
   for (const d of datasets) {
     lines.push(`## ${input.shapes[d].name}`, "");
-    const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
     lines.push(
       ...table(
         ["method", ...cells.map((x) => x.label)],
@@ -161,40 +225,11 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
       label: string,
       f: (c: number, r: number) => string,
     ) => [label, ...cells.map(({ c, r }) => f(c, r))];
-    const bestFixed = (c: number, r: number) => {
-      const ran = fixedKs.map((k) => ({ k, runs: cellRuns(d, c, r, `K=${k}`) })).filter((b) => b.runs.length);
-      if (!ran.length) return undefined;
-      const best = ran.map((b) => ({
-        ...b,
-        m: stats(b.runs.map((x) => 100 * x.accuracy)).m,
-      })).sort((a, b) => b.m - a.m)[0];
-      return { ...best, of: ran.length < fixedKs.length ? ran.map((b) => b.k) : undefined };
-    };
-    const versus = (c: number, r: number, name: string) => {
-      const best = bestFixed(c, r);
-      if (!best) return "—";
-      const diffs = cellRuns(d, c, r, name).flatMap((x) => {
-        const same = best.runs.find((b) => b.seed === x.seed);
-        return same ? [100 * (x.accuracy - same.accuracy)] : [];
-      });
-      if (!diffs.length) return "—";
-      const s = stats(diffs);
-      const signed = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)}`;
-      return diffs.length > 1 ? `${signed(s.m)} ± ${s.sd.toFixed(1)}` : `${signed(s.m)} (1 seed)`;
-    };
-    const kMeans = (c: number, r: number, name: string, f: (x: Run) => number, digits = 1) => {
-      const xs = cellRuns(d, c, r, name).map(f);
-      return xs.length ? stats(xs).m.toFixed(digits) : "—";
-    };
-    const seedCounts = (c: number, r: number) => {
-      const n = methods.map((m) => cellRuns(d, c, r, m).length);
-      return Math.min(...n) === Math.max(...n) ? String(n[0]) : `${Math.min(...n)}–${Math.max(...n)}`;
-    };
     lines.push(
       ...table(["summary", ...cells.map((x) => x.label)], [
         summary("λ = 1 − 1/C", (c) => (1 - 1 / c).toFixed(2)),
         summary("best fixed K (accuracy)", (c, r) => {
-          const b = bestFixed(c, r);
+          const b = bestFixed(d, c, r);
           return b ? `${b.k} (${b.m.toFixed(1)})${b.of ? `, of K = ${b.of.join(", ")}` : ""}` : "—";
         }),
         summary('K* predicted, F "model", μ → 1', (c) => String(limitBestK(1 - 1 / c, kMax))),
@@ -203,23 +238,23 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
         }),
         summary(
           "K* of the closed loop at the end (λ known)",
-          (c, r) => kMeans(c, r, "closed loop, λ known", (x) => x.kStarFinal),
+          (c, r) => kMeans(d, c, r, "closed loop, λ known", (x) => x.kStarFinal),
         ),
         summary(
           "K at the end (λ known / λ estimated)",
           (c, r) =>
-            `${kMeans(c, r, "closed loop, λ known", (x) => x.kFinal)} / ${
-              kMeans(c, r, "closed loop, λ estimated", (x) => x.kFinal)
+            `${kMeans(d, c, r, "closed loop, λ known", (x) => x.kFinal)} / ${
+              kMeans(d, c, r, "closed loop, λ estimated", (x) => x.kFinal)
             }`,
         ),
         summary(
           "λ̂ at the end (estimated run)",
-          (c, r) => kMeans(c, r, "closed loop, λ estimated", (x) => x.lambdaHat, 3),
+          (c, r) => kMeans(d, c, r, "closed loop, λ estimated", (x) => x.lambdaHat, 3),
         ),
-        summary("ANS − best fixed (points)", (c, r) => versus(c, r, "ANS")),
-        summary("closed loop, λ known − best fixed", (c, r) => versus(c, r, "closed loop, λ known")),
-        summary("closed loop, λ estimated − best fixed", (c, r) => versus(c, r, "closed loop, λ estimated")),
-        summary("seeds per method in the cell", seedCounts),
+        summary("ANS − best fixed (points)", (c, r) => versus(d, c, r, "ANS")),
+        summary("closed loop, λ known − best fixed", (c, r) => versus(d, c, r, "closed loop, λ known")),
+        summary("closed loop, λ estimated − best fixed", (c, r) => versus(d, c, r, "closed loop, λ estimated")),
+        summary("seeds per method in the cell", (c, r) => seedCounts(d, c, r)),
       ]),
       "",
     );
