@@ -153,8 +153,8 @@ export class MatmulKernel implements Encodable {
    * `options.out` is not a live f32 Tensor of `gpu`, `options.form` or `options.variant` is not a string, or
    * `options.accumulate` is not a boolean.
    * @throws {RangeError} When an operand is not 2-D or the shapes disagree for the form, `options.form` or
-   * `options.variant` is unknown, `options.bias` is not [N], `options.out` is not [M, N] or overlaps an
-   * operand, `options.accumulate` is set without `options.out`, or the grid exceeds the device's limit.
+   * `options.variant` is unknown, `options.bias` is not [N], `options.out` is not [M, N] or lives in an
+   * operand's buffer, `options.accumulate` is set without `options.out`, or the grid exceeds the device's limit.
    * @throws {OutOfMemoryError} When the output exceeds the device's buffer limits.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
@@ -175,8 +175,15 @@ export class MatmulKernel implements Encodable {
       if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n) {
         rangeError(OP, "options.out.shape", `[${m}, ${n}] (f32)`, out.shape);
       }
-      if (out.overlaps(a) || out.overlaps(b) || (bias !== undefined && out.overlaps(bias))) {
-        rangeError(OP, "options.out", "a tensor distinct from a and b", "an operand");
+      // WebGPU refuses a dispatch that writes a buffer it also reads, even at disjoint ranges.
+      const read = [a, b, ...(bias === undefined ? [] : [bias])];
+      if (read.some((t) => t.buffer === out.buffer)) {
+        rangeError(
+          OP,
+          "options.out",
+          "a tensor in another buffer than a, b and options.bias",
+          "a view of an operand's buffer",
+        );
       }
     } else if (accumulate) {
       rangeError(OP, "options.out", "given when options.accumulate is true", out);

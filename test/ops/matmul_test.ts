@@ -164,6 +164,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a matmul whose out lives in an operand's buffer is refused by name, even at disjoint ranges",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await testGpu();
+    // [9, 11] · [11, 5] → [9, 5] and a bias of 5, at float offsets 0, 128, 192, 256 (views start at 256-byte steps).
+    const pool = Tensor.zeros(gpu, [256 + 5]);
+    const [a, b, out, bias] = [
+      pool.view(0, [9, 11]),
+      pool.view(128, [11, 5]),
+      pool.view(192, [9, 5]),
+      pool.view(256, [5]),
+    ];
+    const [ownA, ownB, ownBias] = [Tensor.zeros(gpu, [9, 11]), Tensor.zeros(gpu, [11, 5]), Tensor.zeros(gpu, [5])];
+    const refused = /options\.out.*another buffer than a, b and options\.bias/;
+    assert.throws(() => new MatmulKernel(gpu, a, ownB, { out }), refused);
+    assert.throws(() => new MatmulKernel(gpu, ownA, b, { out }), refused);
+    assert.throws(() => new MatmulKernel(gpu, ownA, ownB, { out, bias }), refused);
+    // Inputs may share a buffer with each other: only reads.
+    const shared = new MatmulKernel(gpu, a, b, { out: Tensor.empty(gpu, [9, 5]), bias: ownBias });
+    shared.out.destroy();
+    shared.destroy();
+    [pool, ownA, ownB, ownBias].forEach((t) => t.destroy());
+  },
+});
+
+Deno.test({
   name: "matmul kernels reuse cached pipelines and allocate nothing when encoded or called again",
   ...gpuTest,
   fn: async () => {
