@@ -34,8 +34,9 @@ override WG: u32; // threads per workgroup, a power of two ≥ M, from the launc
 const M = 32u; // candidates kept per row (KNN_CANDIDATES in src/ops/knn.ts)
 const NONE = 0xffffffffu;
 const LOWEST = -3.4e38; // below every similarity the launcher lets through
-// Pools up to this size are ranked; the count is quadratic in it, so larger ones take the merge path.
-const RANK_POOL = 256u;
+// Pools up to this size are ranked; the count is quadratic in it, so larger ones take the merge path. At most
+// WG·M (the pool's slots); 0 sends every row down the merge path (the launcher's rankPool, for tests).
+override RANK_POOL: u32 = 256u;
 
 struct Params {
   rows: u32,

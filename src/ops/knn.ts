@@ -46,10 +46,14 @@ const SUBMIT_QUERIES = 16_384; // the default queries per submit: their candidat
  * @param candIdx u32 [rows, KNN_CANDIDATES]: columns (0xffffffff past the last when columns < KNN_CANDIDATES).
  * @param candSim f32 [rows, KNN_CANDIDATES]: their similarities.
  * @param columns The real columns, 1 … width (default width).
+ * @param options `rankPool`: rows where at most this many entries reach the floor are ranked directly, the others
+ * take the merge path (default 256, at most 1024; 0 sends every row down the merge path, so tests can run both
+ * paths on the same rows).
  * @returns The bound work.
  * @throws {TypeError} When `gpu` is not a Gpu, or a tensor is not a live tensor of it of the dtype named.
  * @throws {RangeError} When `sims` is not 2-D with a width that is a multiple of 4, `columns` is not in [1, width],
- * a candidate tensor does not hold rows·KNN_CANDIDATES elements or shares a buffer with `sims`, or the two overlap.
+ * a candidate tensor does not hold rows·KNN_CANDIDATES elements or shares a buffer with `sims`, the two overlap, or
+ * `options.rankPool` is not an integer in [0, 1024].
  * @throws {GpuError} When an earlier op's GPU error is pending.
  * @throws {DeviceLostError} When the device is lost.
  *
@@ -73,9 +77,13 @@ export function topCandidates(
   candIdx: Tensor,
   candSim: Tensor,
   columns?: number,
+  options: { rankPool?: number } = {},
 ): Encodable {
   const op = "topCandidates";
   checkGpu(op, gpu);
+  checkObject(op, "options", options);
+  const { rankPool = 256 } = options;
+  checkInt(op, "options.rankPool", rankPool, 0, WG * KNN_CANDIDATES);
   checkTensor(op, "sims", sims, gpu, "f32");
   if (sims.shape.length !== 2 || sims.shape[1] % 4 !== 0) {
     rangeError(op, "sims.shape", "[rows, width] with width a multiple of 4", sims.shape);
@@ -97,6 +105,7 @@ export function topCandidates(
     bindings: { sims, cand_idx: candIdx, cand_sim: candSim },
     uniforms: { params: new Uint32Array([rows, columns ?? width, width / 4, 0]) },
     workgroupSize: WG,
+    constants: { RANK_POOL: rankPool },
     workgroups: rows,
   });
 }

@@ -40,8 +40,8 @@ function pooledAtFloor(row: Float32Array): number {
 
 Deno.test({
   name: "topCandidates() keeps each row's 32 largest, ties by lower column, on the rank path (pools ≤ 256) and the " +
-    "merge path (7 rows × 1031 and 5 × 1032, distinct values, a 41-level and a 2-level grid; n = 5 and 8), padding " +
-    "columns skipped; widths that are not a multiple of 4 refused",
+    "merge path (7 rows × 1031 and 5 × 1032, distinct values, a 41-level and a 2-level grid; n = 5 and 8), and with " +
+    "every row forced down either path; padding columns skipped; widths that are not a multiple of 4 refused",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -67,23 +67,26 @@ Deno.test({
         const sims = Tensor.from(gpu, padded, [rows, width]);
         const idx = Tensor.empty(gpu, [rows, KNN_CANDIDATES], "u32");
         const sim = Tensor.empty(gpu, [rows, KNN_CANDIDATES]);
-        const work = topCandidates(gpu, sims, idx, sim, n);
-        runSteps(gpu, work);
-        const [gotIdx, gotSim] = [await idx.read(), await sim.read()];
-        for (let r = 0; r < rows; r++) {
-          const order = Array.from({ length: n }, (_, j) => j)
-            .sort((a, b) => values[r * n + b] - values[r * n + a] || a - b)
-            .slice(0, KNN_CANDIDATES);
-          const kept = Math.min(n, KNN_CANDIDATES);
-          // Exact: the kernel only compares the fp32 values it is given.
-          assert.deepEqual(Array.from(gotIdx.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)), order);
-          assert.deepEqual(
-            Array.from(gotSim.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)),
-            order.map((j) => values[r * n + j]),
-          );
-          for (let p = kept; p < KNN_CANDIDATES; p++) assert.equal(gotIdx[r * KNN_CANDIDATES + p], 0xffffffff);
+        // The default, every row forced down the merge path (0), and every row ranked that fits the pool's slots.
+        for (const forced of [undefined, 0, 1024]) {
+          const work = topCandidates(gpu, sims, idx, sim, n, { rankPool: forced });
+          runSteps(gpu, work);
+          work.destroy();
+          const [gotIdx, gotSim] = [await idx.read(), await sim.read()];
+          for (let r = 0; r < rows; r++) {
+            const order = Array.from({ length: n }, (_, j) => j)
+              .sort((a, b) => values[r * n + b] - values[r * n + a] || a - b)
+              .slice(0, KNN_CANDIDATES);
+            const kept = Math.min(n, KNN_CANDIDATES);
+            // Exact: the kernel only compares the fp32 values it is given.
+            assert.deepEqual(Array.from(gotIdx.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)), order);
+            assert.deepEqual(
+              Array.from(gotSim.subarray(r * KNN_CANDIDATES, r * KNN_CANDIDATES + kept)),
+              order.map((j) => values[r * n + j]),
+            );
+            for (let p = kept; p < KNN_CANDIDATES; p++) assert.equal(gotIdx[r * KNN_CANDIDATES + p], 0xffffffff);
+          }
         }
-        work.destroy();
         [sims, idx, sim].forEach((t) => t.destroy());
       }
     }
@@ -94,6 +97,9 @@ Deno.test({
       /candSim.*another buffer than sims/,
     );
     shared.destroy();
+    for (const bad of [-1, 1025, 2.5]) {
+      assert.throws(() => topCandidates(gpu, Tensor.empty(gpu, [1, 8]), idx, sim, 8, { rankPool: bad }), /rankPool/);
+    }
     const odd = Tensor.empty(gpu, [1, 5]);
     assert.throws(() => topCandidates(gpu, odd, idx, sim), /sims\.shape.*multiple of 4/);
     const even = Tensor.empty(gpu, [1, 8]);
