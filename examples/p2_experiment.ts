@@ -27,7 +27,7 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { EVAL_BANK_SEED, seededOrder } from "../src/train/eval.ts";
+import { evaluationRows } from "../src/train/eval.ts";
 import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
@@ -149,10 +149,11 @@ for (const dataset of datasets) {
   const setup = SETUPS[dataset];
   for (let seed = 1; seed <= seeds; seed++) {
     const data = await setup.load(seed);
-    const bankRows = seededOrder(data.train.rows, EVAL_BANK_SEED).subarray(0, BANK); // the trainer's evaluation bank
-    const queryRows = Array.from({ length: QUERIES }, (_, i) => i);
-    const bankLabels = Array.from(bankRows, (r) => data.train.cleanLabels[r]);
-    const queryLabels = queryRows.map((r) => data.test.cleanLabels[r]);
+    // The trainer's evaluation rows, for the raw-pixel baseline.
+    const { bankRows, queryRows, bankLabels, queryLabels } = evaluationRows(data.train, data.test, {
+      bank: BANK,
+      queries: QUERIES,
+    });
     if (seed === 1) {
       const width = data.train.width;
       pixels[dataset] = score(

@@ -13,7 +13,7 @@
  * target. Both passes are reported. Writes docs/synthetic-noise.md. */
 
 import { knnEvaluate, type LabelledBytes, loadMnistFiles, pixelEmbeddings, syntheticSplits } from "../mod.ts";
-import { EVAL_BANK_SEED, seededOrder } from "../src/train/eval.ts";
+import { evaluationRows } from "../src/train/eval.ts";
 import { requireFashion } from "./_args.ts";
 import { table } from "./_report.ts";
 
@@ -26,13 +26,15 @@ const [BANK, QUERIES, K, SEED] = [5000, 2000, 10, 1];
 
 /** Raw-pixel kNN accuracy of a train/test split under the experiment's evaluation protocol. */
 function pixelAccuracy(train: LabelledBytes, test: LabelledBytes): number {
-  const bankRows = seededOrder(train.rows, EVAL_BANK_SEED).subarray(0, BANK);
-  const queryRows = Uint32Array.from({ length: QUERIES }, (_, i) => i);
+  const { bankRows, queryRows, bankLabels, queryLabels } = evaluationRows(train, test, {
+    bank: BANK,
+    queries: QUERIES,
+  });
   return knnEvaluate(
     pixelEmbeddings(train, bankRows),
-    Array.from(bankRows, (r) => train.cleanLabels[r]),
+    bankLabels,
     pixelEmbeddings(test, queryRows),
-    Array.from(queryRows, (r) => test.cleanLabels[r]),
+    queryLabels,
     train.width,
     { k: K },
   ).accuracy;

@@ -234,6 +234,54 @@ export function seededOrder(n: number, seed: number): Uint32Array {
   return order;
 }
 
+/** The rows a kNN evaluation scores, and their clean labels. */
+export interface EvaluationRows {
+  /** Training rows in the bank: the first of a permutation seeded with {@linkcode EVAL_BANK_SEED}. */
+  bankRows: Uint32Array;
+  /** Test rows queried: the first ones. */
+  queryRows: Uint32Array;
+  bankLabels: number[];
+  queryLabels: number[];
+}
+
+/**
+ * The rows `Trainer.evaluate` scores, for scripts that score embeddings or
+ * pixels themselves under the same protocol: a bank of `sizes.bank` training
+ * rows drawn by a fixed seeded permutation, and the first `sizes.queries`
+ * test rows, with their clean labels. Sizes are not checked here: callers
+ * check them against their sets.
+ *
+ * @param train The training set.
+ * @param test The test set.
+ * @param sizes Bank and query rows.
+ * @returns The rows and labels.
+ *
+ * @example The same bank every time
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluationRows } from "./eval.ts";
+ * const set = { images: new Uint8Array(40), rows: 10, width: 4, labels: new Uint8Array(10), cleanLabels: new Uint8Array(10).map((_, i) => i % 2), classes: 2 };
+ * const a = evaluationRows(set, set, { bank: 3, queries: 2 });
+ * assert.deepEqual(a, evaluationRows(set, set, { bank: 3, queries: 2 }));
+ * assert.deepEqual(Array.from(a.queryRows), [0, 1]);
+ * assert.deepEqual(a.bankLabels, Array.from(a.bankRows, (r) => r % 2));
+ * ```
+ */
+export function evaluationRows(
+  train: LabelledBytes,
+  test: LabelledBytes,
+  sizes: { bank: number; queries: number },
+): EvaluationRows {
+  const bankRows = seededOrder(train.rows, EVAL_BANK_SEED).subarray(0, sizes.bank);
+  const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
+  return {
+    bankRows,
+    queryRows,
+    bankLabels: Array.from(bankRows, (r) => train.cleanLabels[r]),
+    queryLabels: Array.from(queryRows, (r) => test.cleanLabels[r]),
+  };
+}
+
 /**
  * Rows of a byte dataset as L2-normalised f32 vectors (bytes/255): raw
  * pixels under the same cosine kNN protocol as embeddings, the trivial

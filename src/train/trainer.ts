@@ -39,7 +39,7 @@ import {
   trainerSnapshot,
 } from "./recovery.ts";
 import { buildSchedule, type ResolvedTrainerConfig, resolveTrainerConfig, type TrainerConfig } from "./config.ts";
-import { EVAL_BANK_SEED, knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings, seededOrder } from "./eval.ts";
+import { evaluationRows, knnEvaluate, knnEvaluateOnGpu, type KnnResult, pixelEmbeddings } from "./eval.ts";
 import { KNN_CANDIDATES } from "../ops/knn.ts";
 import { restoreStates } from "./state.ts";
 import { drawBatch, type HostBatch, hostBatch, type RunState, runState } from "./_batch.ts";
@@ -86,7 +86,6 @@ export class Trainer {
   readonly #run: RunState;
   /** Host-side batch arrays, rewritten every step. */
   readonly #host: HostBatch;
-  #bankOrder: Uint32Array | null = null;
   #hooks: TrainerHooks = {};
   /** The last step and record handed to the hooks: a replay after a recovery does not hand them out again. */
   #reported = { step: 0, record: 0 };
@@ -300,15 +299,13 @@ export class Trainer {
     const { train, test } = this.#data;
     checkInt(op, "sizes.bank", sizes.bank, 1, train.rows);
     checkInt(op, "sizes.queries", sizes.queries, 1, test.rows);
-    this.#bankOrder ??= seededOrder(train.rows, EVAL_BANK_SEED);
-    const bankRows = this.#bankOrder.subarray(0, sizes.bank);
-    const queryRows = Uint32Array.from({ length: sizes.queries }, (_, i) => i);
+    const { bankRows, queryRows, bankLabels, queryLabels } = evaluationRows(train, test, sizes);
     const pixels = source === "pixels";
     const args = [
       pixels ? pixelEmbeddings(train, bankRows) : await this.embed("train", bankRows),
-      Array.from(bankRows, (r) => train.cleanLabels[r]),
+      bankLabels,
       pixels ? pixelEmbeddings(test, queryRows) : await this.embed("test", queryRows),
-      Array.from(queryRows, (r) => test.cleanLabels[r]),
+      queryLabels,
       pixels ? train.width : this.config.dims[this.config.dims.length - 1],
       { k: sizes.k ?? 10 },
     ] as const;
