@@ -130,6 +130,11 @@ struct Stats {
 @group(0) @binding(14) var<storage, read_write> readouts: array<f32>; // see readouts()
 @group(0) @binding(15) var<storage, read> labels: array<u32>; // SupCon: [N]
 @group(0) @binding(16) var<storage, read> queue: array<f32>; // sampled: past candidates [queued, D], detached
+// The same tensors read four floats at a time, by the sampled gathers' vec4 variants (D a multiple of 4).
+@group(0) @binding(17) var<storage, read> q4: array<vec4f>; // Q [B, D/4]
+@group(0) @binding(18) var<storage, read> cand4: array<vec4f>; // C [N, D/4]
+@group(0) @binding(19) var<storage, read> queue4: array<vec4f>; // queue [queued, D/4]
+@group(0) @binding(20) var<storage, read_write> grad_out4: array<vec4f>; // dQ [B, D/4] or dC [N, D/4]
 
 // ---- The per-row mathematics, shared by every layout -----------------------
 
@@ -405,6 +410,83 @@ fn gather_dc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     }
   }
   grad_out[e] = acc;
+}
+
+// The vec4 variants of the three gathers: thread per (i, j), (i, d4) and (n, d4), loading four floats at once
+// (llvmpipe turns each storage load into a loop over its SIMD lanes) but adding in the scalar entries' order, d
+// ascending within a dot product and j or slot ascending within a gradient element, so the results are the same
+// bits. The launcher takes them when D is a multiple of 4.
+
+fn candidate4(n: u32, d4: u32) -> vec4f {
+  let dim4 = params.dim / 4u;
+  if (n < params.candidates) {
+    return cand4[n * dim4 + d4];
+  }
+  return queue4[(n - params.candidates) * dim4 + d4];
+}
+
+// s + a·b over the four components in order x, y, z, w: the scalar loop's chain of fma.
+fn dot_chain(s: f32, a: vec4f, b: vec4f) -> f32 {
+  return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, s))));
+}
+
+@compute @workgroup_size(WG)
+fn gather_scores4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let slot = flat_index(gid, nwg);
+  let width = params.k_max + 1u;
+  let i = slot / width;
+  let j = slot % width;
+  if (i >= params.rows || j > params.k) {
+    return;
+  }
+  let dim4 = params.dim / 4u;
+  let qi = i * dim4;
+  let n = idx[slot];
+  var s = 0.0;
+  for (var d4 = 0u; d4 < dim4; d4++) {
+    s = dot_chain(s, q4[qi + d4], candidate4(n, d4));
+  }
+  scores[slot] = s;
+  if (j == 0u) {
+    pos_scores[i] = s;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gather_dq4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
+  let dim4 = params.dim / 4u;
+  let i = e / dim4;
+  let d4 = e % dim4;
+  if (i >= params.rows) {
+    return;
+  }
+  let row = i * (params.k_max + 1u);
+  var acc = vec4f(0.0);
+  for (var j = 0u; j <= params.k; j++) {
+    acc = fma(vec4f(scores[row + j]), candidate4(idx[row + j], d4), acc);
+  }
+  grad_out4[e] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn gather_dc4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
+  let dim4 = params.dim / 4u;
+  let n = e / dim4;
+  let d4 = e % dim4;
+  if (n >= params.candidates) {
+    return;
+  }
+  let width = params.k_max + 1u;
+  var acc = vec4f(0.0);
+  for (var p = csr_offsets[n]; p < csr_offsets[n + 1u]; p++) {
+    let slot = csr_slots[p];
+    if (slot % width <= params.k) {
+      acc = fma(vec4f(scores[slot]), q4[(slot / width) * dim4 + d4], acc);
+    }
+  }
+  grad_out4[e] = acc;
 }
 
 // ---- In-batch layout -------------------------------------------------------

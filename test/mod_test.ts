@@ -1338,6 +1338,7 @@ function lossDoors(f: Fixtures): Door[] {
         "options.tau": tau,
         "options.weighting": weighting,
         "options.indices": [...integers(idx, 0, 5, { optional: true }), refuse("the wrong length", [0, 1])],
+        "options.vectorized": BOOL,
       },
     },
     {

@@ -44,19 +44,32 @@ export class InverseIndex {
   }
 
   /**
-   * Rebuilds the index of `values[0 .. count)`; each value must be a key (the callers validate them).
+   * Rebuilds the index of `values[0 .. count)`; each value must be a key (the callers validate them). With
+   * `columns`, `values` is a table of rows of `stride` and only its first `columns` columns are indexed (the
+   * sampled loss's first 1 + K of 1 + K_max): positions p with p mod stride < columns, still ascending.
    *
    * @param values Keys by position.
    * @param count How many positions (default all).
+   * @param columns `{ stride, columns }`: index only these leading columns of each row (default every position).
    */
-  build(values: ArrayLike<number>, count: number = values.length): void {
+  build(
+    values: ArrayLike<number>,
+    count: number = values.length,
+    columns: { stride: number; columns: number } = { stride: 1, columns: 1 },
+  ): void {
     const { offsets, positions } = this;
     const cursor = this.#cursor;
     const domain = cursor.length;
+    const { stride } = columns;
+    const width = Math.min(columns.columns, stride);
     offsets.fill(0);
-    for (let p = 0; p < count; p++) offsets[values[p] + 1]++;
+    for (let row = 0; row < count; row += stride) {
+      for (let p = row, end = Math.min(row + width, count); p < end; p++) offsets[values[p] + 1]++;
+    }
     for (let key = 0; key < domain; key++) offsets[key + 1] += offsets[key];
     cursor.set(offsets.subarray(0, domain));
-    for (let p = 0; p < count; p++) positions[cursor[values[p]]++] = p;
+    for (let row = 0; row < count; row += stride) {
+      for (let p = row, end = Math.min(row + width, count); p < end; p++) positions[cursor[values[p]]++] = p;
+    }
   }
 }

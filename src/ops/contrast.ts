@@ -7,7 +7,8 @@
  * Forward and backward of a row are one entry point (`row_loss_and_grad`
  * with the GRAD flag); the layout-specific entries around it produce the scores
  * (`gather_scores`, `pair_scores`, or a matmul) and turn dScores into
- * embedding gradients (`gather_dq`, `gather_dc`, or a matmul).
+ * embedding gradients (`gather_dq`, `gather_dc`, or a matmul); the three
+ * gathers have vec4 forms (suffix 4) that give the same bits.
  *
  * @module
  */
@@ -22,6 +23,9 @@ export type ContrastEntry =
   | "gather_scores"
   | "gather_dq"
   | "gather_dc"
+  | "gather_scores4"
+  | "gather_dq4"
+  | "gather_dc4"
   | "pair_scores"
   | "sym_grad_tile"
   | "row_loss_and_grad"

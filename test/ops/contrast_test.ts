@@ -81,10 +81,11 @@ function inBatchCase(seed: number, b: number, d: number): Float64Array {
   return z;
 }
 
-async function runSampled(gpu: Gpu, s: SampledCase, tau: number, weighting: NegativeWeighting) {
+async function runSampled(gpu: Gpu, s: SampledCase, tau: number, weighting: NegativeWeighting, vectorized?: boolean) {
   const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
   const c = Tensor.from(gpu, new Float32Array(s.c), [s.n, s.d]);
-  const loss = new SampledContrastiveLoss(gpu, q, c, { kMax: s.kMax, k: s.k, tau, weighting, indices: s.idx });
+  const options = { kMax: s.kMax, k: s.k, tau, weighting, indices: s.idx, vectorized };
+  const loss = new SampledContrastiveLoss(gpu, q, c, options);
   loss.dQ.fill(NaN); // every element must be written
   loss.dC.fill(NaN);
   loss.run();
@@ -172,23 +173,33 @@ function assertSameGradient(a: Float32Array, b: Float32Array, label: string): vo
 
 for (const w of WEIGHTINGS) {
   Deno.test({
-    name:
-      `sampled ${w.name} matches float64 at B=13, K=7 (K_max=9), D=33, N=29, and its backward matches finite differences`,
+    name: `sampled ${w.name} matches float64 at B=13, K=7 (K_max=9), N=29, D=33 (scalar gathers) and D=36 (vec4 ` +
+      `gathers, bit for bit the scalar ones), and its backward matches finite differences`,
     ...gpuTest,
     async fn() {
       const gpu = await testGpu();
-      const s = sampledCase(freshSeed(`sampled ${w.name}`));
-      const tau = w.ref.kind === "hcl" || w.ref.kind === "dcl" ? 0.5 : 0.2;
-      const ref = sampledRef(s, tau, w.ref);
-      if (w.ref.kind === "dcl" || w.ref.kind === "hcl") {
-        const clamped = sampledRows(s.q, s.c, s.idx, s).map((row) => rowClamped(row, tau, w.ref));
-        assert.ok(clamped.some((x) => x) && clamped.some((x) => !x), `both clamp branches present: ${clamped}`);
+      for (const d of [33, 36]) {
+        const s = sampledCase(freshSeed(`sampled ${w.name} D=${d}`), 13, d);
+        const tau = w.ref.kind === "hcl" || w.ref.kind === "dcl" ? 0.5 : 0.2;
+        const ref = sampledRef(s, tau, w.ref);
+        if (w.ref.kind === "dcl" || w.ref.kind === "hcl") {
+          const clamped = sampledRows(s.q, s.c, s.idx, s).map((row) => rowClamped(row, tau, w.ref));
+          assert.ok(clamped.some((x) => x) && clamped.some((x) => !x), `both clamp branches present: ${clamped}`);
+        }
+        const got = await runSampled(gpu, s, tau, w.gpu);
+        const label = `sampled ${w.name} D=${d}`;
+        assertForward(got, ref, label);
+        const fd = sampledFiniteDifferences(s, tau, w.ref);
+        assertGradient(got.dQ, fd.dQ, `${label} dQ`);
+        assertGradient(got.dC, fd.dC, `${label} dC`);
+        if (d % 4 === 0) {
+          // The vec4 gathers add in the scalar ones' order: the same bits, not just close.
+          const scalar = await runSampled(gpu, s, tau, w.gpu, false);
+          for (const part of ["rowOutputs", "dQ", "dC"] as const) {
+            assert.deepEqual(got[part], scalar[part], `${label}: ${part} of the vec4 and scalar gathers`);
+          }
+        }
       }
-      const got = await runSampled(gpu, s, tau, w.gpu);
-      assertForward(got, ref, `sampled ${w.name}`);
-      const fd = sampledFiniteDifferences(s, tau, w.ref);
-      assertGradient(got.dQ, fd.dQ, `sampled ${w.name} dQ`);
-      assertGradient(got.dC, fd.dC, `sampled ${w.name} dC`);
     },
   });
 
@@ -322,7 +333,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "changing K through 1..K_max creates no pipeline and no buffer after the first call, and each K is right",
+  name: "changing K up through 1..K_max and down again creates no pipeline and no buffer after the first call, and " +
+    "each K's loss and gradients are right",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -331,13 +343,22 @@ Deno.test({
     const c = Tensor.from(gpu, new Float32Array(s.c), [s.n, s.d]);
     const loss = new SampledContrastiveLoss(gpu, q, c, { kMax: s.kMax, k: 1, tau: 0.2, indices: s.idx });
     let after: { pipelines: number; buffers: number } | null = null;
-    for (let k = 1; k <= s.kMax; k++) {
+    // Up from the K the table was set at, then down again: dC's inverse index, built for the columns in use when
+    // the table was set, must grow with K (rebuilt by setK) and may stay larger when K shrinks.
+    const ks = [
+      ...Array.from({ length: s.kMax }, (_, i) => i + 1),
+      ...Array.from({ length: s.kMax - 1 }, (_, i) => s.kMax - 1 - i),
+    ];
+    for (const k of ks) {
       loss.setK(k);
       loss.run();
       const readouts = await loss.readReadouts();
       assert.equal(readouts.negatives, k);
       const ref = sampledRef({ ...s, k }, 0.2, { kind: "infonce" });
       assertClose([readouts.meanLoss], [ref.meanLoss], FORWARD, `mean loss at K=${k}`);
+      const fd = sampledFiniteDifferences({ ...s, k }, 0.2, { kind: "infonce" });
+      assertGradient(await loss.dQ.read() as Float32Array, fd.dQ, `dQ at K=${k}`);
+      assertGradient(await loss.dC.read() as Float32Array, fd.dC, `dC at K=${k}`);
       after ??= { pipelines: gpu.counters.pipelinesCreated, buffers: gpu.counters.buffersAllocated };
     }
     assert.equal(gpu.counters.pipelinesCreated, after!.pipelines, "pipelines created while K changed");
@@ -359,6 +380,11 @@ Deno.test({
     const odd = Tensor.zeros(gpu, [5, 8]);
     const idx = new Uint32Array(4 * 3);
     const cases: [string, () => unknown, RegExp][] = [
+      [
+        "vec4 gathers at D = 7",
+        () => new SampledContrastiveLoss(gpu, c7.view(0, [4, 7]), c7, { kMax: 2, vectorized: true }),
+        /options\.vectorized must be false when D \(7\) is not a multiple of 4: current value is true/,
+      ],
       [
         "τ = 0",
         () => new SampledContrastiveLoss(gpu, q, c, { kMax: 2, tau: 0 }),
@@ -430,44 +456,56 @@ Deno.test({
 });
 
 Deno.test({
-  name: "sampled InfoNCE and ADNCE with a queue of 17 past candidates match float64; no gradient reaches the queue",
+  name: "sampled InfoNCE and ADNCE with a queue of 17 past candidates match float64 with scalar (D=33) and vec4 " +
+    "(D=36, the scalar bits) gathers; no gradient reaches the queue",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const seed = freshSeed("queue");
-    // Candidates 0..N−1 are the batch's, N..N+17 the queue's; the table draws from both.
-    const base = sampledCase(seed, 13, 33, 29 + 17, 7, 9);
-    const n = 29;
-    const random = seededRandom(seed + 1);
-    const idx = base.idx.map((v, slot) => (slot % 10 === 0 ? v : Math.floor(random() * (n + 17))));
-    const s = { ...base, idx };
-    for (const w of WEIGHTINGS.filter((x) => x.ref.kind === "infonce" || x.ref.kind === "adnce")) {
-      const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
-      const c = Tensor.from(gpu, new Float32Array(s.c.subarray(0, n * s.d)), [n, s.d]);
-      const queue = Tensor.from(gpu, new Float32Array(s.c.subarray(n * s.d)), [17, s.d]);
-      const loss = new SampledContrastiveLoss(gpu, q, c, {
-        kMax: s.kMax,
-        k: s.k,
-        tau: 0.2,
-        weighting: w.gpu,
-        indices: s.idx,
-        queue,
-      });
-      assert.equal(loss.queued, 17);
-      loss.run();
-      const got = await readRows(loss);
-      assertForward(got, sampledRef(s, 0.2, w.ref), `queue ${w.name}`);
-      const fd = sampledFiniteDifferences(s, 0.2, w.ref); // over all 46 candidates: the queue's rows too
-      assertGradient(await loss.dQ.read() as Float32Array, fd.dQ, `queue ${w.name} dQ`);
-      assert.deepEqual(loss.dC.shape, [n, s.d], "dC covers the batch's candidates only");
-      assertGradient(await loss.dC.read() as Float32Array, fd.dC.slice(0, n * s.d), `queue ${w.name} dC`);
-      const queueGrad = fd.dC.slice(n * s.d).reduce((a, v) => a + Math.abs(v), 0);
-      assert.ok(queueGrad > 0, "the queue's rows do enter the loss (their exact gradient is not 0)");
-      assert.throws(
-        () => loss.setIndices(new Uint32Array(s.idx.length).fill(n + 17)),
-        /indices\[0\] must be an integer in \[0, 45\]/,
-      );
-      for (const t of [loss, q, c, queue]) t.destroy();
+    for (const d of [33, 36]) {
+      const seed = freshSeed(`queue D=${d}`);
+      // Candidates 0..N−1 are the batch's, N..N+17 the queue's; the table draws from both.
+      const base = sampledCase(seed, 13, d, 29 + 17, 7, 9);
+      const n = 29;
+      const random = seededRandom(seed + 1);
+      const idx = base.idx.map((v, slot) => (slot % 10 === 0 ? v : Math.floor(random() * (n + 17))));
+      const s = { ...base, idx };
+      for (const w of WEIGHTINGS.filter((x) => x.ref.kind === "infonce" || x.ref.kind === "adnce")) {
+        const label = `queue ${w.name} D=${d}`;
+        const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
+        const c = Tensor.from(gpu, new Float32Array(s.c.subarray(0, n * s.d)), [n, s.d]);
+        const queue = Tensor.from(gpu, new Float32Array(s.c.subarray(n * s.d)), [17, s.d]);
+        const options = { kMax: s.kMax, k: s.k, tau: 0.2, weighting: w.gpu, indices: s.idx, queue };
+        const results = [];
+        for (const vectorized of d % 4 === 0 ? [true, false] : [false]) {
+          const loss = new SampledContrastiveLoss(gpu, q, c, { ...options, vectorized });
+          assert.equal(loss.queued, 17);
+          loss.run();
+          results.push({
+            ...await readRows(loss),
+            dQ: await loss.dQ.read() as Float32Array,
+            dC: await loss.dC.read() as Float32Array,
+          });
+          assert.deepEqual(loss.dC.shape, [n, s.d], "dC covers the batch's candidates only");
+          assert.throws(
+            () => loss.setIndices(new Uint32Array(s.idx.length).fill(n + 17)),
+            /indices\[0\] must be an integer in \[0, 45\]/,
+          );
+          loss.destroy();
+        }
+        const got = results[0];
+        assertForward(got, sampledRef(s, 0.2, w.ref), label);
+        const fd = sampledFiniteDifferences(s, 0.2, w.ref); // over all 46 candidates: the queue's rows too
+        assertGradient(got.dQ, fd.dQ, `${label} dQ`);
+        assertGradient(got.dC, fd.dC.slice(0, n * s.d), `${label} dC`);
+        const queueGrad = fd.dC.slice(n * s.d).reduce((a, v) => a + Math.abs(v), 0);
+        assert.ok(queueGrad > 0, "the queue's rows do enter the loss (their exact gradient is not 0)");
+        if (results.length === 2) {
+          for (const part of ["rowOutputs", "dQ", "dC"] as const) {
+            assert.deepEqual(results[0][part], results[1][part], `${label}: ${part} of the vec4 and scalar gathers`);
+          }
+        }
+        for (const t of [q, c, queue]) t.destroy();
+      }
     }
   },
 });
