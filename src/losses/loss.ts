@@ -111,7 +111,8 @@ export function checkEmbeddings(op: string, arg: string, t: Tensor, gpu: Gpu): v
 }
 
 /**
- * Checks an index table against its shape and copies it into `into`.
+ * Checks an index table against its shape and, only when all of it is valid, copies it into `into`: a refused
+ * table leaves the last good one whole (setK rebuilds dC's inverse index from that copy).
  */
 export function checkIndexTable(
   op: string,
@@ -130,8 +131,8 @@ export function checkIndexTable(
     if (!Number.isInteger(v) || v < 0 || v >= shape.candidates) {
       rangeError(op, `${arg}[${i}]`, `an integer in [0, ${shape.candidates - 1}] (a row of c)`, v);
     }
-    into[i] = v;
   }
+  for (let i = 0; i < total; i++) into[i] = indices[i];
 }
 
 export function baseParams(

@@ -32,7 +32,8 @@ export interface SampledContrastiveOptions extends ContrastiveOptions {
   queue?: Tensor;
   /**
    * The gathers read embeddings as vec4s (default: when D is a multiple of 4). Both forms add in the same order,
-   * so they give the same bits; false forces the scalar form (tests compare the two).
+   * so they give the same bits where the driver fuses fma alike for vectors and scalars (llvmpipe and SwiftShader
+   * do: a test compares them); false forces the scalar form.
    */
   vectorized?: boolean;
 }
@@ -115,6 +116,8 @@ export function checkSampledOptions(
 export class SampledContrastiveLoss extends ContrastiveLoss {
   /** The largest K the buffers hold. */
   readonly kMax: number;
+  /** Whether the gathers run in their vec4 form (`options.vectorized`). */
+  readonly vectorized: boolean;
   /** Rows of the candidate table. */
   readonly candidates: number;
   /** Rows of the queue of past candidates (0 without one); the table's indices go up to candidates + queued − 1. */
@@ -185,6 +188,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       gradScale: 1 / rows,
     });
     this.kMax = options.kMax;
+    this.vectorized = vectorized;
     this.candidates = candidates;
     this.queued = queued;
     this.#k = k;

@@ -93,6 +93,7 @@ async function runSampled(gpu: Gpu, s: SampledCase, tau: number, weighting: Nega
     ...await readRows(loss),
     dQ: await loss.dQ.read() as Float32Array,
     dC: await loss.dC.read() as Float32Array,
+    vectorized: loss.vectorized,
   };
   loss.destroy();
   q.destroy();
@@ -192,9 +193,11 @@ for (const w of WEIGHTINGS) {
         const fd = sampledFiniteDifferences(s, tau, w.ref);
         assertGradient(got.dQ, fd.dQ, `${label} dQ`);
         assertGradient(got.dC, fd.dC, `${label} dC`);
+        assert.equal(got.vectorized, d % 4 === 0, `${label}: the vec4 gathers run exactly when D is a multiple of 4`);
         if (d % 4 === 0) {
           // The vec4 gathers add in the scalar ones' order: the same bits, not just close.
           const scalar = await runSampled(gpu, s, tau, w.gpu, false);
+          assert.equal(scalar.vectorized, false);
           for (const part of ["rowOutputs", "dQ", "dC"] as const) {
             assert.deepEqual(got[part], scalar[part], `${label}: ${part} of the vec4 and scalar gathers`);
           }
@@ -361,6 +364,17 @@ Deno.test({
       assertGradient(await loss.dC.read() as Float32Array, fd.dC, `dC at K=${k}`);
       after ??= { pipelines: gpu.counters.pipelinesCreated, buffers: gpu.counters.buffersAllocated };
     }
+    // A table refused halfway (its first rows valid) leaves the last good one whole: growing K afterwards rebuilds
+    // dC's index from that table, not from a mix of the two.
+    loss.setK(1);
+    loss.setIndices(s.idx);
+    const bad = Array.from(s.idx, (v, i) => (i < s.idx.length / 2 ? (v + 1) % s.n : v));
+    bad[bad.length - 1] = s.n;
+    assert.throws(() => loss.setIndices(bad), /indices\[\d+\] must be an integer/);
+    loss.setK(s.kMax);
+    loss.run();
+    const whole = sampledFiniteDifferences({ ...s, k: s.kMax }, 0.2, { kind: "infonce" });
+    assertGradient(await loss.dC.read() as Float32Array, whole.dC, "dC after a refused table and a larger K");
     assert.equal(gpu.counters.pipelinesCreated, after!.pipelines, "pipelines created while K changed");
     assert.equal(gpu.counters.buffersAllocated, after!.buffers, "buffers allocated while K changed");
     loss.destroy();
@@ -479,6 +493,7 @@ Deno.test({
         for (const vectorized of d % 4 === 0 ? [true, false] : [false]) {
           const loss = new SampledContrastiveLoss(gpu, q, c, { ...options, vectorized });
           assert.equal(loss.queued, 17);
+          assert.equal(loss.vectorized, vectorized);
           loss.run();
           results.push({
             ...await readRows(loss),
