@@ -112,7 +112,7 @@ export function checkEmbeddings(op: string, arg: string, t: Tensor, gpu: Gpu): v
 
 /**
  * Checks an index table against its shape and, only when all of it is valid, copies it into `into`: a refused
- * table leaves the last good one whole (setK rebuilds dC's inverse index from that copy).
+ * table leaves the last good one whole (an encode after K grows rebuilds dC's inverse index from that copy).
  */
 export function checkIndexTable(
   op: string,

@@ -209,14 +209,18 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: WHOLE }),
     );
     // The queue (or, without one, a placeholder the kernels never read past N).
-    const table = { params: this.params, idx: this.#indices, scores: this.scores };
-    const placeholder = queue ?? gpu.dummy;
-    // The gathers in their vec4 form (same sums, same bits) or scalar; `lanes` floats per thread of dQ and dC.
+    // The gathers in their vec4 form (same sums, same bits) or scalar: entry points and embedding bindings take the
+    // suffix 4; `lanes` floats per thread of dQ and dC.
     const [lanes, suffix] = vectorized ? [4, "4"] as const : [1, ""] as const;
+    const embeddings = (bound: Record<string, Tensor | GPUBuffer>) =>
+      Object.fromEntries(Object.entries(bound).map(([name, t]) => [name + suffix, t]));
+    const table = { params: this.params, idx: this.#indices, scores: this.scores };
+    const candidateTables = embeddings({ cand: c, queue: queue ?? gpu.dummy });
     this.#kernels = [
       contrastKernel(gpu, op, `gather_scores${suffix}`, {
         ...table,
-        ...(vectorized ? { q4: q, cand4: c, queue4: placeholder } : { q, cand: c, queue: placeholder }),
+        ...embeddings({ q }),
+        ...candidateTables,
         pos_scores: this.posScores,
       }, { threads: rows * width }),
       contrastKernel(gpu, op, "row_loss_and_grad", {
@@ -232,13 +236,12 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       }, { rows }),
       contrastKernel(gpu, op, `gather_dq${suffix}`, {
         ...table,
-        ...(vectorized
-          ? { cand4: c, queue4: placeholder, grad_out4: this.dQ }
-          : { cand: c, queue: placeholder, grad_out: this.dQ }),
+        ...candidateTables,
+        ...embeddings({ grad_out: this.dQ }),
       }, { threads: (rows * dim) / lanes }),
       contrastKernel(gpu, op, `gather_dc${suffix}`, {
         params: this.params,
-        ...(vectorized ? { q4: q, grad_out4: this.dC } : { q, grad_out: this.dC }),
+        ...embeddings({ q, grad_out: this.dC }),
         scores: this.scores,
         csr_offsets: this.#csrOffsets,
         csr_slots: this.#csrSlots,
@@ -254,9 +257,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
 
   /**
    * Sets the negatives in use for the next encodes: one 4-byte write, no
-   * pipeline, no allocation. When K grows past the columns that dC's inverse
-   * index covers (those in use when the table was set), the index is rebuilt
-   * on the host from the table's copy and uploaded, O(B·K).
+   * pipeline, no allocation. (When K has grown past the columns dC's inverse
+   * index covers, the next encode rebuilds it from the table's host copy.)
    *
    * @param k 1..kMax.
    * @throws {TypeError} When `k` is not a number, or the loss is destroyed.
@@ -268,8 +270,6 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     this.#k = k;
     this.#hostK[0] = k;
     this.gpu.device.queue.writeBuffer(this.params, PARAMS_K_OFFSET, this.#hostK);
-    // dC's index covers columns 0..K of the last table: past them it must be rebuilt (from the host's copy).
-    if (this.#hasIndices && k + 1 > this.#inverseColumns) this.#uploadInverse();
   }
 
   /**
@@ -308,7 +308,15 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     const slots = offsets[this.candidates]; // the live candidates' slots come first; queue rows get no dC
     const positions = this.#inverse.positions;
     const target = this.#csrSlots;
-    if (slots > 0) this.gpu.device.queue.writeBuffer(target.buffer, target.offset, positions.buffer, 0, slots * 4);
+    if (slots > 0) {
+      this.gpu.device.queue.writeBuffer(
+        target.buffer,
+        target.offset,
+        positions.buffer,
+        positions.byteOffset,
+        slots * 4,
+      );
+    }
   }
 
   /**
@@ -325,6 +333,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     if (!this.#hasIndices) {
       rangeError(this.op, "indices", "set (options.indices or setIndices) before the first encode", "unset");
     }
+    // dC's index covers columns 0..K of the table as set: K grown since then needs it rebuilt (a queue write, which
+    // lands before this pass's submit). Done here, once, rather than in setK, which the trainer follows by a new table.
+    if (this.#k + 1 > this.#inverseColumns) this.#uploadInverse();
     for (const k of this.#kernels) k.encode(pass);
     this.encodeReadouts(pass);
   }

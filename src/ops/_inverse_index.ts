@@ -55,13 +55,14 @@ export class InverseIndex {
   build(
     values: ArrayLike<number>,
     count: number = values.length,
-    columns: { stride: number; columns: number } = { stride: 1, columns: 1 },
+    columns?: { stride: number; columns: number },
   ): void {
     const { offsets, positions } = this;
     const cursor = this.#cursor;
     const domain = cursor.length;
-    const { stride } = columns;
-    const width = Math.min(columns.columns, stride);
+    // Without `columns`, one row holding every position.
+    const stride = columns?.stride ?? Math.max(1, count);
+    const width = Math.min(columns?.columns ?? stride, stride);
     offsets.fill(0);
     for (let row = 0; row < count; row += stride) {
       for (let p = row, end = Math.min(row + width, count); p < end; p++) offsets[values[p] + 1]++;
