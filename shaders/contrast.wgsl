@@ -412,10 +412,12 @@ fn gather_dc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   grad_out[e] = acc;
 }
 
-// The vec4 variants of the three gathers: thread per (i, j), (i, d4) and (n, d4), loading four floats at once
-// (llvmpipe turns each storage load into a loop over its SIMD lanes) but adding in the scalar entries' order, d
-// ascending within a dot product and j or slot ascending within a gradient element, so the results are the same
-// bits. The launcher takes them when D is a multiple of 4.
+// The vec4 variants of the three gathers load four floats at once (llvmpipe turns each storage load into a loop
+// over its SIMD lanes), and each thread takes four outputs that share loads: four slots of one score row (q_i loaded
+// once for four dot products), four vec4 columns of one dQ or dC row (each score, index and slot loaded once for
+// four). They add in the scalar entries' order, d ascending within a dot product and j or slot ascending within a
+// gradient element, so the results are the same bits. The launcher takes them when D is a multiple of 4. A group
+// that runs past K, or past the row, repeats its last valid member's loads and does not write it.
 
 fn candidate4(n: u32, d4: u32) -> vec4f {
   let dim4 = params.dim / 4u;
@@ -430,63 +432,113 @@ fn dot_chain(s: f32, a: vec4f, b: vec4f) -> f32 {
   return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, s))));
 }
 
+// Thread per (i, four slots j0..j0+3).
 @compute @workgroup_size(WG)
 fn gather_scores4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let slot = flat_index(gid, nwg);
+  let t = flat_index(gid, nwg);
   let width = params.k_max + 1u;
-  let i = slot / width;
-  let j = slot % width;
-  if (i >= params.rows || j > params.k) {
+  let groups = (width + 3u) / 4u;
+  let i = t / groups;
+  let j0 = (t % groups) * 4u;
+  let k = params.k;
+  if (i >= params.rows || j0 > k) {
     return;
   }
+  let row = i * width;
+  let n = vec4u(idx[row + j0], idx[row + min(j0 + 1u, k)], idx[row + min(j0 + 2u, k)], idx[row + min(j0 + 3u, k)]);
   let dim4 = params.dim / 4u;
   let qi = i * dim4;
-  let n = idx[slot];
-  var s = 0.0;
+  var s = vec4f(0.0);
   for (var d4 = 0u; d4 < dim4; d4++) {
-    s = dot_chain(s, q4[qi + d4], candidate4(n, d4));
+    let a = q4[qi + d4];
+    s = vec4f(
+      dot_chain(s.x, a, candidate4(n.x, d4)),
+      dot_chain(s.y, a, candidate4(n.y, d4)),
+      dot_chain(s.z, a, candidate4(n.z, d4)),
+      dot_chain(s.w, a, candidate4(n.w, d4)),
+    );
   }
-  scores[slot] = s;
-  if (j == 0u) {
-    pos_scores[i] = s;
+  for (var m = 0u; m < 4u && j0 + m <= k; m++) {
+    scores[row + j0 + m] = s[m];
+  }
+  if (j0 == 0u) {
+    pos_scores[i] = s.x;
   }
 }
 
+// A dQ or dC thread's place: row r of the output, its first vec4 column c0, and the four columns it loads (those
+// past the row repeat the last).
+struct ColumnGroup {
+  r: u32,
+  c0: u32,
+  c: vec4u,
+}
+
+fn column_group(e: u32) -> ColumnGroup {
+  let dim4 = params.dim / 4u;
+  let groups = (dim4 + 3u) / 4u;
+  let c0 = (e % groups) * 4u;
+  let last = dim4 - 1u;
+  return ColumnGroup(e / groups, c0, vec4u(c0, min(c0 + 1u, last), min(c0 + 2u, last), min(c0 + 3u, last)));
+}
+
+fn store_group4(g: ColumnGroup, a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f) {
+  let dim4 = params.dim / 4u;
+  let out = g.r * dim4 + g.c0;
+  let acc = array<vec4f, 4>(a0, a1, a2, a3);
+  for (var m = 0u; m < 4u && g.c0 + m < dim4; m++) {
+    grad_out4[out + m] = acc[m];
+  }
+}
+
+// Thread per (i, four vec4 columns).
 @compute @workgroup_size(WG)
 fn gather_dq4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat_index(gid, nwg);
-  let dim4 = params.dim / 4u;
-  let i = e / dim4;
-  let d4 = e % dim4;
-  if (i >= params.rows) {
+  let g = column_group(flat_index(gid, nwg));
+  if (g.r >= params.rows) {
     return;
   }
-  let row = i * (params.k_max + 1u);
-  var acc = vec4f(0.0);
+  let row = g.r * (params.k_max + 1u);
+  var a0 = vec4f(0.0);
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
   for (var j = 0u; j <= params.k; j++) {
-    acc = fma(vec4f(scores[row + j]), candidate4(idx[row + j], d4), acc);
+    let ds = vec4f(scores[row + j]);
+    let n = idx[row + j];
+    a0 = fma(ds, candidate4(n, g.c.x), a0);
+    a1 = fma(ds, candidate4(n, g.c.y), a1);
+    a2 = fma(ds, candidate4(n, g.c.z), a2);
+    a3 = fma(ds, candidate4(n, g.c.w), a3);
   }
-  grad_out4[e] = acc;
+  store_group4(g, a0, a1, a2, a3);
 }
 
+// Thread per (n, four vec4 columns).
 @compute @workgroup_size(WG)
 fn gather_dc4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat_index(gid, nwg);
-  let dim4 = params.dim / 4u;
-  let n = e / dim4;
-  let d4 = e % dim4;
-  if (n >= params.candidates) {
+  let g = column_group(flat_index(gid, nwg));
+  if (g.r >= params.candidates) {
     return;
   }
   let width = params.k_max + 1u;
-  var acc = vec4f(0.0);
-  for (var p = csr_offsets[n]; p < csr_offsets[n + 1u]; p++) {
+  let dim4 = params.dim / 4u;
+  var a0 = vec4f(0.0);
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+  for (var p = csr_offsets[g.r]; p < csr_offsets[g.r + 1u]; p++) {
     let slot = csr_slots[p];
     if (slot % width <= params.k) {
-      acc = fma(vec4f(scores[slot]), q4[(slot / width) * dim4 + d4], acc);
+      let ds = vec4f(scores[slot]);
+      let qi = (slot / width) * dim4;
+      a0 = fma(ds, q4[qi + g.c.x], a0);
+      a1 = fma(ds, q4[qi + g.c.y], a1);
+      a2 = fma(ds, q4[qi + g.c.z], a2);
+      a3 = fma(ds, q4[qi + g.c.w], a3);
     }
   }
-  grad_out4[e] = acc;
+  store_group4(g, a0, a1, a2, a3);
 }
 
 // ---- In-batch layout -------------------------------------------------------

@@ -210,8 +210,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     );
     // The queue (or, without one, a placeholder the kernels never read past N).
     // The gathers in their vec4 form (same sums, same bits) or scalar: entry points and embedding bindings take the
-    // suffix 4; `lanes` floats per thread of dQ and dC.
-    const [lanes, suffix] = vectorized ? [4, "4"] as const : [1, ""] as const;
+    // suffix 4. A vec4 thread takes four slots of a score row, or four vec4 columns (16 floats) of a dQ or dC row.
+    const suffix = vectorized ? "4" : "";
+    const [slotThreads, columnThreads] = vectorized ? [Math.ceil(width / 4), Math.ceil(dim / 16)] : [width, dim];
     const embeddings = (bound: Record<string, Tensor | GPUBuffer>) =>
       Object.fromEntries(Object.entries(bound).map(([name, t]) => [name + suffix, t]));
     const table = { params: this.params, idx: this.#indices, scores: this.scores };
@@ -222,7 +223,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         ...embeddings({ q }),
         ...candidateTables,
         pos_scores: this.posScores,
-      }, { threads: rows * width }),
+      }, { threads: rows * slotThreads }),
       contrastKernel(gpu, op, "row_loss_and_grad", {
         params: this.params,
         block,
@@ -238,14 +239,14 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         ...table,
         ...candidateTables,
         ...embeddings({ grad_out: this.dQ }),
-      }, { threads: (rows * dim) / lanes }),
+      }, { threads: rows * columnThreads }),
       contrastKernel(gpu, op, `gather_dc${suffix}`, {
         params: this.params,
         ...embeddings({ q, grad_out: this.dC }),
         scores: this.scores,
         csr_offsets: this.#csrOffsets,
         csr_slots: this.#csrSlots,
-      }, { threads: (candidates * dim) / lanes }),
+      }, { threads: candidates * columnThreads }),
     ];
     if (options.indices !== undefined) this.#upload();
   }

@@ -337,49 +337,65 @@ Deno.test({
 
 Deno.test({
   name: "changing K up through 1..K_max and down again creates no pipeline and no buffer after the first call, and " +
-    "each K's loss and gradients are right",
+    "each K's loss and gradients are right, with scalar (D=33) and vec4 (D=36, the scalar bits at every K) gathers",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    const s = sampledCase(freshSeed("K loop"), 13, 33, 29, 1, 9);
-    const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
-    const c = Tensor.from(gpu, new Float32Array(s.c), [s.n, s.d]);
-    const loss = new SampledContrastiveLoss(gpu, q, c, { kMax: s.kMax, k: 1, tau: 0.2, indices: s.idx });
-    let after: { pipelines: number; buffers: number } | null = null;
-    // Up from the K the table was set at, then down again: dC's inverse index, built for the columns in use when
-    // the table was set, must grow with K (rebuilt by setK) and may stay larger when K shrinks.
-    const ks = [
-      ...Array.from({ length: s.kMax }, (_, i) => i + 1),
-      ...Array.from({ length: s.kMax - 1 }, (_, i) => s.kMax - 1 - i),
-    ];
-    for (const k of ks) {
-      loss.setK(k);
+    for (const d of [33, 36]) {
+      const s = sampledCase(freshSeed(`K loop D=${d}`), 13, d, 29, 1, 9);
+      const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
+      const c = Tensor.from(gpu, new Float32Array(s.c), [s.n, s.d]);
+      const options = { kMax: s.kMax, k: 1, tau: 0.2, indices: s.idx };
+      const loss = new SampledContrastiveLoss(gpu, q, c, options);
+      // At D=36 a scalar twin: a vec4 thread's four slots (K_max + 1 = 10 per row) straddle K at most K.
+      const scalar = d % 4 === 0 ? new SampledContrastiveLoss(gpu, q, c, { ...options, vectorized: false }) : null;
+      assert.equal(loss.vectorized, d % 4 === 0);
+      let after: { pipelines: number; buffers: number } | null = null;
+      // Up from the K the table was set at, then down again: dC's inverse index, built for the columns in use when
+      // the table was set, must grow with K (rebuilt by setK) and may stay larger when K shrinks.
+      const ks = [
+        ...Array.from({ length: s.kMax }, (_, i) => i + 1),
+        ...Array.from({ length: s.kMax - 1 }, (_, i) => s.kMax - 1 - i),
+      ];
+      for (const k of ks) {
+        loss.setK(k);
+        loss.run();
+        const readouts = await loss.readReadouts();
+        assert.equal(readouts.negatives, k);
+        const ref = sampledRef({ ...s, k }, 0.2, { kind: "infonce" });
+        assertClose([readouts.meanLoss], [ref.meanLoss], FORWARD, `D=${d}: mean loss at K=${k}`);
+        const fd = sampledFiniteDifferences({ ...s, k }, 0.2, { kind: "infonce" });
+        const dQ = await loss.dQ.read() as Float32Array;
+        const dC = await loss.dC.read() as Float32Array;
+        assertGradient(dQ, fd.dQ, `D=${d}: dQ at K=${k}`);
+        assertGradient(dC, fd.dC, `D=${d}: dC at K=${k}`);
+        if (scalar) {
+          scalar.setK(k);
+          scalar.run();
+          assert.deepEqual(await loss.scores.read(), await scalar.scores.read(), `vec4 and scalar dScores at K=${k}`);
+          assert.deepEqual(dQ, await scalar.dQ.read(), `vec4 and scalar dQ at K=${k}`);
+          assert.deepEqual(dC, await scalar.dC.read(), `vec4 and scalar dC at K=${k}`);
+        }
+        after ??= { pipelines: gpu.counters.pipelinesCreated, buffers: gpu.counters.buffersAllocated };
+      }
+      // A table refused halfway (its first rows valid) leaves the last good one whole: growing K afterwards rebuilds
+      // dC's index from that table, not from a mix of the two.
+      loss.setK(1);
+      loss.setIndices(s.idx);
+      const bad = Array.from(s.idx, (v, i) => (i < s.idx.length / 2 ? (v + 1) % s.n : v));
+      bad[bad.length - 1] = s.n;
+      assert.throws(() => loss.setIndices(bad), /indices\[\d+\] must be an integer/);
+      loss.setK(s.kMax);
       loss.run();
-      const readouts = await loss.readReadouts();
-      assert.equal(readouts.negatives, k);
-      const ref = sampledRef({ ...s, k }, 0.2, { kind: "infonce" });
-      assertClose([readouts.meanLoss], [ref.meanLoss], FORWARD, `mean loss at K=${k}`);
-      const fd = sampledFiniteDifferences({ ...s, k }, 0.2, { kind: "infonce" });
-      assertGradient(await loss.dQ.read() as Float32Array, fd.dQ, `dQ at K=${k}`);
-      assertGradient(await loss.dC.read() as Float32Array, fd.dC, `dC at K=${k}`);
-      after ??= { pipelines: gpu.counters.pipelinesCreated, buffers: gpu.counters.buffersAllocated };
+      const whole = sampledFiniteDifferences({ ...s, k: s.kMax }, 0.2, { kind: "infonce" });
+      assertGradient(await loss.dC.read() as Float32Array, whole.dC, `D=${d}: dC after a refused table and a larger K`);
+      assert.equal(gpu.counters.pipelinesCreated, after!.pipelines, `D=${d}: pipelines created while K changed`);
+      assert.equal(gpu.counters.buffersAllocated, after!.buffers, `D=${d}: buffers allocated while K changed`);
+      loss.destroy();
+      scalar?.destroy();
+      q.destroy();
+      c.destroy();
     }
-    // A table refused halfway (its first rows valid) leaves the last good one whole: growing K afterwards rebuilds
-    // dC's index from that table, not from a mix of the two.
-    loss.setK(1);
-    loss.setIndices(s.idx);
-    const bad = Array.from(s.idx, (v, i) => (i < s.idx.length / 2 ? (v + 1) % s.n : v));
-    bad[bad.length - 1] = s.n;
-    assert.throws(() => loss.setIndices(bad), /indices\[\d+\] must be an integer/);
-    loss.setK(s.kMax);
-    loss.run();
-    const whole = sampledFiniteDifferences({ ...s, k: s.kMax }, 0.2, { kind: "infonce" });
-    assertGradient(await loss.dC.read() as Float32Array, whole.dC, "dC after a refused table and a larger K");
-    assert.equal(gpu.counters.pipelinesCreated, after!.pipelines, "pipelines created while K changed");
-    assert.equal(gpu.counters.buffersAllocated, after!.buffers, "buffers allocated while K changed");
-    loss.destroy();
-    q.destroy();
-    c.destroy();
   },
 });
 
