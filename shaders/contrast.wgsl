@@ -583,6 +583,48 @@ fn sym_grad_tile(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 var<workgroup> wg_stats: array<Stats, WG>;
 var<workgroup> wg_coef: vec4f;
 
+// The Stats of one lane of a row's reduction: the block's columns lane, lane + WG, … in order.
+fn lane_stats(row: u32, base: u32, lane: u32, s_pos: f32) -> Stats {
+  var st = empty_stats();
+  for (var c = lane; c < block.ncols; c += WG) {
+    let kind = column_kind(row, block.col0 + c);
+    if (kind == NEG) {
+      st = push_negative(st, scores[base + c], s_pos);
+    } else if (kind == POS && params.supcon == 1u) {
+      st = push_positive(st, scores[base + c]);
+    }
+  }
+  return st;
+}
+
+// Joins the block's Stats to the row's; on the LAST block finalises the row. Returns its backward coefficients
+// (meaningful on the LAST block only).
+fn finish_row(row: u32, block_stats: Stats, s_pos: f32) -> vec4f {
+  var total = block_stats;
+  if ((block.flags & FIRST) == 0u) {
+    total = merge_stats(stats[row], total);
+  }
+  stats[row] = total;
+  if ((block.flags & LAST) == 0u) {
+    return vec4f(0.0);
+  }
+  var result: RowResult;
+  if (params.supcon == 1u) {
+    result = finalize_supcon(total);
+  } else {
+    result = finalize(total, s_pos);
+  }
+  row_out[row] = result.out;
+  coef[row] = result.coef;
+  below[row] = u32(total.below);
+  return result.coef;
+}
+
+// SupCon has no single positive to count negatives below: no score is below EMPTY.
+fn positive_score(row: u32) -> f32 {
+  return select(pos_scores[row], EMPTY, params.supcon == 1u);
+}
+
 // One workgroup per row of the block: merge the block's negatives into the
 // row's Stats; on the LAST block finalise; with GRAD write dScores in place.
 @compute @workgroup_size(WG)
@@ -593,20 +635,9 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     return; // the same for the whole workgroup, so the barriers below stay uniform
   }
   let row = block.row0 + r;
-  let supcon = params.supcon == 1u;
-  // SupCon has no single positive to count negatives below: no score is below EMPTY.
-  let s_pos = select(pos_scores[row], EMPTY, supcon);
+  let s_pos = positive_score(row);
   let base = r * block.stride;
-  var st = empty_stats();
-  for (var c = lid; c < block.ncols; c += WG) {
-    let kind = column_kind(row, block.col0 + c);
-    if (kind == NEG) {
-      st = push_negative(st, scores[base + c], s_pos);
-    } else if (kind == POS && supcon) {
-      st = push_positive(st, scores[base + c]);
-    }
-  }
-  wg_stats[lid] = st;
+  wg_stats[lid] = lane_stats(row, base, lid, s_pos);
   workgroupBarrier();
   for (var span = WG / 2u; span > 0u; span /= 2u) {
     if (lid < span) {
@@ -615,28 +646,46 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     workgroupBarrier();
   }
   if (lid == 0u) {
-    var total = wg_stats[0];
-    if ((block.flags & FIRST) == 0u) {
-      total = merge_stats(stats[row], total);
-    }
-    stats[row] = total;
-    if ((block.flags & LAST) != 0u) {
-      var result: RowResult;
-      if (supcon) {
-        result = finalize_supcon(total);
-      } else {
-        result = finalize(total, s_pos);
-      }
-      row_out[row] = result.out;
-      coef[row] = result.coef;
-      below[row] = u32(total.below);
-      wg_coef = result.coef;
-    }
+    wg_coef = finish_row(row, wg_stats[0], s_pos);
   }
   if ((block.flags & GRAD) != 0u) {
     workgroupBarrier();
     let k = wg_coef;
     for (var c = lid; c < block.ncols; c += WG) {
+      scores[base + c] = score_grad(column_kind(row, block.col0 + c), scores[base + c], k);
+    }
+  }
+}
+
+// row_loss_and_grad with a thread, not a workgroup, per row: the same sums in the same order, so the same bits,
+// without barriers (llvmpipe runs a barrier as a switch between a workgroup's SIMD groups: 3 ms of a 257-row sampled
+// loss at K = 1). The thread splits the columns among WG lanes as the workgroup does and merges the lanes' Stats in
+// the workgroup's tree order (span WG/2 down to 1) depth first: the leaf at depth-first position p is lane
+// reverseBits(p), and a stack holds the finished subtrees still waiting for their right-hand sibling.
+@compute @workgroup_size(WG)
+fn row_loss_and_grad_by_thread(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat_index(gid, nwg);
+  if (r >= block.nrows) {
+    return;
+  }
+  let row = block.row0 + r;
+  let s_pos = positive_score(row);
+  let base = r * block.stride;
+  let levels = countTrailingZeros(WG); // WG is a power of two, at most 128
+  var stack: array<Stats, 8>;
+  var top = 0u;
+  for (var p = 0u; p < WG; p++) {
+    stack[top] = lane_stats(row, base, reverseBits(p) >> (32u - levels), s_pos);
+    top++;
+    // Each trailing 1 bit of p completes a subtree: it merges into its left-hand sibling, finished before it.
+    for (var bits = p; (bits & 1u) == 1u; bits >>= 1u) {
+      top--;
+      stack[top - 1u] = merge_stats(stack[top - 1u], stack[top]);
+    }
+  }
+  let k = finish_row(row, stack[0], s_pos);
+  if ((block.flags & GRAD) != 0u) {
+    for (var c = 0u; c < block.ncols; c++) {
       scores[base + c] = score_grad(column_kind(row, block.col0 + c), scores[base + c], k);
     }
   }

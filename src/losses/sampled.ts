@@ -224,7 +224,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         ...candidateTables,
         pos_scores: this.posScores,
       }, { threads: rows * slotThreads }),
-      contrastKernel(gpu, op, "row_loss_and_grad", {
+      // A thread per row: the workgroup form's sums, without its barriers (the same bits; tests compare them).
+      contrastKernel(gpu, op, "row_loss_and_grad_by_thread", {
         params: this.params,
         block,
         scores: this.scores,
@@ -234,7 +235,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         below: this.belowCounts,
         coef: this.coef,
         labels: this.labels,
-      }, { rows }),
+      }, { threads: rows }),
       contrastKernel(gpu, op, `gather_dq${suffix}`, {
         ...table,
         ...candidateTables,

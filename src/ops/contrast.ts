@@ -29,6 +29,7 @@ export type ContrastEntry =
   | "pair_scores"
   | "sym_grad_tile"
   | "row_loss_and_grad"
+  | "row_loss_and_grad_by_thread"
   | "reduce_readouts";
 
 /** Threads per workgroup of every entry point (WGSL `WG`). */
@@ -122,7 +123,7 @@ export function packBlock(
 /**
  * One kernel of shaders/contrast.wgsl. `row_loss_and_grad` runs one
  * workgroup per row (`rows`); every other entry one thread per item
- * (`threads`).
+ * (`threads`), `row_loss_and_grad_by_thread` one per row.
  *
  * @param gpu The context.
  * @param op The op, for labels and errors.

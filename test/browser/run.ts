@@ -34,6 +34,7 @@ export const BROWSER_FILES: readonly string[] = [
   "test/nn/layers_test.ts",
   "test/ops/activation_test.ts",
   "test/ops/contrast_test.ts",
+  "test/ops/contrast_rows_test.ts",
   "test/ops/gather_test.ts",
   "test/ops/knn_test.ts",
   "test/ops/l2norm_test.ts",

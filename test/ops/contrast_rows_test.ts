@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { baseParams } from "../../src/losses/loss.ts";
+import type { NegativeWeighting } from "../../src/losses/weighting.ts";
+import {
+  BLOCK_BYTES,
+  BlockFlag,
+  contrastKernel,
+  packBlock,
+  packContrastParams,
+  STATS_FLOATS,
+  WHOLE,
+} from "../../src/ops/contrast.ts";
+import type { ContrastParams } from "../../src/ops/contrast.ts";
+import { sequence } from "../../src/gpu/_kernel.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { gpuTest, testGpu } from "../util/gpu.ts";
+import { freshSeed, seededRandom } from "../util/random.ts";
+
+// The row reduction's two forms, a workgroup per row (`row_loss_and_grad`, the in-batch losses) and a thread per row
+// (`row_loss_and_grad_by_thread`, the sampled loss), must give the same bits: the thread walks the workgroup's lanes
+// and merges them in its tree's order. Correctness against float64 is tested through the losses (contrast_test.ts).
+
+const WEIGHTINGS: [string, NegativeWeighting][] = [
+  ["InfoNCE", "infonce"],
+  ["ADNCE", { kind: "adnce", mu: 0.4, sigma: 0.3 }],
+  ["DCL", { kind: "dcl", tauPlus: 0.3 }],
+  ["HCL", { kind: "hcl", beta: 1, tauPlus: 0.3 }],
+];
+
+type Form = "row_loss_and_grad" | "row_loss_and_grad_by_thread";
+interface BlockScores {
+  col0: number;
+  ncols: number;
+  flags: number;
+  scores: Float32Array; // [rows, ncols]
+}
+
+/** Runs the blocks in order through one form; returns every buffer the reduction writes. */
+async function reduceRows(
+  gpu: Gpu,
+  form: Form,
+  params: ContrastParams,
+  posScores: Float32Array,
+  blocks: BlockScores[],
+  labels: Uint32Array,
+): Promise<Record<string, ArrayLike<number>>> {
+  const rows = params.rows;
+  const uniform = (bytes: ArrayBuffer | Uint32Array, size: number) => {
+    const b = gpu.acquire("test:uniform", size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    gpu.device.queue.writeBuffer(b, 0, bytes);
+    return b;
+  };
+  const paramsBuffer = uniform(packContrastParams(params), 64);
+  const state = {
+    params: paramsBuffer,
+    pos_scores: Tensor.from(gpu, posScores, [rows]),
+    stats: Tensor.zeros(gpu, [rows, STATS_FLOATS]),
+    row_out: Tensor.zeros(gpu, [rows, 4]),
+    below: Tensor.from(gpu, new Uint32Array(rows), [rows]),
+    coef: Tensor.zeros(gpu, [rows, 4]),
+    labels: Tensor.from(gpu, labels, [labels.length]),
+  };
+  const scores = blocks.map((b) => Tensor.from(gpu, b.scores, [rows, b.ncols]));
+  const uniforms = blocks.map((b) =>
+    uniform(
+      packBlock({ row0: 0, col0: b.col0, nrows: rows, ncols: b.ncols, stride: b.ncols, flags: b.flags }),
+      BLOCK_BYTES,
+    )
+  );
+  const kernels = blocks.map((_, i) =>
+    contrastKernel(
+      gpu,
+      "test",
+      form,
+      { ...state, block: uniforms[i], scores: scores[i] },
+      form === "row_loss_and_grad" ? { rows } : { threads: rows },
+    )
+  );
+  gpu.runPass("test", sequence(kernels));
+  const out: Record<string, ArrayLike<number>> = {};
+  for (const name of ["stats", "row_out", "below", "coef"] as const) out[name] = await state[name].read();
+  for (const [i, s] of scores.entries()) out[`scores ${i}`] = await s.read();
+  kernels.forEach((k) => k.destroy());
+  [state.pos_scores, state.stats, state.row_out, state.below, state.coef, state.labels, ...scores].forEach((t) =>
+    t.destroy()
+  );
+  [paramsBuffer, ...uniforms].forEach((b) => gpu.release(b));
+  return out;
+}
+
+function randomScores(random: () => number, count: number): Float32Array {
+  return Float32Array.from({ length: count }, () => 2 * random() - 1);
+}
+
+for (const [name, weighting] of WEIGHTINGS) {
+  Deno.test({
+    name: `${name}: the sampled row reduction by thread gives the workgroup form's bits at B=13, K_max=150 ` +
+      `(2-3 columns a lane), K = 1, 63, 100, 150`,
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const random = seededRandom(freshSeed(`rows ${name}`));
+      const rows = 13;
+      const kMax = 150;
+      const width = kMax + 1;
+      const scores = randomScores(random, rows * width);
+      const posScores = Float32Array.from({ length: rows }, (_, i) => scores[i * width]);
+      const tau = typeof weighting === "object" && weighting.kind !== "adnce" ? 0.5 : 0.2;
+      for (const k of [1, 63, 100, 150]) {
+        const params: ContrastParams = {
+          ...baseParams("test", { weighting, tau }),
+          rows,
+          k,
+          kMax,
+          dim: 4,
+          candidates: rows,
+          inBatch: false,
+          gradScale: 1 / rows,
+        };
+        const blocks = [{ col0: 0, ncols: width, flags: WHOLE, scores }];
+        const labels = new Uint32Array(1);
+        const byGroup = await reduceRows(gpu, "row_loss_and_grad", params, posScores, blocks, labels);
+        const byThread = await reduceRows(gpu, "row_loss_and_grad_by_thread", params, posScores, blocks, labels);
+        assert.ok(Array.from(byGroup.row_out).every(Number.isFinite), `${name} K=${k}: finite losses`);
+        for (const part of Object.keys(byGroup)) {
+          assert.deepEqual(byThread[part], byGroup[part], `${name} K=${k}: ${part} by thread and by workgroup`);
+        }
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "SupCon over two column blocks (FIRST, then LAST with backward): the row reduction by thread gives the " +
+    "workgroup form's bits at R=129, 71 + 58 columns",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("rows supcon"));
+    const widths = [71, 58];
+    const rows = widths[0] + widths[1];
+    const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * 4));
+    const params: ContrastParams = {
+      ...baseParams("test", { tau: 0.2 }),
+      rows,
+      k: 0,
+      kMax: 0,
+      dim: 4,
+      candidates: 0,
+      inBatch: true,
+      supcon: true,
+      gradScale: 1 / rows,
+    };
+    const blocks = [
+      { col0: 0, ncols: widths[0], flags: BlockFlag.first, scores: randomScores(random, rows * widths[0]) },
+      {
+        col0: widths[0],
+        ncols: widths[1],
+        flags: BlockFlag.last | BlockFlag.grad,
+        scores: randomScores(random, rows * widths[1]),
+      },
+    ];
+    const posScores = new Float32Array(rows); // SupCon reads no single positive
+    const byGroup = await reduceRows(gpu, "row_loss_and_grad", params, posScores, blocks, labels);
+    const byThread = await reduceRows(gpu, "row_loss_and_grad_by_thread", params, posScores, blocks, labels);
+    assert.ok(Array.from(byGroup.row_out).some((v) => v !== 0), "SupCon rows were finalised");
+    for (const part of Object.keys(byGroup)) {
+      assert.deepEqual(byThread[part], byGroup[part], `SupCon: ${part} by thread and by workgroup`);
+    }
+  },
+});
