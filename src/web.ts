@@ -120,6 +120,8 @@ export {
 export type { LabelledBytes, SyntheticImagesOptions } from "./data/dataset.ts";
 export { IdxError, injectLabelNoise, parseIdx } from "./data/idx.ts";
 export type { IdxArray } from "./data/idx.ts";
+export { MNIST_FILES, mnistSplits } from "./data/mnist.ts";
+export type { IdxSplit } from "./data/mnist.ts";
 export { PHOTOMETRIC_FLOATS, randomPhotometric, randomWarps } from "./data/augment.ts";
 export type { AffineRanges, PhotometricRanges } from "./data/augment.ts";
 

@@ -71,6 +71,7 @@ import {
   matmulVariantFits,
   mergeClasses,
   mlp,
+  mnistSplits,
   modelAccuracyFromCounts,
   moduloMerge,
   NtXentLoss,
@@ -2279,6 +2280,41 @@ async function dataDoors(f: Fixtures): Promise<Door[]> {
       },
     },
     {
+      name: "mnistSplits(train, test, options)",
+      args: () => {
+        const split = (name: string, rows: number): Args => ({
+          [`${name}.images`]: { shape: [rows, 2, 2], data: new Uint8Array(rows * 4).fill(7) },
+          [`${name}.labels`]: { shape: [rows], data: Uint8Array.from({ length: rows }, (_, i) => i % 3) },
+          [`${name}.sources.images`]: `${name} images`,
+          [`${name}.sources.labels`]: `${name} labels`,
+        });
+        return { ...split("train", 6), ...split("test", 4), "options.labelNoise": 0.5, "options.seed": 2 };
+      },
+      call: (a) => mnistSplits(arg(a, "train"), arg(a, "test"), arg(a, "options")),
+      good: (d) => assert.deepEqual([d.train.rows, d.test.rows, d.train.classes], [6, 4, 3]),
+      bad: {
+        train: object(),
+        test: object(),
+        "train.images": [
+          refuse("a plain array", [7, 7], T),
+          refuse("{ shape } without data", { shape: [6, 2, 2] }, T, /train\.images must be an IdxArray/),
+          refuse("labels-shaped", { shape: [6], data: new Uint8Array(6) }, IdxError, /^train images: images must/),
+        ],
+        "train.labels": [
+          refuse("one short", { shape: [5], data: new Uint8Array(5) }, IdxError, /^train labels: labels must be one/),
+          refuse("one class", { shape: [6], data: new Uint8Array(6) }, IdxError, /at least 2 classes/),
+        ],
+        "test.images": [
+          refuse("3×3 images", { shape: [4, 3, 3], data: new Uint8Array(36) }, IdxError, /test images must be 2×2/),
+        ],
+        "train.sources": object(),
+        "test.sources.labels": string(),
+        options: object({ optional: true }),
+        "options.labelNoise": real([-0.1, 1], { optional: true }),
+        "options.seed": seed({ optional: true }),
+      },
+    },
+    {
       name: "hasMnistFiles(dir)",
       args: () => ({ dir: mnist }),
       call: (a) => hasMnistFiles(a.dir as string),
@@ -3764,6 +3800,7 @@ const NOT_DOORS: Record<string, string> = {
   WARP_FLOATS: "a constant",
   COLUMN_CHUNK: "a constant",
   FASHION_MNIST_DIR: "a constant",
+  MNIST_FILES: "a frozen table, not callable",
   FASHION_MNIST_MERGES: "a frozen table, not callable",
   PHOTOMETRIC_FLOATS: "a constant",
 };

@@ -22,6 +22,8 @@ import * as vegaLite from "vega-lite";
 import {
   knnEvaluate,
   type LabelledBytes,
+  MNIST_FILES,
+  mnistSplits,
   parseIdx,
   pixelEmbeddings,
   requestGpu,
@@ -199,32 +201,21 @@ function addRecord(r: TrainRecord): void {
 
 // ---------------------------------------------------------------- data
 
-const FILES = [
-  "train-images-idx3-ubyte",
-  "train-labels-idx1-ubyte",
-  "t10k-images-idx3-ubyte",
-  "t10k-labels-idx1-ubyte",
-];
-
 /** Fashion-MNIST from the server (gzip IDX, decompressed here), or null when the server has none. */
 async function fashionMnist(): Promise<{ train: LabelledBytes; test: LabelledBytes } | null> {
-  const responses = await Promise.all(FILES.map((f) => fetch(`data/fashion-mnist/${f}.gz`)));
+  const urls = [...MNIST_FILES.train, ...MNIST_FILES.test].map((f) => `data/fashion-mnist/${f}.gz`);
+  const responses = await Promise.all(urls.map((url) => fetch(url)));
   if (responses.some((r) => !r.ok)) return null;
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(responses.map(async (r, i) => {
     const bytes = new Uint8Array(
       await new Response(r.body!.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer(),
     );
-    return parseIdx(bytes, FILES[i]);
+    return parseIdx(bytes, urls[i]);
   }));
-  const split = (images: typeof trainImages, labels: typeof trainLabels): LabelledBytes => {
-    const [rows, h, w] = images.shape;
-    if (images.shape.length !== 3 || labels.shape[0] !== rows || !(images.data instanceof Uint8Array)) {
-      throw new RangeError(`Fashion-MNIST files do not fit: images [${images.shape}], labels [${labels.shape}]`);
-    }
-    const y = labels.data as Uint8Array;
-    return { images: images.data, rows, width: h * w, imageShape: [h, w], labels: y, cleanLabels: y, classes: 10 };
-  };
-  return { train: split(trainImages, trainLabels), test: split(testImages, testLabels) };
+  return mnistSplits(
+    { images: trainImages, labels: trainLabels, sources: { images: urls[0], labels: urls[1] } },
+    { images: testImages, labels: testLabels, sources: { images: urls[2], labels: urls[3] } },
+  );
 }
 
 // ---------------------------------------------------------------- training
