@@ -83,6 +83,13 @@ export function checkSampledOptions(
 }
 
 /**
+ * The widest index table whose rows the reduction walks with one thread each. On llvmpipe a workgroup per row costs
+ * about 10 µs a row in barriers (3 ms of a 257-row loss); one thread per row pays none, but walks its row alone,
+ * which on a GPU with thousands of lanes would be slow for very wide rows (K_max up to 65,535).
+ */
+const ROW_BY_THREAD_MAX_COLUMNS = 1024;
+
+/**
  * Sampled-K InfoNCE and its weighted relatives: anchor i scores Q_i against
  * candidates C[idx[i, 0..K]], idx[i, 0] its positive.
  *
@@ -118,6 +125,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
   readonly kMax: number;
   /** Whether the gathers run in their vec4 form (`options.vectorized`). */
   readonly vectorized: boolean;
+  /** Whether the row reduction runs a thread per row (rows of 1 + K_max ≤ 1024 scores) or a workgroup per row. */
+  readonly rowsByThread: boolean;
   /** Rows of the candidate table. */
   readonly candidates: number;
   /** Rows of the queue of past candidates (0 without one); the table's indices go up to candidates + queued − 1. */
@@ -212,6 +221,8 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     // The gathers in their vec4 form (same sums, same bits) or scalar: entry points and embedding bindings take the
     // suffix 4. A vec4 thread takes four slots of a score row, or four vec4 columns (16 floats) of a dQ or dC row.
     const suffix = vectorized ? "4" : "";
+    const byThread = width <= ROW_BY_THREAD_MAX_COLUMNS;
+    this.rowsByThread = byThread;
     const [slotThreads, columnThreads] = vectorized ? [Math.ceil(width / 4), Math.ceil(dim / 16)] : [width, dim];
     const embeddings = (bound: Record<string, Tensor | GPUBuffer>) =>
       Object.fromEntries(Object.entries(bound).map(([name, t]) => [name + suffix, t]));
@@ -224,8 +235,9 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         ...candidateTables,
         pos_scores: this.posScores,
       }, { threads: rows * slotThreads }),
-      // A thread per row: the workgroup form's sums, without its barriers (the same bits; tests compare them).
-      contrastKernel(gpu, op, "row_loss_and_grad_by_thread", {
+      // The row reduction, in the same bits either way (a test compares them): a thread per row, without the
+      // workgroup form's barriers, while a row is short enough for one thread to walk; a workgroup per row beyond.
+      contrastKernel(gpu, op, byThread ? "row_loss_and_grad_by_thread" : "row_loss_and_grad", {
         params: this.params,
         block,
         scores: this.scores,
@@ -235,7 +247,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         below: this.belowCounts,
         coef: this.coef,
         labels: this.labels,
-      }, { threads: rows }),
+      }, byThread ? { threads: rows } : { rows }),
       contrastKernel(gpu, op, `gather_dq${suffix}`, {
         ...table,
         ...candidateTables,

@@ -14,7 +14,11 @@ import type { ContrastParams } from "../../src/ops/contrast.ts";
 import { sequence } from "../../src/gpu/_kernel.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
+import { SampledContrastiveLoss } from "../../src/losses/sampled.ts";
+import { assertClose } from "../util/compare.ts";
+import { batch, centralDifferences, sampledRows } from "../util/contrast_reference.ts";
 import { gpuTest, testGpu } from "../util/gpu.ts";
+import { assertGradient, FORWARD } from "../util/loss_check.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 
 // The row reduction's two forms, a workgroup per row (`row_loss_and_grad`, the in-batch losses) and a thread per row
@@ -168,5 +172,45 @@ Deno.test({
     for (const part of Object.keys(byGroup)) {
       assert.deepEqual(byThread[part], byGroup[part], `SupCon: ${part} by thread and by workgroup`);
     }
+  },
+});
+
+Deno.test({
+  name: "a sampled loss with rows wider than 1024 scores (K_max = 1100) reduces a workgroup per row, and matches " +
+    "float64 and finite differences at K = 3 and 1100; narrower rows go a thread per row",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const random = seededRandom(freshSeed("wide rows"));
+    const [b, n, d, kMax] = [5, 40, 8, 1100];
+    const q64 = Float64Array.from({ length: b * d }, () => random() - 0.5);
+    const c64 = Float64Array.from({ length: n * d }, () => random() - 0.5);
+    const idx = Uint32Array.from(
+      { length: b * (kMax + 1) },
+      (_, s) => s % (kMax + 1) === 0 ? s / (kMax + 1) : Math.floor(random() * n),
+    );
+    const q = Tensor.from(gpu, new Float32Array(q64), [b, d]);
+    const c = Tensor.from(gpu, new Float32Array(c64), [n, d]);
+    const narrow = new SampledContrastiveLoss(gpu, q, c, { kMax: 1023, tau: 0.2 });
+    assert.equal(narrow.rowsByThread, true, "1 + K_max = 1024: a thread per row");
+    narrow.destroy();
+    const loss = new SampledContrastiveLoss(gpu, q, c, { kMax, tau: 0.2, indices: idx });
+    assert.equal(loss.rowsByThread, false, "1 + K_max = 1101: a workgroup per row");
+    for (const k of [3, kMax]) {
+      loss.setK(k);
+      loss.run();
+      const shape = { b, d, k, kMax };
+      const ref = batch(sampledRows(q64, c64, idx, shape), 0.2, { kind: "infonce" });
+      // fp32 forward: 1e-4 relative (FORWARD), as everywhere in the loss tests.
+      assertClose([(await loss.readReadouts()).meanLoss], [ref.meanLoss], FORWARD, `mean loss at K=${k}`);
+      const fixed = { q: q64.slice(), c: c64.slice() };
+      const f = () => batch(sampledRows(q64, c64, idx, shape, fixed), 0.2, { kind: "infonce" }).meanLoss;
+      // Gradients: 2e-3 relative against central differences of the float64 reference (assertGradient).
+      assertGradient(await loss.dQ.read() as Float32Array, centralDifferences(f, q64), `dQ at K=${k}`);
+      assertGradient(await loss.dC.read() as Float32Array, centralDifferences(f, c64), `dC at K=${k}`);
+    }
+    loss.destroy();
+    q.destroy();
+    c.destroy();
   },
 });
