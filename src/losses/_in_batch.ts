@@ -12,7 +12,7 @@
 import { checkInt, rangeError } from "../gpu/_check.ts";
 import type { Encodable, Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock, WHOLE } from "../ops/contrast.ts";
+import { BLOCK_BYTES, BlockFlag, contrastKernel, packBlock, rowReduction, WHOLE } from "../ops/contrast.ts";
 import { MatmulKernel } from "../ops/matmul.ts";
 import type { RowTensors } from "./loss.ts";
 
@@ -148,9 +148,7 @@ export class InBatchPasses implements Encodable {
         packBlock({ row0: 0, col0: 0, nrows: rows, ncols: rows, stride: rows, flags: WHOLE }),
       );
       const scores = matmul(z, z, { form: "nt", out: s });
-      const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block: blockAt(0), scores: s }, {
-        rows,
-      });
+      const reduce = rowReduction(gpu, op, { ...rowState, block: blockAt(0), scores: s }, rows, rows).kernel;
       this.#forward.push(scores, reduce);
       this.#backward.push(
         matmul(s, z, { form: "nn", out: t.dZ }),
@@ -178,9 +176,7 @@ export class InBatchPasses implements Encodable {
         );
         const block = blockAt(index);
         const scores = matmul(zRows, zCols, { form: "nt", out: s });
-        const reduce = contrastKernel(gpu, op, "row_loss_and_grad", { ...rowState, block, scores: s }, {
-          rows: nrows,
-        });
+        const reduce = rowReduction(gpu, op, { ...rowState, block, scores: s }, nrows, ncols).kernel;
         this.#forward.push(scores, reduce);
         this.#backward.push(
           scores,

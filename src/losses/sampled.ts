@@ -13,7 +13,15 @@ import { checkGpu } from "../gpu/tensor.ts";
 import type { Kernel } from "../gpu/_kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { InverseIndex } from "../ops/_inverse_index.ts";
-import { BLOCK_BYTES, contrastKernel, K_LIMIT, packBlock, PARAMS_K_OFFSET, WHOLE } from "../ops/contrast.ts";
+import {
+  BLOCK_BYTES,
+  contrastKernel,
+  K_LIMIT,
+  packBlock,
+  PARAMS_K_OFFSET,
+  rowReduction,
+  WHOLE,
+} from "../ops/contrast.ts";
 import { baseParams, checkEmbeddings, checkIndexTable, ContrastiveLoss, type ContrastiveOptions } from "./loss.ts";
 
 /** Options of {@linkcode SampledContrastiveLoss}. */
@@ -81,13 +89,6 @@ export function checkSampledOptions(
   if (options.indices !== undefined) checkIndexTable(op, `${prefix}.indices`, options.indices, table, hostIndices);
   return { k, base, queued, hostIndices, vectorized };
 }
-
-/**
- * The widest index table whose rows the reduction walks with one thread each. On llvmpipe a workgroup per row costs
- * about 10 µs a row in barriers (3 ms of a 257-row loss); one thread per row pays none, but walks its row alone,
- * which on a GPU with thousands of lanes would be slow for very wide rows (K_max up to 65,535).
- */
-const ROW_BY_THREAD_MAX_COLUMNS = 1024;
 
 /**
  * Sampled-K InfoNCE and its weighted relatives: anchor i scores Q_i against
@@ -221,23 +222,15 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     // The gathers in their vec4 form (same sums, same bits) or scalar: entry points and embedding bindings take the
     // suffix 4. A vec4 thread takes four slots of a score row, or four vec4 columns (16 floats) of a dQ or dC row.
     const suffix = vectorized ? "4" : "";
-    const byThread = width <= ROW_BY_THREAD_MAX_COLUMNS;
-    this.rowsByThread = byThread;
     const [slotThreads, columnThreads] = vectorized ? [Math.ceil(width / 4), Math.ceil(dim / 16)] : [width, dim];
     const embeddings = (bound: Record<string, Tensor | GPUBuffer>) =>
       Object.fromEntries(Object.entries(bound).map(([name, t]) => [name + suffix, t]));
     const table = { params: this.params, idx: this.#indices, scores: this.scores };
     const candidateTables = embeddings({ cand: c, queue: queue ?? gpu.dummy });
-    this.#kernels = [
-      contrastKernel(gpu, op, `gather_scores${suffix}`, {
-        ...table,
-        ...embeddings({ q }),
-        ...candidateTables,
-        pos_scores: this.posScores,
-      }, { threads: rows * slotThreads }),
-      // The row reduction, in the same bits either way (a test compares them): a thread per row, without the
-      // workgroup form's barriers, while a row is short enough for one thread to walk; a workgroup per row beyond.
-      contrastKernel(gpu, op, byThread ? "row_loss_and_grad_by_thread" : "row_loss_and_grad", {
+    const reduction = rowReduction(
+      gpu,
+      op,
+      {
         params: this.params,
         block,
         scores: this.scores,
@@ -247,7 +240,19 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
         below: this.belowCounts,
         coef: this.coef,
         labels: this.labels,
-      }, byThread ? { threads: rows } : { rows }),
+      },
+      rows,
+      width,
+    );
+    this.rowsByThread = reduction.byThread;
+    this.#kernels = [
+      contrastKernel(gpu, op, `gather_scores${suffix}`, {
+        ...table,
+        ...embeddings({ q }),
+        ...candidateTables,
+        pos_scores: this.posScores,
+      }, { threads: rows * slotThreads }),
+      reduction.kernel,
       contrastKernel(gpu, op, `gather_dq${suffix}`, {
         ...table,
         ...candidateTables,

@@ -123,7 +123,8 @@ export function packBlock(
 /**
  * One kernel of shaders/contrast.wgsl. `row_loss_and_grad` runs one
  * workgroup per row (`rows`); every other entry one thread per item
- * (`threads`), `row_loss_and_grad_by_thread` one per row.
+ * (`threads`), `row_loss_and_grad_by_thread` one per row. The row
+ * reduction is best made with {@linkcode rowReduction}.
  *
  * @param gpu The context.
  * @param op The op, for labels and errors.
@@ -141,4 +142,37 @@ export function contrastKernel(
 ): Kernel {
   const size = "rows" in grid ? { workgroups: grid.rows } : { threads: grid.threads };
   return new Kernel(gpu, { op, shader, entry, bindings, workgroupSize: WG, ...size });
+}
+
+/**
+ * The widest block whose rows the reduction walks with one thread each. On llvmpipe a workgroup per row costs about
+ * 10 µs a row in barriers (3 ms of a 257-row sampled loss); a thread per row pays none, but walks its row alone,
+ * which on a GPU with thousands of lanes would be slow for very wide rows (a sampled K_max up to 65,535).
+ */
+export const ROW_BY_THREAD_MAX_COLUMNS = 1024;
+
+/**
+ * The row reduction (loss, statistics, and dScores in place) over a block of `rows` rows and `columns` columns: a
+ * thread per row while a row holds at most {@linkcode ROW_BY_THREAD_MAX_COLUMNS} scores, else a workgroup per row.
+ * Both forms give the same bits (test/ops/contrast_rows_test.ts).
+ *
+ * @param gpu The context.
+ * @param op The op, for labels and errors.
+ * @param bindings The bindings of `row_loss_and_grad`.
+ * @param rows Rows of the block.
+ * @param columns Columns of the block.
+ * @returns The kernel, and whether it runs a thread per row.
+ */
+export function rowReduction(
+  gpu: Gpu,
+  op: string,
+  bindings: Record<string, Tensor | Binding>,
+  rows: number,
+  columns: number,
+): { kernel: Kernel; byThread: boolean } {
+  const byThread = columns <= ROW_BY_THREAD_MAX_COLUMNS;
+  const kernel = byThread
+    ? contrastKernel(gpu, op, "row_loss_and_grad_by_thread", bindings, { threads: rows })
+    : contrastKernel(gpu, op, "row_loss_and_grad", bindings, { rows });
+  return { kernel, byThread };
 }

@@ -135,45 +135,55 @@ for (const [name, weighting] of WEIGHTINGS) {
   });
 }
 
-Deno.test({
-  name: "SupCon over two column blocks (FIRST, then LAST with backward): the row reduction by thread gives the " +
-    "workgroup form's bits at R=129, 71 + 58 columns",
-  ...gpuTest,
-  async fn() {
-    const gpu = await testGpu();
-    const random = seededRandom(freshSeed("rows supcon"));
-    const widths = [71, 58];
-    const rows = widths[0] + widths[1];
-    const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * 4));
-    const params: ContrastParams = {
-      ...baseParams("test", { tau: 0.2 }),
-      rows,
-      k: 0,
-      kMax: 0,
-      dim: 4,
-      candidates: 0,
-      inBatch: true,
-      supcon: true,
-      gradScale: 1 / rows,
-    };
-    const blocks = [
-      { col0: 0, ncols: widths[0], flags: BlockFlag.first, scores: randomScores(random, rows * widths[0]) },
-      {
-        col0: widths[0],
-        ncols: widths[1],
-        flags: BlockFlag.last | BlockFlag.grad,
-        scores: randomScores(random, rows * widths[1]),
-      },
-    ];
-    const posScores = new Float32Array(rows); // SupCon reads no single positive
-    const byGroup = await reduceRows(gpu, "row_loss_and_grad", params, posScores, blocks, labels);
-    const byThread = await reduceRows(gpu, "row_loss_and_grad_by_thread", params, posScores, blocks, labels);
-    assert.ok(Array.from(byGroup.row_out).some((v) => v !== 0), "SupCon rows were finalised");
-    for (const part of Object.keys(byGroup)) {
-      assert.deepEqual(byThread[part], byGroup[part], `SupCon: ${part} by thread and by workgroup`);
-    }
-  },
-});
+for (const supcon of [false, true]) {
+  const name = supcon ? "SupCon" : "in-batch InfoNCE (NT-Xent)";
+  Deno.test({
+    name: `${name} over two column blocks (FIRST, then LAST with backward): the row reduction by thread gives the ` +
+      "workgroup form's bits at R=129, 71 + 58 columns",
+    ...gpuTest,
+    async fn() {
+      const gpu = await testGpu();
+      const random = seededRandom(freshSeed(`rows ${name}`));
+      const widths = [71, 58];
+      const rows = widths[0] + widths[1];
+      const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * 4));
+      const params: ContrastParams = {
+        ...baseParams("test", { tau: 0.2 }),
+        rows,
+        k: 0,
+        kMax: 0,
+        dim: 4,
+        candidates: 0,
+        inBatch: true,
+        supcon,
+        gradScale: 1 / rows,
+      };
+      const scores = randomScores(random, rows * rows);
+      const columns = (col0: number, ncols: number) =>
+        Float32Array.from(
+          { length: rows * ncols },
+          (_, e) => scores[Math.floor(e / ncols) * rows + col0 + (e % ncols)],
+        );
+      const blocks = [
+        { col0: 0, ncols: widths[0], flags: BlockFlag.first, scores: columns(0, widths[0]) },
+        {
+          col0: widths[0],
+          ncols: widths[1],
+          flags: BlockFlag.last | BlockFlag.grad,
+          scores: columns(widths[0], widths[1]),
+        },
+      ];
+      // In-batch InfoNCE's positive is row i's partner, i ± R/2 (as the shader's partner()); SupCon reads none.
+      const posScores = Float32Array.from({ length: rows }, (_, i) => scores[i * rows + ((i + (rows >> 1)) % rows)]);
+      const byGroup = await reduceRows(gpu, "row_loss_and_grad", params, posScores, blocks, labels);
+      const byThread = await reduceRows(gpu, "row_loss_and_grad_by_thread", params, posScores, blocks, labels);
+      assert.ok(Array.from(byGroup.row_out).some((v) => v !== 0), `${name}: rows were finalised`);
+      for (const part of Object.keys(byGroup)) {
+        assert.deepEqual(byThread[part], byGroup[part], `${name}: ${part} by thread and by workgroup`);
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "a sampled loss with rows wider than 1024 scores (K_max = 1100) reduces a workgroup per row, and matches " +
