@@ -657,8 +657,8 @@ fn row_loss_and_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   }
 }
 
-// row_loss_and_grad with a thread, not a workgroup, per row: the same sums in the same order, so the same bits,
-// without barriers (llvmpipe runs a barrier as a switch between a workgroup's SIMD groups: 3 ms of a 257-row sampled
+// row_loss_and_grad with a thread, not a workgroup, per row: the same sums in the same order, so the same bits
+// (where the driver compiles the shared helpers alike in both entries), without barriers (llvmpipe runs a barrier as a switch between a workgroup's SIMD groups: 3 ms of a 257-row sampled
 // loss at K = 1). The thread splits the columns among WG lanes as the workgroup does and merges the lanes' Stats in
 // the workgroup's tree order (span WG/2 down to 1) depth first: the leaf at depth-first position p is lane
 // reverseBits(p), and a stack holds the finished subtrees still waiting for their right-hand sibling.
@@ -671,8 +671,8 @@ fn row_loss_and_grad_by_thread(@builtin(global_invocation_id) gid: vec3u, @built
   let row = block.row0 + r;
   let s_pos = positive_score(row);
   let base = r * block.stride;
-  let levels = countTrailingZeros(WG); // WG is a power of two, at most 128
-  var stack: array<Stats, 8>;
+  let levels = countTrailingZeros(WG); // WG is a power of two, at most 128 (checked in src/ops/contrast.ts)
+  var stack: array<Stats, 8>; // log2(WG) + 1 subtrees wait at most
   var top = 0u;
   for (var p = 0u; p < WG; p++) {
     stack[top] = lane_stats(row, base, reverseBits(p) >> (32u - levels), s_pos);

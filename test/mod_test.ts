@@ -2299,9 +2299,13 @@ async function dataDoors(f: Fixtures): Promise<Door[]> {
           refuse("a plain array", [7, 7], T),
           refuse("{ shape } without data", { shape: [6, 2, 2] }, T, /train\.images must be an IdxArray/),
           refuse("labels-shaped", { shape: [6], data: new Uint8Array(6) }, IdxError, /^train images: images must/),
+          refuse("data shorter than its shape", { shape: [6, 2, 2], data: new Uint8Array(3) }, R, /data\.length must/),
+          refuse("a fractional size", { shape: [6, 2.5, 2], data: new Uint8Array(30) }, R, /shape\[1\] must be an/),
+          refuse("a negative size", { shape: [-6, 2, 2], data: new Uint8Array(0) }, R, /shape\[0\] must be an/),
         ],
         "train.labels": [
           refuse("one short", { shape: [5], data: new Uint8Array(5) }, IdxError, /^train labels: labels must be one/),
+          refuse("more labels than its shape", { shape: [6], data: new Uint8Array(7) }, R, /data\.length must/),
           refuse("one class", { shape: [6], data: new Uint8Array(6) }, IdxError, /at least 2 classes/),
         ],
         "test.images": [

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { checkNumber, checkObject, checkString, typeError } from "../gpu/_check.ts";
+import { checkInt, checkNumber, checkObject, checkString, rangeError, typeError } from "../gpu/_check.ts";
 import { type IdxArray, IdxError, injectLabelNoise } from "./idx.ts";
 import type { LabelledBytes } from "./dataset.ts";
 import { checkSeed, Rng } from "./random.ts";
@@ -107,6 +107,16 @@ function checkSplit(op: string, arg: string, split: IdxSplit): void {
     if (typeof array !== "object" || array === null || !Array.isArray(array.shape) || !ArrayBuffer.isView(array.data)) {
       typeError(op, `${arg}.${part}`, "an IdxArray ({ shape, data }, as parseIdx returns)", array);
     }
+    array.shape.forEach((size, i) => checkInt(op, `${arg}.${part}.shape[${i}]`, size, 0));
+    const elements = array.shape.reduce((a, b) => a * b, 1);
+    if (array.data.length !== elements) {
+      rangeError(
+        op,
+        `${arg}.${part}.data.length`,
+        `the product of its shape [${array.shape}] (${elements})`,
+        array.data.length,
+      );
+    }
   }
   checkObject(op, `${arg}.sources`, split.sources);
   checkString(op, `${arg}.sources.images`, split.sources.images);
@@ -134,9 +144,10 @@ function checkSplit(op: string, arg: string, split: IdxSplit): void {
  * @param test The test split's arrays.
  * @param options Symmetric label-noise rate in [0, 1) for training labels (default 0), and its seed (default 0).
  * @returns The two splits, sharing the arrays' bytes.
- * @throws {TypeError} When a split is not an object of two IdxArrays and their sources, `options` is not an object,
- * or `options.labelNoise` or `options.seed` is not a number.
- * @throws {RangeError} When `options.labelNoise` is not in [0, 1), or `options.seed` is not finite.
+ * @throws {TypeError} When a split is not an object of two IdxArrays and their sources, a shape entry is not a number,
+ * `options` is not an object, or `options.labelNoise` or `options.seed` is not a number.
+ * @throws {RangeError} When a shape entry is not an integer ≥ 0, an array's data length is not the product of its shape,
+ * `options.labelNoise` is not in [0, 1), or `options.seed` is not finite.
  * @throws {IdxError} When the arrays are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one
  * label per image; training labels naming fewer than 2 classes; a test label not below the training labels' class
  * count; test images of another H×W than the training images. Each message names the source and the rule.

@@ -126,7 +126,10 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
   readonly kMax: number;
   /** Whether the gathers run in their vec4 form (`options.vectorized`). */
   readonly vectorized: boolean;
-  /** Whether the row reduction runs a thread per row (rows of 1 + K_max ≤ 1024 scores) or a workgroup per row. */
+  /**
+   * Whether the row reduction runs a thread per row (on a CPU adapter, rows of 1 + K_max ≤ 1024 scores) or a
+   * workgroup per row (see `rowReduction`).
+   */
   readonly rowsByThread: boolean;
   /** Rows of the candidate table. */
   readonly candidates: number;

@@ -32,8 +32,12 @@ export type ContrastEntry =
   | "row_loss_and_grad_by_thread"
   | "reduce_readouts";
 
-/** Threads per workgroup of every entry point (WGSL `WG`). */
+/**
+ * Threads per workgroup of every entry point (WGSL `WG`). A power of two, at most 128: the row reduction's tree halves
+ * it, and `row_loss_and_grad_by_thread` replays that tree with a stack of log2(WG) + 1 ≤ 8 entries.
+ */
 const WG = 64;
+if (WG > 128 || (WG & (WG - 1)) !== 0) throw new Error(`contrast.ts: WG must be a power of two ≤ 128, not ${WG}`);
 
 /**
  * The largest |log-term| the reduction handles: every logit, and every
@@ -145,16 +149,18 @@ export function contrastKernel(
 }
 
 /**
- * The widest block whose rows the reduction walks with one thread each. On llvmpipe a workgroup per row costs about
- * 10 µs a row in barriers (3 ms of a 257-row sampled loss); a thread per row pays none, but walks its row alone,
- * which on a GPU with thousands of lanes would be slow for very wide rows (a sampled K_max up to 65,535).
+ * The widest block whose rows the reduction walks with one thread each, on a CPU adapter. On llvmpipe a workgroup per
+ * row costs about 10 µs a row in barriers (3 ms of a 257-row sampled loss); a thread per row pays none, but walks its
+ * row alone.
  */
 export const ROW_BY_THREAD_MAX_COLUMNS = 1024;
 
 /**
  * The row reduction (loss, statistics, and dScores in place) over a block of `rows` rows and `columns` columns: a
- * thread per row while a row holds at most {@linkcode ROW_BY_THREAD_MAX_COLUMNS} scores, else a workgroup per row.
- * Both forms give the same bits (test/ops/contrast_rows_test.ts).
+ * thread per row on a CPU adapter (`isFallbackAdapter`: llvmpipe, SwiftShader) while a row holds at most
+ * {@linkcode ROW_BY_THREAD_MAX_COLUMNS} scores, where it was measured faster; else a workgroup per row, which is what
+ * a GPU's thousands of lanes suit (not measured on one yet). Both forms give the same bits where the driver compiles
+ * their shared arithmetic alike (test/ops/contrast_rows_test.ts compares them on the adapter it runs on).
  *
  * @param gpu The context.
  * @param op The op, for labels and errors.
@@ -170,7 +176,7 @@ export function rowReduction(
   rows: number,
   columns: number,
 ): { kernel: Kernel; byThread: boolean } {
-  const byThread = columns <= ROW_BY_THREAD_MAX_COLUMNS;
+  const byThread = gpu.info.isFallbackAdapter && columns <= ROW_BY_THREAD_MAX_COLUMNS;
   const kernel = byThread
     ? contrastKernel(gpu, op, "row_loss_and_grad_by_thread", bindings, { threads: rows })
     : contrastKernel(gpu, op, "row_loss_and_grad", bindings, { rows });

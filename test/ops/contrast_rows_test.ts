@@ -21,9 +21,10 @@ import { gpuTest, testGpu } from "../util/gpu.ts";
 import { assertGradient, FORWARD } from "../util/loss_check.ts";
 import { freshSeed, seededRandom } from "../util/random.ts";
 
-// The row reduction's two forms, a workgroup per row (`row_loss_and_grad`, the in-batch losses) and a thread per row
-// (`row_loss_and_grad_by_thread`, the sampled loss), must give the same bits: the thread walks the workgroup's lanes
-// and merges them in its tree's order. Correctness against float64 is tested through the losses (contrast_test.ts).
+// The row reduction's two forms, a workgroup per row (`row_loss_and_grad`) and a thread per row
+// (`row_loss_and_grad_by_thread`, which `rowReduction` picks on CPU adapters for rows of at most 1024 scores), must
+// give the same bits: the thread walks the workgroup's lanes and merges them in its tree's order. Correctness against
+// float64 is tested through the losses (contrast_test.ts and test/losses/).
 
 const WEIGHTINGS: [string, NegativeWeighting][] = [
   ["InfoNCE", "infonce"],
@@ -138,14 +139,14 @@ for (const [name, weighting] of WEIGHTINGS) {
 for (const supcon of [false, true]) {
   const name = supcon ? "SupCon" : "in-batch InfoNCE (NT-Xent)";
   Deno.test({
-    name: `${name} over two column blocks (FIRST, then LAST with backward): the row reduction by thread gives the ` +
-      "workgroup form's bits at R=129, 71 + 58 columns",
+    name: `${name} over three column blocks (FIRST, a middle one, LAST with backward): the row reduction by thread ` +
+      "gives the workgroup form's bits at R=129, 50 + 45 + 34 columns",
     ...gpuTest,
     async fn() {
       const gpu = await testGpu();
       const random = seededRandom(freshSeed(`rows ${name}`));
-      const widths = [71, 58];
-      const rows = widths[0] + widths[1];
+      const widths = [50, 45, 34];
+      const rows = widths[0] + widths[1] + widths[2];
       const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * 4));
       const params: ContrastParams = {
         ...baseParams("test", { tau: 0.2 }),
@@ -164,15 +165,14 @@ for (const supcon of [false, true]) {
           { length: rows * ncols },
           (_, e) => scores[Math.floor(e / ncols) * rows + col0 + (e % ncols)],
         );
-      const blocks = [
-        { col0: 0, ncols: widths[0], flags: BlockFlag.first, scores: columns(0, widths[0]) },
-        {
-          col0: widths[0],
-          ncols: widths[1],
-          flags: BlockFlag.last | BlockFlag.grad,
-          scores: columns(widths[0], widths[1]),
-        },
-      ];
+      const flags = [BlockFlag.first, 0, BlockFlag.last | BlockFlag.grad];
+      const col0s = [0, widths[0], widths[0] + widths[1]];
+      const blocks = widths.map((ncols, b) => ({
+        col0: col0s[b],
+        ncols,
+        flags: flags[b],
+        scores: columns(col0s[b], ncols),
+      }));
       // In-batch InfoNCE's positive is row i's partner, i ± R/2 (as the shader's partner()); SupCon reads none.
       const posScores = Float32Array.from({ length: rows }, (_, i) => scores[i * rows + ((i + (rows >> 1)) % rows)]);
       const byGroup = await reduceRows(gpu, "row_loss_and_grad", params, posScores, blocks, labels);
@@ -187,7 +187,7 @@ for (const supcon of [false, true]) {
 
 Deno.test({
   name: "a sampled loss with rows wider than 1024 scores (K_max = 1100) reduces a workgroup per row, and matches " +
-    "float64 and finite differences at K = 3 and 1100; narrower rows go a thread per row",
+    "float64 and finite differences at K = 3 and 1100; narrower rows go a thread per row on a CPU adapter",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
@@ -202,7 +202,11 @@ Deno.test({
     const q = Tensor.from(gpu, new Float32Array(q64), [b, d]);
     const c = Tensor.from(gpu, new Float32Array(c64), [n, d]);
     const narrow = new SampledContrastiveLoss(gpu, q, c, { kMax: 1023, tau: 0.2 });
-    assert.equal(narrow.rowsByThread, true, "1 + K_max = 1024: a thread per row");
+    assert.equal(
+      narrow.rowsByThread,
+      gpu.info.isFallbackAdapter,
+      "1 + K_max = 1024: a thread per row on a CPU adapter",
+    );
     narrow.destroy();
     const loss = new SampledContrastiveLoss(gpu, q, c, { kMax, tau: 0.2, indices: idx });
     assert.equal(loss.rowsByThread, false, "1 + K_max = 1101: a workgroup per row");

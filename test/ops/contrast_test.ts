@@ -337,17 +337,19 @@ Deno.test({
 
 Deno.test({
   name: "changing K up through 1..K_max and down again creates no pipeline and no buffer after the first call, and " +
-    "each K's loss and gradients are right, with scalar (D=33) and vec4 (D=36, the scalar bits at every K) gathers",
+    "each K's loss and gradients are right, with scalar (D=33) and vec4 (D=36, 40, 44: 1, 2 and 3 vec4 columns in a " +
+    "thread's last group; the scalar bits at every K) gathers",
   ...gpuTest,
   async fn() {
     const gpu = await testGpu();
-    for (const d of [33, 36]) {
+    for (const d of [33, 36, 40, 44]) {
       const s = sampledCase(freshSeed(`K loop D=${d}`), 13, d, 29, 1, 9);
       const q = Tensor.from(gpu, new Float32Array(s.q), [s.b, s.d]);
       const c = Tensor.from(gpu, new Float32Array(s.c), [s.n, s.d]);
       const options = { kMax: s.kMax, k: 1, tau: 0.2, indices: s.idx };
       const loss = new SampledContrastiveLoss(gpu, q, c, options);
-      // At D=36 a scalar twin: a vec4 thread's four slots (K_max + 1 = 10 per row) straddle K at most K.
+      // A scalar twin of each vec4 loss: a vec4 thread's four slots (K_max + 1 = 10 per row) straddle K at most K.
+      // dScores past K are zero in both, so the comparison catches a write into the next row, not within one.
       const scalar = d % 4 === 0 ? new SampledContrastiveLoss(gpu, q, c, { ...options, vectorized: false }) : null;
       assert.equal(loss.vectorized, d % 4 === 0);
       let after: { pipelines: number; buffers: number } | null = null;
