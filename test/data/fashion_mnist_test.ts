@@ -52,9 +52,10 @@ Deno.test({
         `${pct(untrained)}, raw pixels ${pct(pixels)}`,
     );
     // A random 784→128→64 projection keeps much of the pixels' neighbourhoods, so "better than untrained" alone
-    // would be weak; training must also beat the pixels themselves.
-    assert.ok(trained > untrained + 0.02, `trained ${trained} not above untrained ${untrained} + 0.02`);
-    assert.ok(trained > pixels, `trained ${trained} not above raw pixels ${pixels}`);
+    // would be weak; training must also beat the pixels themselves. The margins are above the sampling error of 1,000
+    // queries (sd ≈ 1.2 points at 80%): measured 83.9% against 74.8% untrained and 78.2% raw pixels on llvmpipe.
+    assert.ok(trained > untrained + 0.03, `trained ${trained} not above untrained ${untrained} + 0.03`);
+    assert.ok(trained > pixels + 0.03, `trained ${trained} not above raw pixels ${pixels} + 0.03`);
     trainer.destroy();
   },
 });
