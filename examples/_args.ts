@@ -5,7 +5,26 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { hasMnistFiles } from "../mod.ts";
+import { CheckpointError, hasMnistFiles, IdxError, OutOfMemoryError } from "../mod.ts";
+
+/**
+ * Makes a wrong option or input a message and exit status 2, not a stack trace; anything else (a GPU fault, a bug)
+ * keeps its stack. Call it first: a flag's error is thrown while the script's top level runs.
+ *
+ * @param task The `deno task` name, for the hint.
+ */
+export function exitOnMistakes(task: string): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    const error = event.reason;
+    // Out of memory: a size the adapter cannot hold (--batch, --dims); the message names the tensor and the limit.
+    const mistake = error instanceof RangeError || error instanceof TypeError || error instanceof IdxError ||
+      error instanceof CheckpointError || error instanceof OutOfMemoryError;
+    if (!mistake) return;
+    event.preventDefault();
+    console.error(`error: ${error.message}\n(deno task ${task} --help lists the options)`);
+    Deno.exit(2);
+  });
+}
 
 const COMMON = {
   out: { type: "string", default: "docs" },
@@ -59,8 +78,9 @@ export function listFlag(flag: string, text: string, ok: (v: number) => boolean,
  * @throws {RangeError} `--flag must be an integer >= <min>: got <text>`.
  */
 export function integerFlag(flag: string, text: string | undefined, min: number): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
+  // Decimal digits only: Number() would also take "0x10", "1e3" and "" (as 16, 1000 and 0).
+  const v = /^-?\d+$/.test(text ?? "") ? Number(text) : NaN;
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`--${flag} must be an integer >= ${min}: got ${text}`);
   return v;
 }
 

@@ -93,6 +93,16 @@ export interface ReportInput {
   currentDesign: (dataset: string) => string;
 }
 
+/** The label-aware experiment's report, its headings one level down, or a line saying where it would come from. */
+async function labelAwareSection(path: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").slice(1).map((l) => l.replace(/^## /, "### "));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return [`(${path} is not there: \`deno task experiment:label-aware --out\` writes it.)`];
+  }
+}
+
 /** Writes docs/experiment.md and experiment.svg from the recorded runs and returns the markdown's lines. */
 export async function writeExperimentReport(input: ReportInput): Promise<string[]> {
   const { steps, seeds, datasets, classes: classesList, rates, fixedKs, methods, kMax } = input;
@@ -303,8 +313,7 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     "Kept from before (docs/experiment-label-aware.md, `deno task experiment:label-aware`): negatives drawn only among",
     "rows with another label, so λ < 1 only through label noise.",
     "",
-    ...(await Deno.readTextFile(`${input.out}/experiment-label-aware.md`)).split("\n").slice(1)
-      .map((l) => l.replace(/^## /, "### ")),
+    ...(await labelAwareSection(`${input.out}/experiment-label-aware.md`)),
   );
   await Deno.writeTextFile(`${input.out}/experiment.md`, lines.join("\n") + "\n");
   await writeVegaLiteSvg(`${input.out}/experiment.svg`, {

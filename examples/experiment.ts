@@ -39,11 +39,12 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { exitOnMistakes, integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { type Run, writeExperimentReport } from "./_experiment_report.ts";
 import { SYNTHETIC_NOISE } from "./synthetic_noise.ts";
 import { appendJsonl } from "../src/train/console.ts";
 
+exitOnMistakes("experiment");
 const args = parseFlags(
   {
     steps: { type: "string", default: "2000" },
@@ -156,7 +157,9 @@ for (let seed = 1; seed <= seeds; seed++) {
   }
 }
 console.log(
-  `experiment on ${adapter}: ${plan.length} runs of ${steps} steps to go (${done.size} recorded in ${runsPath})`,
+  args["report-only"]
+    ? `experiment report from the ${done.size} runs recorded in ${runsPath} (${plan.length} of the grid not run)`
+    : `experiment on ${adapter}: ${plan.length} runs of ${steps} steps to go (${done.size} recorded in ${runsPath})`,
 );
 const began = performance.now();
 type Loaded = { id: string; data: { train: LabelledBytes; test: LabelledBytes } };

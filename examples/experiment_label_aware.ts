@@ -22,9 +22,10 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { exitOnMistakes, integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
+exitOnMistakes("experiment:label-aware");
 const args = parseFlags(
   {
     steps: { type: "string", default: "150" },

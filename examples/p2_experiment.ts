@@ -28,9 +28,10 @@ import {
   type TrainerConfig,
 } from "../mod.ts";
 import { evaluationRows } from "../src/train/eval.ts";
-import { integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { exitOnMistakes, integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
 import { freshRunLog, methodChart, minutesLeft, percent, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
+exitOnMistakes("experiment:p2");
 const args = parseFlags(
   {
     steps: { type: "string", default: "300" },

@@ -12,11 +12,9 @@
 import { parseArgs } from "node:util";
 import {
   type AffineRanges,
-  CheckpointError,
   FASHION_MNIST_DIR,
   FASHION_MNIST_MERGES,
   hasMnistFiles,
-  IdxError,
   injectLabelNoise,
   type LabelledBytes,
   limitBestK,
@@ -24,6 +22,7 @@ import {
   mergeClasses,
   moduloMerge,
   NonFiniteLossError,
+  OutOfMemoryError,
   type PhotometricRanges,
   requestGpu,
   resolveTrainerConfig,
@@ -36,19 +35,10 @@ import {
   type TrainerConfig,
   tuneTrainer,
 } from "../mod.ts";
-import { choiceFlag, integerFlag, realFlag } from "./_args.ts";
+import { choiceFlag, exitOnMistakes, integerFlag, realFlag } from "./_args.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
 
-// A wrong option or input is a message, not a stack trace; anything else (a GPU fault, a bug) keeps its stack.
-globalThis.addEventListener("unhandledrejection", (event) => {
-  const error = event.reason;
-  const mistake = error instanceof RangeError || error instanceof TypeError || error instanceof IdxError ||
-    error instanceof CheckpointError;
-  if (!mistake) return;
-  event.preventDefault();
-  console.error(`error: ${error.message}\n(deno task train --help lists the options)`);
-  Deno.exit(2);
-});
+exitOnMistakes("train");
 
 const HELP = `Usage: deno task train [options]
 
@@ -119,7 +109,7 @@ const { values: args } = parseArgs({
     lr: { type: "string", default: "0.002" },
     schedule: { type: "string", default: "closed" },
     kmax: { type: "string" },
-    k: { type: "string", default: "8" },
+    k: { type: "string" },
     kstar: { type: "string" },
     lambda: { type: "string" },
     steps: { type: "string" },
@@ -224,13 +214,29 @@ const config: TrainerConfig = {
   evalSizes: { bank: Math.min(2000, data.train.rows), queries: Math.min(1000, data.test.rows) },
 };
 
+// Checked whatever the schedule, before any GPU work; a flag the schedule does not read is said to be ignored.
+const fixedK = integerFlag("k", args.k ?? "8", 1);
+const kStarFlag = args.kstar === undefined ? null : integerFlag("kstar", args.kstar, 1);
+for (const [flag, given, reader] of [["k", args.k, "fixed"], ["kstar", args.kstar, "ans"]] as const) {
+  if (given !== undefined && scheduleKind !== reader) {
+    console.log(`note: --${flag} is read by --schedule ${reader} only; this run's schedule is ${scheduleKind}`);
+  }
+}
+// The output folder, before any GPU work: a file in its place, or a folder that cannot be made, is a message.
+try {
+  await Deno.mkdir(args.out, { recursive: true });
+} catch (error) {
+  throw new RangeError(
+    `--out must be a folder that exists or can be made: got ${args.out} (${(error as Error).message})`,
+  );
+}
 const gpu = await requestGpu();
 const lambda = resolveTrainerConfig(config, data.train).lambda;
 const limitKStar = limitBestK(lambda, kMax); // docs/science.md §3: the μ → 1 limit
 const schedule: ScheduleConfig = scheduleKind === "fixed"
-  ? { kind: "fixed", k: integerFlag("k", args.k, 1) }
+  ? { kind: "fixed", k: fixedK }
   : scheduleKind === "ans"
-  ? { kind: "ans", kStar: args.kstar ? integerFlag("kstar", args.kstar, 1) : limitKStar, warmup: 0.2 }
+  ? { kind: "ans", kStar: kStarFlag ?? limitKStar, warmup: 0.2 }
   : { kind: "closed", estimateLambda: args["estimate-lambda"] };
 if (!args["no-tune"]) {
   // Measured once per adapter and shape class, then read from the cache: the step runs the fastest variants. A
@@ -240,7 +246,8 @@ if (!args["no-tune"]) {
   try {
     tuning = await tuneTrainer(gpu, data, { ...config, schedule });
   } catch (error) {
-    if (error instanceof TypeError || error instanceof RangeError) throw error; // the config: not the cache's fault
+    // The config, or a size the adapter cannot hold: not the cache's fault.
+    if (error instanceof TypeError || error instanceof RangeError || error instanceof OutOfMemoryError) throw error;
     console.log(`matmul: the tuning cache is unusable, measuring without it (--no-tune skips tuning): ${error}`);
     gpu.tuning.clear();
     tuning = await tuneTrainer(gpu, data, { ...config, schedule }, { cache: null });
@@ -256,7 +263,6 @@ if (!args["no-tune"]) {
 }
 const trainer = new Trainer(gpu, data, { ...config, schedule });
 
-await Deno.mkdir(args.out, { recursive: true });
 const jsonl = `${args.out}/metrics.jsonl`;
 const checkpoint = `${args.out}/checkpoint.safetensors`;
 if (args.resume) {

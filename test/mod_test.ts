@@ -2274,7 +2274,10 @@ async function dataDoors(f: Fixtures): Promise<Door[]> {
             /none\/train-images-idx3-ubyte\.gz: not found/,
           ),
         ],
-        options: object({ optional: true }),
+        options: [
+          ...object({ optional: true }),
+          refuse("a misspelt option", { labelnoise: 0.3 }, R, /options\.labelnoise must be an option of/),
+        ],
         "options.labelNoise": real([-0.1, 1], { optional: true }),
         "options.seed": seed({ optional: true }),
       },
@@ -2313,7 +2316,10 @@ async function dataDoors(f: Fixtures): Promise<Door[]> {
         ],
         "train.sources": object(),
         "test.sources.labels": string(),
-        options: object({ optional: true }),
+        options: [
+          ...object({ optional: true }),
+          refuse("a misspelt option", { noise: 0.3 }, R, /options\.noise must be an option of labelNoise, seed/),
+        ],
         "options.labelNoise": real([-0.1, 1], { optional: true }),
         "options.seed": seed({ optional: true }),
       },

@@ -54,8 +54,8 @@ export async function hasMnistFiles(dir: string = FASHION_MNIST_DIR): Promise<bo
  * @returns The two splits.
  * @throws {TypeError} When `dir` is not a string, `options` is not an object, or `options.labelNoise` or
  * `options.seed` is not a number (checked before any file is read).
- * @throws {RangeError} When `dir` is empty, `options.labelNoise` is not in [0, 1), or `options.seed` is not finite
- * (checked before any file is read).
+ * @throws {RangeError} When `dir` is empty, `options` names something other than `labelNoise` and `seed`,
+ * `options.labelNoise` is not in [0, 1), or `options.seed` is not finite (checked before any file is read).
  * @throws {IdxError} When a file is missing or breaks a rule of IDX (see {@linkcode readIdx}), or when the files
  * are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one label per image; training labels
  * naming fewer than 2 classes; a test label not below the training labels' class count; test images of another

@@ -147,7 +147,8 @@ function checkSplit(op: string, arg: string, split: IdxSplit): void {
  * @throws {TypeError} When a split is not an object of two IdxArrays and their sources, a shape entry is not a number,
  * `options` is not an object, or `options.labelNoise` or `options.seed` is not a number.
  * @throws {RangeError} When a shape entry is not an integer ≥ 0, an array's data length is not the product of its shape,
- * `options.labelNoise` is not in [0, 1), or `options.seed` is not finite.
+ * `options` names something other than `labelNoise` and `seed`, `options.labelNoise` is not in [0, 1), or
+ * `options.seed` is not finite.
  * @throws {IdxError} When the arrays are not an image data set: images not u8 [N, H, W]; labels not u8 [N] with one
  * label per image; training labels naming fewer than 2 classes; a test label not below the training labels' class
  * count; test images of another H×W than the training images. Each message names the source and the rule.
@@ -193,6 +194,8 @@ export function checkMnistOptions(
   options: { labelNoise?: number; seed?: number },
 ): { labelNoise: number; seed: number } {
   checkObject(op, "options", options);
+  const unknown = Object.keys(options).filter((key) => key !== "labelNoise" && key !== "seed");
+  if (unknown.length > 0) rangeError(op, `options.${unknown[0]}`, "an option of labelNoise, seed", "set");
   const labelNoise = options.labelNoise ?? 0;
   checkNumber(op, "options.labelNoise", labelNoise, (v) => v >= 0 && v < 1, "in [0, 1)");
   const seed = options.seed ?? 0;
