@@ -246,11 +246,13 @@ export function resolveTrainerConfig(
   }
   if (test.width !== train.width) rangeError(op, "data.test.width", `the training set's (${train.width})`, test.width);
   if (augment && !train.imageShape) typeError(op, "data.train.imageShape", "given when config.augment is", undefined);
+  // The defaults (2000 and 1000) can exceed a small data set: then the message says they were defaults.
+  const defaulted = config.evalSizes === undefined ? "; the default: set config.evalSizes for a set this small" : "";
   if (evalSizes.bank > train.rows) {
-    rangeError(op, "config.evalSizes.bank", `<= training rows (${train.rows})`, evalSizes.bank);
+    rangeError(op, "config.evalSizes.bank", `<= training rows (${train.rows})${defaulted}`, evalSizes.bank);
   }
   if (evalSizes.queries > test.rows) {
-    rangeError(op, "config.evalSizes.queries", `<= test rows (${test.rows})`, evalSizes.queries);
+    rangeError(op, "config.evalSizes.queries", `<= test rows (${test.rows})${defaulted}`, evalSizes.queries);
   }
   return {
     mode,

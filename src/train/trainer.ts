@@ -154,12 +154,13 @@ export class Trainer {
    * @param options `until`: stop after this many steps in all; `hooks`: progress callbacks.
    * @returns The metrics records of this call, in order.
    * @throws {NonFiniteLossError} When the loss or gradient norm stops being finite.
-   * @throws {TypeError} When `until` is not a number.
+   * @throws {TypeError} When `until` is not a number, or the trainer is destroyed.
    * @throws {RangeError} When `until` is below the steps done or above the configured total.
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost and recovery is off or failed `attempts` times in a row.
    */
   async run(options: { until?: number; hooks?: TrainerHooks } = {}): Promise<TrainRecord[]> {
+    if (this.#destroyed) typeError("Trainer.run", "the trainer", "live (not destroyed)", "destroyed");
     const until = options.until ?? this.config.steps;
     checkInt("Trainer.run", "options.until", until, this.stepsDone, this.config.steps);
     this.#hooks = options.hooks ?? {};
@@ -284,7 +285,7 @@ export class Trainer {
    * @param sizes Bank, queries and k (default the config's `evalSizes`).
    * @param source "encoder" (default), or "pixels": the raw-pixel baseline under the same protocol.
    * @returns The result.
-   * @throws {TypeError} When a size is not a number.
+   * @throws {TypeError} When a size is not a number, or the trainer is destroyed.
    * @throws {RangeError} When `sizes.bank` or `sizes.queries` is not an integer in [1, rows of its set], or `sizes.k`
    * not one in [1, bank].
    * @throws {OutOfMemoryError} On first use, when the embedder's chunk exceeds the device's buffer limits.
@@ -296,6 +297,7 @@ export class Trainer {
     source: "encoder" | "pixels" = "encoder",
   ): Promise<KnnResult> {
     const op = "Trainer.evaluate";
+    if (this.#destroyed) typeError(op, "the trainer", "live (not destroyed)", "destroyed");
     const { train, test } = this.#data;
     checkInt(op, "sizes.bank", sizes.bank, 1, train.rows);
     checkInt(op, "sizes.queries", sizes.queries, 1, test.rows);

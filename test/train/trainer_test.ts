@@ -88,6 +88,9 @@ Deno.test({
     assert.equal((await again.run({ until: 20 })).length, 2, "the good checkpoint still trains");
     again.destroy();
     trainer.destroy();
+    // A destroyed trainer says so, by its own name, in every method that would use its buffers.
+    await assert.rejects(() => again.run(), /Trainer\.run as the trainer must be live \(not destroyed\)/);
+    await assert.rejects(() => again.evaluate(), /Trainer\.evaluate as the trainer must be live/);
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -108,6 +111,12 @@ Deno.test({
       [{ labelNoise: 1 }, /config\.labelNoise must be in \[0, 1\)/],
     ];
     for (const [bad, message] of cases) assert.throws(() => new Trainer(gpu, data, { ...config, ...bad }), message);
+    // The default evaluation sizes (2000 × 1000) exceed this set: the message says they were not the user's.
+    const { evalSizes: _, ...withoutEvalSizes } = config;
+    assert.throws(
+      () => new Trainer(gpu, data, withoutEvalSizes),
+      /config\.evalSizes\.bank must be <= training rows \(600\); the default: set config\.evalSizes/,
+    );
     assert.equal(gpu.counters.buffersAllocated, before.buffersAllocated);
     assert.equal(gpu.counters.pipelinesCreated, before.pipelinesCreated);
   },
