@@ -51,6 +51,18 @@ function fit(values: readonly number[], width: number): number[] {
 }
 
 /**
+ * `asciichart.plot`, with a flat series (one point, or a constant K) drawn at its value: asciichart labels a zero
+ * range 0.00 whatever the value.
+ */
+function plot(series: number[] | number[][], options: { height: number; colors?: string[] }): string {
+  const values = series.flat();
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  if (lo !== hi) return asciichart.plot(series, options);
+  const pad = Math.max(Math.abs(lo) * 0.01, 1e-6);
+  return asciichart.plot(series, { ...options, min: lo - pad, max: hi + pad });
+}
+
+/**
  * Terminal charts of loss, K (with K*) and accuracy.
  *
  * @param records Metrics records in step order.
@@ -94,25 +106,25 @@ export function terminalCharts(
   const span = `steps ${records[0].step}–${records.at(-1)!.step}`;
   const ks = fit(records.map((r) => r.k), width);
   const kStars = fit(records.map((r) => r.kStar), width);
-  const parts = [`loss (${span})`, asciichart.plot(fit(records.map((r) => r.loss), width), { height })];
+  const parts = [`loss (${span})`, plot(fit(records.map((r) => r.loss), width), { height })];
   if (color) {
     parts.push(
       `K (blue) and the theory's K* (yellow) (${span})`,
-      asciichart.plot([ks, kStars], { height, colors: [asciichart.blue, asciichart.yellow] }),
+      plot([ks, kStars], { height, colors: [asciichart.blue, asciichart.yellow] }),
     );
   } else {
     // Without colour two series on one plot cannot be told apart: one plot each.
     parts.push(
       `K (${span})`,
-      asciichart.plot(ks, { height }),
+      plot(ks, { height }),
       `the theory's K* (${span})`,
-      asciichart.plot(kStars, { height }),
+      plot(kStars, { height }),
     );
   }
   if (evals.length > 1) {
     parts.push(
       `kNN accuracy, % (steps ${evals[0].step}–${evals.at(-1)!.step})`,
-      asciichart.plot(fit(evals.map((e) => 100 * e.accuracy), width), { height: Math.max(4, height - 2) }),
+      plot(fit(evals.map((e) => 100 * e.accuracy), width), { height: Math.max(4, height - 2) }),
     );
   }
   return parts.join("\n");

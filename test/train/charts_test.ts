@@ -39,3 +39,11 @@ Deno.test("svgCharts() renders loss, K, K* and accuracy as one SVG", async () =>
     assert.ok(svg.includes(label), `the SVG names "${label}"`);
   }
 });
+
+Deno.test("terminalCharts() draws a one-point run at its value (asciichart alone labels a flat series 0.00)", () => {
+  const one = [{ ...records[0], loss: 0.4897, k: 3, kStar: 3 }];
+  const text = terminalCharts(one, [], { color: false });
+  const loss = text.split("\n").slice(1).find((line) => line.includes("┼"));
+  assert.match(loss ?? "", /0\.49 ┼/, `the loss's point is labelled with its value: ${loss}`);
+  assert.doesNotMatch(text, /0\.00 ┼/);
+});
