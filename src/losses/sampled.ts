@@ -221,7 +221,6 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
       0,
       packBlock({ row0: 0, col0: 0, nrows: rows, ncols: width, stride: width, flags: WHOLE }),
     );
-    // The queue (or, without one, a placeholder the kernels never read past N).
     // The gathers in their vec4 form (same sums, same bits) or scalar: entry points and embedding bindings take the
     // suffix 4. A vec4 thread takes four slots of a score row, or four vec4 columns (16 floats) of a dQ or dC row.
     const suffix = vectorized ? "4" : "";
@@ -229,6 +228,7 @@ export class SampledContrastiveLoss extends ContrastiveLoss {
     const embeddings = (bound: Record<string, Tensor | GPUBuffer>) =>
       Object.fromEntries(Object.entries(bound).map(([name, t]) => [name + suffix, t]));
     const table = { params: this.params, idx: this.#indices, scores: this.scores };
+    // The queue (or, without one, a placeholder the kernels never read past N).
     const candidateTables = embeddings({ cand: c, queue: queue ?? gpu.dummy });
     const reduction = rowReduction(
       gpu,
