@@ -139,6 +139,10 @@ const steps = integerFlag("steps", args.steps ?? DEFAULTS[mode].steps, 1);
 const batch = integerFlag("batch", args.batch ?? DEFAULTS[mode].batch, 2);
 const queue = integerFlag("queue", args.queue, 0);
 const kMax = args.kmax === undefined ? Math.min(32, batch - 1 + queue) : integerFlag("kmax", args.kmax, 1);
+if (kMax > batch - 1 + queue) {
+  // The trainer would refuse it too, but by its config name (config.kMax), not by the flag.
+  throw new RangeError(`--kmax must be at most --batch − 1 + --queue (${batch - 1 + queue}): got ${kMax}`);
+}
 const classes = integerFlag("classes", args.classes, 2);
 if (![2, 5, 10].includes(classes)) throw new RangeError(`--classes must be 2, 5 or 10: got ${args.classes}`);
 const negatives = choiceFlag("negatives", args.negatives, ["aware", "unaware"] as const);
@@ -175,6 +179,7 @@ if (classes !== 10) {
 }
 
 // Defaults measured on Fashion-MNIST (README, "The main job's defaults"): in pairs mode augmentation cost 3 points.
+if (args.augment && args["no-augment"]) throw new RangeError("--augment and --no-augment: give one of them, not both");
 const augmenting = args.augment ?? (mode !== "pairs" && !args["no-augment"]);
 // SimCLR learns only from what the two views share, so its views differ more: crops and photometric changes too.
 const augment: AffineRanges | null = !augmenting

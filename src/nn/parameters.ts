@@ -12,6 +12,7 @@ import { checkEnum, checkInt, checkObject, checkString, rangeError, typeError } 
 import type { Gpu } from "../gpu/device.ts";
 import { checkGpu, Tensor } from "../gpu/tensor.ts";
 import { checkSeed, seededRandom } from "../data/random.ts";
+import { OutOfMemoryError } from "../gpu/errors.ts";
 
 /** How a parameter starts. */
 export type Init = "kaiming" | "xavier" | "zeros";
@@ -135,13 +136,25 @@ export class ParameterStore {
    * Allocates the flat parameter and gradient buffers and initialises the parameters (seeded).
    *
    * @throws {TypeError} When the store is destroyed.
-   * @throws {OutOfMemoryError} When a buffer exceeds the device's buffer limits.
+   * @throws {OutOfMemoryError} When the flat buffer exceeds the device's buffer limits (checked before the host
+   * copy is allocated).
    * @throws {GpuError} When an earlier op's GPU error is pending.
    * @throws {DeviceLostError} When the device is lost.
    */
   build(): void {
     if (this.#destroyed) typeError("ParameterStore.build", "the store", "live (not destroyed)", "destroyed");
     if (this.#params) return;
+    // Checked before the host copy: a store of billions of floats would otherwise fail as the host's
+    // "Array buffer allocation failed", naming neither the store nor the limit.
+    const bytes = 4 * Math.max(1, this.#length);
+    const limit = Math.min(this.gpu.limits.maxStorageBufferBindingSize, this.gpu.limits.maxBufferSize);
+    if (bytes > limit) {
+      throw new OutOfMemoryError(
+        "ParameterStore.build",
+        `${this.slots.length} parameter tensors of ${this.#length} floats in all (${bytes} bytes in one flat ` +
+          `buffer) exceed the device's largest storage buffer (${limit} bytes); declare smaller parameters`,
+      );
+    }
     const host = new Float32Array(Math.max(1, this.#length));
     const random = seededRandom(this.seed);
     for (const slot of this.slots) {

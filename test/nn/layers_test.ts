@@ -67,3 +67,27 @@ for (const activation of ["gelu", "relu"] as Activation[]) {
     },
   });
 }
+
+Deno.test({
+  name: "ParameterStore.build() refuses parameters past one storage buffer before it allocates their host copy",
+  ...gpuTest,
+  async fn() {
+    const gpu = await testGpu();
+    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const store = new ParameterStore(gpu, { seed: 1 });
+    // Twice the limit in floats: a host Float32Array of that size would be 8× the limit in bytes.
+    store.add("huge", [limit / 1024, 2048], "xavier");
+    assert.throws(() => store.build(), (error: Error) => {
+      assert.equal(error.name, "OutOfMemoryError");
+      assert.match(error.message, /ParameterStore\.build/);
+      assert.match(error.message, new RegExp(`\\(${limit} bytes\\)`));
+      return true;
+    });
+    // Nothing was built: the store still refuses its params, and a GPU error scope is not left pending.
+    assert.throws(() => store.params, RangeError);
+    const ok = new ParameterStore(gpu, { seed: 1 });
+    ok.add("w", [3, 2], "xavier");
+    ok.build();
+    ok.destroy();
+  },
+});
