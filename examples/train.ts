@@ -155,6 +155,10 @@ const hidden = (args.dims ?? DEFAULTS[mode].dims).split(",").map((d) => integerF
 
 // Data: real when available, else synthetic.
 const dataDir = args.data ?? (!args.synthetic && await hasMnistFiles() ? FASHION_MNIST_DIR : null);
+if (args.data !== undefined) {
+  const isFolder = await Deno.stat(args.data).then((info) => info.isDirectory, () => false);
+  if (!isFolder) throw new RangeError(`--data must be a folder holding the four IDX files: got ${args.data}`);
+}
 const realImages = dataDir !== null && !args.synthetic;
 let data: { train: LabelledBytes; test: LabelledBytes };
 let dataName: string;
