@@ -231,6 +231,10 @@ for (const [flag, given, reader] of [["k", args.k, "fixed"], ["kstar", args.ksta
     console.log(`note: --${flag} is read by --schedule ${reader} only; this run's schedule is ${scheduleKind}`);
   }
 }
+if (args["estimate-lambda"] && noise > 0) {
+  // Measured in the P1 experiment: at r = 0.2 λ̂ read 0.33–0.44 below λ (docs/science.md §3.8).
+  console.log("note: --estimate-lambda takes every positive to be a true one, so under --noise it reads far below λ");
+}
 // The output folder, before any GPU work: a file in its place, or a folder that cannot be made, is a message.
 try {
   await Deno.mkdir(args.out, { recursive: true });

@@ -135,7 +135,8 @@ export interface ClosedLoopOptions extends EffectivenessOptions {
   pseudoCounts?: number;
   /**
    * Estimate λ from the same rank counts (`lambdaFromCounts`, ours, with its assumptions) and smooth it like K*;
-   * `lambda` is then the prior used until the first counts arrive (default false).
+   * `lambda` is then the prior used until the first counts arrive (default false). Under label noise the estimate
+   * reads far below λ (it takes every positive to be a true one): give λ instead.
    */
   estimateLambda?: boolean;
 }

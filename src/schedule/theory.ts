@@ -322,7 +322,9 @@ export function lambdaFromLabelNoise(classes: number, noise: number): number {
  * Then f ≈ λ + (1 − λ)/2, which gives λ̂. A true negative that still beats the
  * positive with probability ε biases λ̂ down by 2λε, so early in training
  * (ε large) λ̂ is low; it is meant for the second half of a run. Clamped to
- * [1/2^10, 1].
+ * [1/2^10, 1]. It also takes the labelled positive to be a true positive:
+ * under label noise it reads far below λ (docs/science.md §3.8), so give λ
+ * instead when labels are noisy.
  *
  * @param below Per row, negatives scored strictly below the positive.
  * @param kNow The K they were counted at.
