@@ -47,7 +47,27 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
     console.log(usage);
     Deno.exit(0);
   }
+  outFolder((values as { out: string }).out);
   return values;
+}
+
+/**
+ * Makes `--out` (and its parents) if it is not there, before any work: a file in its place, or a folder that cannot
+ * be made, is a message naming the flag rather than a stack trace after the work.
+ *
+ * @param dir The flag's value.
+ * @returns `dir`.
+ * @throws {RangeError} `--out must be a folder that exists or can be made: got <dir> (<why>)`.
+ */
+export function outFolder(dir: string): string {
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    // Deno's own text may end with advice about --allow-all, which is not what stopped it here.
+    const why = (error as Error).message.replace(/,? ?run again with the --allow-\w+ flag/i, "");
+    throw new RangeError(`--out must be a folder that exists or can be made: got ${dir} (${why})`);
+  }
+  return dir;
 }
 
 /**

@@ -93,7 +93,7 @@ export function methodChart(c: MethodChart): Record<string, unknown> {
 }
 
 /**
- * A new, empty JSON-lines file of runs, `name` in `out` (created).
+ * A new, empty JSON-lines file of runs, `name` in `out` (a folder that `parseFlags` made).
  *
  * @returns Its path, and how to append a run as one line.
  */
@@ -101,7 +101,6 @@ export async function freshRunLog(
   out: string,
   name: string,
 ): Promise<{ path: string; append(run: unknown): Promise<void> }> {
-  await Deno.mkdir(out, { recursive: true });
   const path = `${out}/${name}`;
   await Deno.writeTextFile(path, "");
   return { path, append: (run) => appendJsonl(path, run) };

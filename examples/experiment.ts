@@ -131,13 +131,20 @@ const current = (dataset: string) => design({ batch: BATCH, queue: QUEUE, datase
 const key = (
   r: Pick<Run, "dataset" | "classes" | "rate" | "seed" | "method" | "steps" | "batch" | "queue" | "noise">,
 ) => [r.dataset, r.classes, r.rate, r.seed, r.method, r.steps, design(r)].join("|");
-await Deno.mkdir(args.out, { recursive: true });
+if (args.fresh && args["report-only"]) {
+  throw new RangeError(`--fresh would empty ${runsPath}, the runs --report-only reports: give one of them`);
+}
 if (args.fresh) await Deno.writeTextFile(runsPath, "");
 let recorded: Run[] = [];
 try {
   recorded = (await Deno.readTextFile(runsPath)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
 } catch (error) {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
+if (args["report-only"] && !recorded.length) {
+  throw new RangeError(
+    `--report-only needs recorded runs, and ${runsPath} has none: is --out the folder that has them?`,
+  );
 }
 const done = new Set(recorded.map(key));
 

@@ -35,7 +35,7 @@ import {
   type TrainerConfig,
   tuneTrainer,
 } from "../mod.ts";
-import { choiceFlag, exitOnMistakes, integerFlag, realFlag } from "./_args.ts";
+import { choiceFlag, exitOnMistakes, integerFlag, outFolder, realFlag } from "./_args.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
 
 exitOnMistakes("train");
@@ -235,14 +235,7 @@ if (args["estimate-lambda"] && noise > 0) {
   // Measured in the P1 experiment: at r = 0.2 λ̂ read 0.33–0.44 below λ (docs/science.md §3.8).
   console.log("note: --estimate-lambda takes every positive to be a true one, so under --noise it reads far below λ");
 }
-// The output folder, before any GPU work: a file in its place, or a folder that cannot be made, is a message.
-try {
-  await Deno.mkdir(args.out, { recursive: true });
-} catch (error) {
-  throw new RangeError(
-    `--out must be a folder that exists or can be made: got ${args.out} (${(error as Error).message})`,
-  );
-}
+outFolder(args.out);
 const gpu = await requestGpu();
 const lambda = resolveTrainerConfig(config, data.train).lambda;
 const limitKStar = limitBestK(lambda, kMax); // docs/science.md §3: the μ → 1 limit
