@@ -23,7 +23,10 @@ async function find(dir: string, stem: string): Promise<string> {
       // try the next name
     }
   }
-  throw new IdxError(`${dir}/${stem}.gz`, "not found (nor uncompressed); install dataset-fashion-mnist or pass --data");
+  throw new IdxError(
+    `${dir}/${stem}.gz`,
+    "not found (nor uncompressed); install dataset-fashion-mnist or give the folder that holds the four files",
+  );
 }
 
 /**

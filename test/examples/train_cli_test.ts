@@ -66,3 +66,60 @@ Deno.test("the train script's --help lists every option it parses", async () => 
   assert.ok(parsed.length > 20, `found the options: ${parsed}`);
   for (const option of parsed) assert.ok(help.includes(`--${option}`), `--help does not mention --${option}`);
 });
+
+/** Runs an example script with `args` and returns its exit code and everything it printed. */
+async function runScript(script: string, args: string[]): Promise<{ code: number; text: string }> {
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", script, ...args],
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code: run.code, text: new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr) };
+}
+
+// Each mistake ends in one line naming the flag and what it must be, status 2, before the GPU is asked for (no
+// adapter line, no tuning): the table's patterns are the flag's name and its expectation.
+Deno.test("the train script refuses bad and conflicting flags by name, with status 2, before any GPU work", async () => {
+  const out = await Deno.makeTempDir();
+  const file = `${out}/a-file`;
+  await Deno.writeTextFile(file, "");
+  const cases: [string[], RegExp][] = [
+    [["--kmax", "500"], /--kmax must be at most --batch − 1 \+ --queue.*got 500/],
+    [["--k", "500", "--schedule", "fixed"], /--k must be at most --kmax \(32\): got 500/],
+    [["--kstar", "40"], /--kstar must be at most --kmax \(32\): got 40/],
+    [["--queue", "16"], /--queue must be 0 or at least --batch \(128\).*got 16/],
+    [["--augment", "--no-augment"], /--augment and --no-augment: give one of them/],
+    [["--synthetic", "--data", out], /--synthetic and --data .*: give one of them/],
+    [["--data", file], /--data must be a folder holding the four IDX files: got .*a-file/],
+    [["--synthetic", "--final-bank", "99999"], /--final-bank must be at most the 12000 training items: got 99999/],
+    [["--synthetic", "--resume", `${out}/none.safetensors`], /--resume must be a checkpoint file: got .*none/],
+    [["--synthetic", "--out", file], /--out must be a folder that exists or can be made: got .*a-file/],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, text } = await runScript("examples/train.ts", args);
+    assert.equal(code, 2, `${args.join(" ")}: status ${code}\n${text}`);
+    assert.match(text, expected, args.join(" "));
+    assert.doesNotMatch(text, /adapter:|matmul:|\n\s+at /, `${args.join(" ")} reached the GPU or threw:\n${text}`);
+  }
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("the experiment script's --report-only refuses --fresh and an empty runs file, and keeps the runs", async () => {
+  const out = await Deno.makeTempDir();
+  const runs = `${out}/experiment-runs.jsonl`;
+  const line = '{"dataset":"synthetic"}\n';
+  await Deno.writeTextFile(runs, line);
+  const fresh = await runScript("examples/experiment.ts", ["--report-only", "--fresh", "--out", out]);
+  assert.equal(fresh.code, 2, fresh.text);
+  assert.match(fresh.text, /--fresh would empty .*experiment-runs\.jsonl, the runs --report-only reports/);
+  assert.equal(await Deno.readTextFile(runs), line, "the runs file is untouched");
+  const empty = await Deno.makeTempDir();
+  const none = await runScript("examples/experiment.ts", ["--report-only", "--out", empty]);
+  assert.equal(none.code, 2, none.text);
+  assert.match(none.text, /--report-only needs recorded runs, and .*experiment-runs\.jsonl has none/);
+  await Deno.writeTextFile(`${out}/a-file`, "");
+  const badOut = await runScript("examples/experiment.ts", ["--out", `${out}/a-file`]);
+  assert.equal(badOut.code, 2, badOut.text);
+  assert.match(badOut.text, /--out must be a folder that exists or can be made/);
+  await Deno.remove(out, { recursive: true });
+  await Deno.remove(empty, { recursive: true });
+});
