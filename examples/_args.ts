@@ -18,7 +18,7 @@ export function exitOnMistakes(task: string): void {
     const error = event.reason;
     // Out of memory: a size the adapter cannot hold (--batch, --dims); the message names the tensor and the limit.
     const mistake = error instanceof RangeError || error instanceof TypeError || error instanceof IdxError ||
-      error instanceof CheckpointError || error instanceof OutOfMemoryError;
+      error instanceof CheckpointError || error instanceof OutOfMemoryError || error instanceof Deno.errors.NotFound;
     if (!mistake) return;
     event.preventDefault();
     console.error(`error: ${error.message}\n(deno task ${task} --help lists the options)`);
@@ -157,10 +157,12 @@ export function namesFlag(flag: string, text: string, allowed: readonly string[]
  *
  * @param datasets The datasets asked for.
  * @param instead The way around it, for the message ("or --datasets synthetic").
- * @throws {Error} When "fashion" is asked for and the Debian package's files are missing.
+ * @throws {Deno.errors.NotFound} When "fashion" is asked for and the Debian package's files are missing.
  */
 export async function requireFashion(datasets: readonly string[], instead: string): Promise<void> {
   if (datasets.includes("fashion") && !await hasMnistFiles()) {
-    throw new Error(`Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, ${instead}`);
+    throw new Deno.errors.NotFound(
+      `Fashion-MNIST is not installed: apt-get install -y dataset-fashion-mnist, ${instead}`,
+    );
   }
 }

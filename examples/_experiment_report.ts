@@ -5,7 +5,7 @@
  */
 
 import { limitBestK } from "../mod.ts";
-import { stats, table, writeVegaLiteSvg } from "./_report.ts";
+import { oneDecimal, stats, table, writeVegaLiteSvg } from "./_report.ts";
 
 /** One run of the experiment, as docs/experiment-runs.jsonl records it. */
 export interface Run {
@@ -110,6 +110,13 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     r.steps === steps && input.design(r) === input.currentDesign(r.dataset) && datasets.includes(r.dataset) &&
     classesList.includes(r.classes) && rates.includes(r.rate) && r.seed <= seeds && methods.includes(r.method)
   );
+  if (!runs.length) {
+    // Said before a file is touched: an empty report would replace the one the runs file backs.
+    throw new RangeError(
+      `No recorded run in ${input.out}/experiment-runs.jsonl matches this grid (--steps ${steps}, --batch ` +
+        `${input.batch}, --queue ${input.queue}, --datasets, --classes, --rates, --seeds): the report is left as it is`,
+    );
+  }
   const otherDesigns = input.recorded.filter((r) =>
     r.steps === steps && input.design(r) !== input.currentDesign(r.dataset)
   );
@@ -118,7 +125,7 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
   const pct = (xs: number[]) => {
     if (!xs.length) return "—";
     const s = stats(xs.map((x) => 100 * x));
-    return xs.length > 1 ? `${s.m.toFixed(1)} ± ${s.sd.toFixed(1)}` : `${s.m.toFixed(1)} (1 seed)`;
+    return xs.length > 1 ? `${oneDecimal(s.m)} ± ${oneDecimal(s.sd)}` : `${oneDecimal(s.m)} (1 seed)`;
   };
   // The methods some runs used: the grid's in its order, then any other (fixed K by K), so none is left out.
   const methodsOf = (some: Run[]) => {
@@ -160,11 +167,13 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     "The best fixed K of a cell is the one with the highest mean, among the fixed K that ran there (the row says so",
     'when some did not), over the seeds every one of them ran (the row says how many when a K has more). "− best',
     'fixed" compares each method with that K seed by seed (same seed, same data) and gives the mean ± sd of those',
-    "differences. The best K is picked on the seeds it is compared on, so where the fixed K lie within noise of one",
+    "differences; a best K that lists two K means they tie on the mean, and the comparison is with the first.",
+    "The best K is picked on the seeds it is compared on, so where the fixed K lie within noise of one",
     "another it looks better than it would on new seeds: with n fixed K, by about E_n·s/√seeds, where E_n is the",
     `expected largest of n standard normals (${expectedMaxOfNormals(fixedKs.length).toFixed(2)} for n = ` +
     `${fixedKs.length}) and s the seed-to-seed sd of a fixed K's`,
-    "accuracy less its seed's mean over K. That is",
+    "accuracy less its seed's mean over K, pooled over K as a root mean square. It assumes the fixed K are truly",
+    "equal, so it is an upper bound where they are not. That is",
     "SELECTION_BIAS_RANGE (each cell's is in its summary table): read differences of that size as ties.",
     "",
   ];
@@ -186,8 +195,11 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     });
     const best = withMeans.sort((a, b) => b.m - a.m)[0];
     const most = Math.max(...ran.map((b) => b.runs.length));
+    // K whose means equal the best's (to rounding error) are listed with it; "− best" compares with the first.
+    const ks = withMeans.filter((w) => best.m - w.m < 1e-9).map((w) => w.k).sort((a, b) => a - b);
     return {
       ...best,
+      ks,
       of: ran.length < fixedKs.length ? ran.map((b) => b.k) : undefined,
       seeds: shared.size < most ? shared.size : undefined,
     };
@@ -213,8 +225,8 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     });
     if (!diffs.length) return "—";
     const s = stats(diffs);
-    const signed = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)}`;
-    return diffs.length > 1 ? `${signed(s.m)} ± ${s.sd.toFixed(1)}` : `${signed(s.m)} (1 seed)`;
+    const signed = (v: number) => `${v >= 0 ? "+" : "−"}${oneDecimal(Math.abs(v))}`;
+    return diffs.length > 1 ? `${signed(s.m)} ± ${oneDecimal(s.sd)}` : `${signed(s.m)} (1 seed)`;
   };
   const kMeans = (d: string, c: number, r: number, name: string, f: (x: Run) => number, digits = 1) => {
     const xs = cellRuns(d, c, r, name).map(f);
@@ -247,9 +259,9 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
           `${d}, C = ${c}${r ? `, r = ${r}` : ""} (${(1 - 1 / c).toFixed(1)})`,
           ...fixedKs.map((k) => {
             const xs = cellRuns(d, c, r, `K=${k}`).map((x) => 100 * x.accuracy);
-            return xs.length ? stats(xs).m.toFixed(1) : "—";
+            return xs.length ? oneDecimal(stats(xs).m) : "—";
           }),
-          bestFixed(d, c, r)?.k.toString() ?? "—",
+          bestFixed(d, c, r)?.ks.join(", ") ?? "—",
           kStars(c),
           versus(d, c, r, "ANS"),
           versus(d, c, r, "closed loop, λ known"),
@@ -282,7 +294,7 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
           const b = bestFixed(d, c, r);
           if (!b) return "—";
           const on = b.seeds ? `, on ${b.seeds} shared seed${b.seeds > 1 ? "s" : ""}` : "";
-          return `${b.k} (${b.m.toFixed(1)})${b.of ? `, of K = ${b.of.join(", ")}` : ""}${on}`;
+          return `${b.ks.join(", ")} (${oneDecimal(b.m)})${b.of ? `, of K = ${b.of.join(", ")}` : ""}${on}`;
         }),
         summary('K* predicted, F "model", μ → 1', (c) => String(limitBestK(1 - 1 / c, kMax))),
         summary('K* predicted, F "mi" (log(K+1)), μ → 1', (c) => {

@@ -13,6 +13,14 @@ export function stats(xs: readonly number[]): { m: number; sd: number } {
   return { m, sd };
 }
 
+/**
+ * One decimal, halves rounded away from zero: a mean of three accuracies such as 88.65 is stored as 88.6499…, which
+ * `toFixed(1)` would round down while it rounds 88.35 up.
+ */
+export function oneDecimal(v: number): string {
+  return (Math.sign(v) * Math.round(Math.abs(v) * 10 + 1e-6) / 10).toFixed(1);
+}
+
 /** "m ± sd" of percentages, one decimal. */
 export function percent(xs: readonly number[]): string {
   const s = stats(xs.map((x) => 100 * x));

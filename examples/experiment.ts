@@ -62,7 +62,7 @@ const args = parseFlags(
   --steps N        training steps per run (default 2000)
   --seeds N        seeds per cell, 1..N (default 3)
   --datasets LIST  fashion and/or synthetic (default fashion,synthetic; fashion needs dataset-fashion-mnist)
-  --classes LIST   merged class counts C, each 2, 5 or 10 (default 10,5,2: C = 10 first, where a PyTorch run found an interior best K)
+  --classes LIST   merged class counts C, each 2, 5 or 10 (default 10,5,2)
   --rates LIST     symmetric label-noise rates on the merged labels (default 0,0.2)
   --ks LIST        fixed K values, each in 1..256 (default 1,2,4,8,16,32,64,128,256)
   --batch B        anchors per step (default 257: K up to 256 from the batch alone)
@@ -82,6 +82,10 @@ if (!args["report-only"]) await requireFashion(datasets, "or --datasets syntheti
 
 const BATCH = integerFlag("batch", args.batch, 2);
 const QUEUE = integerFlag("queue", args.queue, 0);
+if (QUEUE > 0 && QUEUE < BATCH) {
+  // Each step pushes its B positives into the queue, so a shorter one would drop some before they were used.
+  throw new RangeError(`--queue must be 0 or at least --batch (${BATCH}), the positives a step pushes: got ${QUEUE}`);
+}
 const K_MAX = Math.min(256, BATCH - 1 + QUEUE);
 if (Math.max(...FIXED) > K_MAX) {
   throw new RangeError(

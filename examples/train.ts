@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import {
   type AffineRanges,
+  CheckpointError,
   FASHION_MNIST_DIR,
   FASHION_MNIST_MERGES,
   hasMnistFiles,
@@ -145,11 +146,14 @@ if (mode === "pairs" && queue > 0 && queue < batch) {
   throw new RangeError(`--queue must be 0 or at least --batch (${batch}), the positives a step pushes: got ${queue}`);
 }
 if (queue > 1 << 20) throw new RangeError(`--queue must be at most ${1 << 20}: got ${queue}`);
-const kMax = args.kmax === undefined ? Math.min(32, batch - 1 + queue) : integerFlag("kmax", args.kmax, 1);
+// The views modes read no --kmax (they are noted below as ignoring it), so only pairs mode checks it.
+const kMax = args.kmax === undefined || mode !== "pairs"
+  ? Math.min(32, batch - 1 + queue)
+  : integerFlag("kmax", args.kmax, 1);
 if (kMax > Math.min(batch - 1 + queue, K_LIMIT)) {
   // The trainer would refuse it too, but by its config name (config.kMax), not by the flag.
   const most = Math.min(batch - 1 + queue, K_LIMIT);
-  throw new RangeError(`--kmax must be at most --batch − 1 + --queue, and ${K_LIMIT} (${most}): got ${kMax}`);
+  throw new RangeError(`--kmax must be at most --batch − 1 + --queue = ${most} (and ${K_LIMIT}): got ${kMax}`);
 }
 const classes = integerFlag("classes", args.classes, 2);
 if (![2, 5, 10].includes(classes)) throw new RangeError(`--classes must be 2, 5 or 10: got ${args.classes}`);
@@ -246,22 +250,23 @@ const kStarFlag = args.kstar === undefined ? null : integerFlag("kstar", args.ks
 for (const [flag, k] of [["k", fixedK], ["kstar", kStarFlag ?? 1]] as const) {
   if (k > kMax) throw new RangeError(`--${flag} must be at most --kmax (${kMax}): got ${k}`);
 }
-const pairsOnly = ["schedule", "k", "kstar", "kmax", "queue", "negatives", "lambda", "estimate-lambda"] as const;
-const ignored = mode === "pairs"
-  ? []
-  : pairsOnly.filter((flag) => Deno.args.some((a) => a.split("=")[0] === `--${flag}`));
+const pairsOnly = ["schedule", "k", "kstar", "kmax", "queue", "negatives", "lambda", "estimate-lambda"];
+// SimCLR reads no training label, so flipping some changes nothing; SupCon's positives are its labels.
+const modeIgnores = mode === "pairs" ? [] : mode === "simclr" ? [...pairsOnly, "noise"] : pairsOnly;
+const ignored = modeIgnores.filter((flag) => Deno.args.some((a) => a.split("=")[0] === `--${flag}`));
 if (ignored.length) {
   // The views modes take every other view of the batch as a negative: K, its schedule and λ do not apply.
-  console.log(`note: --mode ${mode} ignores ${ignored.map((f) => `--${f}`).join(", ")} (pairs mode reads them)`);
+  console.log(`note: --mode ${mode} ignores ${ignored.map((f) => `--${f}`).join(", ")}`);
 }
 for (
   const [flag, given, reader] of [
     ["k", args.k, "fixed"],
     ["kstar", args.kstar, "ans"],
     ["estimate-lambda", args["estimate-lambda"] || undefined, "closed"],
+    ["lambda", args.lambda, "closed or ans"],
   ] as const
 ) {
-  if (mode === "pairs" && given !== undefined && scheduleKind !== reader) {
+  if (mode === "pairs" && given !== undefined && !reader.split(" or ").includes(scheduleKind)) {
     console.log(`note: --${flag} is read by --schedule ${reader} only; this run's schedule is ${scheduleKind}`);
   }
 }
@@ -269,10 +274,11 @@ if (args["estimate-lambda"] && noise > 0) {
   // Measured in the P1 experiment: at r = 0.2 λ̂ read 0.33–0.44 below λ (docs/science.md §3.8).
   console.log("note: --estimate-lambda takes every positive to be a true one, so under --noise it reads far below λ");
 }
-outFolder(args.out);
-if (args.resume !== undefined && !await Deno.stat(args.resume).then((info) => info.isFile, () => false)) {
-  throw new RangeError(`--resume must be a checkpoint file: got ${args.resume} (no such file)`);
+if (args.resume !== undefined) {
+  const kind = await Deno.stat(args.resume).then((info) => info.isFile ? null : "a folder", () => "no such file");
+  if (kind) throw new RangeError(`--resume must be a checkpoint file: got ${args.resume} (${kind})`);
 }
+outFolder(args.out);
 const gpu = await requestGpu();
 const lambda = resolveTrainerConfig(config, data.train).lambda;
 const limitKStar = limitBestK(lambda, kMax); // docs/science.md §3: the μ → 1 limit
@@ -313,6 +319,9 @@ if (args.resume) {
     await trainer.resume(args.resume);
   } catch (error) {
     // The checkpoint's own config (steps, dims, …) must be repeated by the flags; say which flag the message is about.
+    if (error instanceof CheckpointError) {
+      throw new RangeError(`--resume ${args.resume} is not a checkpoint this run can read: ${error.message}`);
+    }
     if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
     throw new RangeError(`--resume ${args.resume}: ${error.message} (repeat the checkpoint's flags)`);
   }
@@ -327,7 +336,8 @@ if (args.resume) {
 }
 
 console.log(`adapter: ${gpu.info.description || gpu.info.vendor}`);
-console.log(`data: ${dataName}${noise > 0 ? `, ${noise * 100}% of training labels flipped` : ""}`);
+const flipped = noise > 0 && mode !== "simclr" ? `, ${noise * 100}% of training labels flipped` : "";
+console.log(`data: ${dataName}${flipped}`);
 console.log(
   `model: MLP ${trainer.config.dims.join("→")} + L2 norm, ${mode} mode, ${loss}, τ ${trainer.config.loss.tau}, ` +
     (mode !== "pairs"

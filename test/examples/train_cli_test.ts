@@ -103,7 +103,7 @@ Deno.test("the train script refuses bad and conflicting flags by name, with stat
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("the experiment script's --report-only refuses --fresh and an empty runs file, and keeps the runs", async () => {
+Deno.test("the experiment script's --report-only refuses --fresh, an empty runs file and another grid, and keeps the runs and report", async () => {
   const out = await Deno.makeTempDir();
   const runs = `${out}/experiment-runs.jsonl`;
   const line = '{"dataset":"synthetic"}\n';
@@ -116,6 +116,12 @@ Deno.test("the experiment script's --report-only refuses --fresh and an empty ru
   const none = await runScript("examples/experiment.ts", ["--report-only", "--out", empty]);
   assert.equal(none.code, 2, none.text);
   assert.match(none.text, /--report-only needs recorded runs, and .*experiment-runs\.jsonl has none/);
+  // Runs of another grid only: the report that is there stays (an empty one would replace it).
+  await Deno.writeTextFile(`${out}/experiment.md`, "the report the runs back\n");
+  const other = await runScript("examples/experiment.ts", ["--report-only", "--steps", "100", "--out", out]);
+  assert.equal(other.code, 2, other.text);
+  assert.match(other.text, /No recorded run in .* matches this grid \(--steps 100/);
+  assert.equal(await Deno.readTextFile(`${out}/experiment.md`), "the report the runs back\n");
   await Deno.writeTextFile(`${out}/a-file`, "");
   const badOut = await runScript("examples/experiment.ts", ["--out", `${out}/a-file`]);
   assert.equal(badOut.code, 2, badOut.text);
