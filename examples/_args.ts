@@ -71,6 +71,24 @@ export function outFolder(dir: string): string {
 }
 
 /**
+ * `--queue`: 0, or at least `--batch` (each step pushes its B positives into the queue, so a shorter one would drop
+ * some before they were used), and at most 2^20, the trainer's bound.
+ *
+ * @param text The flag's value.
+ * @param batch The positives a step pushes (`--batch`; 0 where the mode pushes none).
+ * @returns The queue's length.
+ * @throws {RangeError} Naming `--queue`, its value and the bound it broke.
+ */
+export function queueFlag(text: string | undefined, batch: number): number {
+  const queue = integerFlag("queue", text, 0);
+  if (queue > 0 && queue < batch) {
+    throw new RangeError(`--queue must be 0 or at least --batch (${batch}), the positives a step pushes: got ${queue}`);
+  }
+  if (queue > 1 << 20) throw new RangeError(`--queue must be at most ${1 << 20}: got ${queue}`);
+  return queue;
+}
+
+/**
  * A comma-separated list of numbers, each checked.
  *
  * @param flag The flag's name, without dashes.

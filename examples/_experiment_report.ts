@@ -134,6 +134,25 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     others.sort((a, b) => k(a) - k(b) || a.localeCompare(b));
     return [...methods.filter((m) => some.some((r) => r.method === m)), ...others];
   };
+  const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
+  // How much picking the best of the fixed K on these seeds flatters it (points), from the seed-centred spread.
+  const selectionBias = (d: string, c: number, r: number): number | undefined => {
+    const ran = fixedKs.map((k) => cellRuns(d, c, r, `K=${k}`)).filter((xs) => xs.length);
+    const seedsOf = ran.map((xs) => new Set(xs.map((x) => x.seed)));
+    const shared = [...(seedsOf[0] ?? [])].filter((seed) => seedsOf.every((set) => set.has(seed)));
+    if (ran.length < 2 || shared.length < 2) return undefined;
+    const at = (xs: Run[], seed: number) => 100 * xs.find((x) => x.seed === seed)!.accuracy;
+    const seedMean = shared.map((seed) => ran.reduce((a, xs) => a + at(xs, seed), 0) / ran.length);
+    const variances = ran.map((xs) => stats(shared.map((seed, i) => at(xs, seed) - seedMean[i])).sd ** 2);
+    const s = Math.sqrt(variances.reduce((a, v) => a + v, 0) / variances.length);
+    return expectedMaxOfNormals(ran.length) * s / Math.sqrt(shared.length);
+  };
+  const biases = datasets.flatMap((d) => cells.map(({ c, r }) => selectionBias(d, c, r))).filter((b) =>
+    b !== undefined
+  );
+  const biasRange = biases.length
+    ? `${Math.min(...biases).toFixed(1)}–${Math.max(...biases).toFixed(1)} points in these cells`
+    : "not known until a cell has two fixed K on two shared seeds";
   const lines = [
     "# Experiment: how many negatives, with label-unaware negatives",
     "",
@@ -174,10 +193,9 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
     `${fixedKs.length}) and s the seed-to-seed sd of a fixed K's`,
     "accuracy less its seed's mean over K, pooled over K as a root mean square. It assumes the fixed K are truly",
     "equal, so it is an upper bound where they are not. That is",
-    "SELECTION_BIAS_RANGE (each cell's is in its summary table): read differences of that size as ties.",
+    `${biasRange} (each cell's is in its summary table): read differences of that size as ties.`,
     "",
   ];
-  const cells = classesList.flatMap((c) => rates.map((r) => ({ c, r, label: `C = ${c}, r = ${r}` })));
   // Ranked on the seeds that every fixed K that ran shares, so that a K with one lucky seed cannot win over K with
   // three; undefined when no seed is shared.
   const bestFixed = (d: string, c: number, r: number) => {
@@ -203,18 +221,6 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
       of: ran.length < fixedKs.length ? ran.map((b) => b.k) : undefined,
       seeds: shared.size < most ? shared.size : undefined,
     };
-  };
-  // How much picking the best of the fixed K on these seeds flatters it (points), from the seed-centred spread.
-  const selectionBias = (d: string, c: number, r: number): number | undefined => {
-    const ran = fixedKs.map((k) => cellRuns(d, c, r, `K=${k}`)).filter((xs) => xs.length);
-    const seedsOf = ran.map((xs) => new Set(xs.map((x) => x.seed)));
-    const shared = [...(seedsOf[0] ?? [])].filter((seed) => seedsOf.every((set) => set.has(seed)));
-    if (ran.length < 2 || shared.length < 2) return undefined;
-    const at = (xs: Run[], seed: number) => 100 * xs.find((x) => x.seed === seed)!.accuracy;
-    const seedMean = shared.map((seed) => ran.reduce((a, xs) => a + at(xs, seed), 0) / ran.length);
-    const variances = ran.map((xs) => stats(shared.map((seed, i) => at(xs, seed) - seedMean[i])).sd ** 2);
-    const s = Math.sqrt(variances.reduce((a, v) => a + v, 0) / variances.length);
-    return expectedMaxOfNormals(ran.length) * s / Math.sqrt(shared.length);
   };
   const versus = (d: string, c: number, r: number, name: string) => {
     const best = bestFixed(d, c, r);
@@ -334,17 +340,6 @@ export async function writeExperimentReport(input: ReportInput): Promise<string[
       points.push({ dataset: d, cell: label, k: limitBestK(1 - 1 / c, kMax), kind: "K* (model, μ → 1)" });
     }
   }
-  const biases = datasets.flatMap((d) => cells.map(({ c, r }) => selectionBias(d, c, r))).filter((b) =>
-    b !== undefined
-  );
-  const biasRange = biases.length
-    ? `${Math.min(...biases).toFixed(1)}–${Math.max(...biases).toFixed(1)} points in these cells`
-    : "not known until a cell has two fixed K on two shared seeds";
-  lines.splice(
-    lines.indexOf("SELECTION_BIAS_RANGE (each cell's is in its summary table): read differences of that size as ties."),
-    1,
-    `${biasRange} (each cell's is in its summary table): read differences of that size as ties.`,
-  );
   lines.push("![accuracy against fixed K per λ, mean ± sd over seeds, predicted K* marked](experiment.svg)", "");
   lines.push(...otherDesignLines(otherDesigns, input.design, methodsOf, pct));
   lines.push(

@@ -39,7 +39,7 @@ import {
   Trainer,
   type TrainerConfig,
 } from "../mod.ts";
-import { exitOnMistakes, integerFlag, listFlag, namesFlag, parseFlags, requireFashion } from "./_args.ts";
+import { exitOnMistakes, integerFlag, listFlag, namesFlag, parseFlags, queueFlag, requireFashion } from "./_args.ts";
 import { type Run, writeExperimentReport } from "./_experiment_report.ts";
 import { SYNTHETIC_NOISE } from "./synthetic_noise.ts";
 import { appendJsonl } from "../src/train/console.ts";
@@ -81,11 +81,7 @@ const datasets = namesFlag("datasets", args.datasets, ["fashion", "synthetic"]);
 if (!args["report-only"]) await requireFashion(datasets, "or --datasets synthetic");
 
 const BATCH = integerFlag("batch", args.batch, 2);
-const QUEUE = integerFlag("queue", args.queue, 0);
-if (QUEUE > 0 && QUEUE < BATCH) {
-  // Each step pushes its B positives into the queue, so a shorter one would drop some before they were used.
-  throw new RangeError(`--queue must be 0 or at least --batch (${BATCH}), the positives a step pushes: got ${QUEUE}`);
-}
+const QUEUE = queueFlag(args.queue, BATCH);
 const K_MAX = Math.min(256, BATCH - 1 + QUEUE);
 if (Math.max(...FIXED) > K_MAX) {
   throw new RangeError(

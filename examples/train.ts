@@ -36,7 +36,7 @@ import {
   type TrainerConfig,
   tuneTrainer,
 } from "../mod.ts";
-import { choiceFlag, exitOnMistakes, integerFlag, outFolder, realFlag } from "./_args.ts";
+import { choiceFlag, exitOnMistakes, integerFlag, outFolder, queueFlag, realFlag } from "./_args.ts";
 import { appendJsonl, consoleHooks, quietNodeDeprecations } from "../src/train/console.ts";
 import { K_LIMIT } from "../src/ops/contrast.ts";
 
@@ -140,12 +140,8 @@ const DEFAULTS = {
 };
 const steps = integerFlag("steps", args.steps ?? DEFAULTS[mode].steps, 1);
 const batch = integerFlag("batch", args.batch ?? DEFAULTS[mode].batch, 2);
-const queue = integerFlag("queue", args.queue, 0);
-if (mode === "pairs" && queue > 0 && queue < batch) {
-  // Each step pushes its B positives into the queue, so a shorter one would drop some before they were used.
-  throw new RangeError(`--queue must be 0 or at least --batch (${batch}), the positives a step pushes: got ${queue}`);
-}
-if (queue > 1 << 20) throw new RangeError(`--queue must be at most ${1 << 20}: got ${queue}`);
+// The views modes push nothing into a queue (they ignore --queue, noted below): only its upper bound applies.
+const queue = queueFlag(args.queue, mode === "pairs" ? batch : 0);
 // The views modes read no --kmax (they are noted below as ignoring it), so only pairs mode checks it.
 const kMax = args.kmax === undefined || mode !== "pairs"
   ? Math.min(32, batch - 1 + queue)
